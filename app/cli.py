@@ -1,0 +1,158 @@
+"""The `engagement-conductor` console script (design §7)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+import click
+
+from services.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("engagement_conductor")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+def _on_sigterm(stop: Callable[[], None]) -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Engagement Conductor: live audience-engagement monitor.
+
+    Settings come from the environment (and a .env file): DATABASE_URL, REDIS_URL, HOST, PORT,
+    TICK_SECONDS and more (see README).
+    """
+
+
+@main.command()
+@click.option(
+    "--sessions",
+    default=6,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="How many simulated live sessions.",
+)
+@click.option("--seed", default=7, show_default=True, type=int, help="Simulator seed.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Overrides PORT.")
+def demo(sessions: int, seed: int, port: int | None) -> None:
+    """Everything in one process on the embedded default: no servers needed.
+
+    Web server, collector and a simulated event platform share an in-process Redis; scores go to
+    the SQLite file of DATABASE_URL.
+    """
+    from services.simulator import SimulatedPlatform, demo_sessions
+
+    from app.runtime import Runtime
+
+    overrides: dict[str, object] = {"redis_url": "embedded"}
+    if port is not None:
+        overrides["port"] = port
+    settings = _settings(**overrides)
+    runtime = Runtime.build(settings)
+    platform = SimulatedPlatform(demo_sessions(sessions, seed), seed=seed)
+    stop = threading.Event()
+    sim = threading.Thread(
+        target=platform.run,
+        args=(runtime.redis, runtime.names, stop),
+        name="simulator",
+        daemon=True,
+    )
+    sim.start()
+    try:
+        _serve(runtime, settings, banner="demo (embedded Redis, simulated audiences)")
+    finally:
+        stop.set()
+        runtime.stop()
+
+
+@main.command()
+@click.option("--no-collector", is_flag=True, help="Serve pages only; another process collects.")
+def serve(no_collector: bool) -> None:
+    """The web server, with its collector thread unless --no-collector."""
+    from app.runtime import Runtime
+
+    settings = _settings()
+    runtime = Runtime.build(settings, with_collector=not no_collector)
+    try:
+        _serve(runtime, settings, banner="serving")
+    finally:
+        runtime.stop()
+
+
+def _serve(runtime: object, settings: Settings, banner: str) -> None:
+    from app.factory import create_app
+    from app.runtime import Runtime
+
+    assert isinstance(runtime, Runtime)
+    app = create_app(runtime)
+    runtime.start()
+    url = f"http://{settings.host}:{settings.port}/"
+    click.echo(f"Engagement Conductor {banner}: dashboard at {url}", err=False)
+    sys.stdout.flush()
+    _on_sigterm(lambda: signal.raise_signal(signal.SIGINT))
+    app.run(host=settings.host, port=settings.port, debug=False, threaded=True)
+
+
+@main.command()
+def collect() -> None:
+    """The collector alone: read the streams, score every tick, write and publish."""
+    from services.collector import Collector
+    from services.database import create_db_engine, ensure_schema
+    from services.metrics_store import MetricsStore
+    from services.redis_bus import connect_redis
+
+    settings = _settings()
+    if settings.embedded_redis:
+        raise click.ClickException("collect needs REDIS_URL: an embedded Redis has no platform")
+    engine = create_db_engine(settings.database_url)
+    ensure_schema(engine)
+    collector = Collector(settings, connect_redis(settings.redis_url), MetricsStore(engine))
+    _on_sigterm(collector.stop)
+    try:
+        collector.run()
+    except KeyboardInterrupt:
+        collector.stop()
+    finally:
+        engine.dispose()
+
+
+@main.command()
+@click.option("--sessions", default=6, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--seed", default=7, show_default=True, type=int)
+def simulate(sessions: int, seed: int) -> None:
+    """A simulated event platform writing to REDIS_URL's streams."""
+    from services.simulator import SimulatedPlatform, demo_sessions
+
+    from services.redis_bus import RedisNames, connect_redis
+
+    settings = _settings()
+    if settings.embedded_redis:
+        raise click.ClickException("simulate needs REDIS_URL: nothing else could read it")
+    platform = SimulatedPlatform(demo_sessions(sessions, seed), seed=seed)
+    stop = threading.Event()
+    _on_sigterm(stop.set)
+    click.echo(f"simulating {sessions} sessions into {settings.redis_url}")
+    try:
+        platform.run(connect_redis(settings.redis_url), RedisNames(settings.redis_key_prefix), stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -1,0 +1,32 @@
+"""The app factory: one Dash app per runtime, with its routes and callbacks registered on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from components.shell import app_shell
+
+from app.health import health
+from app.live_socket import register_live_socket
+from app.runtime import Runtime
+from callbacks import register_callbacks
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def create_app(runtime: Runtime) -> dash.Dash:
+    app = dash.Dash(
+        __name__,
+        title="Engagement Conductor",
+        assets_folder=str(ASSETS),
+        suppress_callback_exceptions=True,
+        update_title=None,
+    )
+    app.layout = app_shell
+    server = app.server
+    server.config["EC_RUNTIME"] = runtime
+    server.register_blueprint(health)
+    register_live_socket(server, runtime)
+    register_callbacks(app, runtime)
+    return app

@@ -1,0 +1,63 @@
+"""The long-lived parts one server process holds: database, Redis, collector, push hub."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import redis
+from sqlalchemy.engine import Engine
+
+from services.collector import Collector
+from services.database import DatabaseInfo, create_db_engine, ensure_schema
+from services.metrics_store import MetricsStore
+from services.push_hub import PushHub
+from services.redis_bus import RedisNames, connect_redis
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    database: DatabaseInfo
+    redis: redis.Redis
+    store: MetricsStore
+    names: RedisNames
+    hub: PushHub
+    collector: Collector | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, with_collector: bool = True) -> Runtime:
+        engine = create_db_engine(settings.database_url)
+        database = ensure_schema(engine)
+        client = connect_redis(settings.redis_url)
+        store = MetricsStore(engine)
+        names = RedisNames(settings.redis_key_prefix)
+        hub = PushHub(lambda: connect_redis(settings.redis_url), names)
+        collector = Collector(settings, client, store) if with_collector else None
+        log.info("database backend: %s (schema v%d)", database.backend, database.version)
+        return cls(settings, engine, database, client, store, names, hub, collector)
+
+    def start(self) -> None:
+        self._start_thread("push-hub", self.hub.run)
+        if self.collector is not None:
+            self._start_thread("collector", self.collector.run)
+
+    def _start_thread(self, name: str, target: object) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.collector is not None:
+            self.collector.stop()
+        self.hub.stop()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        self.engine.dispose()

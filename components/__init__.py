@@ -1,0 +1,1 @@
+"""Layout builders: pure functions of their arguments, no I/O."""

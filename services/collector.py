@@ -1,0 +1,286 @@
+"""The collector: one leader at a time reads the streams, scores every tick, writes and publishes.
+
+Several collectors may run (one per server process or host); a Redis lease picks the one that
+reads and scores, so each session's ticks are written by one writer. The others stand by and take
+over, reclaiming the dead leader's unacknowledged entries, when its lease lapses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+from redis.exceptions import LockError
+
+from services.metrics_store import MetricsStore
+from services.redis_bus import REDIS_DOWN, RedisNames
+from services.session_book import Lifetimes, SessionBook, TickOutput
+from services.settings import Settings
+from services.stream_reader import StreamReader
+from services.tick_writer import TickWriter
+from services.windows import WindowConfig
+
+log = logging.getLogger(__name__)
+
+_PUBLISH_CHUNK = 1000
+_MAX_BLOCK_MS = 1000
+# Some servers (the embedded one) answer a blocking read at once; don't spin on them.
+_EMPTY_READ_PAUSE = 0.02
+
+
+@dataclass(slots=True)
+class CollectorStatus:
+    consumer: str
+    running: bool
+    role: str  # "leader", "standby" or "stopped"
+    redis_ok: bool
+    last_tick: float | None
+    last_tick_ms: float | None
+    live_sessions: int
+    accepted: int
+    rejected: int
+    pending_rows: int
+    dropped_rows: int
+    database_error: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "consumer": self.consumer,
+            "running": self.running,
+            "role": self.role,
+            "redis": "connected" if self.redis_ok else "disconnected",
+            "last_tick": self.last_tick,
+            "last_tick_ms": self.last_tick_ms,
+            "live_sessions": self.live_sessions,
+            "accepted_events": self.accepted,
+            "rejected_events": self.rejected,
+            "pending_rows": self.pending_rows,
+            "dropped_rows": self.dropped_rows,
+            "database_error": self.database_error,
+        }
+
+
+class Collector:
+    def __init__(self, settings: Settings, client: redis.Redis, store: MetricsStore) -> None:
+        self.settings = settings
+        self.client = client
+        self.names = RedisNames(settings.redis_key_prefix)
+        self.tick_seconds = settings.tick_seconds
+        self.reader = StreamReader(
+            client,
+            self.names,
+            settings.consumer_name,
+            settings.read_batch,
+            settings.dead_letter_maxlen,
+        )
+        self.book = SessionBook(
+            WindowConfig(
+                tick_seconds=settings.tick_seconds,
+                rate_window_seconds=settings.rate_window_seconds,
+                active_window_seconds=settings.active_window_seconds,
+                poll_idle_seconds=settings.poll_idle_seconds,
+            ),
+            settings.score,
+            Lifetimes(settings.session_idle_seconds, settings.session_empty_seconds),
+        )
+        self.writer = TickWriter(store.write_batch, settings.write_buffer_rows)
+        self.lease = client.lock(
+            self.names.leader_lease,
+            timeout=settings.lease_seconds,
+            blocking=False,
+            thread_local=False,
+        )
+        self.stop_event = threading.Event()
+        self.is_leader = False
+        self.redis_ok = True
+        self.running = False
+        self.last_tick: float | None = None
+        self.last_tick_ms: float | None = None
+        self._next_tick = 0.0
+        self._lease_checked_at = 0.0
+        self._reclaimed_at = 0.0
+        self._redis_backoff = 0.0
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until `stop()`; flushes buffered rows and gives up the lease on the way out."""
+        self.running = True
+        log.info("collector %s starting", self.settings.consumer_name)
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self.step()
+                    self._redis_recovered()
+                except REDIS_DOWN as exc:
+                    self._redis_failed(exc)
+        finally:
+            self._shutdown()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def step(self) -> None:
+        """One turn of the loop: hold the lease, then read until the next tick is due, or tick."""
+        now = time.time()
+        if not self._hold_lease(now):
+            self.stop_event.wait(min(1.0, self.settings.lease_seconds / 3))
+            return
+        if now - self._reclaimed_at >= self.settings.reclaim_idle_seconds / 2:
+            self._reclaimed_at = now
+            self.reader.reclaim(self.book.apply, int(self.settings.reclaim_idle_seconds * 1000))
+        if now >= self._next_tick:
+            boundary = math.floor(now / self.tick_seconds) * self.tick_seconds
+            self.tick(boundary)
+            self._next_tick = boundary + self.tick_seconds
+            return
+        wait_ms = int(min(_MAX_BLOCK_MS, (self._next_tick - now) * 1000)) + 1
+        started = time.monotonic()
+        got = self.reader.read(self.book.apply, wait_ms)
+        if got == 0 and time.monotonic() - started < wait_ms / 1000 / 2:
+            self.stop_event.wait(min(_EMPTY_READ_PAUSE, wait_ms / 1000))
+
+    def tick(self, boundary: float) -> TickOutput:
+        """Score, persist and publish the tick at `boundary` (seconds since the epoch)."""
+        started = time.perf_counter()
+        out = self.book.score_tick(boundary)
+        self.writer.submit(out.metric_rows, out.session_rows)
+        self.writer.flush()
+        self._publish(out)
+        self.last_tick = boundary
+        self.last_tick_ms = (time.perf_counter() - started) * 1000
+        self._write_heartbeat()
+        return out
+
+    # -- lease ----------------------------------------------------------------------------------
+
+    def _hold_lease(self, now: float) -> bool:
+        renew_every = self.settings.lease_seconds / 3
+        if self.is_leader:
+            if now - self._lease_checked_at < renew_every:
+                return True
+            try:
+                self.lease.reacquire()
+            except LockError:
+                log.warning(
+                    "collector %s lost the leader lease; standing by", self.settings.consumer_name
+                )
+                self._step_down()
+                return False
+            self._lease_checked_at = now
+            return True
+        if not self.lease.acquire(blocking=False):
+            return False
+        log.info("collector %s is the leader", self.settings.consumer_name)
+        if self._another_leader_ticked():
+            # Our windows missed what the other leader read meanwhile.
+            self.book.clear()
+        self.is_leader = True
+        self._lease_checked_at = now
+        self._next_tick = 0.0
+        self.reader.ensure_groups()
+        # A previous leader's unacknowledged entries are ours now, whatever their age.
+        self._reclaimed_at = now
+        self.reader.reclaim(self.book.apply, 0)
+        return True
+
+    def _step_down(self) -> None:
+        # The windows are kept: if nobody else led meanwhile (Redis restarted and lost the
+        # lease, say), they are still right when we take the lease back.
+        self.is_leader = False
+
+    def _another_leader_ticked(self) -> bool:
+        raw = self.client.get(self.names.collector_status)
+        if raw is None:
+            return False
+        return json.loads(raw).get("consumer") != self.settings.consumer_name
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def _publish(self, out: TickOutput) -> None:
+        names = self.names
+        pipe = self.client.pipeline(transaction=False)
+        computed_at = time.time()
+        for i, update in enumerate(out.updates, start=1):
+            pipe.publish(names.engagement_channel, json.dumps(update))
+            push = dict(update, kind="tick", computedAt=computed_at)
+            pipe.publish(names.push_channel(update["sessionId"]), json.dumps(push))
+            if i % _PUBLISH_CHUNK == 0:
+                pipe.execute()
+        for session_id in out.ended:
+            pipe.publish(
+                names.push_channel(session_id),
+                json.dumps(
+                    {
+                        "kind": "ended",
+                        "sessionId": session_id,
+                        "timestamp": out.tick_time.isoformat(),
+                    }
+                ),
+            )
+        pipe.execute()
+
+    def status(self) -> CollectorStatus:
+        stats = self.writer.stats
+        return CollectorStatus(
+            consumer=self.settings.consumer_name,
+            running=self.running,
+            role="stopped" if not self.running else ("leader" if self.is_leader else "standby"),
+            redis_ok=self.redis_ok,
+            last_tick=self.last_tick,
+            last_tick_ms=self.last_tick_ms,
+            live_sessions=len(self.book),
+            accepted=self.reader.stats.accepted,
+            rejected=self.reader.stats.rejected,
+            pending_rows=self.writer.pending_rows,
+            dropped_rows=stats.dropped_rows,
+            database_error=stats.last_error,
+        )
+
+    def _write_heartbeat(self) -> None:
+        """The leader's status, read by every web process's health endpoint."""
+        status = self.status()
+        key = self.names.collector_status
+        ttl = max(3 * self.tick_seconds, self.settings.lease_seconds)
+        self.client.set(
+            key, json.dumps(status.as_json() | {"updated_at": time.time()}), px=int(ttl * 1000)
+        )
+
+    # -- faults ---------------------------------------------------------------------------------
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        if self.redis_ok:
+            log.error("Redis unreachable (%s); collector pausing and reconnecting", exc)
+        self.redis_ok = False
+        self._redis_backoff = min(10.0, max(0.2, self._redis_backoff * 2))
+        # Without Redis there is no input: writing scores now would show a false collapse.
+        self.writer.flush()
+        self.stop_event.wait(self._redis_backoff)
+
+    def _redis_recovered(self) -> None:
+        if not self.redis_ok:
+            log.info("Redis reachable again; collector resuming")
+            self.redis_ok = True
+            # The lease may have lapsed while Redis was away; confirm it before the next tick.
+            self._lease_checked_at = 0.0
+        self._redis_backoff = 0.0
+
+    def _shutdown(self) -> None:
+        self.running = False
+        deadline = time.monotonic() + 10
+        while not self.writer.flush(force=True) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if self.writer.pending_rows:
+            log.error("shutting down with %d score rows unwritten", self.writer.pending_rows)
+        if self.is_leader:
+            try:
+                self.lease.release()
+            except (LockError, *REDIS_DOWN):
+                pass
+            self.is_leader = False
+        log.info("collector %s stopped", self.settings.consumer_name)

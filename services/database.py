@@ -1,0 +1,101 @@
+"""Engine creation and idempotent schema set-up, including the TimescaleDB path when present."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services.schema import HYPERTABLES, SCHEMA_VERSION, metadata, schema_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    backend: str  # "sqlite", "postgresql" or "timescaledb"
+    version: int
+
+
+def create_db_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            # WAL lets the web tier read while the collector writes.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _timescale_available(conn: sa.Connection) -> bool:
+    found = conn.execute(
+        sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
+    ).first()
+    if found is None:
+        return False
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
+    except sa.exc.DBAPIError as exc:
+        # Installed but not in shared_preload_libraries: plain PostgreSQL still works.
+        log.warning(
+            "TimescaleDB is installed but cannot be loaded (%s); using plain PostgreSQL", exc.orig
+        )
+        return False
+    return True
+
+
+def ensure_schema(engine: Engine) -> DatabaseInfo:
+    """Create what is missing; safe to run on every start and from several processes."""
+    with engine.begin() as conn:
+        backend = engine.dialect.name
+        if backend == "postgresql":
+            # Serialise concurrent start-ups of several servers on one database.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274001)"))
+            if _timescale_available(conn):
+                backend = "timescaledb"
+        metadata.create_all(conn, checkfirst=True)
+        if backend == "timescaledb":
+            for table in HYPERTABLES:
+                conn.execute(
+                    sa.text(
+                        "SELECT create_hypertable(:table, by_range('time', INTERVAL '1 day'),"
+                        " if_not_exists => TRUE, migrate_data => TRUE)"
+                    ),
+                    {"table": table},
+                )
+        current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+        if current is None or current < SCHEMA_VERSION:
+            conn.execute(
+                schema_version.insert().values(version=SCHEMA_VERSION, applied_at=datetime.now(UTC))
+            )
+        elif current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {current} is newer than this program's {SCHEMA_VERSION}"
+            )
+    return DatabaseInfo(backend=backend, version=SCHEMA_VERSION)
+
+
+def database_reachable(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        return False
+    return True

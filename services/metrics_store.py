@@ -1,0 +1,170 @@
+"""Reads and batch writes of score rows and the session catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from services.schema import engagement_metrics, sessions
+
+LIVE = "live"
+ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    session_id: str
+    event_id: str | None
+    status: str
+    first_seen: datetime
+    last_seen: datetime
+    last_score: float | None
+    present_users: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    time: datetime
+    score: float
+    signals: dict[str, float | int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"timestamp": self.time.isoformat(), "score": self.score, "signals": self.signals}
+
+
+def _upsert(engine: Engine, table: sa.Table) -> Any:
+    return postgresql.insert(table) if engine.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+class MetricsStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def write_batch(
+        self, metric_rows: Sequence[dict[str, Any]], session_rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Upsert a tick's rows in one transaction; re-writing the same tick replaces it."""
+        with self.engine.begin() as conn:
+            if metric_rows:
+                stmt = _upsert(self.engine, engagement_metrics)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["session_id", "time"],
+                    set_={
+                        col: stmt.excluded[col]
+                        for col in (
+                            "event_id",
+                            "engagement_score",
+                            "chat_msgs_per_min",
+                            "poll_participation",
+                            "active_users",
+                            "reactions_per_min",
+                            "user_leave_rate",
+                            "extra",
+                        )
+                    },
+                )
+                conn.execute(stmt, list(metric_rows))
+            if session_rows:
+                stmt = _upsert(self.engine, sessions)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["session_id"],
+                    set_={
+                        "event_id": sa.func.coalesce(stmt.excluded.event_id, sessions.c.event_id),
+                        "last_seen": stmt.excluded.last_seen,
+                        "ended_at": stmt.excluded.ended_at,
+                        "status": stmt.excluded.status,
+                        "last_score": sa.func.coalesce(
+                            stmt.excluded.last_score, sessions.c.last_score
+                        ),
+                        "present_users": stmt.excluded.present_users,
+                    },
+                )
+                conn.execute(stmt, list(session_rows))
+
+    def recent_points(self, session_id: str, limit: int) -> list[ChartPoint]:
+        """The newest `limit` points of a session, oldest first."""
+        m = engagement_metrics
+        query = (
+            sa.select(
+                m.c.time,
+                m.c.engagement_score,
+                m.c.chat_msgs_per_min,
+                m.c.poll_participation,
+                m.c.active_users,
+                m.c.reactions_per_min,
+                m.c.user_leave_rate,
+                m.c.extra,
+            )
+            .where(m.c.session_id == session_id)
+            .order_by(m.c.time.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        points = []
+        for row in reversed(rows):
+            extra = row.extra or {}
+            points.append(
+                ChartPoint(
+                    time=row.time,
+                    score=row.engagement_score,
+                    signals={
+                        "chat_msgs_per_min": row.chat_msgs_per_min,
+                        "poll_participation": row.poll_participation,
+                        "active_users": row.active_users,
+                        "total_users": extra.get("total_users", 0),
+                        "reactions_per_min": row.reactions_per_min,
+                        "user_leave_rate": row.user_leave_rate,
+                    },
+                )
+            )
+        return points
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(sessions).where(sessions.c.session_id == session_id)
+            ).first()
+        return _session_record(row) if row else None
+
+    def list_sessions(
+        self, event_id: str | None = None, status: str | None = LIVE, limit: int = 500
+    ) -> list[SessionRecord]:
+        query = sa.select(sessions).order_by(sessions.c.last_seen.desc()).limit(limit)
+        if event_id is not None:
+            query = query.where(sessions.c.event_id == event_id)
+        if status is not None:
+            query = query.where(sessions.c.status == status)
+        with self.engine.connect() as conn:
+            return [_session_record(row) for row in conn.execute(query)]
+
+    def list_events(self, limit: int = 500) -> list[tuple[str, int]]:
+        """Events that have sessions, with how many of them are live, busiest first."""
+        live = sa.func.sum(sa.case((sessions.c.status == LIVE, 1), else_=0))
+        query = (
+            sa.select(sessions.c.event_id, live.label("live"))
+            .where(sessions.c.event_id.is_not(None))
+            .group_by(sessions.c.event_id)
+            .order_by(live.desc(), sessions.c.event_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(row.event_id, int(row.live or 0)) for row in conn.execute(query)]
+
+
+def _session_record(row: sa.Row[Any]) -> SessionRecord:
+    return SessionRecord(
+        session_id=row.session_id,
+        event_id=row.event_id,
+        status=row.status,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        last_score=row.last_score,
+        present_users=row.present_users,
+    )

@@ -1,0 +1,112 @@
+"""One schema for SQLite (embedded), PostgreSQL and PostgreSQL with TimescaleDB (design §4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA_VERSION = 1
+ID_LENGTH = 255
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend; SQLite would otherwise hand back naive values."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("session_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("event_id", sa.String(ID_LENGTH)),
+    sa.Column("title", sa.String(500)),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("last_score", sa.Float),
+    sa.Column("present_users", sa.Integer),
+    sa.Index("ix_sessions_event_status", "event_id", "status"),
+    sa.Index("ix_sessions_last_seen", "last_seen"),
+)
+
+engagement_metrics = sa.Table(
+    "engagement_metrics",
+    metadata,
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("session_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("event_id", sa.String(ID_LENGTH)),
+    sa.Column("engagement_score", sa.Float, nullable=False),
+    sa.Column("chat_msgs_per_min", sa.Float, nullable=False),
+    sa.Column("poll_participation", sa.Float, nullable=False),
+    sa.Column("active_users", sa.Integer, nullable=False),
+    sa.Column("reactions_per_min", sa.Float, nullable=False),
+    sa.Column("user_leave_rate", sa.Float, nullable=False),
+    sa.Column("extra", JSONType, nullable=False),
+    sa.PrimaryKeyConstraint("session_id", "time", name="pk_engagement_metrics"),
+    sa.Index("ix_engagement_metrics_event_time", "event_id", "time"),
+)
+
+interventions = sa.Table(
+    "interventions",
+    metadata,
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("intervention_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("session_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("event_id", sa.String(ID_LENGTH)),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("confidence", sa.Float),
+    sa.Column("content", JSONType, nullable=False),
+    sa.Column("outcome", JSONType),
+    sa.PrimaryKeyConstraint("intervention_id", "time", name="pk_interventions"),
+    sa.Index("ix_interventions_session_time", "session_id", "time"),
+)
+
+agent_performance = sa.Table(
+    "agent_performance",
+    metadata,
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("intervention_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("session_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("event_id", sa.String(ID_LENGTH)),
+    sa.Column("intervention_type", sa.String(32), nullable=False),
+    sa.Column("context", sa.String(200), nullable=False),
+    sa.Column("reward", sa.Float, nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("engagement_before", sa.Float),
+    sa.Column("engagement_after", sa.Float),
+    sa.PrimaryKeyConstraint("intervention_id", "time", name="pk_agent_performance"),
+)
+
+# Time-partitioned tables when TimescaleDB is present; each key above includes `time`, as
+# hypertables require of every unique index.
+HYPERTABLES = ("engagement_metrics", "interventions", "agent_performance")

@@ -1,0 +1,123 @@
+"""The live sessions' windows and the tick that scores them all at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from services.contracts import SignalEvent
+from services.metrics_store import ENDED, LIVE
+from services.score import score_signals
+from services.settings import ScoreWeights
+from services.windows import SessionWindow, WindowConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    idle_seconds: float = 900.0  # no event at all for this long ends a session
+    empty_seconds: float = 60.0  # nobody present and no event for this long ends it sooner
+
+
+@dataclass(slots=True)
+class TickOutput:
+    tick_time: datetime
+    metric_rows: list[dict[str, Any]] = field(default_factory=list)
+    session_rows: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)  # engagement:update payloads
+    ended: list[str] = field(default_factory=list)
+
+
+class SessionBook:
+    def __init__(self, config: WindowConfig, weights: ScoreWeights, lifetimes: Lifetimes) -> None:
+        self.config = config
+        self.weights = weights
+        self.lifetimes = lifetimes
+        self.windows: dict[str, SessionWindow] = {}
+        # Events can name a session's event id only once; later ones inherit it (design §2).
+        self._known_event: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def apply(self, event: SignalEvent, at: float) -> None:
+        window = self.windows.get(event.session_id)
+        if window is None:
+            event_id = event.event_id or self._known_event.get(event.session_id)
+            window = SessionWindow(event.session_id, event_id, self.config, at)
+            self.windows[event.session_id] = window
+        window.apply(event, at)
+        if window.event_id is not None:
+            self._known_event[event.session_id] = window.event_id
+
+    def clear(self) -> None:
+        self.windows.clear()
+
+    def score_tick(self, tick_epoch: float) -> TickOutput:
+        """Score every live session at the tick boundary `tick_epoch`; end the idle ones."""
+        tick_time = datetime.fromtimestamp(tick_epoch, UTC)
+        stamp = tick_time.isoformat()
+        out = TickOutput(tick_time=tick_time)
+        for session_id, window in list(self.windows.items()):
+            silent_for = tick_epoch - window.last_event_at
+            if silent_for >= self.lifetimes.idle_seconds or (
+                window.present_count == 0 and silent_for >= self.lifetimes.empty_seconds
+            ):
+                del self.windows[session_id]
+                out.ended.append(session_id)
+                out.session_rows.append(
+                    _catalogue_row(window, tick_time, ENDED, None, ended_at=tick_time)
+                )
+                continue
+            signals = window.snapshot(tick_epoch)
+            scored = score_signals(signals, self.weights)
+            contract_signals = signals.as_contract()
+            out.metric_rows.append(
+                {
+                    "time": tick_time,
+                    "session_id": session_id,
+                    "event_id": window.event_id,
+                    "engagement_score": scored.score,
+                    "chat_msgs_per_min": signals.chat_msgs_per_min,
+                    "poll_participation": signals.poll_participation,
+                    "active_users": signals.active_users,
+                    "reactions_per_min": signals.reactions_per_min,
+                    "user_leave_rate": signals.user_leave_rate,
+                    "extra": {
+                        "total_users": signals.total_users,
+                        "category": scored.category,
+                        "poll_active": signals.poll_active,
+                        "breakdown": scored.breakdown,
+                    },
+                }
+            )
+            out.session_rows.append(_catalogue_row(window, tick_time, LIVE, scored.score))
+            out.updates.append(
+                {
+                    "timestamp": stamp,
+                    "sessionId": session_id,
+                    "eventId": window.event_id,
+                    "score": round(scored.score, 5),
+                    "signals": contract_signals,
+                }
+            )
+        return out
+
+
+def _catalogue_row(
+    window: SessionWindow,
+    tick_time: datetime,
+    status: str,
+    score: float | None,
+    ended_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "session_id": window.session_id,
+        "event_id": window.event_id,
+        "first_seen": datetime.fromtimestamp(window.first_seen, UTC),
+        "last_seen": tick_time,
+        "ended_at": ended_at,
+        "status": status,
+        "last_score": score,
+        "present_users": window.present_count,
+    }

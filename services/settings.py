@@ -1,0 +1,134 @@
+"""Runtime settings from the environment (and `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED = "embedded"
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
+
+
+class ScoreWeights(BaseSettings):
+    """Weights and caps of the engagement score (design §5); the leave rate subtracts."""
+
+    model_config = SettingsConfigDict(env_prefix="SCORE_", env_file=".env", extra="ignore")
+
+    chat: float = Field(0.30, ge=0, le=1)
+    poll: float = Field(0.25, ge=0, le=1)
+    active: float = Field(0.25, ge=0, le=1)
+    reactions: float = Field(0.10, ge=0, le=1)
+    leave: float = Field(0.10, ge=0, le=1)
+    chat_cap_per_min: float = Field(20.0, gt=0)
+    reactions_cap_per_min: float = Field(10.0, gt=0)
+    # A session with no poll running would otherwise lose a quarter of its score for something
+    # nobody in the room could do; its weight is shared out over the other positive terms.
+    redistribute_idle_poll_weight: bool = True
+
+    @model_validator(mode="after")
+    def _positive_total(self) -> ScoreWeights:
+        if self.chat + self.poll + self.active + self.reactions <= 0:
+            raise ValueError("at least one positive score weight must be above 0")
+        return self
+
+
+class Settings(BaseSettings):
+    """Operator-facing settings; every name matches an environment variable (design §7)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///engagement_conductor.sqlite3",
+        description="SQLAlchemy URL: sqlite:///file, or postgresql+psycopg://user@host/db",
+    )
+    redis_url: str = Field(
+        EMBEDDED, description="redis://host:port/db, or 'embedded' for an in-process Redis"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8050, ge=1, le=65535)
+    tick_seconds: float = Field(5.0, ge=0.2, le=300)
+    chart_points: int = Field(60, ge=2, le=2000)
+    rate_window_seconds: float = Field(60.0, gt=0, le=3600)
+    active_window_seconds: float = Field(120.0, gt=0, le=3600)
+    poll_idle_seconds: float = Field(600.0, gt=0)
+    session_idle_seconds: float = Field(900.0, gt=0)
+    session_empty_seconds: float = Field(60.0, gt=0)
+    redis_key_prefix: str = Field(
+        "", description="prepended to every stream, channel and key; empty for the platform"
+    )
+    consumer_name: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        min_length=1,
+        max_length=200,
+    )
+    read_batch: int = Field(500, ge=1, le=10_000)
+    reclaim_idle_seconds: float = Field(60.0, gt=0)
+    lease_seconds: float = Field(15.0, ge=1, le=600)
+    write_buffer_rows: int = Field(500_000, ge=1000)
+    dead_letter_maxlen: int = Field(10_000, ge=100)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("DATABASE_URL must be an sqlite:/// or postgresql:// URL")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the only PostgreSQL driver we ship.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value != EMBEDDED and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "REDIS_URL must be redis://host:port/db, rediss://, unix:// or 'embedded'"
+            )
+        return value
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _safe_prefix(cls, value: str) -> str:
+        if not _PREFIX_RE.match(value):
+            raise ValueError("REDIS_KEY_PREFIX may hold at most 64 of A-Z a-z 0-9 _ . : -")
+        return value
+
+    @model_validator(mode="after")
+    def _windows_cover_a_tick(self) -> Settings:
+        if self.rate_window_seconds < self.tick_seconds:
+            raise ValueError("RATE_WINDOW_SECONDS must be at least TICK_SECONDS")
+        if self.active_window_seconds < self.tick_seconds:
+            raise ValueError("ACTIVE_WINDOW_SECONDS must be at least TICK_SECONDS")
+        return self
+
+    @cached_property
+    def score(self) -> ScoreWeights:
+        return ScoreWeights()
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url == EMBEDDED
+
+
+class SettingsError(ValueError):
+    """Settings that cannot run, with one line per problem naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        _ = settings.score
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            lines.append(f"{where.upper()}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    return settings

@@ -1,0 +1,120 @@
+"""A bounded, retrying buffer between the tick and the database.
+
+The tick never blocks on a database outage: rows wait here and are retried with exponential
+backoff. When the buffer is full the oldest score rows go first; each one is counted and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+WriteBatch = Callable[[Sequence[dict[str, Any]], Sequence[dict[str, Any]]], None]
+
+
+@dataclass(slots=True)
+class WriterStats:
+    written_rows: int = 0
+    dropped_rows: int = 0
+    failed_attempts: int = 0
+    last_error: str | None = None
+    last_success_at: float | None = None
+
+
+class TickWriter:
+    def __init__(
+        self,
+        write_batch: WriteBatch,
+        max_rows: int,
+        max_batch: int = 20_000,
+        min_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._write_batch = write_batch
+        self._max_rows = max_rows
+        self._max_batch = max_batch
+        self._min_backoff = min_backoff
+        self._max_backoff = max_backoff
+        self._clock = clock
+        self._metrics: deque[dict[str, Any]] = deque()
+        # Catalogue rows are keyed by session: only the newest state of a session matters.
+        self._sessions: dict[str, dict[str, Any]] = {}
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self.stats = WriterStats()
+
+    @property
+    def pending_rows(self) -> int:
+        return len(self._metrics)
+
+    @property
+    def healthy(self) -> bool:
+        return self.stats.failed_attempts == 0 or self._backoff == 0.0
+
+    def submit(
+        self, metric_rows: Sequence[dict[str, Any]], session_rows: Sequence[dict[str, Any]]
+    ) -> None:
+        self._metrics.extend(metric_rows)
+        for row in session_rows:
+            self._sessions[row["session_id"]] = row
+        overflow = len(self._metrics) - self._max_rows
+        if overflow > 0:
+            for _ in range(overflow):
+                self._metrics.popleft()
+            self.stats.dropped_rows += overflow
+            log.error(
+                "write buffer full (%d rows): dropped the %d oldest score rows (%d in total)",
+                self._max_rows,
+                overflow,
+                self.stats.dropped_rows,
+            )
+
+    def flush(self, force: bool = False) -> bool:
+        """Write what is buffered; False if rows remain. Honours the backoff unless forced."""
+        if not self._metrics and not self._sessions:
+            return True
+        if not force and self._clock() < self._retry_at:
+            return False
+        while self._metrics or self._sessions:
+            batch = [self._metrics[i] for i in range(min(self._max_batch, len(self._metrics)))]
+            catalogue = list(self._sessions.values())
+            try:
+                self._write_batch(batch, catalogue)
+            except (sa.exc.SQLAlchemyError, OSError) as exc:
+                self._note_failure(exc)
+                return False
+            for _ in batch:
+                self._metrics.popleft()
+            for row in catalogue:
+                if self._sessions.get(row["session_id"]) is row:
+                    del self._sessions[row["session_id"]]
+            self.stats.written_rows += len(batch)
+        if self._backoff:
+            log.info("database writes recovered; buffer drained")
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self.stats.last_error = None
+        self.stats.last_success_at = time.time()
+        return True
+
+    def _note_failure(self, exc: BaseException) -> None:
+        self.stats.failed_attempts += 1
+        self._backoff = min(self._max_backoff, max(self._min_backoff, self._backoff * 2))
+        self._retry_at = self._clock() + self._backoff
+        message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        self.stats.last_error = message
+        log.warning(
+            "database write failed (%s); %d rows kept, retrying in %.1fs",
+            message,
+            len(self._metrics),
+            self._backoff,
+        )

@@ -1,0 +1,72 @@
+"""Shared fixtures: a throw-away PostgreSQL database and Redis key prefix per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+import redis
+
+from services.settings import Settings, load_settings
+
+PG_ADMIN_URL = os.environ.get("EC_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("EC_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _create_database(admin_url: str) -> tuple[str, Callable[[], None]]:
+    name = f"ec_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0]
+
+    def drop() -> None:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"{base}/{name}", drop
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    url, drop = _create_database(PG_ADMIN_URL)
+    try:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        drop()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A key prefix no other test uses; every key under it is deleted afterwards."""
+    prefix = f"ec-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    for key in redis_client.scan_iter(match=f"{prefix}*", count=1000):
+        redis_client.delete(key)
+
+
+@pytest.fixture
+def make_settings(pg_url: str, redis_prefix: str) -> Callable[..., Settings]:
+    """Settings on the test's own database and prefix; keyword arguments override."""
+
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": pg_url,
+            "redis_url": REDIS_URL,
+            "redis_key_prefix": redis_prefix,
+            "consumer_name": f"test-{uuid.uuid4().hex[:8]}",
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return build
