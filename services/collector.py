@@ -88,6 +88,7 @@ class Collector:
             settings.score,
             Lifetimes(settings.session_idle_seconds, settings.session_empty_seconds),
         )
+        self.store = store
         self.writer = TickWriter(store.write_batch, settings.write_buffer_rows)
         self.lease = client.lock(
             self.names.leader_lease,

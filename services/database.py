@@ -49,15 +49,14 @@ def _timescale_available(conn: sa.Connection) -> bool:
     ).first()
     if found is None:
         return False
-    try:
-        with conn.begin_nested():
-            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
-    except sa.exc.DBAPIError as exc:
-        # Installed but not in shared_preload_libraries: plain PostgreSQL still works.
+    preloaded = conn.execute(sa.text("SHOW shared_preload_libraries")).scalar() or ""
+    if "timescaledb" not in preloaded:
+        # Installed but not loaded: CREATE EXTENSION would fail, plain PostgreSQL still works.
         log.warning(
-            "TimescaleDB is installed but cannot be loaded (%s); using plain PostgreSQL", exc.orig
+            "TimescaleDB is installed but not in shared_preload_libraries; using plain PostgreSQL"
         )
         return False
+    conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
     return True
 
 

@@ -1,0 +1,266 @@
+"""Faults are normal: Redis restarting, the database refusing writes, SIGTERM mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+import sqlalchemy as sa
+
+from services.collector import Collector
+from services.contracts import LIVE_SYNC_STREAM
+from services.database import create_db_engine, ensure_schema
+from services.metrics_store import MetricsStore
+from services.schema import engagement_metrics
+from services.settings import Settings
+from tests.conftest import PG_ADMIN_URL
+from tests.waiting import wait_until
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so it can be killed without touching anyone else's."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = _free_port()
+        self.tmp = tmp
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+
+        def up() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_until(up, what="redis-server to start")
+        client.close()
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.kill()
+
+
+@pytest.fixture
+def collector_on(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Collector]]:
+    started: list[tuple[Collector, threading.Thread]] = []
+
+    def start(**overrides: Any) -> Collector:
+        settings = make_settings(**({"tick_seconds": 1.0} | overrides))
+        engine = create_db_engine(settings.database_url)
+        ensure_schema(engine)
+        collector = Collector(
+            settings,
+            redis.Redis.from_url(settings.redis_url, socket_timeout=5),
+            MetricsStore(engine),
+        )
+        thread = threading.Thread(target=collector.run, daemon=True)
+        thread.start()
+        started.append((collector, thread))
+        return collector
+
+    yield start
+    for collector, thread in started:
+        collector.stop()
+        thread.join(20)
+        collector.store.engine.dispose()
+
+
+def join(client: redis.Redis, collector: Collector, session: str, user: str) -> None:
+    client.xadd(
+        collector.names.stream(LIVE_SYNC_STREAM),
+        {
+            "data": json.dumps(
+                {"type": "user_join", "sessionId": session, "eventId": "evt", "userId": user}
+            )
+        },
+    )
+
+
+def rows(collector: Collector, session: str) -> list[sa.Row[Any]]:
+    with collector.store.engine.connect() as conn:
+        return conn.execute(
+            sa.select(engagement_metrics.c.time, engagement_metrics.c.extra)
+            .where(engagement_metrics.c.session_id == session)
+            .order_by(engagement_metrics.c.time)
+        ).all()
+
+
+def test_collector_survives_a_redis_restart_and_resumes(
+    private_redis: PrivateRedis, collector_on: Callable[..., Collector]
+) -> None:
+    collector = collector_on(redis_url=private_redis.url)
+    client = redis.Redis.from_url(private_redis.url)
+    wait_until(lambda: collector.is_leader, what="leadership")
+    join(client, collector, "s-r", "u1")
+    wait_until(lambda: len(rows(collector, "s-r")) >= 2, what="ticks before the restart")
+
+    private_redis.kill()
+    wait_until(lambda: not collector.redis_ok, what="the collector to notice Redis is gone")
+    stalled_at = len(rows(collector, "s-r"))
+    private_redis.start()
+    wait_until(
+        lambda: collector.redis_ok and collector.is_leader,
+        timeout=30,
+        what="the collector to reconnect and lead again",
+    )
+
+    client = redis.Redis.from_url(private_redis.url)
+    join(client, collector, "s-r", "u2")  # into the streams Redis lost: group recreated
+
+    def both_users_counted() -> bool:
+        return any(r.extra["total_users"] == 2 for r in rows(collector, "s-r"))
+
+    wait_until(
+        both_users_counted, timeout=20, what="a tick counting the user from before and after"
+    )
+    assert len(rows(collector, "s-r")) > stalled_at
+    assert collector.status().redis_ok
+
+
+def _set_connections(database: str, allowed: bool) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+        if not allowed:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+
+
+def test_rows_are_buffered_while_the_database_is_away_and_written_when_it_returns(
+    collector_on: Callable[..., Collector], redis_client: redis.Redis, pg_url: str
+) -> None:
+    database = pg_url.rsplit("/", 1)[1]
+    collector = collector_on()
+    wait_until(lambda: collector.is_leader, what="leadership")
+    join(redis_client, collector, "s-d", "u1")
+    wait_until(lambda: rows(collector, "s-d"), what="a first row")
+
+    _set_connections(database, allowed=False)
+    try:
+        wait_until(
+            lambda: collector.status().pending_rows >= 3,
+            timeout=20,
+            what="rows waiting in the buffer",
+        )
+        assert collector.status().database_error
+    finally:
+        _set_connections(database, allowed=True)
+    wait_until(lambda: collector.status().pending_rows == 0, timeout=40, what="the buffer to drain")
+    times = [r.time.timestamp() for r in rows(collector, "s-d")]
+    # One row per tick with no gap: nothing the outage held back was lost.
+    assert times == [times[0] + i for i in range(len(times))]
+    assert collector.status().dropped_rows == 0
+
+
+def test_sigterm_stops_the_collect_command_cleanly_and_flushes(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
+) -> None:
+    settings = make_settings(tick_seconds=1.0)
+    engine = create_db_engine(settings.database_url)
+    env = os.environ | {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "REDIS_KEY_PREFIX": settings.redis_key_prefix,
+        "TICK_SECONDS": "1",
+    }
+    script = Path(sys.executable).parent / "engagement-conductor"
+    proc = subprocess.Popen([str(script), "collect"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        names_stream = settings.redis_key_prefix + LIVE_SYNC_STREAM
+
+        def has_rows() -> bool:
+            redis_client.xadd(
+                names_stream,
+                {
+                    "data": json.dumps(
+                        {"type": "user_join", "sessionId": "s-t", "eventId": "e", "userId": "u"}
+                    )
+                },
+            )
+            try:
+                with engine.connect() as conn:
+                    return bool(
+                        conn.execute(
+                            sa.select(sa.func.count()).select_from(engagement_metrics)
+                        ).scalar()
+                    )
+            except sa.exc.ProgrammingError:  # schema not created yet
+                return False
+
+        wait_until(has_rows, timeout=30, what="the collect command to write rows")
+        status = json.loads(
+            wait_until(
+                lambda: redis_client.get(
+                    settings.redis_key_prefix + "engagement-conductor:collector:status"
+                ),
+                what="a heartbeat",
+            )
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        _, stderr = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "stopped" in stderr
+    assert "unwritten" not in stderr
+    # The lease is given back on the way out, so a standby need not wait for it to lapse.
+    assert (
+        redis_client.get(settings.redis_key_prefix + "engagement-conductor:collector:leader")
+        is None
+    )
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(engagement_metrics.c.time))).scalar()
+    assert last.timestamp() >= status["last_tick"]
+    engine.dispose()

@@ -1,0 +1,96 @@
+"""The score formula of design §5, with the idle-poll redistribution."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from services.score import category_of, score_signals
+from services.settings import ScoreWeights
+from services.windows import SessionSignals
+
+
+def signals(**values: float) -> SessionSignals:
+    base = {
+        "chat_msgs_per_min": 0.0,
+        "poll_participation": 0.0,
+        "active_users": 0,
+        "total_users": 0,
+        "reactions_per_min": 0.0,
+        "user_leave_rate": 0.0,
+        "poll_active": True,
+    }
+    base.update(values)
+    return SessionSignals(**base)  # type: ignore[arg-type]
+
+
+def test_formula_matches_the_seed_definition_while_a_poll_runs() -> None:
+    s = signals(
+        chat_msgs_per_min=5,
+        poll_participation=0.5,
+        active_users=30,
+        total_users=100,
+        reactions_per_min=3,
+        user_leave_rate=0.1,
+    )
+    expected = (
+        0.30 * math.log(6) / math.log(21)
+        + 0.25 * 0.5
+        + 0.25 * 0.3
+        + 0.10 * math.log(4) / math.log(11)
+        - 0.10 * 0.1
+    )
+    assert score_signals(s, ScoreWeights()).score == pytest.approx(expected)
+
+
+def test_rates_saturate_at_their_caps_and_the_score_stays_in_bounds() -> None:
+    full = signals(
+        chat_msgs_per_min=500,
+        poll_participation=1,
+        active_users=10,
+        total_users=10,
+        reactions_per_min=500,
+    )
+    assert score_signals(full, ScoreWeights()).score == pytest.approx(0.9)
+    gone = signals(user_leave_rate=1.0, total_users=10)
+    assert score_signals(gone, ScoreWeights()).score == 0.0
+
+
+def test_without_a_poll_its_weight_is_shared_by_the_other_positive_terms() -> None:
+    s = signals(
+        chat_msgs_per_min=20,
+        active_users=10,
+        total_users=10,
+        reactions_per_min=10,
+        poll_active=False,
+    )
+    assert score_signals(s, ScoreWeights()).score == pytest.approx(
+        0.9
+    )  # same ceiling as with a poll
+    kept = ScoreWeights(redistribute_idle_poll_weight=False)
+    assert score_signals(s, kept).score == pytest.approx(0.65)
+
+
+def test_empty_room_scores_zero_without_dividing_by_zero() -> None:
+    result = score_signals(signals(poll_active=False), ScoreWeights())
+    assert result.score == 0.0
+    assert result.category == "VERY_LOW"
+    assert result.breakdown["active_ratio"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("score", "category"),
+    [
+        (0.0, "VERY_LOW"),
+        (0.19, "VERY_LOW"),
+        (0.2, "LOW"),
+        (0.4, "MODERATE"),
+        (0.6, "HIGH"),
+        (0.79, "HIGH"),
+        (0.8, "VERY_HIGH"),
+        (1.0, "VERY_HIGH"),
+    ],
+)
+def test_categories_follow_the_bands(score: float, category: str) -> None:
+    assert category_of(score) == category

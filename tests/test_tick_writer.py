@@ -1,0 +1,83 @@
+"""The write buffer: keeps rows through failures, retries with backoff, counts what overflows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from services.tick_writer import TickWriter
+
+
+class FlakyDatabase:
+    def __init__(self) -> None:
+        self.down = False
+        self.rows: list[dict[str, Any]] = []
+        self.sessions: dict[str, dict[str, Any]] = {}
+
+    def write(self, rows: Sequence[dict[str, Any]], sessions: Sequence[dict[str, Any]]) -> None:
+        if self.down:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("connection refused"))
+        self.rows.extend(rows)
+        self.sessions.update({s["session_id"]: s for s in sessions})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rows(start: int, n: int) -> list[dict[str, Any]]:
+    return [{"tick": i} for i in range(start, start + n)]
+
+
+def test_rows_survive_an_outage_and_are_written_in_order_once_it_ends() -> None:
+    db, clock = FlakyDatabase(), Clock()
+    writer = TickWriter(db.write, max_rows=1000, max_batch=3, clock=clock)
+    db.down = True
+    writer.submit(rows(0, 5), [{"session_id": "s", "v": 1}])
+    assert writer.flush() is False
+    writer.submit(rows(5, 5), [{"session_id": "s", "v": 2}])
+    assert writer.pending_rows == 10
+    assert writer.stats.last_error is not None
+    db.down = False
+    assert writer.flush() is False  # still inside the backoff
+    clock.now = 60
+    assert writer.flush() is True
+    assert [r["tick"] for r in db.rows] == list(range(10))
+    assert db.sessions["s"]["v"] == 2
+    assert writer.pending_rows == 0
+    assert writer.stats.last_error is None
+
+
+def test_backoff_grows_while_failing() -> None:
+    db, clock = FlakyDatabase(), Clock()
+    writer = TickWriter(db.write, max_rows=1000, min_backoff=1, max_backoff=8, clock=clock)
+    db.down = True
+    writer.submit(rows(0, 1), [])
+    attempts = 0
+    for second in range(0, 40):
+        clock.now = second
+        before = writer.stats.failed_attempts
+        writer.flush()
+        attempts += writer.stats.failed_attempts - before
+    # 1, 2, 4, 8, 8, 8 ... seconds apart: far fewer attempts than seconds.
+    assert 5 <= attempts <= 9
+
+
+def test_overflow_drops_the_oldest_rows_and_counts_them(caplog: pytest.LogCaptureFixture) -> None:
+    db = FlakyDatabase()
+    writer = TickWriter(db.write, max_rows=4, clock=Clock())
+    db.down = True
+    writer.submit(rows(0, 3), [])
+    writer.submit(rows(3, 3), [])
+    assert writer.stats.dropped_rows == 2
+    assert "dropped the 2 oldest" in caplog.text
+    db.down = False
+    assert writer.flush(force=True)
+    assert [r["tick"] for r in db.rows] == [2, 3, 4, 5]
