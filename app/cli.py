@@ -11,6 +11,7 @@ from types import FrameType
 
 import click
 
+from services.access_tokens import MAX_TTL_SECONDS, Role, mint_token
 from services.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("engagement_conductor")
@@ -156,3 +157,31 @@ def simulate(sessions: int, seed: int) -> None:
         platform.run(connect_redis(settings.redis_url), RedisNames(settings.redis_key_prefix), stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+@main.command()
+@click.option("--role", required=True, type=click.Choice(["producer", "analyst", "embed"]))
+@click.option(
+    "--event",
+    "events",
+    required=True,
+    multiple=True,
+    help="An event the token may see; repeat for several.",
+)
+@click.option(
+    "--ttl",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(1, MAX_TTL_SECONDS),
+    help="Lifetime in seconds.",
+)
+def token(role: str, events: tuple[str, ...], ttl: int) -> None:
+    """Print one signed access token (needs AUTH_SECRET)."""
+    settings = _settings()
+    if settings.auth_secret is None:
+        raise click.ClickException("AUTH_SECRET is not set: it signs the tokens")
+    try:
+        text = mint_token(settings.auth_secret.get_secret_value(), Role(role), list(events), ttl)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(text)

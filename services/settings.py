@@ -8,7 +8,7 @@ import socket
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED = "embedded"
@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     write_buffer_rows: int = Field(500_000, ge=1000)
     dead_letter_maxlen: int = Field(10_000, ge=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    auth_secret: SecretStr | None = Field(
+        None, description="HS256 secret shared with the event platform for signed tokens"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -122,13 +125,15 @@ class SettingsError(ValueError):
 
 
 def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`, with keyword overrides; one line per problem."""
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         _ = settings.score
     except ValidationError as exc:
+        prefix = "SCORE_" if exc.title == ScoreWeights.__name__ else ""
         lines = []
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"]) or "settings"
-            lines.append(f"{where.upper()}: {error['msg']}")
+            lines.append(f"{prefix}{where.upper()}: {error['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
     return settings

@@ -1,0 +1,119 @@
+"""Tick cost at 1,000 and 10,000 live sessions: score every session, then write the batch.
+
+Compared in the same run against the naive way of writing a tick (one INSERT per row in a loop,
+committed once). Prints a Markdown table.
+
+    python bench/tick_cost.py [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--ticks 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from services.contracts import SignalEvent, SignalKind  # noqa: E402
+from services.database import create_db_engine, ensure_schema  # noqa: E402
+from services.metrics_store import MetricsStore  # noqa: E402
+from services.schema import engagement_metrics, sessions  # noqa: E402
+from services.session_book import Lifetimes, SessionBook  # noqa: E402
+from services.settings import ScoreWeights  # noqa: E402
+from services.windows import WindowConfig  # noqa: E402
+
+T0 = float(int(time.time()) // 5 * 5)
+
+
+def populated_book(n_sessions: int, seed: int = 1) -> SessionBook:
+    """Sessions with 5-200 present users each and a minute of chat, votes and reactions."""
+    rng = random.Random(seed)
+    book = SessionBook(WindowConfig(), ScoreWeights(), Lifetimes())
+    for s in range(n_sessions):
+        sid, users = f"bench{n_sessions}-s{s}", rng.randint(5, 200)
+        for u in range(users):
+            book.apply(SignalEvent(SignalKind.JOIN, sid, f"evt{s % 40}", f"u{u}"), T0 - 60)
+        for _ in range(rng.randint(0, 40)):
+            user = f"u{rng.randrange(users)}"
+            at = T0 - rng.uniform(0, 60)
+            kind = rng.choice((SignalKind.CHAT, SignalKind.REACTION, SignalKind.VOTE))
+            book.apply(SignalEvent(kind, sid, None, user, poll_id="p1"), at)
+    return book
+
+
+def naive_write(engine: sa.Engine, metric_rows: list[dict], session_rows: list[dict]) -> None:
+    with engine.begin() as conn:
+        for row in metric_rows:
+            conn.execute(engagement_metrics.insert().values(**row))
+        for row in session_rows:
+            conn.execute(sessions.delete().where(sessions.c.session_id == row["session_id"]))
+            conn.execute(sessions.insert().values(**row))
+
+
+def measure(engine: sa.Engine, n_sessions: int, ticks: int) -> dict[str, float]:
+    book = populated_book(n_sessions)
+    store = MetricsStore(engine)
+    score_ms, write_ms, naive_ms = [], [], []
+    for i in range(ticks):
+        boundary = T0 + 5 * (i + 1)
+        started = time.perf_counter()
+        out = book.score_tick(boundary)
+        scored = time.perf_counter()
+        store.write_batch(out.metric_rows, out.session_rows)
+        written = time.perf_counter()
+        score_ms.append((scored - started) * 1000)
+        write_ms.append((written - scored) * 1000)
+        # The naive writer gets the same rows, one second later so they don't collide.
+        for row in out.metric_rows:
+            row["time"] = row["time"].replace(microsecond=500_000)
+        started = time.perf_counter()
+        naive_write(engine, out.metric_rows, out.session_rows)
+        naive_ms.append((time.perf_counter() - started) * 1000)
+    return {
+        "score": statistics.median(score_ms),
+        "write": statistics.median(write_ms),
+        "total": statistics.median([a + b for a, b in zip(score_ms, write_ms, strict=True)]),
+        "naive_write": statistics.median(naive_ms),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--ticks", type=int, default=5)
+    parser.add_argument("--sizes", default="1000,10000")
+    args = parser.parse_args()
+
+    name = f"ec_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(args.pg, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = args.pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    engine = create_db_engine(url)
+    try:
+        info = ensure_schema(engine)
+        print(f"backend: {info.backend}; {args.ticks} ticks per size; medians in ms\n")
+        print(
+            "| live sessions | score | batch write | score + write | naive write (INSERT per row) |"
+        )
+        print("|---:|---:|---:|---:|---:|")
+        for size in (int(s) for s in args.sizes.split(",")):
+            r = measure(engine, size, args.ticks)
+            print(
+                f"| {size:,} | {r['score']:.1f} | {r['write']:.1f} | {r['total']:.1f} "
+                f"| {r['naive_write']:.1f} |"
+            )
+    finally:
+        engine.dispose()
+        with psycopg.connect(args.pg, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Signed tokens: what is minted verifies; forged, expired and malformed ones do not."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from services.access_tokens import Role, TokenRejected, mint_token, verify_token
+
+SECRET = "s" * 40
+
+
+def test_a_minted_token_verifies_with_its_role_and_events() -> None:
+    grant = verify_token(SECRET, mint_token(SECRET, Role.ANALYST, ["e2", "e1", "e1"], 60))
+    assert grant.role is Role.ANALYST
+    assert grant.events == ("e1", "e2")
+    assert grant.expires_at - time.time() == pytest.approx(60, abs=2)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        mint_token("x" * 40, Role.PRODUCER, ["e1"], 60),  # another secret
+        jwt.encode(
+            {
+                "sub": "producer",
+                "events": ["e1"],
+                "iss": "engagement-conductor",
+                "jti": "j",
+                "iat": 0,
+                "exp": 1,
+            },
+            SECRET,
+            algorithm="HS256",
+        ),  # expired
+        jwt.encode(
+            {
+                "sub": "root",
+                "events": ["e1"],
+                "iss": "engagement-conductor",
+                "jti": "j",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 60,
+            },
+            SECRET,
+            algorithm="HS256",
+        ),  # unknown role
+        jwt.encode(
+            {
+                "sub": "producer",
+                "events": [],
+                "iss": "engagement-conductor",
+                "jti": "j",
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 60,
+            },
+            SECRET,
+            algorithm="HS256",
+        ),  # no events
+        "not.a.token",
+        "",
+    ],
+)
+def test_bad_tokens_are_rejected(token: str) -> None:
+    with pytest.raises(TokenRejected):
+        verify_token(SECRET, token)
+
+
+def test_unsigned_tokens_are_rejected() -> None:
+    unsigned = jwt.encode({"sub": "producer", "events": ["e1"]}, key=None, algorithm="none")
+    with pytest.raises(TokenRejected):
+        verify_token(SECRET, unsigned)
+
+
+def test_token_command_prints_a_verifiable_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_SECRET", SECRET)
+    result = CliRunner().invoke(main, ["token", "--role", "embed", "--event", "e9", "--ttl", "30"])
+    assert result.exit_code == 0, result.output
+    assert verify_token(SECRET, result.output.strip()).events == ("e9",)
+
+
+def test_token_command_explains_a_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTH_SECRET", raising=False)
+    result = CliRunner().invoke(main, ["token", "--role", "embed", "--event", "e9"])
+    assert result.exit_code != 0
+    assert "AUTH_SECRET is not set" in result.output
+    short = CliRunner().invoke(
+        main, ["token", "--role", "embed", "--event", "e9"], env={"AUTH_SECRET": "short"}
+    )
+    assert "at least 32 characters" in short.output

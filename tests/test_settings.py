@@ -1,0 +1,52 @@
+"""Settings: environment names of design §7, clear messages for what cannot run."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.settings import SettingsError, load_settings
+
+
+def test_defaults_are_the_embedded_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "PORT", "TICK_SECONDS", "HOST"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.embedded_redis
+    assert (settings.port, settings.tick_seconds, settings.chart_points) == (8050, 5.0, 60)
+
+
+def test_environment_is_read_and_postgres_urls_use_psycopg(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db:5432/x")
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6379/3")
+    monkeypatch.setenv("TICK_SECONDS", "2.5")
+    monkeypatch.setenv("SCORE_CHAT", "0.5")
+    settings = load_settings()
+    assert settings.database_url == "postgresql+psycopg://u@db:5432/x"
+    assert settings.redis_url.endswith("/3")
+    assert settings.tick_seconds == 2.5
+    assert settings.score.chat == 0.5
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "99999"}, "PORT"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"TICK_SECONDS": "0"}, "TICK_SECONDS"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"REDIS_KEY_PREFIX": "bad prefix*"}, "REDIS_KEY_PREFIX"),
+        ({"TICK_SECONDS": "30", "RATE_WINDOW_SECONDS": "10"}, "RATE_WINDOW_SECONDS"),
+        ({"SCORE_CHAT": "2"}, "SCORE_CHAT"),
+    ],
+)
+def test_invalid_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message):
+        load_settings()
