@@ -61,9 +61,8 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     Web server, collector and a simulated event platform share an in-process Redis; scores go to
     the SQLite file of DATABASE_URL.
     """
-    from services.simulator import SimulatedPlatform, demo_sessions
-
     from app.runtime import Runtime
+    from services.simulator import SimulatedPlatform, demo_sessions
 
     overrides: dict[str, object] = {"redis_url": "embedded"}
     if port is not None:
@@ -142,9 +141,8 @@ def collect() -> None:
 @click.option("--seed", default=7, show_default=True, type=int)
 def simulate(sessions: int, seed: int) -> None:
     """A simulated event platform writing to REDIS_URL's streams."""
-    from services.simulator import SimulatedPlatform, demo_sessions
-
     from services.redis_bus import RedisNames, connect_redis
+    from services.simulator import SimulatedPlatform, demo_sessions
 
     settings = _settings()
     if settings.embedded_redis:

@@ -11,23 +11,19 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from services.contracts import SignalEvent, SignalKind  # noqa: E402
-from services.database import create_db_engine, ensure_schema  # noqa: E402
-from services.metrics_store import MetricsStore  # noqa: E402
-from services.schema import engagement_metrics, sessions  # noqa: E402
-from services.session_book import Lifetimes, SessionBook  # noqa: E402
-from services.settings import ScoreWeights  # noqa: E402
-from services.windows import WindowConfig  # noqa: E402
+from services.contracts import SignalEvent, SignalKind
+from services.database import create_db_engine, ensure_schema
+from services.metrics_store import MetricsStore
+from services.schema import engagement_metrics, sessions
+from services.session_book import Lifetimes, SessionBook
+from services.settings import ScoreWeights
+from services.windows import WindowConfig
 
 T0 = float(int(time.time()) // 5 * 5)
 

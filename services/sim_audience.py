@@ -130,8 +130,8 @@ class SimSession:
         if self.poll_duration <= 0 or self.join_seconds <= 0 or self.leave_per_hour < 0:
             raise ValueError("poll_duration and join_seconds must be > 0, leave_per_hour >= 0")
         if not (
-            0 <= self.chatty_share
-            and 0 <= self.lurker_share
+            self.chatty_share >= 0
+            and self.lurker_share >= 0
             and self.chatty_share + self.lurker_share <= 1
         ):
             raise ValueError("chatty_share and lurker_share must be >= 0 and sum to at most 1")
