@@ -62,14 +62,14 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     the SQLite file of DATABASE_URL.
     """
     from app.runtime import Runtime
-    from services.simulator import SimulatedPlatform, demo_sessions
+    from services.simulator import Simulator, demo_sessions
 
     overrides: dict[str, object] = {"redis_url": "embedded"}
     if port is not None:
         overrides["port"] = port
     settings = _settings(**overrides)
     runtime = Runtime.build(settings)
-    platform = SimulatedPlatform(demo_sessions(sessions, seed), seed=seed)
+    platform = Simulator(demo_sessions(sessions, seed), seed=seed)
     stop = threading.Event()
     sim = threading.Thread(
         target=platform.run,
@@ -142,12 +142,12 @@ def collect() -> None:
 def simulate(sessions: int, seed: int) -> None:
     """A simulated event platform writing to REDIS_URL's streams."""
     from services.redis_bus import RedisNames, connect_redis
-    from services.simulator import SimulatedPlatform, demo_sessions
+    from services.simulator import Simulator, demo_sessions
 
     settings = _settings()
     if settings.embedded_redis:
         raise click.ClickException("simulate needs REDIS_URL: nothing else could read it")
-    platform = SimulatedPlatform(demo_sessions(sessions, seed), seed=seed)
+    platform = Simulator(demo_sessions(sessions, seed), seed=seed)
     stop = threading.Event()
     _on_sigterm(stop.set)
     click.echo(f"simulating {sessions} sessions into {settings.redis_url}")

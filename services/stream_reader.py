@@ -63,8 +63,11 @@ class StreamReader:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    def read(self, apply: ApplySignal, block_ms: int) -> int:
-        """Read one batch of new entries, apply the valid ones, acknowledge all; returns count."""
+    def read(self, apply: ApplySignal, block_ms: int | None) -> int:
+        """Read one batch of new entries, apply the valid ones, acknowledge all; returns count.
+
+        `block_ms` None returns at once when nothing is waiting.
+        """
         streams = dict.fromkeys(self.names.signal_streams, ">")
         try:
             reply = self.client.xreadgroup(
