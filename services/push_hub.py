@@ -75,6 +75,7 @@ class PushHub:
                 self.connected = False
                 backoff = min(10.0, max(0.2, backoff * 2))
                 self._stop.wait(backoff)
+        self.connected = False
 
     def _listen(self) -> None:
         client = self._connect()
@@ -91,7 +92,6 @@ class PushHub:
                 if message is not None and message["type"] == "pmessage":
                     self._deliver(message["channel"], message["data"])
         finally:
-            self.connected = False
             try:
                 pubsub.close()
                 client.close()

@@ -22,6 +22,8 @@ from services.collector import Collector
 from services.contracts import LIVE_SYNC_STREAM
 from services.database import create_db_engine, ensure_schema
 from services.metrics_store import MetricsStore
+from services.push_hub import HUB_DOWN, RESYNC, PushHub
+from services.redis_bus import RedisNames
 from services.schema import engagement_metrics
 from services.settings import Settings
 from tests.conftest import PG_ADMIN_URL
@@ -264,3 +266,45 @@ def test_sigterm_stops_the_collect_command_cleanly_and_flushes(
         last = conn.execute(sa.select(sa.func.max(engagement_metrics.c.time))).scalar()
     assert last.timestamp() >= status["last_tick"]
     engine.dispose()
+
+
+def test_push_hub_reconnects_after_redis_restarts_and_asks_sockets_to_resync(
+    private_redis: PrivateRedis,
+) -> None:
+    names = RedisNames("hub-test:")
+    hub = PushHub(lambda: redis.Redis.from_url(private_redis.url, socket_timeout=5), names)
+    thread = threading.Thread(target=hub.run, daemon=True)
+    thread.start()
+    sub = hub.subscribe("s-h")
+    try:
+        wait_until(lambda: hub.connected, what="the hub to subscribe")
+        assert sub.messages.get(timeout=5) == RESYNC
+        publisher = redis.Redis.from_url(private_redis.url)
+        publisher.publish(names.push_channel("s-h"), '{"kind":"tick","n":1}')
+        publisher.publish(names.push_channel("other"), '{"kind":"tick","n":2}')
+        assert json.loads(sub.messages.get(timeout=5))["n"] == 1
+
+        private_redis.kill()
+        wait_until(lambda: not hub.connected, what="the hub to notice")
+        assert sub.messages.get(timeout=5) == HUB_DOWN
+        private_redis.start()
+        wait_until(lambda: hub.connected, timeout=20, what="the hub to resubscribe")
+        assert sub.messages.get(timeout=5) == RESYNC
+        publisher = redis.Redis.from_url(private_redis.url)
+        publisher.publish(names.push_channel("s-h"), '{"kind":"tick","n":3}')
+        assert json.loads(sub.messages.get(timeout=5))["n"] == 3
+        assert sub.messages.empty()  # nothing from the other session leaked in
+    finally:
+        hub.unsubscribe(sub)
+        hub.stop()
+        thread.join(10)
+    assert hub.socket_count == 0
+
+
+def test_a_socket_that_cannot_keep_up_is_marked_not_silently_fed_gaps() -> None:
+    hub = PushHub(lambda: redis.Redis(), RedisNames("unused:"))
+    sub = hub.subscribe("s-slow")
+    for n in range(sub.messages.maxsize + 5):
+        hub._deliver(b"unused:engagement-conductor:push:s-slow", str(n).encode())
+    assert sub.overflowed
+    assert sub.messages.qsize() == sub.messages.maxsize

@@ -1,0 +1,172 @@
+"""One schema on SQLite, PostgreSQL and (where present) TimescaleDB: created idempotently,
+ticks upserted in batches, the catalogue kept, the chart window read back."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from services.database import create_db_engine, ensure_schema
+from services.metrics_store import ENDED, LIVE, MetricsStore
+from services.schema import SCHEMA_VERSION, engagement_metrics, schema_version
+
+TIMESCALE_ADMIN_URL = os.environ.get(
+    "EC_TEST_TIMESCALE_ADMIN", "postgresql://postgres@127.0.0.1:5433/postgres"
+)
+T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ec.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = create_db_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def metric_row(session: str, at: datetime, score: float, event: str | None = "evt") -> dict:
+    return {
+        "time": at,
+        "session_id": session,
+        "event_id": event,
+        "engagement_score": score,
+        "chat_msgs_per_min": 3.0,
+        "poll_participation": 0.5,
+        "active_users": 4,
+        "reactions_per_min": 1.0,
+        "user_leave_rate": 0.0,
+        "extra": {"total_users": 10, "category": "MODERATE"},
+    }
+
+
+def catalogue_row(session: str, at: datetime, status: str = LIVE, **extra: Any) -> dict:
+    return {
+        "session_id": session,
+        "event_id": "evt",
+        "first_seen": at,
+        "last_seen": at,
+        "ended_at": None,
+        "status": status,
+        "last_score": 0.5,
+        "present_users": 10,
+    } | extra
+
+
+def test_schema_is_created_idempotently_with_its_version(engine: sa.Engine) -> None:
+    first = ensure_schema(engine)
+    second = ensure_schema(engine)
+    assert first == second
+    assert first.version == SCHEMA_VERSION
+    with engine.connect() as conn:
+        versions = conn.execute(sa.select(schema_version.c.version)).scalars().all()
+        tables = set(sa.inspect(conn).get_table_names())
+    assert versions == [SCHEMA_VERSION]
+    assert {
+        "engagement_metrics",
+        "sessions",
+        "interventions",
+        "agent_performance",
+        "schema_version",
+    } <= tables
+
+
+def test_rewriting_a_tick_replaces_it_and_points_come_back_oldest_first(
+    engine: sa.Engine,
+) -> None:
+    ensure_schema(engine)
+    store = MetricsStore(engine)
+    ticks = [T0 + timedelta(seconds=5 * i) for i in range(70)]
+    store.write_batch(
+        [metric_row("s1", t, i / 100) for i, t in enumerate(ticks)],
+        [catalogue_row("s1", ticks[-1])],
+    )
+    store.write_batch([metric_row("s1", ticks[-1], 0.99)], [])  # the same tick again
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(engagement_metrics)).scalar()
+    assert count == 70
+    points = store.recent_points("s1", 60)
+    assert [p.time for p in points] == ticks[10:]
+    assert points[-1].score == 0.99
+    assert points[0].time.tzinfo is not None
+    assert points[0].signals["total_users"] == 10
+    assert points[0].as_json()["timestamp"] == ticks[10].isoformat()
+
+
+def test_catalogue_keeps_first_seen_and_follows_status(engine: sa.Engine) -> None:
+    ensure_schema(engine)
+    store = MetricsStore(engine)
+    store.write_batch([], [catalogue_row("s1", T0), catalogue_row("s2", T0)])
+    later = T0 + timedelta(minutes=5)
+    store.write_batch(
+        [],
+        [catalogue_row("s1", later, status=ENDED, ended_at=later, event_id=None, last_score=None)],
+    )
+    s1 = store.get_session("s1")
+    assert s1 is not None
+    assert (s1.first_seen, s1.last_seen, s1.status) == (T0, later, ENDED)
+    assert (s1.event_id, s1.last_score) == ("evt", 0.5)  # unknown values don't erase known ones
+    assert [s.session_id for s in store.list_sessions()] == ["s2"]
+    assert store.list_events() == [("evt", 1)]
+    assert store.get_session("nope") is None
+
+
+@pytest.fixture
+def timescale_url() -> Iterator[str]:
+    try:
+        with psycopg.connect(TIMESCALE_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            available = conn.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+            ).fetchone()
+            preload = conn.execute("SHOW shared_preload_libraries").fetchone()
+            if not available or "timescaledb" not in (preload[0] if preload else ""):
+                pytest.skip(f"TimescaleDB is not installed and preloaded at {TIMESCALE_ADMIN_URL}")
+            name = f"ec_test_{uuid.uuid4().hex[:12]}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        pytest.skip(f"no TimescaleDB server at {TIMESCALE_ADMIN_URL} (EC_TEST_TIMESCALE_ADMIN)")
+    try:
+        yield TIMESCALE_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(TIMESCALE_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.timescale
+def test_timescaledb_gets_hypertables_and_the_same_behaviour(timescale_url: str) -> None:
+    engine = create_db_engine(timescale_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        assert ensure_schema(engine).backend == "timescaledb"
+        assert ensure_schema(engine).backend == "timescaledb"  # idempotent
+        with engine.connect() as conn:
+            hypertables = set(
+                conn.execute(
+                    sa.text("SELECT hypertable_name FROM timescaledb_information.hypertables")
+                ).scalars()
+            )
+        assert hypertables == {"engagement_metrics", "interventions", "agent_performance"}
+        store = MetricsStore(engine)
+        rows = [metric_row("s1", T0 + timedelta(days=d), 0.1 * d) for d in range(3)]
+        store.write_batch(rows, [catalogue_row("s1", T0)])
+        store.write_batch(rows[-1:], [])
+        assert [p.score for p in store.recent_points("s1", 60)] == pytest.approx([0, 0.1, 0.2])
+        with engine.connect() as conn:
+            chunks = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM timescaledb_information.chunks "
+                    "WHERE hypertable_name = 'engagement_metrics'"
+                )
+            ).scalar()
+        assert chunks == 3  # one-day chunks
+    finally:
+        engine.dispose()
