@@ -1,9 +1,10 @@
-"""Tick cost at 1,000 and 10,000 live sessions: score every session, then write the batch.
+"""Tick cost at 1,000 and 10,000 live sessions: score every session, write the batch, publish.
 
-Compared in the same run against the naive way of writing a tick (one INSERT per row in a loop,
-committed once). Prints a Markdown table.
+The batch write is compared in the same run against the naive way of writing a tick (one INSERT
+per row in a loop, committed once). Prints a Markdown table.
 
-    python bench/tick_cost.py [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--ticks 5]
+    python bench/tick_cost.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+                              [--redis redis://127.0.0.1:6379/0] [--ticks 5]
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import time
 import uuid
 
 import psycopg
+import redis
 import sqlalchemy as sa
 
+from services.collector import Collector
 from services.contracts import SignalEvent, SignalKind
 from services.database import create_db_engine, ensure_schema
 from services.metrics_store import MetricsStore
 from services.schema import engagement_metrics, sessions
 from services.session_book import Lifetimes, SessionBook
-from services.settings import ScoreWeights
+from services.settings import ScoreWeights, load_settings
 from services.windows import WindowConfig
 
 T0 = float(int(time.time()) // 5 * 5)
@@ -53,10 +56,10 @@ def naive_write(engine: sa.Engine, metric_rows: list[dict], session_rows: list[d
             conn.execute(sessions.insert().values(**row))
 
 
-def measure(engine: sa.Engine, n_sessions: int, ticks: int) -> dict[str, float]:
+def measure(collector: Collector, n_sessions: int, ticks: int) -> dict[str, float]:
     book = populated_book(n_sessions)
-    store = MetricsStore(engine)
-    score_ms, write_ms, naive_ms = [], [], []
+    store, engine = collector.store, collector.store.engine
+    score_ms, write_ms, publish_ms, naive_ms = [], [], [], []
     for i in range(ticks):
         boundary = T0 + 5 * (i + 1)
         started = time.perf_counter()
@@ -64,8 +67,11 @@ def measure(engine: sa.Engine, n_sessions: int, ticks: int) -> dict[str, float]:
         scored = time.perf_counter()
         store.write_batch(out.metric_rows, out.session_rows)
         written = time.perf_counter()
+        collector.publish_tick(out)
+        published = time.perf_counter()
         score_ms.append((scored - started) * 1000)
         write_ms.append((written - scored) * 1000)
+        publish_ms.append((published - written) * 1000)
         # The naive writer gets the same rows, one second later so they don't collide.
         for row in out.metric_rows:
             row["time"] = row["time"].replace(microsecond=500_000)
@@ -75,7 +81,10 @@ def measure(engine: sa.Engine, n_sessions: int, ticks: int) -> dict[str, float]:
     return {
         "score": statistics.median(score_ms),
         "write": statistics.median(write_ms),
-        "total": statistics.median([a + b for a, b in zip(score_ms, write_ms, strict=True)]),
+        "publish": statistics.median(publish_ms),
+        "total": statistics.median(
+            [a + b + c for a, b, c in zip(score_ms, write_ms, publish_ms, strict=True)]
+        ),
         "naive_write": statistics.median(naive_ms),
     }
 
@@ -83,6 +92,7 @@ def measure(engine: sa.Engine, n_sessions: int, ticks: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--sizes", default="1000,10000")
     args = parser.parse_args()
@@ -92,21 +102,28 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = args.pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
     engine = create_db_engine(url)
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    settings = load_settings(database_url=url, redis_url=args.redis, redis_key_prefix=prefix)
+    client = redis.Redis.from_url(args.redis)
+    collector = Collector(settings, client, MetricsStore(engine))
     try:
         info = ensure_schema(engine)
         print(f"backend: {info.backend}; {args.ticks} ticks per size; medians in ms\n")
         print(
-            "| live sessions | score | batch write | score + write | naive write (INSERT per row) |"
+            "| live sessions | score | batch write | publish | whole tick "
+            "| naive write (INSERT per row) |"
         )
-        print("|---:|---:|---:|---:|---:|")
+        print("|---:|---:|---:|---:|---:|---:|")
         for size in (int(s) for s in args.sizes.split(",")):
-            r = measure(engine, size, args.ticks)
+            r = measure(collector, size, args.ticks)
             print(
-                f"| {size:,} | {r['score']:.1f} | {r['write']:.1f} | {r['total']:.1f} "
-                f"| {r['naive_write']:.1f} |"
+                f"| {size:,} | {r['score']:.1f} | {r['write']:.1f} | {r['publish']:.1f} "
+                f"| {r['total']:.1f} | {r['naive_write']:.1f} |"
             )
     finally:
         engine.dispose()
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
         with psycopg.connect(args.pg, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -152,7 +152,7 @@ class Collector:
         out = self.book.score_tick(boundary)
         self.writer.submit(out.metric_rows, out.session_rows)
         self.writer.flush()
-        self._publish(out)
+        self.publish_tick(out)
         self.last_tick = boundary
         self.last_tick_ms = (time.perf_counter() - started) * 1000
         self._write_heartbeat()
@@ -203,7 +203,8 @@ class Collector:
 
     # -- output ---------------------------------------------------------------------------------
 
-    def _publish(self, out: TickOutput) -> None:
+    def publish_tick(self, out: TickOutput) -> None:
+        """engagement:update for every scored session, and the web push (ticks and endings)."""
         names = self.names
         pipe = self.client.pipeline(transaction=False)
         computed_at = time.time()

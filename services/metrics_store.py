@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 
+from services.pg_copy import copy_upsert
 from services.schema import engagement_metrics, sessions
 
 LIVE = "live"
@@ -38,8 +39,16 @@ class ChartPoint:
         return {"timestamp": self.time.isoformat(), "score": self.score, "signals": self.signals}
 
 
-def _upsert(engine: Engine, table: sa.Table) -> Any:
-    return postgresql.insert(table) if engine.dialect.name == "postgresql" else sqlite.insert(table)
+_METRIC_VALUES = (
+    "event_id",
+    "engagement_score",
+    "chat_msgs_per_min",
+    "poll_participation",
+    "active_users",
+    "reactions_per_min",
+    "user_leave_rate",
+    "extra",
+)
 
 
 class MetricsStore:
@@ -51,41 +60,68 @@ class MetricsStore:
     ) -> None:
         """Upsert a tick's rows in one transaction; re-writing the same tick replaces it."""
         with self.engine.begin() as conn:
-            if metric_rows:
-                stmt = _upsert(self.engine, engagement_metrics)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["session_id", "time"],
-                    set_={
-                        col: stmt.excluded[col]
-                        for col in (
-                            "event_id",
-                            "engagement_score",
-                            "chat_msgs_per_min",
-                            "poll_participation",
-                            "active_users",
-                            "reactions_per_min",
-                            "user_leave_rate",
-                            "extra",
-                        )
-                    },
-                )
-                conn.execute(stmt, list(metric_rows))
-            if session_rows:
-                stmt = _upsert(self.engine, sessions)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["session_id"],
-                    set_={
-                        "event_id": sa.func.coalesce(stmt.excluded.event_id, sessions.c.event_id),
-                        "last_seen": stmt.excluded.last_seen,
-                        "ended_at": stmt.excluded.ended_at,
-                        "status": stmt.excluded.status,
-                        "last_score": sa.func.coalesce(
-                            stmt.excluded.last_score, sessions.c.last_score
-                        ),
-                        "present_users": stmt.excluded.present_users,
-                    },
-                )
-                conn.execute(stmt, list(session_rows))
+            if self.engine.dialect.name == "postgresql":
+                self._copy_batch(conn, metric_rows, session_rows)
+            else:
+                self._sqlite_batch(conn, metric_rows, session_rows)
+
+    @staticmethod
+    def _copy_batch(
+        conn: sa.Connection,
+        metric_rows: Sequence[dict[str, Any]],
+        session_rows: Sequence[dict[str, Any]],
+    ) -> None:
+        if metric_rows:
+            copy_upsert(
+                conn,
+                engagement_metrics,
+                metric_rows,
+                ("session_id", "time"),
+                {col: f'EXCLUDED."{col}"' for col in _METRIC_VALUES},
+            )
+        if session_rows:
+            copy_upsert(
+                conn,
+                sessions,
+                session_rows,
+                ("session_id",),
+                {
+                    "event_id": "COALESCE(EXCLUDED.event_id, sessions.event_id)",
+                    "last_seen": "EXCLUDED.last_seen",
+                    "ended_at": "EXCLUDED.ended_at",
+                    "status": "EXCLUDED.status",
+                    "last_score": "COALESCE(EXCLUDED.last_score, sessions.last_score)",
+                    "present_users": "EXCLUDED.present_users",
+                },
+            )
+
+    @staticmethod
+    def _sqlite_batch(
+        conn: sa.Connection,
+        metric_rows: Sequence[dict[str, Any]],
+        session_rows: Sequence[dict[str, Any]],
+    ) -> None:
+        if metric_rows:
+            stmt = sqlite.insert(engagement_metrics)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["session_id", "time"],
+                set_={col: stmt.excluded[col] for col in _METRIC_VALUES},
+            )
+            conn.execute(stmt, list(metric_rows))
+        if session_rows:
+            stmt = sqlite.insert(sessions)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["session_id"],
+                set_={
+                    "event_id": sa.func.coalesce(stmt.excluded.event_id, sessions.c.event_id),
+                    "last_seen": stmt.excluded.last_seen,
+                    "ended_at": stmt.excluded.ended_at,
+                    "status": stmt.excluded.status,
+                    "last_score": sa.func.coalesce(stmt.excluded.last_score, sessions.c.last_score),
+                    "present_users": stmt.excluded.present_users,
+                },
+            )
+            conn.execute(stmt, list(session_rows))
 
     def recent_points(self, session_id: str, limit: int) -> list[ChartPoint]:
         """The newest `limit` points of a session, oldest first."""

@@ -170,3 +170,15 @@ def test_timescaledb_gets_hypertables_and_the_same_behaviour(timescale_url: str)
         assert chunks == 3  # one-day chunks
     finally:
         engine.dispose()
+
+
+def test_a_batch_repeating_a_tick_keeps_its_last_row(engine: sa.Engine) -> None:
+    ensure_schema(engine)
+    store = MetricsStore(engine)
+    store.write_batch(
+        [metric_row("s1", T0, 0.1), metric_row("s1", T0, 0.2)],
+        [catalogue_row("s1", T0), catalogue_row("s1", T0, last_score=0.7)],
+    )
+    assert [p.score for p in store.recent_points("s1", 60)] == [0.2]
+    session = store.get_session("s1")
+    assert session is not None and session.last_score == 0.7
