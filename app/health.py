@@ -53,12 +53,15 @@ def health_check() -> tuple[Response, int]:
     collector = collector_report(runtime, redis_up)
     local = runtime.collector.status() if runtime.collector is not None else None
     buffering = local is not None and local.database_error is not None
-    if not redis_up or not db_up:
-        status = "unhealthy"
-    elif collector["status"] != "running" or buffering or not runtime.hub.connected:
-        status = "degraded"
-    else:
-        status = "healthy"
+    all_well = (
+        redis_up
+        and db_up
+        and collector["status"] == "running"
+        and not buffering
+        and runtime.hub.connected
+    )
+    # Degraded, not dead: every part reconnects by itself, and the body says which is missing.
+    status = "healthy" if all_well else "degraded"
     body = {
         "status": status,
         "redis": "connected" if redis_up else "disconnected",

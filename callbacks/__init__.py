@@ -1,1 +1,15 @@
 """Dash callbacks, thin, registered by the app factory on each app it builds."""
+
+from __future__ import annotations
+
+import dash
+
+from app.runtime import Runtime
+from callbacks.live import register_live
+from callbacks.routing import register_routing
+
+
+def register_callbacks(app: dash.Dash, runtime: Runtime) -> None:
+    """Every callback of the web tier, bound to `app` (never module-level `@dash.callback`)."""
+    register_routing(app, runtime)
+    register_live(app, runtime)

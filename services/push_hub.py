@@ -54,6 +54,10 @@ class PushHub:
                 if not subs:
                     del self._subscribers[sub.session_id]
 
+    def subscriptions(self, session_id: str) -> list[Subscription]:
+        with self._lock:
+            return list(self._subscribers.get(session_id, ()))
+
     @property
     def socket_count(self) -> int:
         with self._lock:

@@ -12,6 +12,9 @@ import redis
 
 from services.settings import Settings, load_settings
 
+# A private redis-server for the tests that kill and restart Redis.
+pytest_plugins = ["tests.redis_server"]
+
 PG_ADMIN_URL = os.environ.get("EC_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("EC_TEST_REDIS", "redis://127.0.0.1:6379/0")
 

@@ -1,0 +1,182 @@
+"""`/ws/live/<session_id>`: the live chart's WebSocket push (flask-sock).
+
+flask-sock completes the WebSocket handshake before the route runs, so every refusal (bad id,
+unknown session, not an upgrade) happens in a `before_request` hook as a plain HTTP answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import socket
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed, Server
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.runtime import Runtime
+from services.contracts import valid_id
+from services.push_hub import RESYNC
+
+log = logging.getLogger(__name__)
+
+SOCKET_PREFIX = "/ws/live/"
+MAX_CLIENT_MESSAGE_BYTES = 4096
+# Hard limit at which the socket library closes the connection; between the two the client
+# gets an error reply and the socket stays open.
+_FRAME_LIMIT_BYTES = 64 * 1024
+# How long the loop waits for a hub message before it looks at the client's messages: the
+# delay of a pong, never of a point (a point wakes the loop at once).
+_POLL_SECONDS = 0.2
+# Server-side pings find browsers that vanished without closing.
+_PING_SECONDS = 25
+# RFC 6455 "try again later": the client reconnects and gets a fresh backfill.
+_CLOSE_OVERFLOW = 1013
+_CLOSE_INTERNAL = 1011
+_CLOSE_NORMAL = 1000
+_CLOSE_WAIT_SECONDS = 2.0
+
+PONG = json.dumps({"kind": "pong"})
+
+
+def error_message(reason: str) -> str:
+    return json.dumps({"kind": "error", "error": reason})
+
+
+def reply_to_client(raw: str | bytes) -> str:
+    """The answer to one client frame: a pong, or an error that says what was wrong."""
+    if isinstance(raw, bytes):
+        return error_message("binary frames are not accepted; send JSON text")
+    if len(raw) > MAX_CLIENT_MESSAGE_BYTES or len(raw.encode()) > MAX_CLIENT_MESSAGE_BYTES:
+        return error_message(f"message is larger than {MAX_CLIENT_MESSAGE_BYTES} bytes")
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return error_message("message is not valid JSON")
+    if not isinstance(message, dict):
+        return error_message('message must be a JSON object like {"type": "ping"}')
+    kind = message.get("type")
+    if kind == "ping":
+        return PONG
+    if kind is None:
+        return error_message('message has no "type"; the only type accepted is "ping"')
+    shown = str(kind)[:40]
+    return error_message(f'unknown message type "{shown}"; the only type accepted is "ping"')
+
+
+def _refusal(status: int, reason: str) -> tuple[Response, int]:
+    return jsonify({"error": reason}), status
+
+
+def _is_upgrade() -> bool:
+    connection = request.headers.get("Connection", "").lower()
+    return request.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in connection
+
+
+def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
+    """None to let the upgrade go ahead, or the HTTP refusal."""
+    session_id = request.path[len(SOCKET_PREFIX) :]
+    if not valid_id(session_id):
+        return _refusal(400, "invalid session id: 1-255 printable characters, no edge spaces")
+    try:
+        known = runtime.store.get_session(session_id) is not None
+    except SQLAlchemyError:
+        log.warning("socket check for %r failed on the database", session_id, exc_info=True)
+        return _refusal(503, "the database is unreachable; retry shortly")
+    if not known:
+        return _refusal(404, f"unknown session {session_id!r}")
+    if not _is_upgrade():
+        response, status = _refusal(426, "this endpoint only accepts WebSocket upgrades")
+        response.headers["Upgrade"] = "websocket"
+        return response, status
+    return None
+
+
+def backfill_message(runtime: Runtime, session_id: str) -> str:
+    store = runtime.store
+    points = store.recent_points(session_id, runtime.settings.chart_points)
+    record = store.get_session(session_id)
+    body: dict[str, Any] = {
+        "kind": "backfill",
+        "sessionId": session_id,
+        "status": record.status if record is not None else None,
+        # Without the hub's Redis feed no ticks follow this backfill; the page says so.
+        "feed": "up" if runtime.hub.connected else "down",
+        "points": [point.as_json() for point in points],
+    }
+    return json.dumps(body)
+
+
+def _answer_client(ws: Server) -> None:
+    while (incoming := ws.receive(timeout=0)) is not None:
+        ws.send(reply_to_client(incoming))
+
+
+def _finish(ws: Server, reason: int, message: str) -> None:
+    """Close from our side and end the TCP stream ourselves.
+
+    Under werkzeug, flask-sock's response writes an HTTP status line into the socket after the
+    route returns; if that reaches the browser mid close-handshake it reports "Invalid frame
+    header". So: wait for the browser's close reply, then shut the socket so nothing follows.
+    """
+    if ws.connected:
+        with contextlib.suppress(ConnectionClosed):
+            ws.close(reason=reason, message=message)
+    ws.thread.join(_CLOSE_WAIT_SECONDS)
+    with contextlib.suppress(OSError):
+        ws.sock.shutdown(socket.SHUT_RDWR)
+
+
+def stream_session(ws: Server, runtime: Runtime, session_id: str) -> None:
+    hub = runtime.hub
+    close_code, close_message = _CLOSE_NORMAL, ""
+    # Subscribe before reading the database: a tick published meanwhile is then either in the
+    # backfill or in the queue (or both; the browser drops duplicates), never in neither.
+    sub = hub.subscribe(session_id)
+    try:
+        ws.send(backfill_message(runtime, session_id))
+        while ws.connected:
+            if sub.overflowed:
+                # Points were dropped for this socket: better a reconnect with a fresh
+                # backfill than a chart with silent holes.
+                close_code, close_message = _CLOSE_OVERFLOW, "fell behind; reconnect"
+                break
+            try:
+                text = sub.messages.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                text = None
+            if text == RESYNC:
+                ws.send(backfill_message(runtime, session_id))
+            elif text is not None:
+                ws.send(text)
+            _answer_client(ws)
+    except SQLAlchemyError:
+        log.warning("live socket for %r lost the database", session_id, exc_info=True)
+        close_code, close_message = _CLOSE_INTERNAL, "database unavailable; reconnect"
+    except ConnectionClosed:
+        pass
+    finally:
+        hub.unsubscribe(sub)
+        _finish(ws, close_code, close_message)
+
+
+def register_live_socket(server: Flask, runtime: Runtime) -> None:
+    server.config.setdefault(
+        "SOCK_SERVER_OPTIONS",
+        {"ping_interval": _PING_SECONDS, "max_message_size": _FRAME_LIMIT_BYTES},
+    )
+    sock = Sock(server)
+
+    @server.before_request
+    def refuse_bad_sockets() -> tuple[Response, int] | None:
+        if not request.path.startswith(SOCKET_PREFIX):
+            return None
+        return check_socket_request(runtime)
+
+    @sock.route(SOCKET_PREFIX + "<path:session_id>")
+    def live_socket(ws: Server, session_id: str) -> None:
+        stream_session(ws, runtime, session_id)

@@ -1,0 +1,416 @@
+/*
+ * Live chart push: one WebSocket per live page, started by a clientside callback with the
+ * config from components/live_page.py (ids, texts, figure layout all come from there).
+ *
+ * Why the chart is fed the way it is: several dash_clientside.set_props calls on one prop
+ * before React re-renders collapse into the last one, so a burst would lose points. Points are
+ * buffered here, one batch is sent, and the next only after the graph shows the previous one.
+ * extendData is a delta, so every (re)connect starts from the server's backfill (full state).
+ */
+(function () {
+    "use strict";
+
+    var BACKOFF_START_S = 0.5;
+    var BACKOFF_MAX_S = 15;
+    var OFFLINE_AFTER_FAILURES = 5;
+    // A connection shorter than this that drops still counts as a failed attempt, so a
+    // flapping server is not hammered every half second.
+    var STABLE_MS = 10000;
+    var PING_EVERY_MS = 25000;
+    // Ticks come every few seconds and pongs every 25 s: this much silence is a dead socket.
+    var SILENCE_LIMIT_MS = 65000;
+    // A batch the graph has not shown by then was lost: reconnect for a fresh backfill.
+    var DRAW_TIMEOUT_MS = 5000;
+    var MAX_LATENCIES = 500;
+    var MAX_HISTORY = 50;
+
+    // Read by tests and the latency benchmark.
+    var live = (window.ecLive = window.ecLive || {});
+    live.drawn = live.drawn || 0;
+    live.lastDrawn = live.lastDrawn || null;
+    live.latencies = live.latencies || [];
+    live.backfills = live.backfills || 0;
+    live.batches = live.batches || 0;
+    live.duplicates = live.duplicates || 0;
+    live.lightHistory = live.lightHistory || [];
+    live.light = live.light || null;
+    live.socket = null;
+
+    var current = null;
+
+    function newState(cfg) {
+        return {
+            cfg: cfg, ws: null, stopped: false, failures: 0, liveSince: 0, lastHeard: 0,
+            retryTimer: null, pingTimer: null, scheduled: false,
+            // Chart feed: points waiting, newest accepted time, a backfill waiting, the batch
+            // or figure in flight, and the figure revision the in-flight work belongs to.
+            buffer: [], lastTs: -Infinity, figure: null, pending: null, revision: 0,
+            // Props per component id, set once the component is on the page.
+            ui: {}, banner: null, light: null
+        };
+    }
+
+    // -- UI updates (applied once their component is on the page) ------------------------------
+
+    function queueProps(S, id, props) {
+        var merged = S.ui[id] || {};
+        Object.keys(props).forEach(function (key) { merged[key] = props[key]; });
+        S.ui[id] = merged;
+        schedule(S);
+    }
+
+    function applyQueuedProps(S) {
+        Object.keys(S.ui).forEach(function (id) {
+            if (document.getElementById(id)) {
+                window.dash_clientside.set_props(id, S.ui[id]);
+                delete S.ui[id];
+            }
+        });
+    }
+
+    function setLight(S, state, detail) {
+        if (S.light !== state) {
+            S.light = state;
+            live.light = state;
+            live.lightHistory.push(state);
+            live.lightHistory.splice(0, live.lightHistory.length - MAX_HISTORY);
+        }
+        queueProps(S, S.cfg.ids.light, {className: "light light-" + state, title: detail || state});
+        queueProps(S, S.cfg.ids.lightText, {children: state});
+    }
+
+    function setBanner(S, text) {
+        if (S.banner === text) { return; }
+        S.banner = text;
+        queueProps(S, S.cfg.ids.banner, {
+            children: text,
+            className: text ? "banner" : "banner banner-empty"
+        });
+    }
+
+    function categoryOf(S, score) {
+        var bands = S.cfg.bands;
+        for (var i = 0; i < bands.length; i++) {
+            if (score >= bands[i][0]) { return bands[i][1]; }
+        }
+        return bands[bands.length - 1][1];
+    }
+
+    function num(value) {
+        return typeof value === "number" && isFinite(value) ? value : 0;
+    }
+
+    // Same formats as components/live_page.py.
+    function showPoint(S, point) {
+        var ids = S.cfg.ids;
+        var sig = point.signals || {};
+        var category = categoryOf(S, point.score);
+        queueProps(S, ids.score, {children: num(point.score).toFixed(2)});
+        queueProps(S, ids.category, {children: category, className: "category cat-" + category});
+        var stamp = new Date(point.timestamp);
+        var time = isNaN(stamp.getTime()) ? "" : stamp.toISOString().substring(11, 19);
+        queueProps(S, ids.updated, {children: "updated " + time + " UTC"});
+        var values = {
+            chat: num(sig.chat_msgs_per_min).toFixed(1),
+            poll: (num(sig.poll_participation) * 100).toFixed(0) + " %",
+            users: num(sig.active_users) + " / " + num(sig.total_users),
+            reactions: num(sig.reactions_per_min).toFixed(1),
+            leave: (num(sig.user_leave_rate) * 100).toFixed(1) + " %"
+        };
+        Object.keys(values).forEach(function (key) {
+            queueProps(S, ids.signals[key], {children: values[key]});
+        });
+    }
+
+    // -- the chart -----------------------------------------------------------------------------
+
+    function graphDiv(S) {
+        var outer = document.getElementById(S.cfg.ids.graph);
+        if (!outer) { return null; }
+        var gd = outer.querySelector(".js-plotly-plot");
+        return gd && Array.isArray(gd.data) ? gd : null;
+    }
+
+    function isDrawn(gd, pending) {
+        var trace = gd.data[0];
+        if (!trace || trace.meta !== pending.revision) { return false; }
+        var x = trace.x || [];
+        var last = x.length ? x[x.length - 1] : null;
+        return last === pending.last;
+    }
+
+    function confirmDrawn(S, pending) {
+        live.lastDrawn = pending.last !== null ? pending.last : live.lastDrawn;
+        var now = Date.now() / 1000;
+        live.batches += pending.points.length ? 1 : 0;
+        pending.points.forEach(function (point) {
+            live.drawn += 1;
+            if (typeof point.computedAt === "number") {
+                live.latencies.push(now - point.computedAt);
+            }
+        });
+        live.latencies.splice(0, live.latencies.length - MAX_LATENCIES);
+    }
+
+    function buildFigure(S, points) {
+        // Copies: plotly writes computed values back into the objects it is given, and these
+        // templates are reused for every backfill.
+        var trace = JSON.parse(JSON.stringify(S.cfg.trace));
+        trace.x = points.map(function (p) { return p.timestamp; });
+        trace.y = points.map(function (p) { return p.score; });
+        trace.meta = S.revision;
+        return {data: [trace], layout: JSON.parse(JSON.stringify(S.cfg.layout))};
+    }
+
+    function flushChart(S) {
+        var gd = graphDiv(S);
+        if (!gd) { return; }
+        var now = Date.now();
+        if (S.pending) {
+            if (!isDrawn(gd, S.pending)) {
+                if (now - S.pending.at > DRAW_TIMEOUT_MS && !document.hidden) {
+                    S.pending = null;
+                    dropSocket(S);
+                }
+                return;
+            }
+            confirmDrawn(S, S.pending);
+            S.pending = null;
+        }
+        if (S.figure) {
+            var points = S.figure;
+            S.figure = null;
+            S.revision += 1;
+            window.dash_clientside.set_props(S.cfg.ids.graph, {figure: buildFigure(S, points)});
+            var last = points.length ? points[points.length - 1].timestamp : null;
+            S.pending = {revision: S.revision, last: last, points: [], at: now};
+            return;
+        }
+        if (S.buffer.length) {
+            var batch = S.buffer;
+            S.buffer = [];
+            var update = {
+                x: [batch.map(function (p) { return p.timestamp; })],
+                y: [batch.map(function (p) { return p.score; })]
+            };
+            window.dash_clientside.set_props(S.cfg.ids.graph, {
+                extendData: [update, [0], S.cfg.maxPoints]
+            });
+            S.pending = {
+                revision: S.revision,
+                last: batch[batch.length - 1].timestamp,
+                points: batch,
+                at: now
+            };
+            showPoint(S, batch[batch.length - 1]);
+        }
+    }
+
+    function schedule(S) {
+        if (S.scheduled || S.stopped) { return; }
+        S.scheduled = true;
+        var run = function () {
+            S.scheduled = false;
+            if (S.stopped) { return; }
+            flushChart(S);
+            applyQueuedProps(S);
+            if (S.pending || S.figure || S.buffer.length || Object.keys(S.ui).length) {
+                schedule(S);
+            }
+        };
+        // Animation frames stop in background tabs; timers keep the buffer draining there.
+        if (document.hidden) {
+            setTimeout(run, 100);
+        } else {
+            window.requestAnimationFrame(run);
+        }
+    }
+
+    // -- messages ------------------------------------------------------------------------------
+
+    function onBackfill(S, msg) {
+        var points = (msg.points || []).slice().sort(function (a, b) {
+            return Date.parse(a.timestamp) - Date.parse(b.timestamp);
+        });
+        var lastTs = points.length ? Date.parse(points[points.length - 1].timestamp) : -Infinity;
+        S.buffer = S.buffer.filter(function (p) { return Date.parse(p.timestamp) > lastTs; });
+        S.lastTs = S.buffer.length ? Date.parse(S.buffer[S.buffer.length - 1].timestamp) : lastTs;
+        S.figure = points;
+        live.backfills += 1;
+        if (msg.status === "ended") {
+            setBanner(S, S.cfg.messages.ended);
+        } else {
+            setBanner(S, points.length || S.buffer.length ? "" : S.cfg.messages.waiting);
+        }
+        if (points.length && !S.buffer.length) {
+            showPoint(S, points[points.length - 1]);
+        }
+        S.liveSince = Date.now();
+        if (msg.feed === "down") {
+            setBanner(S, S.cfg.messages.hubDown);
+            setLight(S, "reconnecting", "the server lost its live feed; waiting for it");
+        } else {
+            setLight(S, "live", "receiving live scores");
+        }
+        schedule(S);
+    }
+
+    function onTick(S, msg) {
+        var ts = Date.parse(msg.timestamp);
+        if (isNaN(ts) || typeof msg.score !== "number") { return; }
+        if (ts <= S.lastTs) {
+            live.duplicates += 1;
+            return;
+        }
+        S.lastTs = ts;
+        S.buffer.push(msg);
+        setBanner(S, "");
+        schedule(S);
+    }
+
+    function onMessage(S, event) {
+        S.lastHeard = Date.now();
+        var msg = null;
+        try {
+            msg = JSON.parse(event.data);
+        } catch (err) {
+            // The server only sends JSON; anything else is not ours to show.
+        }
+        if (!msg || typeof msg !== "object") { return; }
+        if (msg.sessionId !== undefined && msg.sessionId !== S.cfg.sessionId) { return; }
+        if (msg.kind === "backfill") {
+            onBackfill(S, msg);
+        } else if (msg.kind === "tick") {
+            onTick(S, msg);
+        } else if (msg.kind === "ended") {
+            setBanner(S, S.cfg.messages.ended);
+        } else if (msg.kind === "hub_down") {
+            setBanner(S, S.cfg.messages.hubDown);
+            setLight(S, "reconnecting", "the server lost its live feed; waiting for it");
+        }
+    }
+
+    // -- connection ----------------------------------------------------------------------------
+
+    function socketUrl(cfg) {
+        var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+        return scheme + window.location.host + cfg.socketPath + encodeURIComponent(cfg.sessionId);
+    }
+
+    function connect(S) {
+        S.retryTimer = null;
+        if (S.stopped) { return; }
+        var ws = new WebSocket(socketUrl(S.cfg));
+        S.ws = ws;
+        S.liveSince = 0;
+        S.lastHeard = Date.now();
+        live.socket = ws;
+        ws.onmessage = function (event) { if (S.ws === ws) { onMessage(S, event); } };
+        ws.onclose = function () { if (S.ws === ws) { onDrop(S); } };
+    }
+
+    // Forget the socket at once: a dead one may take long to report its close.
+    function release(S) {
+        var ws = S.ws;
+        S.ws = null;
+        live.socket = null;
+        if (ws) {
+            ws.onmessage = null;
+            ws.onclose = null;
+            ws.close();
+        }
+    }
+
+    function dropSocket(S) {
+        if (S.ws) {
+            release(S);
+            onDrop(S);
+        }
+    }
+
+    function onDrop(S) {
+        S.ws = null;
+        live.socket = null;
+        if (S.stopped) { return; }
+        // A drop after a stable connection starts the backoff over; a socket that never got
+        // going, or dropped soon after, counts as one more failed attempt.
+        var stable = S.liveSince && Date.now() - S.liveSince >= STABLE_MS;
+        S.failures = stable ? 0 : S.failures + 1;
+        S.liveSince = 0;
+        var base = Math.min(BACKOFF_MAX_S, BACKOFF_START_S * Math.pow(2, S.failures));
+        // Jitter spreads the reconnects of many browsers after a server restart.
+        var delay = base * (0.5 + Math.random() * 0.5);
+        var offline = S.failures >= OFFLINE_AFTER_FAILURES || navigator.onLine === false;
+        var detail = "retrying in " + delay.toFixed(1) + " s (" + S.failures + " failed in a row)";
+        setLight(S, offline ? "offline" : "reconnecting", detail);
+        clearTimeout(S.retryTimer);
+        S.retryTimer = setTimeout(function () { connect(S); }, delay * 1000);
+    }
+
+    function keepAlive(S) {
+        var ws = S.ws;
+        if (!ws || ws.readyState !== WebSocket.OPEN) { return; }
+        if (Date.now() - S.lastHeard > SILENCE_LIMIT_MS) {
+            dropSocket(S);
+            return;
+        }
+        ws.send(JSON.stringify({type: "ping"}));
+    }
+
+    function stop() {
+        var S = current;
+        current = null;
+        if (!S) { return; }
+        S.stopped = true;
+        clearTimeout(S.retryTimer);
+        clearInterval(S.pingTimer);
+        release(S);
+    }
+
+    function start(cfg) {
+        stop();
+        if (cfg && cfg.sessionId) {
+            var S = newState(cfg);
+            current = S;
+            live.lightHistory.length = 0;
+            setLight(S, "connecting", "opening the live feed");
+            S.pingTimer = setInterval(function () { keepAlive(S); }, PING_EVERY_MS);
+            connect(S);
+        }
+        return window.dash_clientside.no_update;
+    }
+
+    // Chrome keeps a page's sockets open while it sits in the back/forward cache: close ours
+    // when the page is hidden that way, and come back with a fresh backfill if it is restored.
+    window.addEventListener("pagehide", function () {
+        if (current) {
+            clearTimeout(current.retryTimer);
+            release(current);
+        }
+    });
+    window.addEventListener("pageshow", function (event) {
+        var S = current;
+        if (event.persisted && S && !S.ws) {
+            S.failures = 0;
+            setLight(S, "reconnecting", "page restored; reconnecting");
+            connect(S);
+        }
+    });
+
+    window.addEventListener("offline", function () {
+        if (current) { setLight(current, "offline", "the browser is offline"); }
+    });
+    window.addEventListener("online", function () {
+        var S = current;
+        if (S && !S.ws) {
+            clearTimeout(S.retryTimer);
+            setLight(S, "reconnecting", "back online; reconnecting");
+            connect(S);
+        }
+    });
+
+    live.start = start;
+    live.stop = stop;
+    window.dash_clientside = window.dash_clientside || {};
+    window.dash_clientside.ecLive = {start: start};
+})();

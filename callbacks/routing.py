@@ -1,0 +1,101 @@
+"""URL -> page. Each page is rendered from fresh store queries; components do the layout."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import unquote
+
+import dash
+from dash import Input, Output, html
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.runtime import Runtime
+from components import ids
+from components.home_page import error_page, home_body, home_page, not_found_page
+from components.live_page import (
+    LIVE_PATH,
+    invalid_session_message,
+    live_page,
+    notice,
+    picker_page,
+    socket_config,
+    unknown_session_message,
+)
+from services.contracts import valid_id
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (
+    "The database cannot be reached right now, so this page cannot be shown. "
+    "Reload in a moment; the server keeps retrying."
+)
+
+
+def refresh_ms(runtime: Runtime) -> int:
+    """How often lists of sessions re-query: about a tick, never hammering faster than 5 s."""
+    return int(max(5.0, runtime.settings.tick_seconds) * 1000)
+
+
+def render_path(runtime: Runtime, pathname: str) -> tuple[html.Div, dict[str, Any] | None]:
+    """The page for `pathname` and, on a live session's page, the browser socket's config."""
+    path = unquote(pathname)
+    try:
+        if path == "/":
+            store = runtime.store
+            return home_page(store.list_events(), store.list_sessions(), refresh_ms(runtime)), None
+        if path in (LIVE_PATH, LIVE_PATH + "/"):
+            return _pickers_only(runtime, None), None
+        if path.startswith(LIVE_PATH + "/"):
+            return _live(runtime, path[len(LIVE_PATH) + 1 :])
+    except SQLAlchemyError:
+        log.exception("rendering %s failed on the database", pathname)
+        return error_page(DATABASE_DOWN), None
+    return not_found_page(pathname), None
+
+
+def _pickers_only(runtime: Runtime, problem: html.Div | None) -> html.Div:
+    store = runtime.store
+    return picker_page(store.list_events(), store.list_sessions(), refresh_ms(runtime), problem)
+
+
+def _live(runtime: Runtime, session_id: str) -> tuple[html.Div, dict[str, Any] | None]:
+    if not valid_id(session_id):
+        return _pickers_only(runtime, notice(invalid_session_message(session_id), "error")), None
+    store = runtime.store
+    record = store.get_session(session_id)
+    if record is None:
+        return _pickers_only(runtime, notice(unknown_session_message(session_id), "error")), None
+    settings = runtime.settings
+    points = [point.as_json() for point in store.recent_points(session_id, settings.chart_points)]
+    page = live_page(
+        record,
+        store.list_events(),
+        store.list_sessions(event_id=record.event_id),
+        points,
+        settings.tick_seconds,
+        refresh_ms(runtime),
+    )
+    return page, socket_config(record, settings.chart_points, settings.tick_seconds)
+
+
+def register_routing(app: dash.Dash, runtime: Runtime) -> None:
+    @app.callback(
+        Output(ids.PAGE, "children"),
+        Output(ids.LIVE_CONFIG, "data"),
+        Input(ids.URL, "pathname"),
+    )
+    def route(pathname: str | None) -> tuple[html.Div, dict[str, Any] | None]:
+        return render_path(runtime, pathname or "/")
+
+    @app.callback(
+        Output(ids.HOME_BODY, "children"),
+        Input(ids.HOME_REFRESH, "n_intervals"),
+        prevent_initial_call=True,
+    )
+    def refresh_home(_n: int | None) -> html.Div:
+        try:
+            return home_body(runtime.store.list_events(), runtime.store.list_sessions())
+        except SQLAlchemyError:
+            log.warning("home refresh failed on the database", exc_info=True)
+            return notice(DATABASE_DOWN, "error")

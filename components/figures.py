@@ -1,0 +1,102 @@
+"""The live chart's figure as plain plotly JSON, so the browser script can rebuild it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from services.score import CATEGORY_BANDS
+
+BAND_COLOURS: dict[str, str] = {
+    "VERY_HIGH": "#1a9850",
+    "HIGH": "#91cf60",
+    "MODERATE": "#fee08b",
+    "LOW": "#fc8d59",
+    "VERY_LOW": "#d73027",
+}
+LINE_COLOUR = "#1f3b73"
+
+
+def band_ranges() -> list[tuple[str, float, float]]:
+    """(category, floor, ceiling) for each band, highest first; together they cover 0-1."""
+    ranges = []
+    ceiling = 1.0
+    for floor, name in sorted(CATEGORY_BANDS, key=lambda band: band[0], reverse=True):
+        ranges.append((name, floor, ceiling))
+        ceiling = floor
+    return ranges
+
+
+def live_trace(points: Sequence[dict[str, Any]], revision: int = 0) -> dict[str, Any]:
+    """The score line; `meta` carries the figure's revision so the browser can tell a redraw
+    of this figure from a stale one that happens to end on the same timestamp."""
+    return {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": "engagement",
+        "x": [point["timestamp"] for point in points],
+        "y": [point["score"] for point in points],
+        "meta": revision,
+        "line": {"color": LINE_COLOUR, "width": 2},
+        "marker": {"size": 4, "color": LINE_COLOUR},
+        "hovertemplate": "%{x|%H:%M:%S} UTC<br>score %{y:.2f}<extra></extra>",
+    }
+
+
+def live_layout(session_id: str) -> dict[str, Any]:
+    shapes = []
+    annotations = []
+    for name, floor, ceiling in band_ranges():
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "paper",
+                "yref": "y",
+                "x0": 0,
+                "x1": 1,
+                "y0": floor,
+                "y1": ceiling,
+                "fillcolor": BAND_COLOURS.get(name, "#cccccc"),
+                "opacity": 0.18,
+                "layer": "below",
+                "line": {"width": 0},
+            }
+        )
+        annotations.append(
+            {
+                "xref": "paper",
+                "yref": "y",
+                "x": 1.0,
+                "y": (floor + ceiling) / 2,
+                "xanchor": "left",
+                "showarrow": False,
+                "text": name.replace("_", " ").lower(),
+                "font": {"size": 11, "color": "#555"},
+            }
+        )
+    return {
+        # Same session -> same revision, so a producer's zoom survives every update; another
+        # session starts unzoomed.
+        "uirevision": session_id,
+        "margin": {"l": 48, "r": 86, "t": 12, "b": 40},
+        "showlegend": False,
+        "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
+        "xaxis": {"type": "date", "title": {"text": "time (UTC)"}, "showgrid": False},
+        "yaxis": {
+            "range": [0, 1],
+            "autorange": False,
+            "fixedrange": True,
+            "dtick": 0.2,
+            "tickformat": ".1f",
+            "title": {"text": "engagement score"},
+            "gridcolor": "rgba(0,0,0,0.08)",
+        },
+        "shapes": shapes,
+        "annotations": annotations,
+    }
+
+
+def live_figure(session_id: str, points: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The chart for `points` (ChartPoint.as_json() dicts, oldest first)."""
+    return {"data": [live_trace(points)], "layout": live_layout(session_id)}

@@ -1,0 +1,114 @@
+"""`/`: the event overview, every event with its live sessions and their current scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dash import dcc, html
+
+from components import ids
+from components.live_page import (
+    NO_LIVE_SESSIONS,
+    category_class,
+    format_category,
+    format_score,
+    live_href,
+    notice,
+)
+from services.metrics_store import SessionRecord
+
+NO_EVENT = "Sessions without an event id"
+
+
+def _session_row(record: SessionRecord) -> html.Tr:
+    score = record.last_score
+    present = "—" if record.present_users is None else str(record.present_users)
+    return html.Tr(
+        [
+            html.Td(dcc.Link(record.session_id, href=live_href(record.session_id))),
+            html.Td(format_score(score), className="num"),
+            html.Td(html.Span(format_category(score), className=category_class(score))),
+            html.Td(present, className="num"),
+            html.Td(f"{record.last_seen:%H:%M:%S} UTC"),
+        ]
+    )
+
+
+def _event_block(title: str, sessions: Sequence[SessionRecord]) -> html.Section:
+    if not sessions:
+        body: html.Div | html.Table = html.Div(
+            "No live sessions in this event right now.", className="muted"
+        )
+    else:
+        body = html.Table(
+            className="sessions-table",
+            children=[
+                html.Thead(
+                    html.Tr(
+                        [
+                            html.Th("Session"),
+                            html.Th("Score", className="num"),
+                            html.Th("Category"),
+                            html.Th("Present", className="num"),
+                            html.Th("Last scored"),
+                        ]
+                    )
+                ),
+                html.Tbody([_session_row(record) for record in sessions]),
+            ],
+        )
+    count = f"{len(sessions)} live session" + ("" if len(sessions) == 1 else "s")
+    return html.Section(
+        className="event-block",
+        children=[html.H2([title, html.Span(count, className="event-count")]), body],
+    )
+
+
+def home_body(events: Sequence[tuple[str, int]], sessions: Sequence[SessionRecord]) -> html.Div:
+    """`sessions` are the live ones; events without live sessions still get a line."""
+    by_event: dict[str | None, list[SessionRecord]] = {}
+    for record in sessions:
+        by_event.setdefault(record.event_id, []).append(record)
+    blocks = [_event_block(event_id, by_event.get(event_id, [])) for event_id, _ in events]
+    if by_event.get(None):
+        blocks.append(_event_block(NO_EVENT, by_event[None]))
+    children: list[html.Div | html.Section] = []
+    if not sessions:
+        children.append(notice(NO_LIVE_SESSIONS, "empty"))
+    children.extend(blocks)
+    return html.Div(children)
+
+
+def home_page(
+    events: Sequence[tuple[str, int]], sessions: Sequence[SessionRecord], refresh_ms: int
+) -> html.Div:
+    return html.Div(
+        className="home-page",
+        children=[
+            html.H1("Events"),
+            html.P(
+                "Live sessions and their current engagement; open one to follow it live.",
+                className="muted",
+            ),
+            html.Div(home_body(events, sessions), id=ids.HOME_BODY),
+            dcc.Interval(id=ids.HOME_REFRESH, interval=refresh_ms),
+        ],
+    )
+
+
+def not_found_page(pathname: str) -> html.Div:
+    return html.Div(
+        className="not-found",
+        children=[
+            html.H1("Page not found"),
+            notice(f"There is no page at “{pathname}”.", "error"),
+            html.P(["Go to the ", dcc.Link("event overview", href="/"), "."]),
+        ],
+    )
+
+
+def error_page(problem: str) -> html.Div:
+    return html.Div(
+        className="error-page",
+        children=[html.H1("Something is unavailable"), notice(problem, "error")],
+    )

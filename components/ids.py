@@ -1,0 +1,44 @@
+"""Every component id of the web tier, in one place; live.js gets them through its config."""
+
+from __future__ import annotations
+
+# Shell: present on every page.
+URL = "url"
+PAGE = "page"
+# The live page's socket config; lives in the shell so leaving the page sets it to None and
+# the browser script closes the socket.
+LIVE_CONFIG = "live-config"
+# Clientside callbacks need an output; nothing reads this one.
+SOCKET_SINK = "live-socket-sink"
+
+# Home page.
+HOME_BODY = "home-body"
+HOME_REFRESH = "home-refresh"
+
+# Live page: pickers.
+EVENT_PICK = "live-event-pick"
+SESSION_PICK = "live-session-pick"
+PICKER_REFRESH = "live-picker-refresh"
+
+# Live page: state shown to the producer.
+LIVE_BANNER = "live-banner"
+LIGHT = "live-light"
+LIGHT_TEXT = "live-light-text"
+SCORE_VALUE = "live-score-value"
+SCORE_CATEGORY = "live-score-category"
+SCORE_UPDATED = "live-score-updated"
+GRAPH = "live-graph"
+
+SIGNAL_CHAT = "signal-chat"
+SIGNAL_POLL = "signal-poll"
+SIGNAL_USERS = "signal-users"
+SIGNAL_REACTIONS = "signal-reactions"
+SIGNAL_LEAVE = "signal-leave"
+
+SIGNAL_IDS: dict[str, str] = {
+    "chat": SIGNAL_CHAT,
+    "poll": SIGNAL_POLL,
+    "users": SIGNAL_USERS,
+    "reactions": SIGNAL_REACTIONS,
+    "leave": SIGNAL_LEAVE,
+}

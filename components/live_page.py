@@ -1,0 +1,324 @@
+"""The producer's live page (`/live/<session_id>`) and the pickers page (`/live`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from dash import dcc, html
+
+from components import ids
+from components.figures import live_figure, live_layout, live_trace
+from services.metrics_store import ENDED, SessionRecord
+from services.score import CATEGORY_BANDS, category_of
+
+LIVE_PATH = "/live"
+SOCKET_PATH = "/ws/live/"
+
+NO_LIVE_SESSIONS = (
+    "No live sessions yet. The collector is waiting for events on the platform streams "
+    "(chat, polls, reactions, presence); a session appears here within one tick of its "
+    "first event."
+)
+PICK_A_SESSION = "Pick an event and one of its live sessions to follow it live."
+ENDED_MESSAGE = (
+    "This session has ended: no new scores are coming. The chart shows its last recorded "
+    "minutes and picks up again if the session goes live again."
+)
+HUB_DOWN_MESSAGE = (
+    "The server lost its live feed from Redis. The chart keeps the last data and refills "
+    "itself as soon as the feed is back."
+)
+
+
+def waiting_message(tick_seconds: float) -> str:
+    return (
+        "Waiting for this session's first score: the collector scores every "
+        f"{tick_seconds:g} s and the chart fills in as scores arrive."
+    )
+
+
+def unknown_session_message(session_id: str) -> str:
+    return (
+        f"No session “{session_id}” is known. A session appears once the collector has "
+        "scored its first event: check the id, or pick a live session above."
+    )
+
+
+def invalid_session_message(session_id: str) -> str:
+    shown = session_id if len(session_id) <= 80 else session_id[:80] + "…"
+    return (
+        f"“{shown}” is not a valid session id: ids are 1-255 printable characters "
+        "with no leading or trailing spaces."
+    )
+
+
+def live_href(session_id: str) -> str:
+    return f"{LIVE_PATH}/{quote(session_id, safe='')}"
+
+
+# -- formatting (assets/live.js formats the same way for pushed points) -------------------------
+
+
+def format_score(score: float | None) -> str:
+    return "—" if score is None else f"{score:.2f}"
+
+
+def format_category(score: float | None) -> str:
+    return "NO SCORE YET" if score is None else category_of(score)
+
+
+def category_class(score: float | None) -> str:
+    return "category cat-none" if score is None else f"category cat-{category_of(score)}"
+
+
+def format_time(value: datetime | str | None) -> str:
+    if value is None:
+        return "no scores yet"
+    stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"updated {stamp:%H:%M:%S} UTC"
+
+
+def format_signals(signals: dict[str, Any] | None) -> dict[str, str]:
+    if not signals:
+        return dict.fromkeys(ids.SIGNAL_IDS, "—")
+    return {
+        "chat": f"{signals.get('chat_msgs_per_min', 0):.1f}",
+        "poll": f"{signals.get('poll_participation', 0) * 100:.0f} %",
+        "users": f"{signals.get('active_users', 0)} / {signals.get('total_users', 0)}",
+        "reactions": f"{signals.get('reactions_per_min', 0):.1f}",
+        "leave": f"{signals.get('user_leave_rate', 0) * 100:.1f} %",
+    }
+
+
+SIGNAL_LABELS: dict[str, tuple[str, str]] = {
+    "chat": ("Chat", "messages per minute"),
+    "poll": ("Poll participation", "of the room voted in open polls"),
+    "users": ("Active / present", "users who interacted recently / in the room"),
+    "reactions": ("Reactions", "per minute"),
+    "leave": ("Leave rate", "of the room left in the last minute"),
+}
+
+
+# -- pickers ------------------------------------------------------------------------------------
+
+
+def event_options(events: Sequence[tuple[str, int]]) -> list[dict[str, str]]:
+    return [{"label": f"{event_id} ({live} live)", "value": event_id} for event_id, live in events]
+
+
+def session_options(
+    sessions: Sequence[SessionRecord], current: SessionRecord | None = None
+) -> list[dict[str, str]]:
+    """Live sessions labelled with their current score; the session on screen always appears
+    so the dropdown can show it even after it ended or belongs to another event."""
+    options = [{"label": _session_label(record), "value": record.session_id} for record in sessions]
+    if current is not None and all(o["value"] != current.session_id for o in options):
+        options.insert(0, {"label": _session_label(current), "value": current.session_id})
+    return options
+
+
+def _session_label(record: SessionRecord) -> str:
+    if record.status == ENDED:
+        return f"{record.session_id} · ended"
+    if record.last_score is None:
+        return f"{record.session_id} · no score yet"
+    users = "" if record.present_users is None else f" · {record.present_users} present"
+    score = record.last_score
+    return f"{record.session_id} · {score:.2f} {category_of(score)}{users}"
+
+
+def pickers(
+    events: Sequence[tuple[str, int]],
+    sessions: Sequence[SessionRecord],
+    current: SessionRecord | None,
+    refresh_ms: int,
+) -> html.Div:
+    return html.Div(
+        className="pickers",
+        children=[
+            html.Div(
+                className="picker",
+                children=[
+                    html.Label("Event", htmlFor=ids.EVENT_PICK),
+                    dcc.Dropdown(
+                        id=ids.EVENT_PICK,
+                        options=event_options(events),
+                        value=current.event_id if current is not None else None,
+                        placeholder="All events",
+                        clearable=True,
+                    ),
+                ],
+            ),
+            html.Div(
+                className="picker picker-wide",
+                children=[
+                    html.Label("Live session", htmlFor=ids.SESSION_PICK),
+                    dcc.Dropdown(
+                        id=ids.SESSION_PICK,
+                        options=session_options(sessions, current),
+                        value=current.session_id if current is not None else None,
+                        placeholder="Choose a live session",
+                        clearable=False,
+                    ),
+                ],
+            ),
+            dcc.Interval(id=ids.PICKER_REFRESH, interval=refresh_ms),
+        ],
+    )
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+
+def notice(text: str, kind: str) -> html.Div:
+    """A state the producer should read: kind is 'empty', 'info' or 'error'."""
+    return html.Div(text, className=f"notice notice-{kind}", role="status")
+
+
+def picker_page(
+    events: Sequence[tuple[str, int]],
+    sessions: Sequence[SessionRecord],
+    refresh_ms: int,
+    problem: html.Div | None = None,
+) -> html.Div:
+    """`/live` without a usable session: the pickers plus what to do next."""
+    if problem is None:
+        problem = notice(NO_LIVE_SESSIONS if not sessions else PICK_A_SESSION, "empty")
+    return html.Div(
+        className="live-page",
+        children=[html.H1("Live session"), pickers(events, sessions, None, refresh_ms), problem],
+    )
+
+
+def connection_light() -> html.Div:
+    return html.Div(
+        id=ids.LIGHT,
+        className="light light-connecting",
+        title="opening the live feed",
+        children=[html.Span(className="light-dot"), html.Span("connecting", id=ids.LIGHT_TEXT)],
+    )
+
+
+def _banner_text(record: SessionRecord, points: Sequence[dict[str, Any]], tick: float) -> str:
+    if record.status == ENDED:
+        return ENDED_MESSAGE
+    return "" if points else waiting_message(tick)
+
+
+def score_card(newest: dict[str, Any] | None) -> html.Div:
+    score = newest["score"] if newest else None
+    category = format_category(score)
+    return html.Div(
+        className="card score-card",
+        children=[
+            html.Div("Engagement now", className="card-label"),
+            html.Div(format_score(score), id=ids.SCORE_VALUE, className="score-value"),
+            html.Div(category, id=ids.SCORE_CATEGORY, className=category_class(score)),
+            html.Div(
+                format_time(newest["timestamp"] if newest else None),
+                id=ids.SCORE_UPDATED,
+                className="card-note",
+            ),
+        ],
+    )
+
+
+def signal_cards(signals: dict[str, Any] | None) -> html.Div:
+    values = format_signals(signals)
+    cards = []
+    for key, component_id in ids.SIGNAL_IDS.items():
+        label, hint = SIGNAL_LABELS[key]
+        cards.append(
+            html.Div(
+                className="card signal-card",
+                children=[
+                    html.Div(label, className="card-label"),
+                    html.Div(values[key], id=component_id, className="signal-value"),
+                    html.Div(hint, className="card-note"),
+                ],
+            )
+        )
+    return html.Div(className="signal-cards", children=cards)
+
+
+def live_page(
+    record: SessionRecord,
+    events: Sequence[tuple[str, int]],
+    sessions: Sequence[SessionRecord],
+    points: Sequence[dict[str, Any]],
+    tick_seconds: float,
+    refresh_ms: int,
+) -> html.Div:
+    """The live view of one known session; `points` are ChartPoint.as_json() dicts."""
+    newest = points[-1] if points else None
+    banner = _banner_text(record, points, tick_seconds)
+    event = record.event_id or "no event id"
+    return html.Div(
+        className="live-page",
+        children=[
+            pickers(events, sessions, record, refresh_ms),
+            html.Div(
+                className="live-head",
+                children=[
+                    html.H1(record.session_id, className="session-title"),
+                    html.Span(f"event {event}", className="session-event"),
+                    connection_light(),
+                ],
+            ),
+            html.Div(
+                banner,
+                id=ids.LIVE_BANNER,
+                className="banner" + ("" if banner else " banner-empty"),
+                role="status",
+            ),
+            html.Div(
+                className="live-grid",
+                children=[
+                    score_card(newest),
+                    dcc.Graph(
+                        id=ids.GRAPH,
+                        className="live-graph",
+                        figure=live_figure(record.session_id, points),
+                        config={"displaylogo": False, "scrollZoom": False},
+                        # Fills its grid cell and follows window resizes.
+                        responsive=True,
+                        style={"height": "380px"},
+                    ),
+                ],
+            ),
+            signal_cards(newest["signals"] if newest else None),
+        ],
+    )
+
+
+def socket_config(record: SessionRecord, chart_points: int, tick_seconds: float) -> dict[str, Any]:
+    """Everything assets/live.js needs to run the page, so ids and texts live only here."""
+    return {
+        "sessionId": record.session_id,
+        "socketPath": SOCKET_PATH,
+        "maxPoints": chart_points,
+        "tickSeconds": tick_seconds,
+        "ended": record.status == ENDED,
+        "ids": {
+            "graph": ids.GRAPH,
+            "light": ids.LIGHT,
+            "lightText": ids.LIGHT_TEXT,
+            "banner": ids.LIVE_BANNER,
+            "score": ids.SCORE_VALUE,
+            "category": ids.SCORE_CATEGORY,
+            "updated": ids.SCORE_UPDATED,
+            "signals": dict(ids.SIGNAL_IDS),
+        },
+        # Highest floor first: the script takes the first band the score reaches.
+        "bands": [[floor, name] for floor, name in sorted(CATEGORY_BANDS, reverse=True)],
+        "trace": {k: v for k, v in live_trace([]).items() if k not in ("x", "y", "meta")},
+        "layout": live_layout(record.session_id),
+        "messages": {
+            "waiting": waiting_message(tick_seconds),
+            "ended": ENDED_MESSAGE,
+            "hubDown": HUB_DOWN_MESSAGE,
+        },
+    }

@@ -1,0 +1,37 @@
+"""The layout every page shares: URL, header, page container and the live socket's config."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from components import ids
+
+
+def app_shell() -> html.Div:
+    return html.Div(
+        className="shell",
+        children=[
+            # Callbacks that change the pathname navigate without a reload; the routing
+            # callback renders the new page.
+            dcc.Location(id=ids.URL, refresh="callback-nav"),
+            html.Header(
+                className="nav",
+                children=[
+                    dcc.Link("Engagement Conductor", href="/", className="brand"),
+                    html.Nav(
+                        [
+                            dcc.Link("Events", href="/", className="nav-link"),
+                            dcc.Link("Live", href="/live", className="nav-link"),
+                        ]
+                    ),
+                ],
+            ),
+            html.Main(
+                html.Div("Loading…", className="notice notice-info"),
+                id=ids.PAGE,
+                className="page",
+            ),
+            dcc.Store(id=ids.LIVE_CONFIG, data=None),
+            dcc.Store(id=ids.SOCKET_SINK, data=None),
+        ],
+    )

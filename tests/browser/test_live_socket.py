@@ -1,0 +1,148 @@
+"""`/ws/live/<session_id>` over the network, without a browser: refusals and the protocol."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import simple_websocket
+
+from app.runtime import Runtime
+from services.metrics_store import ENDED
+from tests.browser.support import (
+    T0,
+    publish,
+    seed_session,
+    stamps_from,
+    tick_message,
+    wait_for_subscribers,
+)
+
+
+@pytest.fixture
+def connect(server_url: str, runtime: Runtime) -> Iterator[Any]:
+    clients: list[simple_websocket.Client] = []
+
+    def open_socket(session_id: str) -> simple_websocket.Client:
+        url = server_url.replace("http://", "ws://") + f"/ws/live/{session_id}"
+        client = simple_websocket.Client.connect(url)
+        clients.append(client)
+        return client
+
+    yield open_socket
+    for client in clients:
+        if client.connected:
+            client.close()
+
+
+def upgrade_headers() -> dict[str, str]:
+    return {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+    }
+
+
+def receive_json(client: simple_websocket.Client) -> dict[str, Any]:
+    raw = client.receive(timeout=10)
+    assert raw is not None, "no message within 10 s"
+    return json.loads(raw)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/ws/live/%20leading-space", 400),
+        ("/ws/live/" + "x" * 256, 400),
+        ("/ws/live/bell%07char", 400),
+        ("/ws/live/", 400),
+        ("/ws/live/never-seen", 404),
+    ],
+)
+def test_bad_sockets_are_refused_before_the_upgrade(
+    server_url: str, runtime: Runtime, path: str, status: int
+) -> None:
+    with requests.Session() as http:
+        response = http.get(server_url + path, headers=upgrade_headers(), timeout=10)
+    assert response.status_code == status
+    assert response.json()["error"]
+    assert runtime.hub.socket_count == 0
+
+
+def test_plain_http_to_a_known_session_is_told_to_upgrade(
+    server_url: str, runtime: Runtime
+) -> None:
+    seed_session(runtime, "sess-http")
+    with requests.Session() as http:
+        response = http.get(f"{server_url}/ws/live/sess-http", timeout=10)
+    assert response.status_code == 426
+    assert response.headers["Upgrade"] == "websocket"
+
+
+def test_socket_backfills_forwards_answers_and_rebackfills(connect: Any, runtime: Runtime) -> None:
+    sid = "sess/with slash"
+    stamps = stamps_from(T0, 65)
+    points = seed_session(runtime, sid, stamps=stamps, status=ENDED)
+    client = connect("sess%2Fwith%20slash")
+
+    backfill = receive_json(client)
+    assert backfill["kind"] == "backfill"
+    assert backfill["sessionId"] == sid
+    assert backfill["status"] == ENDED
+    assert backfill["feed"] == "up"
+    assert [(p["timestamp"], p["score"]) for p in backfill["points"]] == [
+        (p["timestamp"], p["score"]) for p in points[-60:]
+    ]
+    assert set(backfill["points"][0]["signals"]) == {
+        "chat_msgs_per_min",
+        "poll_participation",
+        "active_users",
+        "total_users",
+        "reactions_per_min",
+        "user_leave_rate",
+    }
+
+    client.send(json.dumps({"type": "ping"}))
+    assert receive_json(client) == {"kind": "pong"}
+    for bad, reason in [
+        ("not json", "not valid JSON"),
+        (json.dumps({"type": "subscribe"}), "unknown message type"),
+        (json.dumps([1, 2]), "JSON object"),
+        (json.dumps({"type": "ping", "pad": "x" * 5000}), "larger than 4096 bytes"),
+        (b"\x00\x01", "binary frames"),
+    ]:
+        client.send(bad)
+        reply = receive_json(client)
+        assert reply["kind"] == "error"
+        assert reason in reply["error"]
+    assert client.connected
+
+    wait_for_subscribers(runtime.hub, sid)
+    tick = tick_message(sid, stamps[-1], 0.42)
+    publish(runtime, sid, tick)
+    assert receive_json(client) == tick
+
+    # After the hub resubscribes it asks every socket to refetch what it may have missed.
+    for sub in runtime.hub.subscriptions(sid):
+        sub.messages.put('{"kind":"resync"}')
+    again = receive_json(client)
+    assert again["kind"] == "backfill"
+    assert again["points"] == backfill["points"]
+
+
+def test_an_overflowed_subscription_closes_the_socket(connect: Any, runtime: Runtime) -> None:
+    seed_session(runtime, "sess-slow")
+    client = connect("sess-slow")
+    assert receive_json(client)["kind"] == "backfill"
+    wait_for_subscribers(runtime.hub, "sess-slow")
+    for sub in runtime.hub.subscriptions("sess-slow"):
+        sub.overflowed = True
+    with pytest.raises(simple_websocket.ConnectionClosed):
+        client.receive(timeout=10)
+    assert client.close_reason == 1013

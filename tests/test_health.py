@@ -1,0 +1,132 @@
+"""`/health` and `/health/ready` tell the truth about Redis, the database and the collector."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+
+from app.factory import create_app
+from app.runtime import Runtime
+from services.contracts import LIVE_SYNC_STREAM
+from services.settings import Settings
+from tests.conftest import PG_ADMIN_URL
+from tests.redis_server import PrivateRedis
+from tests.waiting import wait_until
+
+StartServer = Callable[..., tuple[Runtime, FlaskClient]]
+
+
+@pytest.fixture
+def start_server(make_settings: Callable[..., Settings]) -> Iterator[StartServer]:
+    runtimes: list[Runtime] = []
+
+    def start(with_collector: bool = True, **overrides: Any) -> tuple[Runtime, FlaskClient]:
+        settings = make_settings(**({"tick_seconds": 1.0} | overrides))
+        runtime = Runtime.build(settings, with_collector=with_collector)
+        app = create_app(runtime)
+        runtime.start()
+        runtimes.append(runtime)
+        return runtime, app.server.test_client()
+
+    yield start
+    for runtime in runtimes:
+        runtime.stop()
+
+
+def health(client: FlaskClient) -> tuple[int, dict[str, Any]]:
+    response = client.get("/health")
+    return response.status_code, response.get_json()
+
+
+def test_healthy_when_redis_database_collector_and_hub_are_all_up(
+    start_server: StartServer,
+) -> None:
+    runtime, client = start_server()
+    assert runtime.collector is not None
+    # The group starts at the newest entry when the collector first leads; join after that.
+    wait_until(lambda: runtime.collector.is_leader, what="leadership")
+    runtime.redis.xadd(
+        runtime.names.stream(LIVE_SYNC_STREAM),
+        {
+            "data": json.dumps(
+                {"type": "user_join", "sessionId": "s", "eventId": "e", "userId": "u"}
+            )
+        },
+    )
+    _, body = wait_until(
+        lambda: (r := health(client))[0] == 200 and r[1]["collector"]["live_sessions"] == 1 and r,
+        what="a healthy report with the session",
+    )
+    assert body["status"] == "healthy"
+    assert (body["redis"], body["database"]) == ("connected", "connected")
+    assert body["database_backend"] == "postgresql"
+    assert body["collector"]["status"] == "running"
+    assert body["collector"]["role"] == "leader"
+    assert body["collector"]["last_tick"] is not None
+    assert body["this_process"]["push_hub"] == "connected"
+    assert client.get("/health/ready").status_code == 200
+
+
+def test_a_web_only_server_reports_a_missing_collector(start_server: StartServer) -> None:
+    runtime, client = start_server(with_collector=False)
+    wait_until(lambda: runtime.hub.connected, what="the push hub")
+    code, body = health(client)
+    assert code == 503
+    assert body["status"] == "degraded"
+    assert body["collector"]["status"] == "absent"
+    assert client.get("/health/ready").status_code == 200  # pages can still be served
+
+
+def test_a_web_only_server_sees_another_process_collecting(start_server: StartServer) -> None:
+    collecting, _ = start_server()
+    _, web = start_server(
+        with_collector=False, redis_key_prefix=collecting.settings.redis_key_prefix
+    )
+    _, body = wait_until(lambda: (r := health(web))[0] == 200 and r, what="healthy web server")
+    assert body["collector"]["consumer"] == collecting.settings.consumer_name
+    assert body["this_process"]["collector"] is None
+
+
+def test_degraded_while_redis_is_away_and_healthy_again_after(
+    start_server: StartServer, private_redis: PrivateRedis
+) -> None:
+    _, client = start_server(redis_url=private_redis.url)
+    wait_until(lambda: health(client)[0] == 200, what="healthy")
+    private_redis.kill()
+    code, body = health(client)
+    assert code == 503
+    assert (body["status"], body["redis"]) == ("degraded", "disconnected")
+    assert client.get("/health/ready").status_code == 503
+    private_redis.start()
+    wait_until(lambda: health(client)[0] == 200, timeout=30, what="healthy after Redis returns")
+
+
+def test_degraded_while_the_database_refuses_connections(
+    start_server: StartServer, pg_url: str
+) -> None:
+    _, client = start_server()
+    wait_until(lambda: health(client)[0] == 200, what="healthy")
+    database = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )
+    try:
+        code, body = health(client)
+        assert code == 503
+        assert (body["status"], body["database"]) == ("degraded", "disconnected")
+        assert client.get("/health/ready").status_code == 503
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+    wait_until(
+        lambda: health(client)[0] == 200, timeout=40, what="healthy after the database returns"
+    )
