@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
-from components.shell import app_shell
 
 from app.health import health
 from app.live_socket import register_live_socket
 from app.runtime import Runtime
 from callbacks import register_callbacks
+from components.shell import app_shell
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

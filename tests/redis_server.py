@@ -13,7 +13,7 @@ import redis
 from tests.waiting import wait_until
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -23,7 +23,7 @@ class PrivateRedis:
     """A redis-server of this test's own, so it can be killed without touching anyone else's."""
 
     def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.tmp = tmp
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -1,0 +1,64 @@
+"""The README's first command: `engagement-conductor demo` works with no servers at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.redis_server import free_port
+from tests.waiting import wait_until
+
+
+def get_json(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+    except OSError:
+        return 0, {}
+
+
+def test_demo_serves_scored_simulated_sessions_on_the_embedded_default(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "TICK_SECONDS": "1"}
+    script = Path(sys.executable).parent / "engagement-conductor"
+    proc = subprocess.Popen(
+        [str(script), "demo", "--port", str(port), "--sessions", "3"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        url = f"http://127.0.0.1:{port}/"
+        assert url in banner
+
+        def healthy_with_sessions() -> dict[str, Any] | None:
+            code, body = get_json(url + "health")
+            return body if code == 200 and body["collector"]["live_sessions"] == 3 else None
+
+        body = wait_until(healthy_with_sessions, timeout=60, what="three scored live sessions")
+        assert body["database_backend"] == "sqlite"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.status == 200
+            assert "Engagement Conductor" in response.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
