@@ -31,6 +31,12 @@ class SessionSignals:
     reactions_per_min: float
     user_leave_rate: float
     poll_active: bool
+    # Counts since the previous tick: what the minute-long rates smooth over, for detectors
+    # that must see a sudden change within a tick or two.
+    chat_in_tick: int = 0
+    reactions_in_tick: int = 0
+    votes_in_tick: int = 0
+    leaves_in_tick: int = 0
 
     def as_contract(self) -> dict[str, float | int]:
         """The `signals` object of `engagement:update` (design §3)."""
@@ -96,6 +102,8 @@ class SessionWindow:
         self._leaves = RateCounter(config.rate_window_seconds)
         self._polls: dict[str, _Poll] = {}
         self._closed_polls: deque[str] = deque(maxlen=_RECENTLY_CLOSED_POLLS)
+        self._in_tick = {SignalKind.CHAT: 0, SignalKind.REACTION: 0, SignalKind.VOTE: 0}
+        self._leaves_in_tick = 0
 
     @property
     def present_count(self) -> int:
@@ -106,6 +114,8 @@ class SessionWindow:
         if self.event_id is None and event.event_id is not None:
             self.event_id = event.event_id
         kind, user = event.kind, event.user_id
+        if kind in self._in_tick:
+            self._in_tick[kind] += 1
         if kind is SignalKind.LEAVE:
             self._leave(user, now)  # type: ignore[arg-type]
             return
@@ -137,6 +147,7 @@ class SessionWindow:
         self._present.discard(user)
         self._active.pop(user, None)
         self._leaves.add(now)
+        self._leaves_in_tick += 1
         for poll in self._polls.values():
             if user in poll.voters:
                 poll.present_voters -= 1
@@ -157,7 +168,10 @@ class SessionWindow:
         self._closed_polls.append(poll_id)
 
     def snapshot(self, now: float) -> SessionSignals:
-        """The signals at `now`, after dropping everything older than its window."""
+        """The signals at `now`, after dropping everything older than its window.
+
+        Called once per tick: the per-tick counts start again from zero afterwards.
+        """
         cfg = self.config
         active_since = now - cfg.active_window_seconds
         while self._active:
@@ -177,7 +191,8 @@ class SessionWindow:
         participation = 0.0
         if present and self._polls:
             participation = min(1.0, max(p.present_voters for p in self._polls.values()) / present)
-        return SessionSignals(
+        in_tick = self._in_tick
+        signals = SessionSignals(
             chat_msgs_per_min=self._chat.count(now) * per_min,
             poll_participation=participation,
             active_users=len(self._active),
@@ -185,4 +200,12 @@ class SessionWindow:
             reactions_per_min=self._reactions.count(now) * per_min,
             user_leave_rate=leaves / (present + leaves) if leaves else 0.0,
             poll_active=bool(self._polls),
+            chat_in_tick=in_tick[SignalKind.CHAT],
+            reactions_in_tick=in_tick[SignalKind.REACTION],
+            votes_in_tick=in_tick[SignalKind.VOTE],
+            leaves_in_tick=self._leaves_in_tick,
         )
+        for kind in in_tick:
+            in_tick[kind] = 0
+        self._leaves_in_tick = 0
+        return signals

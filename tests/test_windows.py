@@ -108,3 +108,29 @@ def test_event_id_is_learned_from_a_later_event() -> None:
     assert w.event_id is None
     w.apply(SignalEvent(SignalKind.CHAT, "s1", "evt-9", "u1"), T0 + 1)
     assert w.event_id == "evt-9"
+
+
+def test_per_tick_counts_cover_only_the_events_since_the_previous_tick() -> None:
+    w = window_with_audience(5)
+    w.snapshot(T0 + 5)
+    for i in range(3):
+        w.apply(ev(SignalKind.CHAT, f"u{i}"), T0 + 6)
+    w.apply(ev(SignalKind.REACTION, "u1"), T0 + 7)
+    w.apply(ev(SignalKind.VOTE, "u2", poll="p"), T0 + 7)
+    w.apply(ev(SignalKind.LEAVE, "u4"), T0 + 8)
+    w.apply(ev(SignalKind.LEAVE, "stranger"), T0 + 8)  # not present: not a leave
+    tick = w.snapshot(T0 + 10)
+    assert (tick.chat_in_tick, tick.reactions_in_tick, tick.votes_in_tick, tick.leaves_in_tick) == (
+        3,
+        1,
+        1,
+        1,
+    )
+    quiet = w.snapshot(T0 + 15)
+    assert (
+        quiet.chat_in_tick,
+        quiet.reactions_in_tick,
+        quiet.votes_in_tick,
+        quiet.leaves_in_tick,
+    ) == (0, 0, 0, 0)
+    assert quiet.chat_msgs_per_min > 0  # the minute-long rate still remembers them
