@@ -30,6 +30,16 @@ DEAD_LETTER_STREAM = "engagement-conductor.dead-letter.v1"
 ENGAGEMENT_CHANNEL = "engagement:update"
 PUSH_CHANNEL_PREFIX = "engagement-conductor:push:"
 
+# The `signals` object of engagement:update (design §3), in the contract's order.
+SIGNAL_NAMES = (
+    "chat_msgs_per_min",
+    "poll_participation",
+    "active_users",
+    "total_users",
+    "reactions_per_min",
+    "user_leave_rate",
+)
+
 MAX_ID_LENGTH = 255
 MAX_PAYLOAD_BYTES = 64 * 1024
 

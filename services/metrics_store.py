@@ -51,6 +51,11 @@ _METRIC_VALUES = (
 )
 
 
+_SESSION_VALUES = ("event_id", "last_seen", "ended_at", "status", "last_score", "present_users")
+# A catalogue row that does not know these (an ending session has no score) keeps the old ones.
+_SESSION_KEEP_KNOWN = frozenset({"event_id", "last_score"})
+
+
 class MetricsStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -86,12 +91,10 @@ class MetricsStore:
                 session_rows,
                 ("session_id",),
                 {
-                    "event_id": "COALESCE(EXCLUDED.event_id, sessions.event_id)",
-                    "last_seen": "EXCLUDED.last_seen",
-                    "ended_at": "EXCLUDED.ended_at",
-                    "status": "EXCLUDED.status",
-                    "last_score": "COALESCE(EXCLUDED.last_score, sessions.last_score)",
-                    "present_users": "EXCLUDED.present_users",
+                    col: f"COALESCE(EXCLUDED.{col}, sessions.{col})"
+                    if col in _SESSION_KEEP_KNOWN
+                    else f"EXCLUDED.{col}"
+                    for col in _SESSION_VALUES
                 },
             )
 
@@ -113,12 +116,10 @@ class MetricsStore:
             stmt = stmt.on_conflict_do_update(
                 index_elements=["session_id"],
                 set_={
-                    "event_id": sa.func.coalesce(stmt.excluded.event_id, sessions.c.event_id),
-                    "last_seen": stmt.excluded.last_seen,
-                    "ended_at": stmt.excluded.ended_at,
-                    "status": stmt.excluded.status,
-                    "last_score": sa.func.coalesce(stmt.excluded.last_score, sessions.c.last_score),
-                    "present_users": stmt.excluded.present_users,
+                    col: sa.func.coalesce(stmt.excluded[col], sessions.c[col])
+                    if col in _SESSION_KEEP_KNOWN
+                    else stmt.excluded[col]
+                    for col in _SESSION_VALUES
                 },
             )
             conn.execute(stmt, list(session_rows))

@@ -18,6 +18,7 @@ from services.contracts import (
     LIVE_SYNC_STREAM,
     POLL_VOTE_STREAM,
     REACTION_STREAM,
+    SIGNAL_NAMES,
 )
 from services.database import create_db_engine, ensure_schema
 from services.metrics_store import MetricsStore
@@ -137,14 +138,7 @@ def test_events_become_scored_rows_and_engagement_updates(
     assert set(payload) == {"timestamp", "sessionId", "eventId", "score", "signals"}
     assert payload["sessionId"] == "s-1" and payload["eventId"] == "evt"
     assert payload["score"] == pytest.approx(row.engagement_score, abs=1e-5)
-    assert set(payload["signals"]) == {
-        "chat_msgs_per_min",
-        "poll_participation",
-        "active_users",
-        "total_users",
-        "reactions_per_min",
-        "user_leave_rate",
-    }
+    assert set(payload["signals"]) == set(SIGNAL_NAMES)
     assert payload["signals"]["active_users"] == 3
     updates.close()
 
