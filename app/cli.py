@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
-from services.access_tokens import MAX_TTL_SECONDS, Role, mint_token
 from services.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 log = logging.getLogger("engagement_conductor")
 
@@ -79,7 +83,7 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     )
     sim.start()
     try:
-        _serve(runtime, settings, banner="demo (embedded Redis, simulated audiences)")
+        _serve_in_process(runtime, settings, banner="demo (embedded Redis, simulated audiences)")
     finally:
         stop.set()
         runtime.stop()
@@ -87,23 +91,34 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
 
 @main.command()
 @click.option("--no-collector", is_flag=True, help="Serve pages only; another process collects.")
-def serve(no_collector: bool) -> None:
-    """The web server, with its collector thread unless --no-collector."""
-    from app.runtime import Runtime
+@click.option("--workers", type=click.IntRange(1, 64), help="Overrides WEB_WORKERS.")
+def serve(no_collector: bool, workers: int | None) -> None:
+    """The web server (gunicorn, gevent workers), each worker with a collector thread.
 
-    settings = _settings()
-    runtime = Runtime.build(settings, with_collector=not no_collector)
-    try:
-        _serve(runtime, settings, banner="serving")
-    finally:
-        runtime.stop()
+    One collector at a time leads (a Redis lease); the others stand by.
+    """
+    from app.production_server import ProductionServer
+
+    overrides: dict[str, object] = {}
+    if no_collector:
+        overrides["collector_enabled"] = False
+    if workers is not None:
+        overrides["web_workers"] = workers
+    settings = _settings(**overrides)
+    if settings.embedded_redis:
+        raise click.ClickException(
+            "serve runs several processes and needs REDIS_URL; `demo` runs on the embedded one"
+        )
+    # Workers read the settings from the environment after the fork.
+    os.environ["COLLECTOR_ENABLED"] = str(settings.collector_enabled).lower()
+    click.echo(f"Engagement Conductor: dashboard at http://{settings.host}:{settings.port}/")
+    sys.stdout.flush()
+    ProductionServer(settings).run()
 
 
-def _serve(runtime: object, settings: Settings, banner: str) -> None:
+def _serve_in_process(runtime: Runtime, settings: Settings, banner: str) -> None:
     from app.factory import create_app
-    from app.runtime import Runtime
 
-    assert isinstance(runtime, Runtime)
     app = create_app(runtime)
     runtime.start()
     url = f"http://{settings.host}:{settings.port}/"
@@ -170,11 +185,14 @@ def simulate(sessions: int, seed: int) -> None:
     "--ttl",
     default=3600,
     show_default=True,
-    type=click.IntRange(1, MAX_TTL_SECONDS),
-    help="Lifetime in seconds.",
+    type=click.IntRange(1),
+    help="Lifetime in seconds (at most 30 days).",
 )
 def token(role: str, events: tuple[str, ...], ttl: int) -> None:
     """Print one signed access token (needs AUTH_SECRET)."""
+    # Imported here: `serve` must reach gunicorn's gevent patching before anything loads ssl.
+    from services.access_tokens import Role, mint_token
+
     settings = _settings()
     if settings.auth_secret is None:
         raise click.ClickException("AUTH_SECRET is not set: it signs the tokens")

@@ -1,0 +1,21 @@
+"""The WSGI entry for production servers: `gunicorn -k gevent 'app.wsgi:server'`.
+
+Import it in each worker after the fork (no --preload: threads do not survive a fork). Every
+worker runs a push hub and, with COLLECTOR_ENABLED (the default), a collector; their lease
+makes one collector the leader.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from app.factory import create_app
+from app.runtime import Runtime
+from services.settings import load_settings
+
+settings = load_settings()
+runtime = Runtime.build(settings, with_collector=settings.collector_enabled)
+app = create_app(runtime)
+runtime.start()
+atexit.register(runtime.stop)
+server = app.server
