@@ -175,7 +175,7 @@ class Collector:
                 return False
             self._lease_checked_at = now
             return True
-        if not self.lease.acquire(blocking=False):
+        if self.stop_event.is_set() or not self.lease.acquire(blocking=False):
             return False
         log.info("collector %s is the leader", self.settings.consumer_name)
         if self._another_leader_ticked():

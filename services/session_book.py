@@ -12,6 +12,9 @@ from services.score import score_signals
 from services.settings import ScoreWeights
 from services.windows import SessionWindow, WindowConfig
 
+# Event ids remembered for sessions that ended, so a late event naming none still gets one.
+_KNOWN_EVENTS_KEPT = 100_000
+
 
 @dataclass(frozen=True, slots=True)
 class Lifetimes:
@@ -47,8 +50,10 @@ class SessionBook:
             window = SessionWindow(event.session_id, event_id, self.config, at)
             self.windows[event.session_id] = window
         window.apply(event, at)
-        if window.event_id is not None:
+        if window.event_id is not None and event.session_id not in self._known_event:
             self._known_event[event.session_id] = window.event_id
+            if len(self._known_event) > _KNOWN_EVENTS_KEPT:
+                del self._known_event[next(iter(self._known_event))]
 
     def clear(self) -> None:
         self.windows.clear()

@@ -19,7 +19,11 @@ SUDDEN_DROP_FLOOR = 0.10
 SUDDEN_DROP_RAMP_SECONDS = 3.0
 GRADUAL_DECLINE_FLOOR = 0.20
 GRADUAL_DECLINE_RAMP_SECONDS = 180.0
-LOW_ENGAGEMENT_LEVEL = 0.08
+# A persistently low room (a dry stretch of a talk): activity slides over ~20 s - slower than a
+# sudden drop's 3 s, much faster than a gradual decline's 3 min - to a quarter of its usual level
+# and stays there for minutes. Distinct from SUDDEN_DROP (abrupt, to 10 %, 1-2 min).
+LOW_ENGAGEMENT_LEVEL = 0.25
+LOW_ENGAGEMENT_RAMP_SECONDS = 20.0
 # A session's own user ids carry its id, so they must leave room for the suffix.
 MAX_SESSION_ID_LENGTH = 200
 
@@ -66,7 +70,8 @@ class Episode:
             ramp = min(1.0, elapsed / GRADUAL_DECLINE_RAMP_SECONDS)
             return 1.0 - (1.0 - GRADUAL_DECLINE_FLOOR) * ramp
         if self.kind is EpisodeKind.LOW_ENGAGEMENT:
-            return LOW_ENGAGEMENT_LEVEL
+            ramp = min(1.0, elapsed / LOW_ENGAGEMENT_RAMP_SECONDS)
+            return 1.0 - (1.0 - LOW_ENGAGEMENT_LEVEL) * ramp
         # A mass exit empties the room; those who stay behave as before.
         return 1.0
 
@@ -76,7 +81,7 @@ RANDOM_EPISODE_SECONDS: dict[EpisodeKind, tuple[float, float]] = {
     EpisodeKind.SUDDEN_DROP: (60.0, 120.0),
     EpisodeKind.GRADUAL_DECLINE: (200.0, 300.0),
     EpisodeKind.MASS_EXIT: (60.0, 120.0),
-    EpisodeKind.LOW_ENGAGEMENT: (90.0, 180.0),
+    EpisodeKind.LOW_ENGAGEMENT: (180.0, 300.0),
 }
 
 

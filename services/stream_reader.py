@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -39,6 +38,8 @@ def entry_time(entry_id: bytes | str) -> float:
 
 
 class StreamReader:
+    MAX_KEPT_BYTES = 64 * 1024
+
     def __init__(
         self,
         client: redis.Redis,
@@ -130,27 +131,21 @@ class StreamReader:
 
     def _dead_letter(
         self,
-        pipe: redis.client.Pipeline,
+        pipe: redis.client.Pipeline,  # type: ignore[type-arg]
         stream: str,
         entry_id: bytes,
-        fields: dict,
-        reason: str,  # type: ignore[type-arg]
+        fields: dict[bytes, bytes],
+        reason: str,
     ) -> None:
         self.stats.rejected += 1
         self.stats.rejected_by_reason[reason.split(":", 1)[0][:80]] += 1
-        raw = fields.get(b"data", fields.get("data", b""))
+        # The entry as it came, for inspection: its data field, or all its fields if it had none.
+        raw = fields.get(b"data")
+        if raw is None:
+            raw = repr(fields).encode()[: self.MAX_KEPT_BYTES]
         pipe.xadd(
             self.names.dead_letter,
-            {
-                "stream": stream,
-                "entry_id": entry_id,
-                "reason": reason,
-                "data": raw
-                if raw
-                else json.dumps(
-                    {k.decode(): v.decode("utf-8", "replace") for k, v in fields.items()}
-                ),
-            },
+            {"stream": stream, "entry_id": entry_id, "reason": reason, "data": raw},
             maxlen=self.dead_letter_maxlen,
             approximate=True,
         )

@@ -56,10 +56,6 @@ class TickWriter:
     def pending_rows(self) -> int:
         return len(self._metrics)
 
-    @property
-    def healthy(self) -> bool:
-        return self.stats.failed_attempts == 0 or self._backoff == 0.0
-
     def submit(
         self, metric_rows: Sequence[dict[str, Any]], session_rows: Sequence[dict[str, Any]]
     ) -> None:

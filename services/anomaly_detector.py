@@ -1,0 +1,289 @@
+"""Per-session online anomaly detection: engagement episodes that open, escalate and close.
+
+`SessionDetector(session_id, settings).update(now, score, signals)` is called once per tick for
+one live session and returns that tick's episode transitions (usually none):
+`AnomalyStarted`, `AnomalyEscalated`, `AnomalyEnded` (see `services.anomaly_episodes`). Work per
+tick is O(1) and memory bounded (rings of at most 25 numbers and one `CoreScorer`).
+
+The types (tests in `services.anomaly_rules`, thresholds in `DetectorSettings`):
+
+- MASS_EXIT: the room lost >= 20 % of its people (and >= 3) within 3 ticks; exact counts, so it
+  fires on the first tick that shows it. The activity baseline is then re-learnt for the smaller
+  room (its chat and reactions fall with it, which is not a second anomaly).
+- SUDDEN_DROP: a cliff in the per-tick chat + reaction counts: <= 30 % of the previous minute's
+  level within 1-3 ticks (longer in tiny rooms), at Poisson z <= -3.5.
+- GRADUAL_DECLINE: the 30-s mean <= 70 % of the 5-min baseline for 2 ticks, significant, and
+  falling slowly (a faster slide into a low level is LOW_ENGAGEMENT's onset).
+- LOW_ENGAGEMENT: the 30-s mean <= 45 % of baseline for 30 s, or the engagement score below an
+  absolute floor for 3 minutes (a session that is low from its start has no baseline to fall from).
+
+An episode opens once (WARNING, or CRITICAL when already deep), may escalate to CRITICAL, and
+closes after `recover_ticks` ticks back near the baseline (recording `recovery_seconds`), or
+unrecovered after `max_episode_seconds` (the baseline is then re-learnt: the dip is the new
+normal). A closed type does not re-open for `cooldown_seconds`. While an activity episode is open
+the baseline is frozen, and LOW_ENGAGEMENT does not open on top of a SUDDEN_DROP or
+GRADUAL_DECLINE that already explains the low level.
+
+Bad values (None, NaN, inf, negative) are "no information this tick": nothing opens on them and
+baselines skip them. Time going backwards or a silence of `restart_gap_seconds` resets the state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from services.anomaly_core import CoreReading, CoreScorer
+from services.anomaly_episodes import (
+    ACTIVITY_TYPES,
+    AnomalyEnded,
+    AnomalyEscalated,
+    AnomalyStarted,
+    AnomalyType,
+    DetectorSettings,
+    Finding,
+    OpenEpisode,
+    Severity,
+    SignalsLike,
+    Transition,
+    finite,
+    signals_dict,
+)
+from services.anomaly_rules import ActivityRules, MassExitRule
+
+__all__ = [
+    "AnomalyEnded",
+    "AnomalyEscalated",
+    "AnomalyStarted",
+    "AnomalyType",
+    "DetectorSettings",
+    "SessionDetector",
+    "Severity",
+    "SignalsLike",
+    "Transition",
+]
+
+
+class SessionDetector:
+    """Online detector for one live session. Feed it every tick with `update`."""
+
+    def __init__(self, session_id: str, settings: DetectorSettings | None = None) -> None:
+        self.session_id = session_id
+        self.settings = settings or DetectorSettings()
+        self._episode_seq = 0
+        self.last_explanation = ""
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        s = self.settings
+        self.core = CoreScorer(s.core)
+        self.activity = ActivityRules(s)
+        self.exits = MassExitRule(s)
+        self.open: dict[AnomalyType, OpenEpisode] = {}
+        self._cooldown_until: dict[AnomalyType, float] = {}
+        self._last_t: float | None = None
+        self._score_base = 0.0
+        self._score_n = 0
+        self._score_low_since: float | None = None
+        self._rebase_until = -math.inf
+        self._exit_ref = 0
+        self.last_reading: CoreReading | None = None
+
+    @property
+    def expected_engagement(self) -> float:
+        return self._score_base
+
+    # -- the tick --------------------------------------------------------------------------
+
+    def update(
+        self, now: float, score: float | None, signals: SignalsLike | None
+    ) -> list[Transition]:
+        s = self.settings
+        out: list[Transition] = []
+        if self._last_t is not None and (
+            now < self._last_t - s.tick_seconds or now - self._last_t > s.restart_gap_seconds
+        ):
+            # A restart or a long outage: the past is not a baseline for the present.
+            out.extend(self._close(ep, now, recovered=False) for ep in list(self.open.values()))
+            seq = self._episode_seq
+            self._reset_state()
+            self._episode_seq = seq
+        if self._last_t is not None and now <= self._last_t:
+            return out  # a repeated tick: already judged
+        self._last_t = now
+
+        sc = finite(score)
+        sc = min(sc, 1.0) if sc is not None else None
+        chat = finite(getattr(signals, "chat_in_tick", None))
+        react = finite(getattr(signals, "reactions_in_tick", None))
+        present_f = finite(getattr(signals, "total_users", None))
+        present = int(present_f) if present_f is not None else None
+        count = chat + react if chat is not None and react is not None else None
+        self.last_reading = self.core.read(now, sc)
+
+        act = self.activity
+        if count is not None:
+            act.push(count)
+        findings: dict[AnomalyType, Finding] = {}
+        exit_found = self.exits.check(present)
+        if exit_found is not None:
+            findings[AnomalyType.MASS_EXIT] = exit_found
+        rebasing = now < self._rebase_until or exit_found is not None
+        if count is not None and not rebasing:
+            self._activity_findings(now, findings)
+        self._score_floor(now, sc, findings)
+
+        for kind, f in findings.items():
+            ep = self.open.get(kind)
+            if ep is None:
+                if now >= self._cooldown_until.get(kind, -math.inf):
+                    out.append(self._start(kind, f, now, sc, signals))
+            elif f.severity is Severity.CRITICAL and ep.severity is Severity.WARNING:
+                ep.severity = Severity.CRITICAL
+                out.append(
+                    AnomalyEscalated(self.session_id, ep.episode_id, kind, Severity.CRITICAL, now, f.why)
+                )
+                self.last_explanation = f.why
+
+        out.extend(self._recoveries(now, present, sc, findings, count is not None))
+        if count is not None:
+            if rebasing:
+                act.rebase()
+            else:
+                act.learn(count, frozen=any(k in self.open for k in ACTIVITY_TYPES))
+        self.exits.push(present)
+        self._learn_score(sc)
+        return out
+
+    def _activity_findings(self, now: float, findings: dict[AnomalyType, Finding]) -> None:
+        act = self.activity
+        open_types = set(self.open)
+        drop = act.sudden()
+        if drop is not None:
+            findings[AnomalyType.SUDDEN_DROP] = drop[0]
+        elif AnomalyType.SUDDEN_DROP in self.open:
+            # Escalate an open drop if the room sinks further.
+            if act.ratio_now() <= self.settings.critical_ratio:
+                findings[AnomalyType.SUDDEN_DROP] = Finding(
+                    Severity.CRITICAL,
+                    f"activity is down to {act.ratio_now():.0%} of normal",
+                    1.0,
+                )
+        slow = act.slow(now, open_types)
+        explained = (
+            AnomalyType.SUDDEN_DROP in findings or AnomalyType.SUDDEN_DROP in self.open
+        )
+        gd = slow.get(AnomalyType.GRADUAL_DECLINE)
+        if gd is not None and (not explained or AnomalyType.GRADUAL_DECLINE in self.open):
+            if AnomalyType.LOW_ENGAGEMENT not in self.open:
+                findings[AnomalyType.GRADUAL_DECLINE] = gd
+        low = slow.get(AnomalyType.LOW_ENGAGEMENT)
+        explained = explained or AnomalyType.GRADUAL_DECLINE in self.open
+        if low is not None and (not explained or AnomalyType.LOW_ENGAGEMENT in self.open):
+            findings[AnomalyType.LOW_ENGAGEMENT] = low
+
+    def _score_floor(
+        self, now: float, sc: float | None, findings: dict[AnomalyType, Finding]
+    ) -> None:
+        """LOW_ENGAGEMENT from the engagement score itself: below an absolute floor for long."""
+        s = self.settings
+        if sc is None:
+            return
+        if sc >= s.low_score:
+            self._score_low_since = None
+            return
+        if self._score_low_since is None:
+            self._score_low_since = now
+        held = now - self._score_low_since
+        if held >= s.low_score_seconds / s.sensitivity and not any(
+            k in self.open for k in (AnomalyType.SUDDEN_DROP, AnomalyType.GRADUAL_DECLINE)
+        ):
+            findings.setdefault(
+                AnomalyType.LOW_ENGAGEMENT,
+                Finding(
+                    Severity.WARNING,
+                    f"engagement has stayed at {sc:.2f} (below {s.low_score:.2f}) for {held:.0f} s",
+                    min(1.0, 1.0 - sc),
+                ),
+            )
+
+    # -- episodes --------------------------------------------------------------------------
+
+    def _start(
+        self, kind: AnomalyType, f: Finding, now: float, sc: float | None, signals: Any
+    ) -> AnomalyStarted:
+        self._episode_seq += 1
+        ep = OpenEpisode(f"{self.session_id}:{self._episode_seq}", kind, f.severity, now)
+        self.open[kind] = ep
+        if kind is AnomalyType.MASS_EXIT:
+            self._exit_ref = self.exits.reference
+            # The smaller room chats less: re-learn its activity once the exit has settled.
+            self._rebase_until = now + self.settings.mass_exit_ticks * self.settings.tick_seconds
+        cur = sc if sc is not None else 0.0
+        exp = self._score_base
+        dev = (cur - exp) / exp if exp > 0 else 0.0
+        core = self.last_reading.score if self.last_reading is not None else 0.0
+        self.last_explanation = f.why
+        return AnomalyStarted(
+            session_id=self.session_id,
+            episode_id=ep.episode_id,
+            type=kind,
+            severity=f.severity,
+            at=now,
+            anomaly_score=round(max(f.score, core), 4),
+            current_engagement=round(cur, 4),
+            expected_engagement=round(exp, 4),
+            deviation=round(dev, 4),
+            explanation=f.why,
+            signals=signals_dict(signals),
+        )
+
+    def _recoveries(
+        self,
+        now: float,
+        present: int | None,
+        sc: float | None,
+        active: dict[AnomalyType, Finding],
+        have_counts: bool,
+    ) -> list[Transition]:
+        s = self.settings
+        out: list[Transition] = []
+        for kind, ep in list(self.open.items()):
+            if kind in active:
+                ok = False
+            elif kind is AnomalyType.MASS_EXIT:
+                ok = present is not None and present >= s.recover_ratio * self._exit_ref
+            elif have_counts and self.activity.base > 0:
+                ok = self.activity.recovered()
+            else:  # score-floor LOW_ENGAGEMENT, or no counts to judge by
+                ok = sc is not None and sc >= s.low_score
+            ep.good_ticks = ep.good_ticks + 1 if ok else 0
+            if ep.good_ticks >= s.recover_ticks:
+                out.append(self._close(ep, now, recovered=True))
+            elif now - ep.started_at >= s.max_episode_seconds:
+                out.append(self._close(ep, now, recovered=False))
+        return out
+
+    def _close(self, ep: OpenEpisode, now: float, *, recovered: bool) -> AnomalyEnded:
+        del self.open[ep.type]
+        self._cooldown_until[ep.type] = now + self.settings.cooldown_seconds
+        if not recovered and ep.type in ACTIVITY_TYPES:
+            self.activity.rebase()  # the dip has become the room's normal
+        return AnomalyEnded(
+            session_id=self.session_id,
+            episode_id=ep.episode_id,
+            type=ep.type,
+            severity=ep.severity,
+            started_at=ep.started_at,
+            at=now,
+            recovered=recovered,
+            recovery_seconds=(now - ep.started_at) if recovered else None,
+        )
+
+    def _learn_score(self, sc: float | None) -> None:
+        if sc is None or self.open:
+            return
+        n = self._score_n
+        a = max(1.0 / (n + 1), 1.0 / self.settings.baseline_ticks)
+        self._score_base = sc if n == 0 else self._score_base + a * (sc - self._score_base)
+        self._score_n = n + 1

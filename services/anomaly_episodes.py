@@ -1,0 +1,188 @@
+"""The anomaly detector's vocabulary: types, settings, and the episode transitions it emits.
+
+`services.anomaly_detector.SessionDetector` emits `AnomalyStarted`, `AnomalyEscalated` and
+`AnomalyEnded`; `services.anomaly_rules` holds the per-type tests. All tunables are in the frozen
+`DetectorSettings` (per event; `sensitivity` > 1 flags more, < 1 fewer).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from services.anomaly_core import CoreSettings
+
+
+class AnomalyType(StrEnum):
+    SUDDEN_DROP = "SUDDEN_DROP"
+    GRADUAL_DECLINE = "GRADUAL_DECLINE"
+    MASS_EXIT = "MASS_EXIT"
+    LOW_ENGAGEMENT = "LOW_ENGAGEMENT"
+
+
+class Severity(StrEnum):
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+
+# The activity types: judged on per-tick chat + reaction counts against one baseline.
+ACTIVITY_TYPES = (
+    AnomalyType.SUDDEN_DROP,
+    AnomalyType.GRADUAL_DECLINE,
+    AnomalyType.LOW_ENGAGEMENT,
+)
+
+
+class SignalsLike(Protocol):
+    """The fields of `services.windows.SessionSignals` that the detector reads.
+
+    `chat_in_tick` and `reactions_in_tick` (events since the previous tick) drive the activity
+    rules; `total_users` drives MASS_EXIT. A signals object without the per-tick counts still
+    works, but then only MASS_EXIT and the score-floor LOW_ENGAGEMENT can fire.
+    """
+
+    total_users: int
+    chat_in_tick: int
+    reactions_in_tick: int
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSettings:
+    """Per-event tunables. Ratios are shares of the session's own baseline activity."""
+
+    tick_seconds: float = 5.0
+    sensitivity: float = 1.0
+    cooldown_seconds: float = 120.0
+    # Activity baseline: EW mean of per-tick counts over `baseline_ticks` (5 min), trusted after
+    # `warmup_ticks` (30 s). Upward bursts (applause) are clipped before they are learnt.
+    baseline_ticks: float = 60.0
+    warmup_ticks: int = 6
+    # Smallest expected count a test window must hold: a tiny room is tested over more ticks
+    # (up to `max_window_ticks`), or not at all, rather than alarm on Poisson noise.
+    min_expected: float = 8.0
+    max_window_ticks: int = 12
+    # MASS_EXIT
+    mass_exit_share: float = 0.2
+    mass_exit_min_users: int = 3
+    mass_exit_min_audience: int = 8
+    mass_exit_ticks: int = 3
+    mass_exit_critical_share: float = 0.4
+    # SUDDEN_DROP: the last k ticks (k <= 3, longer only in tiny rooms) hold at most
+    # `drop_ratio` of what the minute before them predicts, at Poisson z <= -drop_z, and that
+    # minute was itself near normal (>= `drop_prior_ratio` of baseline): a cliff, not a slide.
+    drop_ratio: float = 0.3
+    drop_z: float = 3.5
+    drop_prior_ratio: float = 0.6
+    drop_short_ticks: int = 3
+    # GRADUAL_DECLINE: the 30-s mean at most `decline_ratio` of baseline (z <= -decline_z) for
+    # `decline_ticks` ticks, and falling slowly: the 30 s before were not much higher
+    # (current / previous >= `decline_speed`); a faster slide is a LOW_ENGAGEMENT onset.
+    decline_ratio: float = 0.7
+    decline_z: float = 2.5
+    decline_speed: float = 0.7
+    decline_ticks: int = 2
+    # LOW_ENGAGEMENT: the 30-s mean at most `low_ratio` of baseline (z <= -decline_z) for
+    # `low_seconds`; or the engagement score below `low_score` for `low_score_seconds`.
+    low_ratio: float = 0.45
+    low_seconds: float = 30.0
+    low_score: float = 0.1
+    low_score_seconds: float = 180.0
+    # Severity and recovery
+    critical_ratio: float = 0.2  # activity below this share of baseline is CRITICAL
+    recover_ratio: float = 0.7
+    recover_ticks: int = 2
+    max_episode_seconds: float = 900.0
+    # A silence this long, or time going backwards, resets the detector.
+    restart_gap_seconds: float = 300.0
+    core: CoreSettings = field(default_factory=CoreSettings)
+
+    def __post_init__(self) -> None:
+        if not self.sensitivity > 0:
+            raise ValueError("sensitivity must be > 0")
+        if self.tick_seconds <= 0 or self.max_window_ticks < self.drop_short_ticks:
+            raise ValueError("tick_seconds must be > 0 and max_window_ticks >= drop_short_ticks")
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyStarted:
+    session_id: str
+    episode_id: str
+    type: AnomalyType
+    severity: Severity
+    at: float
+    anomaly_score: float
+    current_engagement: float
+    expected_engagement: float
+    deviation: float  # (current - expected) / expected; negative when below
+    explanation: str
+    signals: dict[str, float | int]
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyEscalated:
+    session_id: str
+    episode_id: str
+    type: AnomalyType
+    severity: Severity
+    at: float
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyEnded:
+    session_id: str
+    episode_id: str
+    type: AnomalyType
+    severity: Severity  # the highest reached
+    started_at: float
+    at: float
+    recovered: bool
+    recovery_seconds: float | None  # from opening to recovery; None if it never recovered
+
+
+Transition = AnomalyStarted | AnomalyEscalated | AnomalyEnded
+
+
+@dataclass(slots=True)
+class OpenEpisode:
+    episode_id: str
+    type: AnomalyType
+    severity: Severity
+    started_at: float
+    good_ticks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule's verdict for this tick: the type is anomalous now, this badly, because `why`."""
+
+    severity: Severity
+    why: str
+    score: float  # rule strength in [0, 1]
+
+
+def finite(x: Any) -> float | None:
+    """A finite, non-negative float, or None (missing, NaN, inf, negative, not a number)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v >= 0 else None
+
+
+def signals_dict(signals: Any) -> dict[str, float | int]:
+    if signals is None:
+        return {}
+    if hasattr(signals, "as_contract"):
+        return signals.as_contract()  # type: ignore[no-any-return]
+    keys = (
+        "chat_msgs_per_min",
+        "poll_participation",
+        "active_users",
+        "total_users",
+        "reactions_per_min",
+        "user_leave_rate",
+    )
+    return {k: getattr(signals, k) for k in keys if hasattr(signals, k)}

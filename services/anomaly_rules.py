@@ -1,0 +1,244 @@
+"""The per-type tests of the session detector, on per-tick counts. O(1) per tick, bounded memory.
+
+Activity is chat + reactions per tick (votes are left out: a poll is a scripted burst, and its end
+is not a disengagement). Counts are Poisson-like, so every test asks two things: is the shortfall
+large (a ratio), and is it more than counting noise (a one-sided Poisson likelihood-ratio z)?
+
+- Baseline B: an exponentially weighted mean of per-tick counts (horizon `baseline_ticks`, a plain
+  mean during warm-up), with upward bursts clipped. It freezes while an activity episode is open
+  and learns four times slower while the room is visibly low, so a slide is not learnt as normal.
+- Test windows: a tiny room is tested over as many ticks as it takes to expect `min_expected`
+  events (at 10 people about 6 ticks); a room that cannot reach that in `max_window_ticks` is
+  too quiet for activity rules, and only MASS_EXIT and the score floor apply.
+- SUDDEN_DROP: the last k ticks against the minute just before them (a cliff: that minute was near
+  normal), k = 1..3 ticks for rooms that expect >= `min_expected` events in 3 ticks.
+- GRADUAL_DECLINE / LOW_ENGAGEMENT: the mean of the last w ticks (30 s, longer for tiny rooms)
+  against B; GRADUAL when it falls slowly (the previous w ticks were not much higher), LOW when it
+  has stayed below `low_ratio` for `low_seconds` however it got there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from services.anomaly_episodes import AnomalyType, DetectorSettings, Finding, Severity
+
+
+def poisson_z(observed: float, expected: float) -> float:
+    """Signed likelihood-ratio z of a Poisson count against its expected mean (< 0 when low)."""
+    if expected <= 0:
+        return 0.0
+    if observed <= 0:
+        dev = 2.0 * expected
+    else:
+        dev = 2.0 * (observed * math.log(observed / expected) - (observed - expected))
+    z = math.sqrt(max(dev, 0.0))
+    return -z if observed < expected else z
+
+
+class ActivityRules:
+    """SUDDEN_DROP, GRADUAL_DECLINE and LOW_ENGAGEMENT on per-tick activity counts."""
+
+    __slots__ = (
+        "_decline_run",
+        "_hist",
+        "_low_since",
+        "base",
+        "n",
+        "s",
+    )
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        self.s = settings
+        self._hist: deque[float] = deque(maxlen=2 * settings.max_window_ticks + 1)
+        self.rebase()
+
+    def rebase(self) -> None:
+        """Forget the baseline (a new room size, or a dip that became the normal)."""
+        self.base = 0.0
+        self.n = 0
+        self._hist.clear()
+        self._decline_run = 0
+        self._low_since: float | None = None
+
+    @property
+    def warm(self) -> bool:
+        return self.n >= self.s.warmup_ticks
+
+    def window(self) -> int:
+        """Ticks needed to expect `min_expected` events at baseline; 0 if a room is too quiet."""
+        s = self.s
+        if self.base <= 0:
+            return 0
+        w = math.ceil(s.min_expected / self.base)
+        return w if w <= s.max_window_ticks else 0
+
+    def _sum(self, lo: int, hi: int) -> float:
+        """Sum of hist[-hi:-lo] (ticks lo+1..hi back, 1 = the newest), in O(hi - lo)."""
+        h = self._hist
+        return sum(h[-i] for i in range(lo + 1, hi + 1))
+
+    def level(self, ticks: int | None = None) -> float:
+        """Mean count per tick over the last `ticks` (default: the slow-rule window)."""
+        w = ticks or max(self.window(), self.s.warmup_ticks)
+        w = min(w, len(self._hist))
+        return self._sum(0, w) / w if w else 0.0
+
+    # -- learning -------------------------------------------------------------------------
+
+    def push(self, count: float) -> None:
+        self._hist.append(count)
+
+    def learn(self, count: float, frozen: bool) -> None:
+        s = self.s
+        if frozen:
+            return
+        n = self.n
+        if n == 0:
+            self.base = count
+        else:
+            a = max(1.0 / (n + 1), 1.0 / s.baseline_ticks)
+            if n >= s.warmup_ticks and self.level() < 0.8 * self.base:
+                a *= 0.25  # visibly low: adapt slowly, a slide must not become the baseline
+            x = min(count, 2.0 * self.base + 3.0)  # applause is not the usual level
+            self.base += a * (x - self.base)
+        self.n = n + 1
+
+    # -- tests ----------------------------------------------------------------------------
+
+    def sudden(self) -> tuple[Finding, float] | None:
+        """A cliff in the last few ticks; returns the finding and the share of activity left."""
+        s = self.s
+        w = self.window()
+        if not w or not self.warm:
+            return None
+        short = max(s.drop_short_ticks, w)
+        h = len(self._hist)
+        best: tuple[float, int, float, float] | None = None
+        for k in range(1, short + 1):
+            prior_n = min(s.max_window_ticks, h - k)
+            if prior_n < s.warmup_ticks:
+                break
+            prior = self._sum(k, k + prior_n) / prior_n
+            if prior < s.drop_prior_ratio * self.base:
+                continue  # the minute before was already low: a slide, not a cliff
+            ref = min(prior, self.base)
+            expected = k * ref
+            if expected < s.min_expected:
+                continue
+            obs = self._sum(0, k)
+            z = poisson_z(obs, expected)
+            if obs <= s.drop_ratio * expected and z <= -s.drop_z / s.sensitivity:
+                if best is None or z < best[0]:
+                    best = (z, k, obs, expected)
+        if best is None:
+            return None
+        z, k, obs, expected = best
+        left = obs / expected
+        sev = Severity.CRITICAL if left <= s.critical_ratio else Severity.WARNING
+        why = (
+            f"activity fell sharply: {obs:.0f} chat messages and reactions in the last "
+            f"{k * s.tick_seconds:.0f} s where about {expected:.0f} were expected "
+            f"({1 - left:.0%} missing)"
+        )
+        return Finding(sev, why, min(1.0, -z / 8.0)), left
+
+    def slow(self, now: float, open_types: set[AnomalyType]) -> dict[AnomalyType, Finding]:
+        """GRADUAL_DECLINE and LOW_ENGAGEMENT on the w-tick mean against the baseline."""
+        s = self.s
+        out: dict[AnomalyType, Finding] = {}
+        w = max(self.window(), s.warmup_ticks)
+        if not self.window() or self.n < 2 * s.warmup_ticks or len(self._hist) < w:
+            self._decline_run = 0
+            self._low_since = None
+            return out
+        cur = self._sum(0, w)
+        expected = w * self.base
+        ratio = cur / expected
+        z = poisson_z(cur, expected)
+        significant = z <= -s.decline_z / s.sensitivity
+        secs = w * s.tick_seconds
+        # LOW_ENGAGEMENT: low for a while, whatever the path.
+        if significant and ratio <= s.low_ratio:
+            if self._low_since is None:
+                self._low_since = now
+        else:
+            self._low_since = None
+        held = now - self._low_since if self._low_since is not None else 0.0
+        if self._low_since is not None and held >= s.low_seconds / s.sensitivity:
+            sev = Severity.CRITICAL if ratio <= s.critical_ratio else Severity.WARNING
+            why = (
+                f"activity has stayed low for {held:.0f} s: {cur / secs * 60:.0f} chat messages "
+                f"and reactions a minute against a usual {self.base / s.tick_seconds * 60:.0f}"
+                f" ({ratio:.0%} of normal)"
+            )
+            out[AnomalyType.LOW_ENGAGEMENT] = Finding(sev, why, min(1.0, 1.0 - ratio))
+        # GRADUAL_DECLINE: low-ish and still sliding slowly.
+        prev_n = min(w, len(self._hist) - w)
+        prev = self._sum(w, w + prev_n) / prev_n if prev_n > 0 else 0.0
+        speed = (cur / w) / prev if prev > 0 else 0.0
+        declining = significant and ratio <= 1.0 - (1.0 - s.decline_ratio) / s.sensitivity
+        if declining and (speed >= s.decline_speed or AnomalyType.GRADUAL_DECLINE in open_types):
+            self._decline_run += 1
+        else:
+            self._decline_run = 0
+        if self._decline_run >= s.decline_ticks:
+            sev = Severity.CRITICAL if ratio <= 2 * s.critical_ratio else Severity.WARNING
+            why = (
+                f"activity has been sliding: {cur / secs * 60:.0f} chat messages and reactions "
+                f"a minute against a usual {self.base / s.tick_seconds * 60:.0f} "
+                f"({ratio - 1:+.0%})"
+            )
+            out[AnomalyType.GRADUAL_DECLINE] = Finding(sev, why, min(1.0, -z / 8.0))
+        return out
+
+    def recovered(self) -> bool:
+        """Back near the (frozen) baseline over the short window."""
+        w = max(self.window(), self.s.drop_short_ticks)
+        if len(self._hist) < w or self.base <= 0:
+            return False
+        return self._sum(0, w) >= self.s.recover_ratio * w * self.base
+
+    def ratio_now(self) -> float:
+        w = max(self.window(), self.s.drop_short_ticks)
+        if not self.base or len(self._hist) < w:
+            return 1.0
+        return self._sum(0, w) / (w * self.base)
+
+
+class MassExitRule:
+    """MASS_EXIT from exact present counts: no statistics needed."""
+
+    __slots__ = ("_hist", "s")
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        self.s = settings
+        self._hist: deque[int] = deque(maxlen=settings.mass_exit_ticks + 1)
+
+    def reset(self) -> None:
+        self._hist.clear()
+
+    @property
+    def reference(self) -> int:
+        return max(self._hist) if self._hist else 0
+
+    def check(self, present: int | None) -> Finding | None:
+        s = self.s
+        if present is None or not self._hist:
+            return None
+        ref = max(self._hist)
+        if ref < s.mass_exit_min_audience:
+            return None
+        lost = ref - present
+        share = lost / ref
+        if lost >= s.mass_exit_min_users and share >= s.mass_exit_share / s.sensitivity:
+            sev = Severity.CRITICAL if share >= s.mass_exit_critical_share else Severity.WARNING
+            secs = len(self._hist) * s.tick_seconds
+            why = f"{lost} of {ref} people left in {secs:.0f} s ({share:.0%} of the room)"
+            return Finding(sev, why, min(1.0, share * 2))
+        return None
+
+    def push(self, present: int | None) -> None:
+        if present is not None:
+            self._hist.append(present)
