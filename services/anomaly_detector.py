@@ -141,7 +141,9 @@ class SessionDetector:
             elif f.severity is Severity.CRITICAL and ep.severity is Severity.WARNING:
                 ep.severity = Severity.CRITICAL
                 out.append(
-                    AnomalyEscalated(self.session_id, ep.episode_id, kind, Severity.CRITICAL, now, f.why)
+                    AnomalyEscalated(
+                        self.session_id, ep.episode_id, kind, Severity.CRITICAL, now, f.why
+                    )
                 )
                 self.last_explanation = f.why
 
@@ -161,24 +163,25 @@ class SessionDetector:
         drop = act.sudden()
         if drop is not None:
             findings[AnomalyType.SUDDEN_DROP] = drop[0]
-        elif AnomalyType.SUDDEN_DROP in self.open:
+        elif (
+            AnomalyType.SUDDEN_DROP in self.open and act.ratio_now() <= self.settings.critical_ratio
+        ):
             # Escalate an open drop if the room sinks further.
-            if act.ratio_now() <= self.settings.critical_ratio:
-                findings[AnomalyType.SUDDEN_DROP] = Finding(
-                    Severity.CRITICAL,
-                    f"activity is down to {act.ratio_now():.0%} of normal",
-                    1.0,
-                )
+            findings[AnomalyType.SUDDEN_DROP] = Finding(
+                Severity.CRITICAL, f"activity is down to {act.ratio_now():.0%} of normal", 1.0
+            )
         slow = act.slow(now, open_types)
-        explained = (
-            AnomalyType.SUDDEN_DROP in findings or AnomalyType.SUDDEN_DROP in self.open
-        )
+        explained = AnomalyType.SUDDEN_DROP in findings or AnomalyType.SUDDEN_DROP in self.open
         gd = slow.get(AnomalyType.GRADUAL_DECLINE)
-        if gd is not None and (not explained or AnomalyType.GRADUAL_DECLINE in self.open):
-            if AnomalyType.LOW_ENGAGEMENT not in self.open:
-                findings[AnomalyType.GRADUAL_DECLINE] = gd
+        if (
+            gd is not None
+            and (not explained or AnomalyType.GRADUAL_DECLINE in self.open)
+            and AnomalyType.LOW_ENGAGEMENT not in self.open
+        ):
+            findings[AnomalyType.GRADUAL_DECLINE] = gd
         low = slow.get(AnomalyType.LOW_ENGAGEMENT)
         explained = explained or AnomalyType.GRADUAL_DECLINE in self.open
+        explained = explained or AnomalyType.GRADUAL_DECLINE in findings
         if low is not None and (not explained or AnomalyType.LOW_ENGAGEMENT in self.open):
             findings[AnomalyType.LOW_ENGAGEMENT] = low
 
@@ -266,7 +269,11 @@ class SessionDetector:
 
     def _close(self, ep: OpenEpisode, now: float, *, recovered: bool) -> AnomalyEnded:
         del self.open[ep.type]
-        self._cooldown_until[ep.type] = now + self.settings.cooldown_seconds
+        s = self.settings
+        cool = (
+            s.mass_exit_cooldown_seconds if ep.type is AnomalyType.MASS_EXIT else s.cooldown_seconds
+        )
+        self._cooldown_until[ep.type] = now + cool
         if not recovered and ep.type in ACTIVITY_TYPES:
             self.activity.rebase()  # the dip has become the room's normal
         return AnomalyEnded(

@@ -55,6 +55,8 @@ class DetectorSettings:
     tick_seconds: float = 5.0
     sensitivity: float = 1.0
     cooldown_seconds: float = 120.0
+    # Exact counts need no cooldown against noise: a second walk-out soon after is real.
+    mass_exit_cooldown_seconds: float = 30.0
     # Activity baseline: EW mean of per-tick counts over `baseline_ticks` (5 min), trusted after
     # `warmup_ticks` (30 s). Upward bursts (applause) are clipped before they are learnt.
     baseline_ticks: float = 60.0
@@ -72,16 +74,22 @@ class DetectorSettings:
     # SUDDEN_DROP: the last k ticks (k <= 3, longer only in tiny rooms) hold at most
     # `drop_ratio` of what the minute before them predicts, at Poisson z <= -drop_z, and that
     # minute was itself near normal (>= `drop_prior_ratio` of baseline): a cliff, not a slide.
-    drop_ratio: float = 0.3
-    drop_z: float = 3.5
+    drop_ratio: float = 0.2
+    drop_z: float = 3.9
+    drop_spread: float = 0.005  # extra relative variance over a few ticks
     drop_prior_ratio: float = 0.6
-    drop_short_ticks: int = 3
+    drop_short_ticks: int = 4
+    drop_long_ratio: float = 0.12
     # GRADUAL_DECLINE: the 30-s mean at most `decline_ratio` of baseline (z <= -decline_z) for
-    # `decline_ticks` ticks, and falling slowly: the 30 s before were not much higher
-    # (current / previous >= `decline_speed`); a faster slide is a LOW_ENGAGEMENT onset.
-    decline_ratio: float = 0.7
-    decline_z: float = 2.5
-    decline_speed: float = 0.7
+    # `decline_ticks` ticks, having slid there slowly: at least `decline_min_seconds` since it was
+    # last at `normal_ratio` of baseline. A faster slide is a LOW_ENGAGEMENT onset.
+    decline_ratio: float = 0.62
+    decline_z: float = 3.0
+    # Relative variance of a room's 30-s level around its 5-min baseline beyond Poisson noise
+    # (the audience's mood: about +-15 % in the simulator).
+    mood_spread: float = 0.0225
+    decline_min_seconds: float = 35.0
+    normal_ratio: float = 0.85
     decline_ticks: int = 2
     # LOW_ENGAGEMENT: the 30-s mean at most `low_ratio` of baseline (z <= -decline_z) for
     # `low_seconds`; or the engagement score below `low_score` for `low_score_seconds`.

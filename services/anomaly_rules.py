@@ -10,8 +10,9 @@ large (a ratio), and is it more than counting noise (a one-sided Poisson likelih
 - Test windows: a tiny room is tested over as many ticks as it takes to expect `min_expected`
   events (at 10 people about 6 ticks); a room that cannot reach that in `max_window_ticks` is
   too quiet for activity rules, and only MASS_EXIT and the score floor apply.
-- SUDDEN_DROP: the last k ticks against the minute just before them (a cliff: that minute was near
-  normal), k = 1..3 ticks for rooms that expect >= `min_expected` events in 3 ticks.
+- SUDDEN_DROP: the last k ticks against the minute just before them (a cliff: that minute, and
+  the ticks right before the window, were near normal), k = 1..`drop_short_ticks`, or up to twice
+  the small-room window in tiny rooms (those longer windows must show a deeper fall).
 - GRADUAL_DECLINE / LOW_ENGAGEMENT: the mean of the last w ticks (30 s, longer for tiny rooms)
   against B; GRADUAL when it falls slowly (the previous w ticks were not much higher), LOW when it
   has stayed below `low_ratio` for `low_seconds` however it got there.
@@ -25,15 +26,20 @@ from collections import deque
 from services.anomaly_episodes import AnomalyType, DetectorSettings, Finding, Severity
 
 
-def poisson_z(observed: float, expected: float) -> float:
-    """Signed likelihood-ratio z of a Poisson count against its expected mean (< 0 when low)."""
+def poisson_z(observed: float, expected: float, spread: float = 0.0) -> float:
+    """Signed likelihood-ratio z of a count against its expected mean (< 0 when low).
+
+    `spread` is extra relative variance beyond Poisson (a room's mood swings): the z is divided
+    by sqrt(1 + spread * expected), so a big room's shortfall is judged against its mood, not
+    against counting noise alone.
+    """
     if expected <= 0:
         return 0.0
     if observed <= 0:
         dev = 2.0 * expected
     else:
         dev = 2.0 * (observed * math.log(observed / expected) - (observed - expected))
-    z = math.sqrt(max(dev, 0.0))
+    z = math.sqrt(max(dev, 0.0) / (1.0 + spread * expected))
     return -z if observed < expected else z
 
 
@@ -41,9 +47,11 @@ class ActivityRules:
     """SUDDEN_DROP, GRADUAL_DECLINE and LOW_ENGAGEMENT on per-tick activity counts."""
 
     __slots__ = (
+        "_crossed_at",
         "_decline_run",
         "_hist",
         "_low_since",
+        "_normal_at",
         "base",
         "n",
         "s",
@@ -61,6 +69,8 @@ class ActivityRules:
         self._hist.clear()
         self._decline_run = 0
         self._low_since: float | None = None
+        self._normal_at: float | None = None
+        self._crossed_at: float | None = None
 
     @property
     def warm(self) -> bool:
@@ -113,7 +123,7 @@ class ActivityRules:
         w = self.window()
         if not w or not self.warm:
             return None
-        short = max(s.drop_short_ticks, w)
+        short = min(max(s.drop_short_ticks, 2 * w), s.max_window_ticks)
         h = len(self._hist)
         best: tuple[float, int, float, float] | None = None
         for k in range(1, short + 1):
@@ -121,17 +131,22 @@ class ActivityRules:
             if prior_n < s.warmup_ticks:
                 break
             prior = self._sum(k, k + prior_n) / prior_n
-            if prior < s.drop_prior_ratio * self.base:
-                continue  # the minute before was already low: a slide, not a cliff
+            near_n = min(max(2, w), prior_n)
+            near = self._sum(k, k + near_n) / near_n
+            if min(prior, near) < s.drop_prior_ratio * self.base:
+                continue  # the room was already sinking: a slide, not a cliff
             ref = min(prior, self.base)
             expected = k * ref
             if expected < s.min_expected:
                 continue
             obs = self._sum(0, k)
-            z = poisson_z(obs, expected)
-            if obs <= s.drop_ratio * expected and z <= -s.drop_z / s.sensitivity:
-                if best is None or z < best[0]:
-                    best = (z, k, obs, expected)
+            z = poisson_z(obs, expected, s.drop_spread)
+            # A window longer than the short one (tiny rooms) must show a deeper cliff: a slide
+            # into a low level would otherwise pass for one.
+            ratio = s.drop_ratio if k <= s.drop_short_ticks else s.drop_long_ratio
+            hit = obs <= ratio * expected and z <= -s.drop_z / s.sensitivity
+            if hit and (best is None or z < best[0]):
+                best = (z, k, obs, expected)
         if best is None:
             return None
         z, k, obs, expected = best
@@ -156,7 +171,7 @@ class ActivityRules:
         cur = self._sum(0, w)
         expected = w * self.base
         ratio = cur / expected
-        z = poisson_z(cur, expected)
+        z = poisson_z(cur, expected, s.mood_spread)
         significant = z <= -s.decline_z / s.sensitivity
         secs = w * s.tick_seconds
         # LOW_ENGAGEMENT: low for a while, whatever the path.
@@ -174,12 +189,18 @@ class ActivityRules:
                 f" ({ratio:.0%} of normal)"
             )
             out[AnomalyType.LOW_ENGAGEMENT] = Finding(sev, why, min(1.0, 1.0 - ratio))
-        # GRADUAL_DECLINE: low-ish and still sliding slowly.
-        prev_n = min(w, len(self._hist) - w)
-        prev = self._sum(w, w + prev_n) / prev_n if prev_n > 0 else 0.0
-        speed = (cur / w) / prev if prev > 0 else 0.0
+        # GRADUAL_DECLINE: low-ish, and it took a while to get here from a normal level (a
+        # slide that took under `decline_min_seconds` is a LOW_ENGAGEMENT onset instead).
         declining = significant and ratio <= 1.0 - (1.0 - s.decline_ratio) / s.sensitivity
-        if declining and (speed >= s.decline_speed or AnomalyType.GRADUAL_DECLINE in open_types):
+        if ratio >= s.normal_ratio or self._normal_at is None:
+            self._normal_at = now
+            self._crossed_at = None
+        elif declining and self._crossed_at is None:
+            self._crossed_at = now
+        slid = (self._crossed_at or now) - self._normal_at
+        if declining and (
+            slid >= s.decline_min_seconds or AnomalyType.GRADUAL_DECLINE in open_types
+        ):
             self._decline_run += 1
         else:
             self._decline_run = 0

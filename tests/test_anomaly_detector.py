@@ -1,0 +1,183 @@
+"""The anomaly detector on crafted series: fast, deterministic, no sleeps."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from services.anomaly_core import CoreScorer
+from services.anomaly_detector import (
+    AnomalyEnded,
+    AnomalyEscalated,
+    AnomalyStarted,
+    AnomalyType,
+    DetectorSettings,
+    SessionDetector,
+)
+
+TICK = 5.0
+
+
+@dataclass(frozen=True)
+class Sig:
+    chat_in_tick: float
+    reactions_in_tick: float
+    total_users: int
+    poll_participation: float = 0.0
+    active_users: int = 0
+    user_leave_rate: float = 0.0
+
+
+def room(count: float, present: int = 200) -> Sig:
+    if not math.isfinite(count) or count < 0:
+        return Sig(count, count, present)  # a bad value, passed through as is
+    return Sig(round(count * 0.3), count - round(count * 0.3), present)
+
+
+def run(det: SessionDetector, frames: list[tuple[float, Sig]], t0: float = 0.0) -> list:
+    out = []
+    for i, (score, sig) in enumerate(frames):
+        out.extend(det.update(t0 + i * TICK, score, sig))
+    return out
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    return max(0, round(rng.gauss(mean, math.sqrt(mean)))) if mean > 30 else _knuth(rng, mean)
+
+
+def _knuth(rng: random.Random, mean: float) -> int:
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+class Room:
+    """A room whose chat + reactions per tick are Poisson (10 a tick: a ~1,000-person room)."""
+
+    def __init__(self, seed: int, per_tick: float = 10.0, present: int = 200) -> None:
+        self.rng = random.Random(seed)
+        self.per_tick = per_tick
+        self.present = present
+
+    def frames(self, n: int, factor: float = 1.0, score: float = 0.6) -> list:
+        rng = self.rng
+        return [
+            (score + rng.gauss(0, 0.01), room(poisson(rng, self.per_tick * factor), self.present))
+            for _ in range(n)
+        ]
+
+
+def steady(n: int, rng: random.Random) -> list:
+    return Room(rng.randrange(1 << 30)).frames(n)
+
+
+def test_core_step_down_flagged_within_three_ticks() -> None:
+    rng = random.Random(1)
+    core = CoreScorer()
+    before = [core.update(i * TICK, 10.0 + rng.gauss(0, 0.2)) for i in range(200)]
+    after = [core.update((200 + i) * TICK, 5.0 + rng.gauss(0, 0.2)) for i in range(3)]
+    # Scores are novelty-calibrated: a 25-sigma step scores several times the noise's best.
+    assert max(after) > 0.3
+    assert max(after) > 3 * max(before[50:])
+
+
+def test_core_steady_noise_is_quiet_and_bad_values_are_harmless() -> None:
+    rng = random.Random(2)
+    core = CoreScorer()
+    scores = [core.update(i * TICK, rng.gauss(0, 1)) for i in range(3000)]
+    assert max(scores[500:]) < 0.5
+    for bad in (math.nan, math.inf, None):
+        assert 0.0 <= core.update(3000 * TICK, bad) <= 1.0  # type: ignore[arg-type]
+
+
+def test_sudden_drop_flagged_within_three_ticks_and_closes_on_recovery() -> None:
+    r = Room(3)
+    frames = r.frames(40) + r.frames(16, factor=0.1, score=0.3) + r.frames(30)
+    out = run(SessionDetector("s"), frames)
+    started = [tr for tr in out if isinstance(tr, AnomalyStarted)]
+    assert started and started[0].type is AnomalyType.SUDDEN_DROP
+    assert 40 * TICK <= started[0].at <= 40 * TICK + 3 * TICK
+    assert started[0].explanation
+    ended = [tr for tr in out if isinstance(tr, AnomalyEnded)]
+    assert ended and ended[0].recovered and ended[0].recovery_seconds is not None
+    # One episode, not a flood: no second start of the same type.
+    assert sum(1 for tr in started if tr.type is AnomalyType.SUDDEN_DROP) == 1
+
+
+def test_steady_noise_opens_nothing() -> None:
+    rng = random.Random(4)
+    det = SessionDetector("s")
+    assert run(det, steady(720, rng)) == []  # an hour of ticks
+
+
+def test_mass_exit_opens_escalates_and_respects_cooldown() -> None:
+    rng = random.Random(5)
+    settings = DetectorSettings(cooldown_seconds=300.0)
+    det = SessionDetector("s", settings)
+    r = Room(rng.randrange(1000))
+    frames = r.frames(20)
+    for present in (170, 110, 200, 200, 200, 200, 200, 100):  # 15 %, 45 % gone, back, gone
+        r.present = present
+        frames += r.frames(1)
+    out = run(det, frames)
+    starts = [tr for tr in out if isinstance(tr, AnomalyStarted)]
+    assert [tr.type for tr in starts] == [AnomalyType.MASS_EXIT]
+    assert any(isinstance(tr, AnomalyEscalated) for tr in out) or starts[0].severity == "CRITICAL"
+    assert any(isinstance(tr, AnomalyEnded) and tr.recovered for tr in out)
+
+
+def test_bad_values_and_restart_never_crash_or_open() -> None:
+    rng = random.Random(6)
+    det = SessionDetector("s")
+    frames = steady(20, rng)
+    out = run(det, frames)
+    t = 20 * TICK
+    for score, sig in ((math.nan, None), (None, room(math.nan)), (0.5, room(-3.0))):
+        out += det.update(t, score, sig)  # type: ignore[arg-type]
+        t += TICK
+    # The session restarts: time goes back, the room is empty, then fills again.
+    out += run(det, [(0.0, room(0.0, 0)), *steady(30, rng)], t0=0.0)
+    assert not any(isinstance(tr, AnomalyStarted) for tr in out)
+
+
+def test_low_engagement_after_its_hold_time() -> None:
+    det = SessionDetector("s", DetectorSettings(low_seconds=30.0))
+    r = Room(7)
+    # A slide over 4 ticks (too fast for a gradual decline, too slow for a cliff) to a quarter.
+    frames = r.frames(40) + [f for x in (0.8, 0.6, 0.45, 0.3) for f in r.frames(1, x)]
+    frames += r.frames(20, factor=0.25)
+    starts = [tr for tr in run(det, frames) if isinstance(tr, AnomalyStarted)]
+    assert [tr.type for tr in starts] == [AnomalyType.LOW_ENGAGEMENT]
+    assert starts[0].at >= 40 * TICK + 30.0
+
+
+def test_gradual_decline_is_typed_as_such() -> None:
+    det = SessionDetector("s")
+    r = Room(8, per_tick=40.0)
+    frames = r.frames(60)
+    for i in range(40):  # linear to 20 % over 200 s
+        frames += r.frames(1, factor=1.0 - 0.8 * i / 40)
+    starts = [tr for tr in run(det, frames) if isinstance(tr, AnomalyStarted)]
+    assert starts and starts[0].type is AnomalyType.GRADUAL_DECLINE
+
+
+def test_tiny_room_noise_opens_nothing() -> None:
+    rng = random.Random(9)
+    det = SessionDetector("s")
+    frames = Room(rng.randrange(1 << 30), per_tick=1.4, present=10).frames(720)
+    assert not [tr for tr in run(det, frames) if isinstance(tr, AnomalyStarted)]
+
+
+def test_signals_without_tick_counts_only_miss_activity_rules() -> None:
+    det = SessionDetector("s")
+
+    @dataclass(frozen=True)
+    class Old:
+        chat_msgs_per_min: float = 30.0
+        total_users: int = 100
+
+    out = [tr for i in range(100) for tr in det.update(i * TICK, 0.5, Old())]
+    assert out == []
