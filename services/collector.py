@@ -7,12 +7,14 @@ over, reclaiming the dead leader's unacknowledged entries, when its lease lapses
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
 from redis.exceptions import LockError
@@ -150,7 +152,7 @@ class Collector:
         """Score, persist and publish the tick at `boundary` (seconds since the epoch)."""
         started = time.perf_counter()
         out = self.book.score_tick(boundary)
-        self.writer.submit(out.metric_rows, out.session_rows)
+        self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
         self.writer.flush()
         self.publish_tick(out)
         self.last_tick = boundary
@@ -180,7 +182,7 @@ class Collector:
         log.info("collector %s is the leader", self.settings.consumer_name)
         if self._another_leader_ticked():
             # Our windows missed what the other leader read meanwhile.
-            self.book.clear()
+            self._forget_sessions(now)
         self.is_leader = True
         self._lease_checked_at = now
         self._next_tick = 0.0
@@ -194,6 +196,12 @@ class Collector:
         # The windows are kept: if nobody else led meanwhile (Redis restarted and lost the
         # lease, say), they are still right when we take the lease back.
         self.is_leader = False
+
+    def _forget_sessions(self, at: float) -> None:
+        """Drop every window; episodes still open end unrecovered, so none stays open forever."""
+        out = TickOutput(tick_time=datetime.fromtimestamp(at, UTC), episodes=self.book.clear(at))
+        self.writer.submit([], [], out.episodes.rows)
+        self.publish_tick(out)
 
     def _another_leader_ticked(self) -> bool:
         raw = self.client.get(self.names.collector_status)
@@ -214,6 +222,10 @@ class Collector:
             pipe.publish(names.push_channel(update["sessionId"]), json.dumps(push))
             if i % _PUBLISH_CHUNK == 0:
                 pipe.execute()
+        for message in out.episodes.detected:
+            pipe.publish(names.anomaly_channel, json.dumps(message))
+        for session_id, push in out.episodes.pushes:
+            pipe.publish(names.push_channel(session_id), json.dumps(push))
         for session_id in out.ended:
             pipe.publish(
                 names.push_channel(session_id),
@@ -274,6 +286,10 @@ class Collector:
 
     def _shutdown(self) -> None:
         self.running = False
+        if self.is_leader:
+            # The episode rows are buffered all the same; without Redis only the push is lost.
+            with contextlib.suppress(*REDIS_DOWN):
+                self._forget_sessions(time.time())
         deadline = time.monotonic() + 10
         while not self.writer.flush(force=True) and time.monotonic() < deadline:
             time.sleep(0.5)

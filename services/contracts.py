@@ -28,6 +28,7 @@ SIGNAL_STREAMS = (
 
 DEAD_LETTER_STREAM = "engagement-conductor.dead-letter.v1"
 ENGAGEMENT_CHANNEL = "engagement:update"
+ANOMALY_CHANNEL = "anomaly:detected"
 PUSH_CHANNEL_PREFIX = "engagement-conductor:push:"
 
 # The `signals` object of engagement:update (design §3), in the contract's order.

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from services.episode_log import episode_json
 from services.pg_copy import copy_upsert
-from services.schema import engagement_metrics, sessions
+from services.schema import anomalies, engagement_metrics, sessions
 
 LIVE = "live"
 ENDED = "ended"
@@ -27,6 +28,16 @@ class SessionRecord:
     last_seen: datetime
     last_score: float | None
     present_users: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRecord:
+    """A stored anomaly episode, as pushes and backfills carry it."""
+
+    episode: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return self.episode
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +67,41 @@ _SESSION_VALUES = ("event_id", "last_seen", "ended_at", "status", "last_score", 
 _SESSION_KEEP_KNOWN = frozenset({"event_id", "last_score"})
 
 
+_EPISODE_VALUES = tuple(
+    c.name for c in anomalies.columns if c.name not in {"episode_id", "time", "session_id"}
+)
+
+
 class MetricsStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def write_batch(
-        self, metric_rows: Sequence[dict[str, Any]], session_rows: Sequence[dict[str, Any]]
+        self,
+        metric_rows: Sequence[dict[str, Any]],
+        session_rows: Sequence[dict[str, Any]],
+        episode_rows: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Upsert a tick's rows in one transaction; re-writing the same tick replaces it."""
+        """Upsert a tick's rows in one transaction; re-writing the same tick replaces it.
+
+        Episode rows carry an anomaly episode's whole state and replace what was stored.
+        """
         with self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql":
                 self._copy_batch(conn, metric_rows, session_rows)
             else:
                 self._sqlite_batch(conn, metric_rows, session_rows)
+            if episode_rows:
+                insert = (
+                    postgresql.insert(anomalies)
+                    if self.engine.dialect.name == "postgresql"
+                    else sqlite.insert(anomalies)
+                )
+                stmt = insert.on_conflict_do_update(
+                    index_elements=["episode_id", "time"],
+                    set_={col: insert.excluded[col] for col in _EPISODE_VALUES},
+                )
+                conn.execute(stmt, list(episode_rows))
 
     @staticmethod
     def _copy_batch(
@@ -162,6 +195,21 @@ class MetricsStore:
                 )
             )
         return points
+
+    def recent_anomalies(
+        self, session_id: str, since: datetime, limit: int = 50
+    ) -> list[AnomalyRecord]:
+        """The session's episodes still open or ended after `since`, newest first."""
+        a = anomalies
+        query = (
+            sa.select(a)
+            .where(a.c.session_id == session_id)
+            .where(sa.or_(a.c.ended_at.is_(None), a.c.ended_at >= since))
+            .order_by(a.c.time.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [AnomalyRecord(episode_json(row)) for row in conn.execute(query)]
 
     def get_session(self, session_id: str) -> SessionRecord | None:
         with self.engine.connect() as conn:

@@ -8,6 +8,7 @@ import fakeredis
 import redis
 
 from services.contracts import (
+    ANOMALY_CHANNEL,
     DEAD_LETTER_STREAM,
     ENGAGEMENT_CHANNEL,
     PUSH_CHANNEL_PREFIX,
@@ -59,6 +60,10 @@ class RedisNames:
     @property
     def engagement_channel(self) -> str:
         return self.prefix + ENGAGEMENT_CHANNEL
+
+    @property
+    def anomaly_channel(self) -> str:
+        return self.prefix + ANOMALY_CHANNEL
 
     def push_channel(self, session_id: str) -> str:
         return f"{self.prefix}{PUSH_CHANNEL_PREFIX}{session_id}"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: anomalies
 ID_LENGTH = 255
 
 metadata = sa.MetaData()
@@ -75,6 +75,28 @@ engagement_metrics = sa.Table(
     sa.Index("ix_engagement_metrics_event_time", "event_id", "time"),
 )
 
+anomalies = sa.Table(
+    "anomalies",
+    metadata,
+    sa.Column("time", UTCDateTime, nullable=False),  # when the episode started
+    sa.Column("episode_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("session_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("event_id", sa.String(ID_LENGTH)),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),  # the highest reached
+    sa.Column("anomaly_score", sa.Float, nullable=False),
+    sa.Column("current_engagement", sa.Float, nullable=False),
+    sa.Column("expected_engagement", sa.Float, nullable=False),
+    sa.Column("deviation", sa.Float, nullable=False),
+    sa.Column("signals", JSONType, nullable=False),
+    sa.Column("explanation", sa.String(1000), nullable=False),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("recovered", sa.Boolean),
+    sa.Column("recovery_seconds", sa.Float),
+    sa.PrimaryKeyConstraint("episode_id", "time", name="pk_anomalies"),
+    sa.Index("ix_anomalies_session_time", "session_id", "time"),
+)
+
 interventions = sa.Table(
     "interventions",
     metadata,
@@ -109,4 +131,4 @@ agent_performance = sa.Table(
 
 # Time-partitioned tables when TimescaleDB is present; each key above includes `time`, as
 # hypertables require of every unique index.
-HYPERTABLES = ("engagement_metrics", "interventions", "agent_performance")
+HYPERTABLES = ("engagement_metrics", "anomalies", "interventions", "agent_performance")

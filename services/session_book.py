@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.anomaly_detector import DetectorSettings, SessionDetector
 from services.contracts import SignalEvent
+from services.episode_log import EpisodeLog, EpisodeOutput
 from services.metrics_store import ENDED, LIVE
 from services.score import score_signals
 from services.settings import ScoreWeights
@@ -29,6 +31,7 @@ class TickOutput:
     session_rows: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)  # engagement:update payloads
     ended: list[str] = field(default_factory=list)
+    episodes: EpisodeOutput = field(default_factory=EpisodeOutput)
 
 
 class SessionBook:
@@ -37,6 +40,9 @@ class SessionBook:
         self.weights = weights
         self.lifetimes = lifetimes
         self.windows: dict[str, SessionWindow] = {}
+        self.detectors: dict[str, SessionDetector] = {}
+        self.detector_settings = DetectorSettings(tick_seconds=config.tick_seconds)
+        self.episodes = EpisodeLog()
         # Events can name a session's event id only once; later ones inherit it (design §2).
         self._known_event: dict[str, str] = {}
 
@@ -55,8 +61,15 @@ class SessionBook:
             if len(self._known_event) > _KNOWN_EVENTS_KEPT:
                 del self._known_event[next(iter(self._known_event))]
 
-    def clear(self) -> None:
+    def clear(self, at: float) -> EpisodeOutput:
+        """Forget every session; their open episodes end, unrecovered, at `at`."""
+        out = EpisodeOutput()
+        when = datetime.fromtimestamp(at, UTC)
+        for session_id in self.windows:
+            self.episodes.end_session(session_id, when, out)
         self.windows.clear()
+        self.detectors.clear()
+        return out
 
     def score_tick(self, tick_epoch: float) -> TickOutput:
         """Score every live session at the tick boundary `tick_epoch`; end the idle ones."""
@@ -69,6 +82,8 @@ class SessionBook:
                 window.present_count == 0 and silent_for >= self.lifetimes.empty_seconds
             ):
                 del self.windows[session_id]
+                self.detectors.pop(session_id, None)
+                self.episodes.end_session(session_id, tick_time, out.episodes)
                 out.ended.append(session_id)
                 out.session_rows.append(
                     _catalogue_row(window, tick_time, ENDED, None, ended_at=tick_time)
@@ -97,6 +112,14 @@ class SessionBook:
                 }
             )
             out.session_rows.append(_catalogue_row(window, tick_time, LIVE, scored.score))
+            detector = self.detectors.get(session_id)
+            if detector is None:
+                detector = self.detectors[session_id] = SessionDetector(
+                    session_id, self.detector_settings
+                )
+            transitions = detector.update(tick_epoch, scored.score, signals)
+            if transitions:
+                self.episodes.record(transitions, window.event_id, contract_signals, out.episodes)
             out.updates.append(
                 {
                     "timestamp": stamp,

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 
-WriteBatch = Callable[[Sequence[dict[str, Any]], Sequence[dict[str, Any]]], None]
+Rows = Sequence[dict[str, Any]]
+WriteBatch = Callable[[Rows, Rows, Rows], None]
 
 
 @dataclass(slots=True)
@@ -46,8 +47,9 @@ class TickWriter:
         self._max_backoff = max_backoff
         self._clock = clock
         self._metrics: deque[dict[str, Any]] = deque()
-        # Catalogue rows are keyed by session: only the newest state of a session matters.
+        # Catalogue and episode rows carry whole state: only the newest of each key matters.
         self._sessions: dict[str, dict[str, Any]] = {}
+        self._episodes: dict[str, dict[str, Any]] = {}
         self._backoff = 0.0
         self._retry_at = 0.0
         self.stats = WriterStats()
@@ -56,12 +58,12 @@ class TickWriter:
     def pending_rows(self) -> int:
         return len(self._metrics)
 
-    def submit(
-        self, metric_rows: Sequence[dict[str, Any]], session_rows: Sequence[dict[str, Any]]
-    ) -> None:
+    def submit(self, metric_rows: Rows, session_rows: Rows, episode_rows: Rows = ()) -> None:
         self._metrics.extend(metric_rows)
         for row in session_rows:
             self._sessions[row["session_id"]] = row
+        for row in episode_rows:
+            self._episodes[row["episode_id"]] = row
         overflow = len(self._metrics) - self._max_rows
         if overflow > 0:
             for _ in range(overflow):
@@ -76,15 +78,16 @@ class TickWriter:
 
     def flush(self, force: bool = False) -> bool:
         """Write what is buffered; False if rows remain. Honours the backoff unless forced."""
-        if not self._metrics and not self._sessions:
+        if not self._metrics and not self._sessions and not self._episodes:
             return True
         if not force and self._clock() < self._retry_at:
             return False
-        while self._metrics or self._sessions:
+        while self._metrics or self._sessions or self._episodes:
             batch = [self._metrics[i] for i in range(min(self._max_batch, len(self._metrics)))]
             catalogue = list(self._sessions.values())
+            episodes = list(self._episodes.values())
             try:
-                self._write_batch(batch, catalogue)
+                self._write_batch(batch, catalogue, episodes)
             except (sa.exc.SQLAlchemyError, OSError) as exc:
                 self._note_failure(exc)
                 return False
@@ -93,6 +96,9 @@ class TickWriter:
             for row in catalogue:
                 if self._sessions.get(row["session_id"]) is row:
                     del self._sessions[row["session_id"]]
+            for row in episodes:
+                if self._episodes.get(row["episode_id"]) is row:
+                    del self._episodes[row["episode_id"]]
             self.stats.written_rows += len(batch)
         if self._backoff:
             log.info("database writes recovered; buffer drained")

@@ -154,7 +154,12 @@ def test_timescaledb_gets_hypertables_and_the_same_behaviour(timescale_url: str)
                     sa.text("SELECT hypertable_name FROM timescaledb_information.hypertables")
                 ).scalars()
             )
-        assert hypertables == {"engagement_metrics", "interventions", "agent_performance"}
+        assert hypertables == {
+            "engagement_metrics",
+            "anomalies",
+            "interventions",
+            "agent_performance",
+        }
         store = MetricsStore(engine)
         rows = [metric_row("s1", T0 + timedelta(days=d), 0.1 * d) for d in range(3)]
         store.write_batch(rows, [catalogue_row("s1", T0)])

@@ -16,12 +16,19 @@ class FlakyDatabase:
         self.down = False
         self.rows: list[dict[str, Any]] = []
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.episodes: dict[str, dict[str, Any]] = {}
 
-    def write(self, rows: Sequence[dict[str, Any]], sessions: Sequence[dict[str, Any]]) -> None:
+    def write(
+        self,
+        rows: Sequence[dict[str, Any]],
+        sessions: Sequence[dict[str, Any]],
+        episodes: Sequence[dict[str, Any]],
+    ) -> None:
         if self.down:
             raise sa.exc.OperationalError("INSERT", {}, Exception("connection refused"))
         self.rows.extend(rows)
         self.sessions.update({s["session_id"]: s for s in sessions})
+        self.episodes.update({e["episode_id"]: e for e in episodes})
 
 
 class Clock:
@@ -42,7 +49,8 @@ def test_rows_survive_an_outage_and_are_written_in_order_once_it_ends() -> None:
     db.down = True
     writer.submit(rows(0, 5), [{"session_id": "s", "v": 1}])
     assert writer.flush() is False
-    writer.submit(rows(5, 5), [{"session_id": "s", "v": 2}])
+    writer.submit(rows(5, 5), [{"session_id": "s", "v": 2}], [{"episode_id": "a", "sev": "W"}])
+    writer.submit([], [], [{"episode_id": "a", "sev": "C"}])
     assert writer.pending_rows == 10
     assert writer.stats.last_error is not None
     db.down = False
@@ -51,6 +59,7 @@ def test_rows_survive_an_outage_and_are_written_in_order_once_it_ends() -> None:
     assert writer.flush() is True
     assert [r["tick"] for r in db.rows] == list(range(10))
     assert db.sessions["s"]["v"] == 2
+    assert db.episodes == {"a": {"episode_id": "a", "sev": "C"}}  # only the newest state
     assert writer.pending_rows == 0
     assert writer.stats.last_error is None
 
