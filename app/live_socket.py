@@ -11,6 +11,8 @@ import json
 import logging
 import queue
 import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -20,11 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
 from services.contracts import valid_id
+from services.metrics_store import ChartPoint, MetricsStore
 from services.push_hub import RESYNC
 
 log = logging.getLogger(__name__)
 
 SOCKET_PREFIX = "/ws/live/"
+MAX_ANOMALIES = 50
 MAX_CLIENT_MESSAGE_BYTES = 4096
 # Hard limit at which the socket library closes the connection; between the two the client
 # gets an error reply and the socket stays open.
@@ -96,9 +100,20 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
     return None
 
 
+def window_anomalies(
+    store: MetricsStore, session_id: str, points: Sequence[ChartPoint]
+) -> list[dict[str, Any]]:
+    """EPISODE dicts, newest first: the session's episodes that overlap the chart's points,
+    plus any still open."""
+    since = points[0].time if points else datetime.now(UTC)
+    records = store.recent_anomalies(session_id, since=since, limit=MAX_ANOMALIES)
+    return [record.as_json() for record in records]
+
+
 def backfill_message(runtime: Runtime, session_id: str) -> str:
     store = runtime.store
     points = store.recent_points(session_id, runtime.settings.chart_points)
+    anomalies = window_anomalies(store, session_id, points)
     record = store.get_session(session_id)
     body: dict[str, Any] = {
         "kind": "backfill",
@@ -107,6 +122,7 @@ def backfill_message(runtime: Runtime, session_id: str) -> str:
         # Without the hub's Redis feed no ticks follow this backfill; the page says so.
         "feed": "up" if runtime.hub.connected else "down",
         "points": [point.as_json() for point in points],
+        "anomalies": anomalies,
     }
     return json.dumps(body)
 

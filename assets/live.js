@@ -6,6 +6,8 @@
  * before React re-renders collapse into the last one, so a burst would lose points. Points are
  * buffered here, one batch is sent, and the next only after the graph shows the previous one.
  * extendData is a delta, so every (re)connect starts from the server's backfill (full state).
+ * Helpers: live_chart.js (figure, drawn checks), live_format.js (texts), live_anomalies.js
+ * (anomaly list and chart bands); all are loaded before any of this runs.
  */
 (function () {
     "use strict";
@@ -21,8 +23,9 @@
     var SILENCE_LIMIT_MS = 65000;
     // A batch the graph has not shown by then was lost: reconnect for a fresh backfill.
     var DRAW_TIMEOUT_MS = 5000;
-    var MAX_LATENCIES = 500;
     var MAX_HISTORY = 50;
+    // Open anomalies show how long they have lasted, to the second.
+    var CLOCK_MS = 1000;
 
     // Read by tests and the latency benchmark.
     var live = (window.ecLive = window.ecLive || {});
@@ -39,15 +42,19 @@
     var current = null;
 
     function newState(cfg) {
-        return {
+        var S = {
             cfg: cfg, ws: null, stopped: false, failures: 0, liveSince: 0, lastHeard: 0,
-            retryTimer: null, pingTimer: null, scheduled: false,
+            retryTimer: null, pingTimer: null, clockTimer: null, scheduled: false,
             // Chart feed: points waiting, newest accepted time, a backfill waiting, the batch
             // or figure in flight, and the figure revision the in-flight work belongs to.
             buffer: [], lastTs: -Infinity, figure: null, pending: null, revision: 0,
             // Props per component id, set once the component is on the page.
-            ui: {}, banner: null, light: null
+            ui: {}, banner: null, light: null,
+            // Bands: true while the graph's anomaly bands may not match the episodes yet.
+            bands: false
         };
+        window.ecAnomalies.init(S);
+        return S;
     }
 
     // -- UI updates (applied once their component is on the page) ------------------------------
@@ -88,100 +95,61 @@
         });
     }
 
-    function categoryOf(S, score) {
-        var bands = S.cfg.bands;
-        for (var i = 0; i < bands.length; i++) {
-            if (score >= bands[i][0]) { return bands[i][1]; }
-        }
-        return bands[bands.length - 1][1];
-    }
-
-    function num(value) {
-        return typeof value === "number" && isFinite(value) ? value : 0;
-    }
-
-    // Same formats as components/live_page.py.
+    // Texts from assets/live_format.js, the same formats as components/live_page.py.
     function showPoint(S, point) {
         var ids = S.cfg.ids;
-        var sig = point.signals || {};
-        var category = categoryOf(S, point.score);
-        queueProps(S, ids.score, {children: num(point.score).toFixed(2)});
-        queueProps(S, ids.category, {children: category, className: "category cat-" + category});
-        var stamp = new Date(point.timestamp);
-        var time = isNaN(stamp.getTime()) ? "" : stamp.toISOString().substring(11, 19);
-        queueProps(S, ids.updated, {children: "updated " + time + " UTC"});
-        var values = {
-            chat: num(sig.chat_msgs_per_min).toFixed(1),
-            poll: (num(sig.poll_participation) * 100).toFixed(0) + " %",
-            users: num(sig.active_users) + " / " + num(sig.total_users),
-            reactions: num(sig.reactions_per_min).toFixed(1),
-            leave: (num(sig.user_leave_rate) * 100).toFixed(1) + " %"
-        };
-        Object.keys(values).forEach(function (key) {
-            queueProps(S, ids.signals[key], {children: values[key]});
+        var text = window.ecFormat.point(S.cfg.bands, point);
+        queueProps(S, ids.score, {children: text.score});
+        queueProps(S, ids.category, {
+            children: text.category,
+            className: "category cat-" + text.category
         });
+        queueProps(S, ids.updated, {children: text.updated});
+        Object.keys(text.signals).forEach(function (key) {
+            queueProps(S, ids.signals[key], {children: text.signals[key]});
+        });
+    }
+
+    // The anomaly list, re-sent whole whenever its text changes.
+    function showAnomalies(S) {
+        var props = window.ecAnomalies.listProps(S, Date.now());
+        if (props) { queueProps(S, S.cfg.ids.anomalies, props); }
     }
 
     // -- the chart -----------------------------------------------------------------------------
 
-    function graphDiv(S) {
-        var outer = document.getElementById(S.cfg.ids.graph);
-        if (!outer) { return null; }
-        var gd = outer.querySelector(".js-plotly-plot");
-        return gd && Array.isArray(gd.data) ? gd : null;
-    }
-
-    function isDrawn(gd, pending) {
-        var trace = gd.data[0];
-        if (!trace || trace.meta !== pending.revision) { return false; }
-        var x = trace.x || [];
-        var last = x.length ? x[x.length - 1] : null;
-        return last === pending.last;
-    }
-
-    function confirmDrawn(S, pending) {
-        live.lastDrawn = pending.last !== null ? pending.last : live.lastDrawn;
-        var now = Date.now() / 1000;
-        live.batches += pending.points.length ? 1 : 0;
-        pending.points.forEach(function (point) {
-            live.drawn += 1;
-            if (typeof point.computedAt === "number") {
-                live.latencies.push(now - point.computedAt);
-            }
-        });
-        live.latencies.splice(0, live.latencies.length - MAX_LATENCIES);
-    }
-
-    function buildFigure(S, points) {
-        // Copies: plotly writes computed values back into the objects it is given, and these
-        // templates are reused for every backfill.
-        var trace = JSON.parse(JSON.stringify(S.cfg.trace));
-        trace.x = points.map(function (p) { return p.timestamp; });
-        trace.y = points.map(function (p) { return p.score; });
-        trace.meta = S.revision;
-        return {data: [trace], layout: JSON.parse(JSON.stringify(S.cfg.layout))};
-    }
+    // graphDiv, isDrawn, confirmDrawn and buildFigure: assets/live_chart.js (loaded after).
+    function chart() { return window.ecChart; }
 
     function flushChart(S) {
-        var gd = graphDiv(S);
+        var gd = chart().graphDiv(S);
         if (!gd) { return; }
         var now = Date.now();
         if (S.pending) {
-            if (!isDrawn(gd, S.pending)) {
+            if (!chart().isDrawn(gd, S.pending)) {
                 if (now - S.pending.at > DRAW_TIMEOUT_MS && !document.hidden) {
                     S.pending = null;
                     dropSocket(S);
                 }
                 return;
             }
-            confirmDrawn(S, S.pending);
+            chart().confirmDrawn(S, S.pending);
             S.pending = null;
+            S.bands = true;
+        }
+        // Nothing of ours is on its way to the graph: the bands can follow the drawn window (a
+        // figure still to send brings its own). A changed graph gets the next batch next time.
+        if (S.bands && !S.figure && S.revision > 0) {
+            var bands = window.ecAnomalies.sync(S, gd, function () { kick(S); });
+            S.bands = bands !== "same";
+            if (bands === "changed") { return; }
         }
         if (S.figure) {
             var points = S.figure;
             S.figure = null;
             S.revision += 1;
-            window.dash_clientside.set_props(S.cfg.ids.graph, {figure: buildFigure(S, points)});
+            var figure = chart().buildFigure(S, points);
+            window.dash_clientside.set_props(S.cfg.ids.graph, {figure: figure});
             var last = points.length ? points[points.length - 1].timestamp : null;
             S.pending = {revision: S.revision, last: last, points: [], at: now};
             return;
@@ -214,7 +182,8 @@
             if (S.stopped) { return; }
             flushChart(S);
             applyQueuedProps(S);
-            if (S.pending || S.figure || S.buffer.length || Object.keys(S.ui).length) {
+            var busy = S.pending || S.figure || S.buffer.length || S.bands;
+            if (busy || Object.keys(S.ui).length) {
                 schedule(S);
             }
         };
@@ -223,6 +192,14 @@
             setTimeout(run, 100);
         } else {
             window.requestAnimationFrame(run);
+        }
+    }
+
+    // The graph was drawn, by us or by Dash: check its bands.
+    function kick(S) {
+        if (current === S && S.revision > 0) {
+            S.bands = true;
+            schedule(S);
         }
     }
 
@@ -237,6 +214,8 @@
         S.lastTs = S.buffer.length ? Date.parse(S.buffer[S.buffer.length - 1].timestamp) : lastTs;
         S.figure = points;
         live.backfills += 1;
+        window.ecAnomalies.reset(S, msg.anomalies);
+        showAnomalies(S);
         if (msg.status === "ended") {
             setBanner(S, S.cfg.messages.ended);
         } else {
@@ -282,6 +261,11 @@
             onBackfill(S, msg);
         } else if (msg.kind === "tick") {
             onTick(S, msg);
+        } else if (msg.kind === "anomaly") {
+            if (window.ecAnomalies.apply(S, msg)) {
+                showAnomalies(S);
+                kick(S);
+            }
         } else if (msg.kind === "ended") {
             setBanner(S, S.cfg.messages.ended);
         } else if (msg.kind === "hub_down") {
@@ -364,6 +348,7 @@
         S.stopped = true;
         clearTimeout(S.retryTimer);
         clearInterval(S.pingTimer);
+        clearInterval(S.clockTimer);
         release(S);
     }
 
@@ -375,6 +360,9 @@
             live.lightHistory.length = 0;
             setLight(S, "connecting", "opening the live feed");
             S.pingTimer = setInterval(function () { keepAlive(S); }, PING_EVERY_MS);
+            S.clockTimer = setInterval(function () {
+                if (window.ecAnomalies.hasOpen(S)) { showAnomalies(S); }
+            }, CLOCK_MS);
             connect(S);
         }
         return window.dash_clientside.no_update;

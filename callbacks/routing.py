@@ -10,6 +10,7 @@ import dash
 from dash import Input, Output, html
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.live_socket import window_anomalies
 from app.runtime import Runtime
 from components import ids
 from components.home_page import error_page, home_body, home_page, not_found_page
@@ -67,7 +68,8 @@ def _live(runtime: Runtime, session_id: str) -> tuple[html.Div, dict[str, Any] |
     if record is None:
         return _pickers_only(runtime, notice(unknown_session_message(session_id), "error")), None
     settings = runtime.settings
-    points = [point.as_json() for point in store.recent_points(session_id, settings.chart_points)]
+    recent = store.recent_points(session_id, settings.chart_points)
+    points = [point.as_json() for point in recent]
     page = live_page(
         record,
         store.list_events(),
@@ -75,6 +77,7 @@ def _live(runtime: Runtime, session_id: str) -> tuple[html.Div, dict[str, Any] |
         points,
         settings.tick_seconds,
         refresh_ms(runtime),
+        anomalies=window_anomalies(store, session_id, recent),
     )
     return page, socket_config(record, settings.chart_points, settings.tick_seconds)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.anomalies import anomaly_shapes
 from services.score import CATEGORY_BANDS
 
 BAND_COLOURS: dict[str, str] = {
@@ -97,6 +98,13 @@ def live_layout(session_id: str) -> dict[str, Any]:
     }
 
 
-def live_figure(session_id: str, points: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The chart for `points` (ChartPoint.as_json() dicts, oldest first)."""
-    return {"data": [live_trace(points)], "layout": live_layout(session_id)}
+def live_figure(
+    session_id: str,
+    points: Sequence[dict[str, Any]],
+    anomalies: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The chart for `points` (ChartPoint.as_json() dicts, oldest first), with a band for each
+    of the `anomalies` (EPISODE dicts) in its window."""
+    layout = live_layout(session_id)
+    layout["shapes"] += anomaly_shapes(anomalies, [point["timestamp"] for point in points])
+    return {"data": [live_trace(points)], "layout": layout}

@@ -28,6 +28,7 @@ SCORE_VALUE = "live-score-value"
 SCORE_CATEGORY = "live-score-category"
 SCORE_UPDATED = "live-score-updated"
 GRAPH = "live-graph"
+ANOMALY_LIST = "live-anomaly-list"
 
 SIGNAL_CHAT = "signal-chat"
 SIGNAL_POLL = "signal-poll"

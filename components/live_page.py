@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from dash import dcc, html
 
 from components import ids
+from components.anomalies import anomaly_config, anomaly_items
 from components.figures import live_figure, live_layout, live_trace
 from services.metrics_store import ENDED, SessionRecord
 from services.score import CATEGORY_BANDS, category_of
@@ -244,6 +245,22 @@ def signal_cards(signals: dict[str, Any] | None) -> html.Div:
     return html.Div(className="signal-cards", children=cards)
 
 
+def anomaly_panel(anomalies: Sequence[dict[str, Any]]) -> html.Div:
+    """The session's anomaly episodes, newest first; assets/live_anomalies.js keeps it live."""
+    return html.Div(
+        className="card anomaly-panel",
+        children=[
+            html.H2("Anomalies", className="panel-title"),
+            html.Div(
+                anomaly_items(anomalies, datetime.now(UTC)),
+                id=ids.ANOMALY_LIST,
+                className="anomaly-list",
+                role="log",
+            ),
+        ],
+    )
+
+
 def live_page(
     record: SessionRecord,
     events: Sequence[tuple[str, int]],
@@ -251,8 +268,10 @@ def live_page(
     points: Sequence[dict[str, Any]],
     tick_seconds: float,
     refresh_ms: int,
+    anomalies: Sequence[dict[str, Any]] = (),
 ) -> html.Div:
-    """The live view of one known session; `points` are ChartPoint.as_json() dicts."""
+    """The live view of one known session; `points` are ChartPoint.as_json() dicts and
+    `anomalies` EPISODE dicts."""
     newest = points[-1] if points else None
     banner = _banner_text(record, points, tick_seconds)
     event = record.event_id or "no event id"
@@ -281,7 +300,7 @@ def live_page(
                     dcc.Graph(
                         id=ids.GRAPH,
                         className="live-graph",
-                        figure=live_figure(record.session_id, points),
+                        figure=live_figure(record.session_id, points, anomalies),
                         config={"displaylogo": False, "scrollZoom": False},
                         # Fills its grid cell and follows window resizes.
                         responsive=True,
@@ -289,6 +308,7 @@ def live_page(
                     ),
                 ],
             ),
+            anomaly_panel(anomalies),
             signal_cards(newest["signals"] if newest else None),
         ],
     )
@@ -311,7 +331,9 @@ def socket_config(record: SessionRecord, chart_points: int, tick_seconds: float)
             "category": ids.SCORE_CATEGORY,
             "updated": ids.SCORE_UPDATED,
             "signals": dict(ids.SIGNAL_IDS),
+            "anomalies": ids.ANOMALY_LIST,
         },
+        "anomalies": anomaly_config(),
         # Highest floor first: the script takes the first band the score reaches.
         "bands": [[floor, name] for floor, name in sorted(CATEGORY_BANDS, reverse=True)],
         "trace": {k: v for k, v in live_trace([]).items() if k not in ("x", "y", "meta")},

@@ -154,3 +154,101 @@ def ec_live(dash_duo: Any, expression: str) -> Any:
 def open_live(dash_duo: Any, session_id: str) -> None:
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/live/{session_id}")
     dash_duo.wait_for_text_to_equal(f"#{ids.LIGHT_TEXT}", "live", timeout=15)
+
+
+# -- anomalies ------------------------------------------------------------------------------------
+
+BANDS_JS = f"""
+var outer = document.getElementById({json.dumps(ids.GRAPH)});
+var gd = outer && outer.querySelector('.js-plotly-plot');
+if (!gd || !gd.layout) {{ return null; }}
+return (gd.layout.shapes || []).filter(function (s) {{
+    return typeof s.name === 'string' && s.name.indexOf('anomaly:') === 0;
+}}).map(function (s) {{
+    return {{name: s.name, x0: s.x0, x1: s.x1, fillcolor: s.fillcolor}};
+}});
+"""
+
+ANOMALY_LIST_JS = f"""
+var list = document.getElementById({json.dumps(ids.ANOMALY_LIST)});
+if (!list) {{ return null; }}
+return Array.from(list.querySelectorAll('.anomaly')).map(function (item) {{
+    var out = {{className: item.className}};
+    ['anomaly-type', 'severity', 'anomaly-time', 'anomaly-lasted', 'anomaly-score',
+     'anomaly-explanation'].forEach(function (name) {{
+        var el = item.querySelector('.' + name);
+        out[name] = el ? el.textContent : null;
+    }});
+    return out;
+}});
+"""
+
+
+def episode(
+    session_id: str,
+    episode_id: str,
+    started: datetime,
+    severity: str = "WARNING",
+    ended: datetime | None = None,
+    recovered: bool | None = None,
+    recovery_seconds: float | None = None,
+    explanation: str = "Chat fell from 12 to 2 messages a minute in 20 s.",
+    kind: str = "SUDDEN_DROP",
+) -> dict[str, Any]:
+    """An EPISODE dict, as pushes and backfills carry it."""
+    return {
+        "episodeId": episode_id,
+        "sessionId": session_id,
+        "eventId": "evt-1",
+        "type": kind,
+        "severity": severity,
+        "startedAt": started.isoformat(),
+        "endedAt": ended.isoformat() if ended else None,
+        "recovered": recovered,
+        "recoverySeconds": recovery_seconds,
+        "anomalyScore": 0.8,
+        "currentEngagement": 0.21,
+        "expectedEngagement": 0.58,
+        "deviation": -0.638,
+        "explanation": explanation,
+    }
+
+
+def anomaly_row(ep: dict[str, Any]) -> dict[str, Any]:
+    """The anomalies table row an EPISODE dict was made from."""
+    ended = ep["endedAt"]
+    return {
+        "time": datetime.fromisoformat(ep["startedAt"]),
+        "episode_id": ep["episodeId"],
+        "session_id": ep["sessionId"],
+        "event_id": ep["eventId"],
+        "type": ep["type"],
+        "severity": ep["severity"],
+        "anomaly_score": ep["anomalyScore"],
+        "current_engagement": ep["currentEngagement"],
+        "expected_engagement": ep["expectedEngagement"],
+        "deviation": ep["deviation"],
+        "signals": {"chat_msgs_per_min": 2.0},
+        "explanation": ep["explanation"],
+        "ended_at": datetime.fromisoformat(ended) if ended else None,
+        "recovered": ep["recovered"],
+        "recovery_seconds": ep["recoverySeconds"],
+    }
+
+
+def anomaly_message(phase: str, ep: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "anomaly", "phase": phase, "episode": ep}
+
+
+def bands(dash_duo: Any) -> list[dict[str, Any]] | None:
+    """The chart's anomaly bands, straight from plotly's layout."""
+    return dash_duo.driver.execute_script(BANDS_JS)
+
+
+def anomaly_list(dash_duo: Any) -> list[dict[str, Any]] | None:
+    """Each listed episode's class and texts, newest first."""
+    return dash_duo.driver.execute_script(ANOMALY_LIST_JS)
+
+
+def wait_until(dash_duo: Any, check: Callable[[], Any], what: str, timeout: float = 15) -> None:
+    WebDriverWait(dash_duo.driver, timeout).until(lambda _: check(), what)

@@ -1,0 +1,215 @@
+/*
+ * The live page's anomaly episodes: the list and the chart's bands, both redrawn from full
+ * state (a map episodeId -> EPISODE) as components/anomalies.py draws the first render.
+ *
+ * The list goes through set_props as component dicts whose texts are string children (React
+ * escapes them). Bands go straight to plotly with Plotly.react on the graph's current data and
+ * layout, so the points extendData added and the producer's zoom stay as they are; they are
+ * checked against what the graph shows after every draw, since a figure from Dash (a backfill,
+ * a zoom synced back into the figure prop) brings its own shapes.
+ */
+(function () {
+    "use strict";
+
+    var MAX_EPISODES = 50;
+    var RANK = {WARNING: 1, CRITICAL: 2};
+
+    function F() { return window.ecFormat; }
+
+    function init(S) {
+        S.anomalies = {episodes: {}, listKey: null};
+    }
+
+    function severity(ep) {
+        return ep.severity === "CRITICAL" ? "CRITICAL" : "WARNING";
+    }
+
+    function valid(S, ep) {
+        return !!ep && typeof ep === "object" && typeof ep.episodeId === "string" &&
+            ep.episodeId !== "" && ep.sessionId === S.cfg.sessionId &&
+            F().parseTime(ep.startedAt) !== null;
+    }
+
+    // Pushes can cross a backfill: an ended episode stays ended, and severity (the peak so
+    // far) never goes down.
+    function merge(old, ep) {
+        if (!old) { return ep; }
+        if (old.endedAt && !ep.endedAt) { return old; }
+        if (RANK[severity(old)] > RANK[severity(ep)]) {
+            return Object.assign({}, ep, {severity: old.severity});
+        }
+        return ep;
+    }
+
+    // Newest first, by start then id, as components/anomalies.py sorts.
+    function sorted(S) {
+        var eps = Object.keys(S.anomalies.episodes).map(function (k) {
+            return S.anomalies.episodes[k];
+        });
+        return eps.sort(function (a, b) {
+            var diff = F().parseTime(b.startedAt) - F().parseTime(a.startedAt);
+            if (diff) { return diff; }
+            return b.episodeId > a.episodeId ? 1 : b.episodeId < a.episodeId ? -1 : 0;
+        });
+    }
+
+    function add(S, ep) {
+        var episodes = S.anomalies.episodes;
+        episodes[ep.episodeId] = merge(episodes[ep.episodeId], ep);
+        sorted(S).slice(MAX_EPISODES).forEach(function (old) {
+            delete episodes[old.episodeId];
+        });
+    }
+
+    // A backfill: full state.
+    function reset(S, list) {
+        S.anomalies.episodes = {};
+        (Array.isArray(list) ? list : []).forEach(function (ep) {
+            if (valid(S, ep)) { add(S, ep); }
+        });
+    }
+
+    // An `anomaly` push; true if it changed anything.
+    function apply(S, msg) {
+        if (!valid(S, msg.episode)) { return false; }
+        add(S, msg.episode);
+        return true;
+    }
+
+    function hasOpen(S) {
+        return sorted(S).some(function (ep) { return !ep.endedAt; });
+    }
+
+    // -- the list ------------------------------------------------------------------------------
+
+    function el(type, className, children) {
+        return {
+            type: type,
+            namespace: "dash_html_components",
+            props: {className: className, children: children}
+        };
+    }
+
+    function label(S, kind) {
+        if (typeof kind !== "string" || !kind) { return "Anomaly"; }
+        var known = S.cfg.anomalies.labels[kind];
+        if (known) { return known; }
+        var words = kind.replace(/_/g, " ").toLowerCase();
+        return words.charAt(0).toUpperCase() + words.substring(1);
+    }
+
+    function item(S, ep, nowMs) {
+        var f = F();
+        var sev = severity(ep);
+        var state = ep.endedAt ? "ended" : "open";
+        var explanation = ep.explanation === null || ep.explanation === undefined
+            ? "" : String(ep.explanation);
+        return el("Div", "anomaly anomaly-" + state + " anomaly-" + sev, [
+            el("Div", "anomaly-head", [
+                el("Span", "anomaly-type", label(S, ep.type)),
+                el("Span", "severity severity-" + sev, sev),
+                el("Span", "anomaly-time", "started " + f.clockUtc(ep.startedAt)),
+                el("Span", "anomaly-lasted", f.lasted(ep, nowMs))
+            ]),
+            el("Div", "anomaly-score",
+                f.comparison(ep.currentEngagement, ep.expectedEngagement, ep.deviation)),
+            el("Div", "anomaly-explanation", explanation)
+        ]);
+    }
+
+    // The list's props, or null when the list on screen already says this.
+    function listProps(S, nowMs) {
+        var eps = sorted(S);
+        var children = eps.length
+            ? eps.map(function (ep) { return item(S, ep, nowMs); })
+            : [el("Div", "anomaly-empty", S.cfg.anomalies.empty)];
+        var key = JSON.stringify(children);
+        if (key === S.anomalies.listKey) { return null; }
+        S.anomalies.listKey = key;
+        return {children: children};
+    }
+
+    // -- the bands -----------------------------------------------------------------------------
+
+    function isBand(S, shape) {
+        var prefix = S.cfg.anomalies.prefix;
+        return !!shape && typeof shape.name === "string" && shape.name.indexOf(prefix) === 0;
+    }
+
+    // Same rules as components/anomalies.py anomaly_shapes; xs are the plotted timestamps.
+    function shapes(S, xs) {
+        var f = F();
+        if (!xs || !xs.length) { return []; }
+        var first = f.parseTime(xs[0]);
+        var last = f.parseTime(xs[xs.length - 1]);
+        if (first === null || last === null) { return []; }
+        var cfg = S.cfg.anomalies;
+        var out = [];
+        sorted(S).reverse().forEach(function (ep) {
+            var started = f.parseTime(ep.startedAt);
+            var ended = f.parseTime(ep.endedAt);
+            if (ended !== null && ended < first) { return; }
+            var x1 = ended !== null ? ep.endedAt : (last > started ? xs[xs.length - 1] : ep.startedAt);
+            out.push({
+                type: "rect",
+                name: cfg.prefix + ep.episodeId,
+                xref: "x",
+                yref: "paper",
+                x0: started < first ? xs[0] : ep.startedAt,
+                x1: x1,
+                y0: 0,
+                y1: 1,
+                fillcolor: cfg.colours[severity(ep)],
+                opacity: cfg.opacity,
+                layer: "below",
+                line: {width: 0}
+            });
+        });
+        return out;
+    }
+
+    function bandKey(list) {
+        return JSON.stringify(list.map(function (s) {
+            return [s.name, s.x0, s.x1, s.fillcolor, s.opacity];
+        }));
+    }
+
+    // A layout for a figure being built: the template's shapes plus the bands for `xs`.
+    function withBands(S, layout, xs) {
+        layout.shapes = (layout.shapes || []).concat(shapes(S, xs));
+        return layout;
+    }
+
+    // Bring the graph's bands in line with the episodes and the plotted window. Call only
+    // when no figure or extendData of ours is on its way to the graph. Returns "same",
+    // "changed" (check again once drawn) or "wait" (the graph is busy: try again later).
+    function sync(S, gd, onDraw) {
+        if (!window.Plotly || gd.classList.contains("dash-graph--pending") || !gd.layout) {
+            return "wait";
+        }
+        if (!gd.ecBandsHooked) {
+            // Dash replots with the figure prop's shapes (a zoom synced back into it, say).
+            gd.ecBandsHooked = true;
+            gd.on("plotly_afterplot", onDraw);
+        }
+        var trace = gd.data[0];
+        var want = shapes(S, trace && trace.x ? Array.from(trace.x) : []);
+        var current = gd.layout.shapes || [];
+        var have = current.filter(function (s) { return isBand(S, s); });
+        if (bandKey(have) === bandKey(want)) { return "same"; }
+        var others = current.filter(function (s) { return !isBand(S, s); });
+        var layout = Object.assign({}, gd.layout, {shapes: others.concat(want)});
+        window.Plotly.react(gd, gd.data, layout);
+        return "changed";
+    }
+
+    window.ecAnomalies = {
+        init: init,
+        reset: reset,
+        apply: apply,
+        hasOpen: hasOpen,
+        listProps: listProps,
+        withBands: withBands,
+        sync: sync
+    };
+})();

@@ -1,0 +1,104 @@
+/*
+ * Texts of the live page for pushed data, formatted exactly as components/live_page.py and
+ * components/anomalies.py format the page's first render. Pure functions, no DOM.
+ */
+(function () {
+    "use strict";
+
+    var MINUS = "\u2212";
+
+    function num(value) {
+        return typeof value === "number" && isFinite(value) ? value : 0;
+    }
+
+    function isNum(value) {
+        return typeof value === "number" && isFinite(value);
+    }
+
+    // bands: [[floor, name], ...], highest floor first.
+    function categoryOf(bands, score) {
+        for (var i = 0; i < bands.length; i++) {
+            if (score >= bands[i][0]) { return bands[i][1]; }
+        }
+        return bands[bands.length - 1][1];
+    }
+
+    function parseTime(value) {
+        var ms = typeof value === "string" && value ? Date.parse(value) : NaN;
+        return isNaN(ms) ? null : ms;
+    }
+
+    function clock(value) {
+        var ms = parseTime(value);
+        return ms === null ? "" : new Date(ms).toISOString().substring(11, 19);
+    }
+
+    // Texts of the score card and signal cards for one point.
+    function point(bands, p) {
+        var sig = p.signals || {};
+        return {
+            score: num(p.score).toFixed(2),
+            category: categoryOf(bands, p.score),
+            updated: "updated " + clock(p.timestamp) + " UTC",
+            signals: {
+                chat: num(sig.chat_msgs_per_min).toFixed(1),
+                poll: (num(sig.poll_participation) * 100).toFixed(0) + " %",
+                users: num(sig.active_users) + " / " + num(sig.total_users),
+                reactions: num(sig.reactions_per_min).toFixed(1),
+                leave: (num(sig.user_leave_rate) * 100).toFixed(1) + " %"
+            }
+        };
+    }
+
+    function pad2(n) {
+        return (n < 10 ? "0" : "") + n;
+    }
+
+    // 45s, 1m 20s, 1h 05m.
+    function duration(seconds) {
+        var total = Math.max(0, Math.round(num(seconds)));
+        if (total < 60) { return total + "s"; }
+        if (total < 3600) { return Math.floor(total / 60) + "m " + pad2(total % 60) + "s"; }
+        return Math.floor(total / 3600) + "h " + pad2(Math.floor((total % 3600) / 60)) + "m";
+    }
+
+    // "0.21 vs 0.58 expected, −64 %"
+    function comparison(current, expected, deviation) {
+        var text = (isNum(current) ? current.toFixed(2) : "—") + " vs " +
+            (isNum(expected) ? expected.toFixed(2) : "—") + " expected";
+        if (!isNum(deviation)) { return text; }
+        var percent = Math.round(deviation * 100);
+        var sign = percent < 0 ? MINUS : percent > 0 ? "+" : "";
+        return text + ", " + sign + Math.abs(percent) + " %";
+    }
+
+    function clockUtc(value) {
+        var text = clock(value);
+        return text ? text + " UTC" : "--:--:-- UTC";
+    }
+
+    // How long an episode has lasted (up to nowMs while open) and how it ended.
+    function lasted(episode, nowMs) {
+        var started = parseTime(episode.startedAt);
+        var ended = parseTime(episode.endedAt);
+        if (started === null) { return ""; }
+        if (ended === null) { return "ongoing for " + duration((nowMs - started) / 1000); }
+        var text = "lasted " + duration((ended - started) / 1000);
+        if (episode.recovered) {
+            return isNum(episode.recoverySeconds)
+                ? text + " · recovered in " + duration(episode.recoverySeconds)
+                : text + " · recovered";
+        }
+        return text + " · ended without recovery";
+    }
+
+    window.ecFormat = {
+        num: num,
+        parseTime: parseTime,
+        point: point,
+        duration: duration,
+        comparison: comparison,
+        clockUtc: clockUtc,
+        lasted: lasted
+    };
+})();

@@ -1,0 +1,202 @@
+"""The live page's anomaly list and chart bands.
+
+Episodes are the EPISODE dicts of the socket's `anomaly` pushes and backfills. The page's first
+render uses these helpers; assets/live_format.js and assets/live_anomalies.js format and draw
+the same way for pushed episodes (texts and colours reach them through `anomaly_config`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from dash import html
+
+TYPE_LABELS: dict[str, str] = {
+    "SUDDEN_DROP": "Sudden drop",
+    "GRADUAL_DECLINE": "Gradual decline",
+    "MASS_EXIT": "Mass exit",
+    "LOW_ENGAGEMENT": "Low engagement",
+}
+SEVERITY_COLOURS: dict[str, str] = {"WARNING": "#e08a00", "CRITICAL": "#c0392b"}
+BAND_OPACITY = 0.22
+# Shapes of anomaly bands are named with this prefix, so they can be told from the category
+# bands (the browser replaces only these).
+BAND_PREFIX = "anomaly:"
+NO_ANOMALIES = "No anomalies in this session"
+MINUS = "\u2212"
+
+
+def type_label(kind: str | None) -> str:
+    if not kind:
+        return "Anomaly"
+    return TYPE_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def severity_of(episode: dict[str, Any]) -> str:
+    return "CRITICAL" if episode.get("severity") == "CRITICAL" else "WARNING"
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _half_up(value: float) -> int:
+    """Round half up, as Math.round does in the browser."""
+    return math.floor(value + 0.5)
+
+
+def format_clock(value: str | None) -> str:
+    stamp = _parse(value)
+    return "--:--:-- UTC" if stamp is None else f"{stamp.astimezone(UTC):%H:%M:%S} UTC"
+
+
+def format_duration(seconds: float | None) -> str:
+    """45s, 1m 20s, 1h 05m."""
+    total = max(0, _half_up(seconds or 0.0))
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        return f"{total // 60}m {total % 60:02d}s"
+    return f"{total // 3600}h {total % 3600 // 60:02d}m"
+
+
+def format_comparison(
+    current: float | None, expected: float | None, deviation: float | None
+) -> str:
+    """'0.21 vs 0.58 expected, -64 %', with a true minus sign."""
+    now = f"{current:.2f}" if isinstance(current, int | float) else "—"
+    then = f"{expected:.2f}" if isinstance(expected, int | float) else "—"
+    text = f"{now} vs {then} expected"
+    if not isinstance(deviation, int | float) or not math.isfinite(deviation):
+        return text
+    percent = _half_up(deviation * 100)
+    sign = MINUS if percent < 0 else "+" if percent > 0 else ""
+    return f"{text}, {sign}{abs(percent)} %"
+
+
+def format_lasted(episode: dict[str, Any], now: datetime) -> str:
+    """How long the episode has lasted and how it ended."""
+    started = _parse(episode.get("startedAt"))
+    ended = _parse(episode.get("endedAt"))
+    if started is None:
+        return ""
+    if ended is None:
+        return f"ongoing for {format_duration((now - started).total_seconds())}"
+    lasted = f"lasted {format_duration((ended - started).total_seconds())}"
+    if episode.get("recovered"):
+        seconds = episode.get("recoverySeconds")
+        if isinstance(seconds, int | float):
+            return f"{lasted} · recovered in {format_duration(seconds)}"
+        return f"{lasted} · recovered"
+    return f"{lasted} · ended without recovery"
+
+
+def newest_first(episodes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """By start, then id (as the browser sorts)."""
+
+    def key(episode: dict[str, Any]) -> tuple[float, str]:
+        stamp = _parse(episode.get("startedAt"))
+        return (stamp.timestamp() if stamp else 0.0, str(episode.get("episodeId")))
+
+    return sorted(episodes, key=key, reverse=True)
+
+
+def anomaly_item(episode: dict[str, Any], now: datetime) -> html.Div:
+    severity = severity_of(episode)
+    state = "open" if not episode.get("endedAt") else "ended"
+    return html.Div(
+        className=f"anomaly anomaly-{state} anomaly-{severity}",
+        children=[
+            html.Div(
+                className="anomaly-head",
+                children=[
+                    html.Span(type_label(episode.get("type")), className="anomaly-type"),
+                    html.Span(severity, className=f"severity severity-{severity}"),
+                    html.Span(
+                        "started " + format_clock(episode.get("startedAt")),
+                        className="anomaly-time",
+                    ),
+                    html.Span(format_lasted(episode, now), className="anomaly-lasted"),
+                ],
+            ),
+            html.Div(
+                format_comparison(
+                    episode.get("currentEngagement"),
+                    episode.get("expectedEngagement"),
+                    episode.get("deviation"),
+                ),
+                className="anomaly-score",
+            ),
+            # A string child: React renders it as text, never as markup.
+            html.Div(str(episode.get("explanation") or ""), className="anomaly-explanation"),
+        ],
+    )
+
+
+def anomaly_items(episodes: Iterable[dict[str, Any]], now: datetime) -> list[html.Div]:
+    ordered = newest_first(episodes)
+    if not ordered:
+        return [html.Div(NO_ANOMALIES, className="anomaly-empty")]
+    return [anomaly_item(episode, now) for episode in ordered]
+
+
+def anomaly_shapes(
+    episodes: Iterable[dict[str, Any]], timestamps: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One shaded band per episode that overlaps the plotted points' time span, from its start
+    (or the window's) to its end (or the newest point while open), oldest first."""
+    if not timestamps:
+        return []
+    first, last = _parse(timestamps[0]), _parse(timestamps[-1])
+    if first is None or last is None:
+        return []
+    shapes = []
+    for episode in reversed(newest_first(episodes)):
+        started = _parse(episode.get("startedAt"))
+        ended = _parse(episode.get("endedAt"))
+        if started is None or (ended is not None and ended < first):
+            continue
+        x0 = timestamps[0] if started < first else episode["startedAt"]
+        if ended is not None:
+            x1 = episode["endedAt"]
+        else:
+            x1 = timestamps[-1] if last > started else episode["startedAt"]
+        shapes.append(band_shape(episode, x0, x1))
+    return shapes
+
+
+def band_shape(episode: dict[str, Any], x0: str, x1: str) -> dict[str, Any]:
+    return {
+        "type": "rect",
+        "name": BAND_PREFIX + str(episode.get("episodeId")),
+        "xref": "x",
+        "yref": "paper",
+        "x0": x0,
+        "x1": x1,
+        "y0": 0,
+        "y1": 1,
+        "fillcolor": SEVERITY_COLOURS[severity_of(episode)],
+        "opacity": BAND_OPACITY,
+        "layer": "below",
+        "line": {"width": 0},
+    }
+
+
+def anomaly_config() -> dict[str, Any]:
+    """What the browser script needs to format and draw episodes like this module."""
+    return {
+        "labels": dict(TYPE_LABELS),
+        "colours": dict(SEVERITY_COLOURS),
+        "opacity": BAND_OPACITY,
+        "prefix": BAND_PREFIX,
+        "empty": NO_ANOMALIES,
+    }
