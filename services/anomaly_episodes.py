@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from services.anomaly_core import CoreSettings
+from services.contracts import SIGNAL_NAMES
 
 
 class AnomalyType(StrEnum):
@@ -185,12 +186,4 @@ def signals_dict(signals: Any) -> dict[str, float | int]:
         return {}
     if hasattr(signals, "as_contract"):
         return signals.as_contract()  # type: ignore[no-any-return]
-    keys = (
-        "chat_msgs_per_min",
-        "poll_participation",
-        "active_users",
-        "total_users",
-        "reactions_per_min",
-        "user_leave_rate",
-    )
-    return {k: getattr(signals, k) for k in keys if hasattr(signals, k)}
+    return {k: getattr(signals, k) for k in SIGNAL_NAMES if hasattr(signals, k)}

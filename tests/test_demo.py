@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,18 +11,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.http import get_json
 from tests.redis_server import free_port
 from tests.waiting import wait_until
-
-
-def get_json(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
-    except OSError:
-        return 0, {}
 
 
 def test_demo_serves_scored_simulated_sessions_on_the_embedded_default(tmp_path: Path) -> None:

@@ -11,25 +11,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import redis
 from simple_websocket import Client
 
 from services.contracts import LIVE_SYNC_STREAM
 from services.settings import Settings
+from tests.http import get_json
 from tests.redis_server import free_port
 from tests.waiting import wait_until
-
-
-def get_json(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
-    except OSError:
-        return 0, {}
 
 
 def test_serve_runs_workers_that_score_and_push_over_websockets(
