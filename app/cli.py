@@ -201,3 +201,67 @@ def token(role: str, events: tuple[str, ...], ttl: int) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(text)
+
+
+@main.command("detector-settings")
+@click.argument("event_id")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override one threshold for this event; repeat for several.",
+)
+@click.option("--reset", is_flag=True, help="Drop this event's overrides first.")
+def detector_settings(event_id: str, assignments: tuple[str, ...], reset: bool) -> None:
+    """Show or change an event's anomaly-detection thresholds (stored in DATABASE_URL).
+
+    Running collectors pick a change up within 15 s. Tunable: sensitivity (0.1-10, default 1;
+    higher flags more), cooldown_seconds, mass_exit_share, mass_exit_critical_share,
+    mass_exit_min_users, mass_exit_min_audience, drop_ratio, decline_ratio, low_ratio,
+    low_seconds, low_score, low_score_seconds, critical_ratio, recover_ratio,
+    max_episode_seconds. Prints the event's overrides and the resulting settings as JSON.
+    """
+    import dataclasses
+    import json
+
+    from services.anomaly_detector import DetectorSettings
+    from services.contracts import valid_id
+    from services.database import create_db_engine, ensure_schema
+    from services.event_settings import TUNABLE, EventSettingsError, EventSettingsStore, effective
+
+    if not valid_id(event_id):
+        raise click.ClickException("EVENT_ID must be 1-255 printable characters")
+    changes: dict[str, str] = {}
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        if not sep:
+            raise click.ClickException(f"--set takes NAME=VALUE, got {assignment!r}")
+        changes[name.strip()] = value.strip()
+    settings = _settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        ensure_schema(engine)
+        store = EventSettingsStore(engine)
+        try:
+            overrides = (
+                store.update(event_id, changes, reset=reset)
+                if changes or reset
+                else store.overrides(event_id)
+            )
+        except EventSettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    resulting = effective(DetectorSettings(tick_seconds=settings.tick_seconds), overrides)
+    values = dataclasses.asdict(resulting)
+    click.echo(
+        json.dumps(
+            {
+                "event_id": event_id,
+                "overrides": overrides,
+                "settings": {name: values[name] for name in TUNABLE},
+            },
+            indent=2,
+        )
+    )

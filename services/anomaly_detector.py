@@ -93,6 +93,16 @@ class SessionDetector:
     def expected_engagement(self) -> float:
         return self._score_base
 
+    def retune(self, settings: DetectorSettings) -> None:
+        """Take on new thresholds now, keeping the learnt baseline and any open episodes.
+
+        Window sizes and the baseline horizon are kept as they were built: only thresholds
+        (see services.event_settings.TUNABLE) change on a running detector.
+        """
+        self.settings = settings
+        self.activity.s = settings
+        self.exits.s = settings
+
     # -- the tick --------------------------------------------------------------------------
 
     def update(

@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 
 import redis
 from redis.exceptions import LockError
+from sqlalchemy.exc import SQLAlchemyError
 
+from services.event_settings import EventSettingsStore
 from services.metrics_store import MetricsStore
 from services.redis_bus import REDIS_DOWN, RedisNames
 from services.session_book import Lifetimes, SessionBook, TickOutput
@@ -33,6 +35,8 @@ _PUBLISH_CHUNK = 1000
 _MAX_BLOCK_MS = 1000
 # Some servers (the embedded one) answer a blocking read at once; don't spin on them.
 _EMPTY_READ_PAUSE = 0.02
+# How soon a change to an event's detector settings reaches its running detectors.
+_EVENT_SETTINGS_SECONDS = 15.0
 
 
 @dataclass(slots=True)
@@ -107,7 +111,10 @@ class Collector:
         self._next_tick = 0.0
         self._lease_checked_at = 0.0
         self._reclaimed_at = 0.0
+        self._event_settings_at = 0.0
         self._redis_backoff = 0.0
+        self.event_settings = EventSettingsStore(store.engine)
+        self.event_settings_every = _EVENT_SETTINGS_SECONDS
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -137,6 +144,9 @@ class Collector:
         if now - self._reclaimed_at >= self.settings.reclaim_idle_seconds / 2:
             self._reclaimed_at = now
             self.reader.reclaim(self.book.apply, int(self.settings.reclaim_idle_seconds * 1000))
+        if now - self._event_settings_at >= self.event_settings_every:
+            self._event_settings_at = now
+            self._load_event_settings()
         if now >= self._next_tick:
             boundary = math.floor(now / self.tick_seconds) * self.tick_seconds
             self.tick(boundary)
@@ -159,6 +169,17 @@ class Collector:
         self.last_tick_ms = (time.perf_counter() - started) * 1000
         self._write_heartbeat()
         return out
+
+    def _load_event_settings(self) -> None:
+        try:
+            overrides = self.event_settings.all_overrides()
+        except SQLAlchemyError as exc:
+            log.warning(
+                "could not load per-event detector settings (%s); keeping the last ones",
+                str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200],
+            )
+            return
+        self.book.set_event_overrides(overrides)
 
     # -- lease ----------------------------------------------------------------------------------
 
@@ -186,6 +207,7 @@ class Collector:
         self.is_leader = True
         self._lease_checked_at = now
         self._next_tick = 0.0
+        self._event_settings_at = 0.0
         self.reader.ensure_groups()
         # A previous leader's unacknowledged entries are ours now, whatever their age.
         self._reclaimed_at = now

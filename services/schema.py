@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_VERSION = 2  # 2: anomalies
+SCHEMA_VERSION = 2  # 2: anomalies, event_settings
 ID_LENGTH = 255
 
 metadata = sa.MetaData()
@@ -95,6 +95,15 @@ anomalies = sa.Table(
     sa.Column("recovery_seconds", sa.Float),
     sa.PrimaryKeyConstraint("episode_id", "time", name="pk_anomalies"),
     sa.Index("ix_anomalies_session_time", "session_id", "time"),
+)
+
+event_settings = sa.Table(
+    "event_settings",
+    metadata,
+    sa.Column("event_id", sa.String(ID_LENGTH), primary_key=True),
+    # Overrides of the anomaly detector's defaults for this event's sessions.
+    sa.Column("detector", JSONType, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 interventions = sa.Table(

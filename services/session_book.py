@@ -9,6 +9,7 @@ from typing import Any
 from services.anomaly_detector import DetectorSettings, SessionDetector
 from services.contracts import SignalEvent
 from services.episode_log import EpisodeLog, EpisodeOutput
+from services.event_settings import effective
 from services.metrics_store import ENDED, LIVE
 from services.score import score_signals
 from services.settings import ScoreWeights
@@ -41,7 +42,8 @@ class SessionBook:
         self.lifetimes = lifetimes
         self.windows: dict[str, SessionWindow] = {}
         self.detectors: dict[str, SessionDetector] = {}
-        self.detector_settings = DetectorSettings(tick_seconds=config.tick_seconds)
+        self.detector_defaults = DetectorSettings(tick_seconds=config.tick_seconds)
+        self._event_detector_settings: dict[str, DetectorSettings] = {}
         self.episodes = EpisodeLog()
         # Events can name a session's event id only once; later ones inherit it (design §2).
         self._known_event: dict[str, str] = {}
@@ -60,6 +62,19 @@ class SessionBook:
             self._known_event[event.session_id] = window.event_id
             if len(self._known_event) > _KNOWN_EVENTS_KEPT:
                 del self._known_event[next(iter(self._known_event))]
+
+    def detector_settings(self, event_id: str | None) -> DetectorSettings:
+        if event_id is None:
+            return self.detector_defaults
+        return self._event_detector_settings.get(event_id, self.detector_defaults)
+
+    def set_event_overrides(self, overrides: dict[str, dict[str, float | int]]) -> None:
+        """Per-event detector thresholds; running detectors take them on at their next tick."""
+        self._event_detector_settings = {
+            event_id: effective(self.detector_defaults, values)
+            for event_id, values in overrides.items()
+            if values
+        }
 
     def clear(self, at: float) -> EpisodeOutput:
         """Forget every session; their open episodes end, unrecovered, at `at`."""
@@ -112,11 +127,13 @@ class SessionBook:
                 }
             )
             out.session_rows.append(_catalogue_row(window, tick_time, LIVE, scored.score))
+            wanted = self.detector_settings(window.event_id)
             detector = self.detectors.get(session_id)
             if detector is None:
-                detector = self.detectors[session_id] = SessionDetector(
-                    session_id, self.detector_settings
-                )
+                detector = self.detectors[session_id] = SessionDetector(session_id, wanted)
+            elif detector.settings is not wanted:
+                # The event's thresholds changed, or the session's event became known.
+                detector.retune(wanted)
             transitions = detector.update(tick_epoch, scored.score, signals)
             if transitions:
                 self.episodes.record(transitions, window.event_id, contract_signals, out.episodes)
