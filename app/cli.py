@@ -83,7 +83,7 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     )
     sim.start()
     try:
-        _serve_in_process(runtime, settings, banner="demo (embedded Redis, simulated audiences)")
+        _serve_demo(runtime, settings)
     finally:
         stop.set()
         runtime.stop()
@@ -116,13 +116,16 @@ def serve(no_collector: bool, workers: int | None) -> None:
     ProductionServer(settings).run()
 
 
-def _serve_in_process(runtime: Runtime, settings: Settings, banner: str) -> None:
+def _serve_demo(runtime: Runtime, settings: Settings) -> None:
+    """Flask's threaded server: the embedded Redis lives in this one process."""
     from app.factory import create_app
 
     app = create_app(runtime)
     runtime.start()
+    # A line per request would bury the collector's log; the demo is a single-user tool.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     url = f"http://{settings.host}:{settings.port}/"
-    click.echo(f"Engagement Conductor {banner}: dashboard at {url}", err=False)
+    click.echo(f"Engagement Conductor demo (embedded Redis, simulated audiences): {url}")
     sys.stdout.flush()
     _on_sigterm(lambda: signal.raise_signal(signal.SIGINT))
     app.run(host=settings.host, port=settings.port, debug=False, threaded=True)

@@ -42,7 +42,9 @@
             updated: "updated " + clock(p.timestamp) + " UTC",
             signals: {
                 chat: num(sig.chat_msgs_per_min).toFixed(1),
-                poll: (num(sig.poll_participation) * 100).toFixed(0) + " %",
+                poll: sig.poll_active === false
+                    ? "no poll running"
+                    : (num(sig.poll_participation) * 100).toFixed(0) + " %",
                 users: num(sig.active_users) + " / " + num(sig.total_users),
                 reactions: num(sig.reactions_per_min).toFixed(1),
                 leave: (num(sig.user_leave_rate) * 100).toFixed(1) + " %"

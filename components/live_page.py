@@ -87,7 +87,9 @@ def format_signals(signals: dict[str, Any] | None) -> dict[str, str]:
         return dict.fromkeys(ids.SIGNAL_IDS, "—")
     return {
         "chat": f"{signals.get('chat_msgs_per_min', 0):.1f}",
-        "poll": f"{signals.get('poll_participation', 0) * 100:.0f} %",
+        "poll": "no poll running"
+        if signals.get("poll_active") is False
+        else f"{signals.get('poll_participation', 0) * 100:.0f} %",
         "users": f"{signals.get('active_users', 0)} / {signals.get('total_users', 0)}",
         "reactions": f"{signals.get('reactions_per_min', 0):.1f}",
         "leave": f"{signals.get('user_leave_rate', 0) * 100:.1f} %",

@@ -240,7 +240,8 @@ class Collector:
         computed_at = time.time()
         for i, update in enumerate(out.updates, start=1):
             pipe.publish(names.engagement_channel, json.dumps(update))
-            push = dict(update, kind="tick", computedAt=computed_at)
+            signals = dict(update["signals"], poll_active=out.poll_active[update["sessionId"]])
+            push = dict(update, kind="tick", computedAt=computed_at, signals=signals)
             pipe.publish(names.push_channel(update["sessionId"]), json.dumps(push))
             if i % _PUBLISH_CHUNK == 0:
                 pipe.execute()

@@ -189,6 +189,7 @@ class MetricsStore:
                         "poll_participation": row.poll_participation,
                         "active_users": row.active_users,
                         "total_users": extra.get("total_users", 0),
+                        "poll_active": extra.get("poll_active"),
                         "reactions_per_min": row.reactions_per_min,
                         "user_leave_rate": row.user_leave_rate,
                     },

@@ -31,6 +31,8 @@ class TickOutput:
     metric_rows: list[dict[str, Any]] = field(default_factory=list)
     session_rows: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)  # engagement:update payloads
+    # Beside the contract's signals, for the live page: is a poll running in the session?
+    poll_active: dict[str, bool] = field(default_factory=dict)
     ended: list[str] = field(default_factory=list)
     episodes: EpisodeOutput = field(default_factory=EpisodeOutput)
 
@@ -137,6 +139,7 @@ class SessionBook:
             transitions = detector.update(tick_epoch, scored.score, signals)
             if transitions:
                 self.episodes.record(transitions, window.event_id, contract_signals, out.episodes)
+            out.poll_active[session_id] = signals.poll_active
             out.updates.append(
                 {
                     "timestamp": stamp,

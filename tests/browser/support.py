@@ -36,6 +36,8 @@ def signals(i: int = 0) -> dict[str, float | int]:
         "total_users": 20,
         "reactions_per_min": 1.5,
         "user_leave_rate": 0.05,
+        # Every fifth point has no poll running, so both card texts get drawn.
+        "poll_active": i % 5 != 4,
     }
 
 

@@ -100,7 +100,7 @@ def test_socket_backfills_forwards_answers_and_rebackfills(connect: Any, runtime
     assert [(p["timestamp"], p["score"]) for p in backfill["points"]] == [
         (p["timestamp"], p["score"]) for p in points[-60:]
     ]
-    assert set(backfill["points"][0]["signals"]) == set(SIGNAL_NAMES)
+    assert set(backfill["points"][0]["signals"]) == {*SIGNAL_NAMES, "poll_active"}
 
     client.send(json.dumps({"type": "ping"}))
     assert receive_json(client) == {"kind": "pong"}
