@@ -1,6 +1,6 @@
 """NAB adapter for the detector's core: `run_detector.py bench/nab_detector.py:make`.
 
-    cd /work/shared/nab && python run_detector.py /work/main/bench/nab_detector.py:make \
+    cd ../shared/nab && python run_detector.py "$OLDPWD/bench/nab_detector.py:make" \
         --split dev --restamp 5 [--arg horizon=300 ...]
 
 `make(**kwargs)` returns a fresh `MultiScaleScorer` (two `CoreScorer`s at level-shift windows 5
@@ -8,6 +8,9 @@ and 51 plus a re-alarm hold); keyword arguments `long_window`, `hold`, `hold_thr
 the rest override `CoreSettings` fields. `make_core` is a single `CoreScorer`. The core is
 two-sided already (every measure uses |z|), so it is scored as is.
 `make_seed` is the seed system's hybrid (bench/seed_detector.py) on the same harness.
+`make_context` (70.1 on dev), `make_entropy` and `make_combo` are the NAB detectors of
+bench/nab_detectors.py; `rest` / `rest_threshold` set their `RestPeriod`, the rest go to the
+scorer.
 """
 
 from __future__ import annotations
@@ -39,3 +42,38 @@ def make_seed(**kwargs: Any) -> Any:
     from bench.seed_detector import SeedNabAdapter
 
     return SeedNabAdapter(**kwargs)
+
+
+def _rest(det: Any, kwargs: dict[str, Any]) -> Any:
+    from bench.nab_detectors import RestPeriod
+
+    rest = kwargs.pop("rest", 0)
+    thr = kwargs.pop("rest_threshold", 0.5)
+    return RestPeriod(det, rest, thr) if rest else det
+
+
+def make_entropy(**kwargs: Any) -> Any:
+    from bench.nab_detectors import RelativeEntropyScorer
+
+    rest = {k: kwargs.pop(k) for k in ("rest", "rest_threshold") if k in kwargs}
+    return _rest(RelativeEntropyScorer(**kwargs), rest)
+
+
+def make_context(**kwargs: Any) -> Any:
+    from bench.nab_detectors import ContextScorer
+
+    rest = {"rest": 400, **{k: kwargs.pop(k) for k in ("rest", "rest_threshold") if k in kwargs}}
+    return _rest(ContextScorer(**kwargs), rest)
+
+
+def make_combo(**kwargs: Any) -> Any:
+    """Context scorer and the core (`MultiScaleScorer` without its hold), combined, then a rest."""
+    from bench.nab_detectors import Combined, ContextScorer, RestPeriod
+
+    rest = kwargs.pop("rest", 400)
+    thr = kwargs.pop("rest_threshold", 0.5)
+    how = kwargs.pop("how", "max")
+    w_core = kwargs.pop("w_core", 1.0)
+    ctx = ContextScorer(**kwargs)
+    core = MultiScaleScorer(CoreSettings(), hold=0)
+    return RestPeriod(Combined([ctx, core], [1.0, w_core], how), rest, thr)
