@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -10,6 +11,9 @@ import psycopg
 import pytest
 import redis
 
+from services.collector import Collector
+from services.database import create_db_engine, ensure_schema
+from services.metrics_store import MetricsStore
 from services.settings import Settings, load_settings
 
 # A private redis-server for the tests that kill and restart Redis.
@@ -73,3 +77,30 @@ def make_settings(pg_url: str, redis_prefix: str) -> Callable[..., Settings]:
         return load_settings(**values)
 
     return build
+
+
+RunCollector = Callable[..., Collector]
+
+
+@pytest.fixture
+def run_collector(make_settings: Callable[..., Settings]) -> Iterator[RunCollector]:
+    """Start collectors in threads, each its own consumer on a 1 s tick unless overridden;
+    all are stopped afterwards."""
+    running: list[tuple[Collector, threading.Thread]] = []
+
+    def start(**overrides: object) -> Collector:
+        settings = make_settings(**({"tick_seconds": 1.0} | overrides))
+        engine = create_db_engine(settings.database_url)
+        ensure_schema(engine)
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        collector = Collector(settings, client, MetricsStore(engine))
+        thread = threading.Thread(target=collector.run, daemon=True)
+        thread.start()
+        running.append((collector, thread))
+        return collector
+
+    yield start
+    for collector, thread in running:
+        collector.stop()
+        thread.join(20)
+        collector.store.engine.dispose()

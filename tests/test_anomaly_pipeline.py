@@ -5,35 +5,28 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import redis
 import sqlalchemy as sa
 
-from services.collector import Collector
-from services.database import create_db_engine, ensure_schema
-from services.metrics_store import MetricsStore
 from services.schema import anomalies
-from services.settings import Settings
 from services.simulator import Episode, EpisodeKind, SimSession, Simulator
+from tests.conftest import RunCollector
 from tests.waiting import wait_until
 
 
 def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
-    make_settings: Callable[..., Settings], redis_client: redis.Redis
+    run_collector: RunCollector, redis_client: redis.Redis
 ) -> None:
-    settings = make_settings(tick_seconds=1.0)
-    engine = create_db_engine(settings.database_url)
-    ensure_schema(engine)
-    collector = Collector(settings, redis.Redis.from_url(settings.redis_url), MetricsStore(engine))
+    collector = run_collector()
+    engine = collector.store.engine
     names = collector.names
     listener = redis_client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(names.anomaly_channel, names.push_channel("sess-exit"))
     stop = threading.Event()
-    threads = [threading.Thread(target=collector.run, daemon=True)]
+    threads: list[threading.Thread] = []
     try:
-        threads[0].start()
         wait_until(lambda: collector.is_leader, what="leadership")
         start = time.time()
         exit_at = start + 20
@@ -55,7 +48,7 @@ def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
                 daemon=True,
             )
         )
-        threads[1].start()
+        threads[0].start()
 
         def stored() -> sa.Row[Any] | None:
             with engine.connect() as conn:
@@ -102,8 +95,6 @@ def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
         assert [r.as_json()["episodeId"] for r in recent] == [row.episode_id]
     finally:
         stop.set()
-        collector.stop()
         for thread in threads:
             thread.join(20)
         listener.close()
-        engine.dispose()

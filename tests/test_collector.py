@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 import sqlalchemy as sa
 
-from services.collector import Collector
 from services.contracts import (
     CHAT_STREAM,
     CONSUMER_GROUP,
@@ -20,38 +18,11 @@ from services.contracts import (
     REACTION_STREAM,
     SIGNAL_NAMES,
 )
-from services.database import create_db_engine, ensure_schema
-from services.metrics_store import MetricsStore
 from services.redis_bus import RedisNames
 from services.schema import engagement_metrics
 from services.settings import Settings
+from tests.conftest import RunCollector
 from tests.waiting import wait_until
-
-RunCollector = Callable[..., Collector]
-
-
-@pytest.fixture
-def run_collector(make_settings: Callable[..., Settings]) -> Iterator[RunCollector]:
-    """Start collectors in threads (each its own consumer); all are stopped afterwards."""
-    running: list[tuple[Collector, threading.Thread, sa.Engine]] = []
-
-    def start(**overrides: Any) -> Collector:
-        settings = make_settings(**({"tick_seconds": 1.0} | overrides))
-        engine = create_db_engine(settings.database_url)
-        ensure_schema(engine)
-        collector = Collector(
-            settings, redis.Redis.from_url(settings.redis_url), MetricsStore(engine)
-        )
-        thread = threading.Thread(target=collector.run, daemon=True)
-        thread.start()
-        running.append((collector, thread, engine))
-        return collector
-
-    yield start
-    for collector, thread, engine in running:
-        collector.stop()
-        thread.join(20)
-        engine.dispose()
 
 
 def xadd(client: redis.Redis, names: RedisNames, stream: str, payload: Any) -> None:

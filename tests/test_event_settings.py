@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,14 +10,13 @@ import redis
 from click.testing import CliRunner
 
 from app.cli import main
-from services.collector import Collector
 from services.contracts import LIVE_SYNC_STREAM, SignalEvent, SignalKind
 from services.database import create_db_engine, ensure_schema
 from services.event_settings import EventSettingsError, EventSettingsStore, validate_overrides
-from services.metrics_store import MetricsStore
 from services.session_book import Lifetimes, SessionBook
-from services.settings import ScoreWeights, Settings
+from services.settings import ScoreWeights
 from services.windows import WindowConfig
+from tests.conftest import RunCollector
 from tests.waiting import wait_until
 
 T0 = 1_800_000_000.0
@@ -96,47 +93,38 @@ def test_running_detectors_take_on_their_events_thresholds() -> None:
 
 
 def test_the_cli_change_reaches_a_running_collector(
-    make_settings: Callable[..., Settings], redis_client: redis.Redis
+    run_collector: RunCollector, redis_client: redis.Redis
 ) -> None:
-    settings = make_settings(tick_seconds=1.0)
-    engine = create_db_engine(settings.database_url)
-    ensure_schema(engine)
-    collector = Collector(settings, redis.Redis.from_url(settings.redis_url), MetricsStore(engine))
+    collector = run_collector()
     collector.event_settings_every = 0.5
-    thread = threading.Thread(target=collector.run, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: collector.is_leader, what="leadership")
-        redis_client.xadd(
-            collector.names.stream(LIVE_SYNC_STREAM),
-            {
-                "data": json.dumps(
-                    {"type": "user_join", "sessionId": "s1", "eventId": "evt-9", "userId": "u1"}
-                )
-            },
-        )
-        wait_until(lambda: "s1" in collector.book.detectors, what="the session's detector")
-        result = CliRunner().invoke(
-            main,
-            ["detector-settings", "evt-9", "--set", "sensitivity=2.5", "--set", "low_score=0.15"],
-            env={"DATABASE_URL": settings.database_url},
-        )
-        assert result.exit_code == 0, result.output
-        shown = json.loads(result.output)
-        assert shown["overrides"] == {"sensitivity": 2.5, "low_score": 0.15}
-        assert shown["settings"]["cooldown_seconds"] == 120.0  # a default, shown for reference
-        wait_until(
-            lambda: collector.book.detectors["s1"].settings.sensitivity == 2.5,
-            what="the running detector to take the new sensitivity",
-        )
-        refused = CliRunner().invoke(
-            main,
-            ["detector-settings", "evt-9", "--set", "loudness=11"],
-            env={"DATABASE_URL": settings.database_url},
-        )
-        assert refused.exit_code != 0
-        assert "loudness: not a tunable setting" in refused.output
-    finally:
-        collector.stop()
-        thread.join(20)
-        engine.dispose()
+    settings = collector.settings
+    wait_until(lambda: collector.is_leader, what="leadership")
+    redis_client.xadd(
+        collector.names.stream(LIVE_SYNC_STREAM),
+        {
+            "data": json.dumps(
+                {"type": "user_join", "sessionId": "s1", "eventId": "evt-9", "userId": "u1"}
+            )
+        },
+    )
+    wait_until(lambda: "s1" in collector.book.detectors, what="the session's detector")
+    result = CliRunner().invoke(
+        main,
+        ["detector-settings", "evt-9", "--set", "sensitivity=2.5", "--set", "low_score=0.15"],
+        env={"DATABASE_URL": settings.database_url},
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["overrides"] == {"sensitivity": 2.5, "low_score": 0.15}
+    assert shown["settings"]["cooldown_seconds"] == 120.0  # a default, shown for reference
+    wait_until(
+        lambda: collector.book.detectors["s1"].settings.sensitivity == 2.5,
+        what="the running detector to take the new sensitivity",
+    )
+    refused = CliRunner().invoke(
+        main,
+        ["detector-settings", "evt-9", "--set", "loudness=11"],
+        env={"DATABASE_URL": settings.database_url},
+    )
+    assert refused.exit_code != 0
+    assert "loudness: not a tunable setting" in refused.output

@@ -8,51 +8,24 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 import redis
 import sqlalchemy as sa
 
 from services.collector import Collector
 from services.contracts import LIVE_SYNC_STREAM
-from services.database import create_db_engine, ensure_schema
-from services.metrics_store import MetricsStore
+from services.database import create_db_engine
 from services.push_hub import HUB_DOWN, RESYNC, PushHub
 from services.redis_bus import RedisNames
 from services.schema import engagement_metrics
 from services.settings import Settings
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import PG_ADMIN_URL, RunCollector
 from tests.redis_server import PrivateRedis
 from tests.waiting import wait_until
-
-
-@pytest.fixture
-def collector_on(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Collector]]:
-    started: list[tuple[Collector, threading.Thread]] = []
-
-    def start(**overrides: Any) -> Collector:
-        settings = make_settings(**({"tick_seconds": 1.0} | overrides))
-        engine = create_db_engine(settings.database_url)
-        ensure_schema(engine)
-        collector = Collector(
-            settings,
-            redis.Redis.from_url(settings.redis_url, socket_timeout=5),
-            MetricsStore(engine),
-        )
-        thread = threading.Thread(target=collector.run, daemon=True)
-        thread.start()
-        started.append((collector, thread))
-        return collector
-
-    yield start
-    for collector, thread in started:
-        collector.stop()
-        thread.join(20)
-        collector.store.engine.dispose()
 
 
 def join(client: redis.Redis, collector: Collector, session: str, user: str) -> None:
@@ -76,9 +49,9 @@ def rows(collector: Collector, session: str) -> list[sa.Row[Any]]:
 
 
 def test_collector_survives_a_redis_restart_and_resumes(
-    private_redis: PrivateRedis, collector_on: Callable[..., Collector]
+    private_redis: PrivateRedis, run_collector: RunCollector
 ) -> None:
-    collector = collector_on(redis_url=private_redis.url)
+    collector = run_collector(redis_url=private_redis.url)
     client = redis.Redis.from_url(private_redis.url)
     wait_until(lambda: collector.is_leader, what="leadership")
     join(client, collector, "s-r", "u1")
@@ -119,10 +92,10 @@ def _set_connections(database: str, allowed: bool) -> None:
 
 
 def test_rows_are_buffered_while_the_database_is_away_and_written_when_it_returns(
-    collector_on: Callable[..., Collector], redis_client: redis.Redis, pg_url: str
+    run_collector: RunCollector, redis_client: redis.Redis, pg_url: str
 ) -> None:
     database = pg_url.rsplit("/", 1)[1]
-    collector = collector_on()
+    collector = run_collector()
     wait_until(lambda: collector.is_leader, what="leadership")
     join(redis_client, collector, "s-d", "u1")
     wait_until(lambda: rows(collector, "s-d"), what="a first row")

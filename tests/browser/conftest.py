@@ -17,18 +17,12 @@ from dash.testing.wait import until
 from app.factory import create_app
 from app.runtime import Runtime
 from services.settings import Settings
-from tests.browser.support import wait_for_request_threads
+from tests.browser.support import started_runtime, wait_for_request_threads
 
 
 @pytest.fixture
 def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
-    rt = Runtime.build(make_settings(tick_seconds=1), with_collector=False)
-    rt.start()
-    try:
-        until(lambda: rt.hub.connected, timeout=10, msg="push hub did not connect to Redis")
-        yield rt
-    finally:
-        rt.stop()
+    yield from started_runtime(make_settings(tick_seconds=1), with_collector=False)
 
 
 @pytest.fixture

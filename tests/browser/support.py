@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from app.runtime import Runtime
 from components import ids
 from services.metrics_store import ENDED, LIVE
 from services.push_hub import PushHub
+from services.settings import Settings
 
 # Whole seconds in the recent past, so every point lands inside the chart's 5-minute window.
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
@@ -254,3 +255,14 @@ def anomaly_list(dash_duo: Any) -> list[dict[str, Any]] | None:
 
 def wait_until(dash_duo: Any, check: Callable[[], Any], what: str, timeout: float = 15) -> None:
     WebDriverWait(dash_duo.driver, timeout).until(lambda _: check(), what)
+
+
+def started_runtime(settings: Settings, with_collector: bool) -> Iterator[Runtime]:
+    """A started runtime whose push hub is connected; stopped when the generator closes."""
+    rt = Runtime.build(settings, with_collector=with_collector)
+    rt.start()
+    try:
+        until(lambda: rt.hub.connected, timeout=10, msg="push hub did not connect to Redis")
+        yield rt
+    finally:
+        rt.stop()

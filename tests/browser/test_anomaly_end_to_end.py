@@ -15,7 +15,7 @@ from app.runtime import Runtime
 from services.schema import anomalies
 from services.settings import Settings
 from services.simulator import Episode, EpisodeKind, SimSession, Simulator
-from tests.browser.support import anomaly_list, bands, open_live, wait_until
+from tests.browser.support import anomaly_list, bands, open_live, started_runtime, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +27,7 @@ NORMAL_SECONDS = 45.0
 @pytest.fixture
 def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
     """This module's runtime collects (the others only serve): the detector runs for real."""
-    rt = Runtime.build(make_settings(tick_seconds=1), with_collector=True)
-    rt.start()
-    try:
-        until(lambda: rt.hub.connected, timeout=10, msg="push hub did not connect to Redis")
-        yield rt
-    finally:
-        rt.stop()
+    yield from started_runtime(make_settings(tick_seconds=1), with_collector=True)
 
 
 @pytest.fixture
