@@ -249,7 +249,7 @@ class MassExitRule:
         if present is None or not self._hist:
             return None
         ref = max(self._hist)
-        if ref < s.mass_exit_min_audience:
+        if ref <= 0 or ref < s.mass_exit_min_audience:
             return None
         lost = ref - present
         share = lost / ref

@@ -20,7 +20,7 @@ import redis
 from redis.exceptions import LockError
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.event_settings import EventSettingsStore
+from services.event_settings import EventSettingsStore, valid_stored_overrides
 from services.metrics_store import MetricsStore
 from services.redis_bus import REDIS_DOWN, RedisNames
 from services.session_book import Lifetimes, SessionBook, TickOutput
@@ -35,6 +35,7 @@ _PUBLISH_CHUNK = 1000
 _MAX_BLOCK_MS = 1000
 # Some servers (the embedded one) answer a blocking read at once; don't spin on them.
 _EMPTY_READ_PAUSE = 0.02
+_FAILURE_PAUSE = 1.0
 # How soon a change to an event's detector settings reaches its running detectors.
 _EVENT_SETTINGS_SECONDS = 15.0
 
@@ -129,6 +130,11 @@ class Collector:
                     self._redis_recovered()
                 except REDIS_DOWN as exc:
                     self._redis_failed(exc)
+                except Exception:
+                    # A bug or an unforeseen server error must not end collection for good:
+                    # log it loudly, pause, and carry on with the next turn.
+                    log.exception("collector turn failed; retrying in %.0f s", _FAILURE_PAUSE)
+                    self.stop_event.wait(_FAILURE_PAUSE)
         finally:
             self._shutdown()
 
@@ -179,7 +185,21 @@ class Collector:
                 str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200],
             )
             return
-        self.book.set_event_overrides(overrides)
+        self.book.set_event_overrides(valid_stored_overrides(overrides))
+        if self.is_leader:
+            self._end_abandoned_sessions()
+
+    def _end_abandoned_sessions(self) -> None:
+        """Catalogue rows still 'live' that no collector has ticked for a while: a leader died
+        or restarted and never heard from them again. Ours are ticked every tick."""
+        stale_before = time.time() - max(3 * self.tick_seconds, self.settings.lease_seconds) - 30
+        try:
+            ended = self.store.end_abandoned_sessions(datetime.fromtimestamp(stale_before, UTC))
+        except SQLAlchemyError as exc:
+            log.warning("could not sweep abandoned sessions (%s)", exc.__class__.__name__)
+            return
+        if ended:
+            log.info("marked %d abandoned sessions as ended", ended)
 
     # -- lease ----------------------------------------------------------------------------------
 

@@ -39,7 +39,15 @@ def create_db_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_timeout=10,
-        connect_args={"connect_timeout": 5},
+        connect_args={
+            "connect_timeout": 5,
+            # A hung statement or a silently dropped connection must not freeze the tick loop.
+            "options": "-c statement_timeout=15000 -c lock_timeout=5000",
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
     )
 
 

@@ -6,6 +6,7 @@ each open episode's whole row so every transition can upsert the full state and 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,13 @@ def episode_json(row: Any) -> dict[str, Any]:
         "deviation": get("deviation"),
         "explanation": get("explanation"),
     }
+
+
+def episode_id(started: AnomalyStarted) -> str:
+    """Unique across collector restarts (unlike the detector's per-process counter) and short
+    whatever the session id's length (up to 255 characters, as is the column)."""
+    digest = hashlib.blake2b(started.session_id.encode(), digest_size=10).hexdigest()
+    return f"{digest}-{started.type.lower()}-{int(started.at * 1000)}"
 
 
 @dataclass(slots=True)
@@ -92,9 +100,7 @@ class EpisodeLog:
             started = datetime.fromtimestamp(transition.at, UTC)
             row = {
                 "time": started,
-                # Unique across collector restarts, unlike the detector's per-process counter.
-                "episode_id": f"{transition.session_id}:{transition.type}:"
-                f"{int(transition.at * 1000)}",
+                "episode_id": episode_id(transition),
                 "session_id": transition.session_id,
                 "event_id": event_id,
                 "type": str(transition.type),

@@ -7,6 +7,7 @@ baseline's horizon shape the detector's memory and stay deployment-wide.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,8 @@ TUNABLE = (
     "recover_ratio",
     "max_episode_seconds",
 )
+log = logging.getLogger(__name__)
+
 _SHARES = {
     "mass_exit_share",
     "mass_exit_critical_share",
@@ -45,6 +48,8 @@ _SHARES = {
     "critical_ratio",
     "recover_ratio",
 }
+# Counts of people: zero would make a room of nobody a mass exit of nobody.
+_AT_LEAST_ONE = {"mass_exit_min_users", "mass_exit_min_audience"}
 _DEFAULTS = DetectorSettings()
 
 
@@ -67,6 +72,8 @@ def validate_overrides(raw: dict[str, Any]) -> dict[str, float | int]:
             continue
         if isinstance(value, bool) or not math.isfinite(number) or number < 0:
             problems.append(f"{name}: must be a finite number >= 0")
+        elif name in _AT_LEAST_ONE and number < 1:
+            problems.append(f"{name}: a number of people, at least 1")
         elif name in _SHARES and number > 1:
             problems.append(f"{name}: a share of the room or of its baseline, from 0 to 1")
         elif name == "sensitivity" and not 0.1 <= number <= 10:
@@ -76,6 +83,22 @@ def validate_overrides(raw: dict[str, Any]) -> dict[str, float | int]:
     if problems:
         raise EventSettingsError("; ".join(problems))
     return clean
+
+
+def valid_stored_overrides(
+    stored: dict[str, Any],
+) -> dict[str, dict[str, float | int]]:
+    """What the table holds, checked again: a row written by another version or by hand must
+    not stop the collector. Events whose overrides fail keep the defaults, with a warning."""
+    good = {}
+    for event_id, overrides in stored.items():
+        try:
+            if not isinstance(overrides, dict):
+                raise EventSettingsError("detector settings must be a JSON object")
+            good[event_id] = validate_overrides(overrides)
+        except EventSettingsError as exc:
+            log.warning("ignoring detector settings of event %r: %s", event_id, exc)
+    return good
 
 
 def effective(base: DetectorSettings, overrides: dict[str, float | int]) -> DetectorSettings:
@@ -89,7 +112,7 @@ class EventSettingsStore:
     def all_overrides(self) -> dict[str, dict[str, float | int]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(event_settings.c.event_id, event_settings.c.detector))
-            return {row.event_id: dict(row.detector) for row in rows}
+            return {row.event_id: row.detector for row in rows}
 
     def overrides(self, event_id: str) -> dict[str, float | int]:
         with self.engine.connect() as conn:

@@ -212,6 +212,21 @@ class MetricsStore:
         with self.engine.connect() as conn:
             return [AnomalyRecord(episode_json(row)) for row in conn.execute(query)]
 
+    def end_abandoned_sessions(self, last_seen_before: datetime) -> int:
+        """Mark 'live' sessions nobody has ticked since `last_seen_before` as ended.
+
+        A live session is re-marked at every tick, so only abandoned ones are this old; one
+        whose rows were held back by an outage turns live again when they are written.
+        """
+        query = (
+            sa.update(sessions)
+            .where(sessions.c.status == LIVE)
+            .where(sessions.c.last_seen < last_seen_before)
+            .values(status=ENDED, ended_at=sessions.c.last_seen)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount
+
     def get_session(self, session_id: str) -> SessionRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(

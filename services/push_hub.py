@@ -72,10 +72,13 @@ class PushHub:
             try:
                 self._listen()
                 backoff = 0.0
-            except REDIS_DOWN as exc:
+            except (*REDIS_DOWN, redis.ResponseError) as exc:
+                # ResponseError: e.g. an ACL refusing PSUBSCRIBE; retrying is all there is to do.
                 if self.connected:
                     log.error("push hub lost Redis (%s); reconnecting", exc)
                     self._broadcast(HUB_DOWN)
+                elif isinstance(exc, redis.ResponseError):
+                    log.error("push hub cannot subscribe (%s); retrying", exc)
                 self.connected = False
                 backoff = min(10.0, max(0.2, backoff * 2))
                 self._stop.wait(backoff)

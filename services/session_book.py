@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,8 @@ from services.metrics_store import ENDED, LIVE
 from services.score import score_signals
 from services.settings import ScoreWeights
 from services.windows import SessionWindow, WindowConfig
+
+log = logging.getLogger(__name__)
 
 # Event ids remembered for sessions that ended, so a late event naming none still gets one.
 _KNOWN_EVENTS_KEPT = 100_000
@@ -136,7 +139,15 @@ class SessionBook:
             elif detector.settings is not wanted:
                 # The event's thresholds changed, or the session's event became known.
                 detector.retune(wanted)
-            transitions = detector.update(tick_epoch, scored.score, signals)
+            try:
+                transitions = detector.update(tick_epoch, scored.score, signals)
+            except Exception:
+                # One session's detector failing must not cost every session its tick.
+                log.exception(
+                    "anomaly detector of session %r failed; starting it afresh", session_id
+                )
+                del self.detectors[session_id]
+                transitions = []
             if transitions:
                 self.episodes.record(transitions, window.event_id, contract_signals, out.episodes)
             out.poll_active[session_id] = signals.poll_active

@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import redis
 
@@ -32,13 +33,20 @@ class ReaderStats:
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
 
 
+def _entry_order(entry_id: bytes | str) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def entry_time(entry_id: bytes | str) -> float:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     return int(text.split("-", 1)[0]) / 1000.0
 
 
 class StreamReader:
-    MAX_KEPT_BYTES = 64 * 1024
+    # Enough to see what was wrong; 10,000 dead letters must not fill Redis.
+    MAX_KEPT_BYTES = 4096
 
     def __init__(
         self,
@@ -106,7 +114,13 @@ class StreamReader:
         return handled
 
     def _handle(self, reply: list, apply: ApplySignal) -> int:  # type: ignore[type-arg]
+        """Validate and apply one read's entries in the order Redis stamped them, then ack all.
+
+        A read returns each stream's entries separately; applied stream by stream, a reaction
+        from just before a user left would be applied after the leave and bring them back.
+        """
         pipe = self.client.pipeline(transaction=True)
+        valid: list[tuple[tuple[int, int], SignalEvent, float]] = []
         count = 0
         for stream, entries in reply:
             contract_stream = self.names.contract_stream(stream)
@@ -121,10 +135,13 @@ class StreamReader:
                 except PayloadRejected as exc:
                     self._dead_letter(pipe, contract_stream, entry_id, fields, str(exc))
                     continue
-                apply(event, entry_time(entry_id))
-                self.stats.accepted += 1
+                valid.append((_entry_order(entry_id), event, entry_time(entry_id)))
             if ack_ids:
                 pipe.xack(stream, CONSUMER_GROUP, *ack_ids)
+        valid.sort(key=itemgetter(0))
+        for _, event, at in valid:
+            apply(event, at)
+        self.stats.accepted += len(valid)
         if count:
             pipe.execute()
         return count
@@ -142,7 +159,8 @@ class StreamReader:
         # The entry as it came, for inspection: its data field, or all its fields if it had none.
         raw = fields.get(b"data")
         if raw is None:
-            raw = repr(fields).encode()[: self.MAX_KEPT_BYTES]
+            raw = repr(fields).encode()
+        raw = raw[: self.MAX_KEPT_BYTES]
         pipe.xadd(
             self.names.dead_letter,
             {"stream": stream, "entry_id": entry_id, "reason": reason, "data": raw},

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ class TickWriter:
             episodes = list(self._episodes.values())
             try:
                 self._write_batch(batch, catalogue, episodes)
-            except (sa.exc.SQLAlchemyError, OSError) as exc:
+            # COPY runs on the driver's cursor, so its errors arrive unwrapped by SQLAlchemy.
+            except (sa.exc.SQLAlchemyError, psycopg.Error, OSError) as exc:
                 self._note_failure(exc)
                 return False
             for _ in batch:

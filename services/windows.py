@@ -110,7 +110,8 @@ class SessionWindow:
         return len(self._present)
 
     def apply(self, event: SignalEvent, now: float) -> None:
-        self.last_event_at = now
+        # A reclaimed or backlogged entry is older than what was already seen.
+        self.last_event_at = max(self.last_event_at, now)
         if self.event_id is None and event.event_id is not None:
             self.event_id = event.event_id
         kind, user = event.kind, event.user_id

@@ -38,6 +38,7 @@ def test_valid_overrides_are_typed() -> None:
         ({"cooldown_seconds": float("nan")}, "cooldown_seconds: must be a finite number"),
         ({"cooldown_seconds": -1}, "cooldown_seconds: must be a finite number"),
         ({"drop_ratio": 1.5}, "drop_ratio: a share"),
+        ({"mass_exit_min_audience": 0}, "mass_exit_min_audience: a number of people"),
         ({"low_seconds": True}, "low_seconds: must be a finite number"),
     ],
 )
