@@ -8,12 +8,17 @@ makes one collector the leader.
 from __future__ import annotations
 
 import atexit
+import os
 
 from app.factory import create_app
 from app.runtime import Runtime
 from services.settings import load_settings
 
 settings = load_settings()
+if "CONSUMER_NAME" in os.environ:
+    # Every worker is a consumer of its own: a name shared by two processes would mix up
+    # their pending entries and their claim to the lease.
+    settings = load_settings(consumer_name=f"{settings.consumer_name}-{os.getpid()}")
 runtime = Runtime.build(settings, with_collector=settings.collector_enabled)
 app = create_app(runtime)
 runtime.start()

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 from simple_websocket import Client
@@ -33,6 +34,8 @@ def test_serve_runs_workers_that_score_and_push_over_websockets(
         "REDIS_KEY_PREFIX": settings.redis_key_prefix,
         "TICK_SECONDS": "1",
         "PORT": str(port),
+        # Shared by both workers on purpose: each must still become a consumer of its own.
+        "CONSUMER_NAME": "ec-serve",
     }
     script = Path(sys.executable).parent / "engagement-conductor"
     proc = subprocess.Popen(
@@ -62,10 +65,12 @@ def test_serve_runs_workers_that_score_and_push_over_websockets(
                 },
             )
 
-        def scored() -> bool:
-            return get_json(base + "/health")[1].get("collector", {}).get("live_sessions") == 1
+        def scored() -> dict[str, Any] | None:
+            collector = get_json(base + "/health")[1].get("collector", {})
+            return collector if collector.get("live_sessions") == 1 else None
 
-        wait_until(scored, timeout=20, what="the session to be scored")
+        leader = wait_until(scored, timeout=20, what="the session to be scored")
+        assert leader["consumer"].startswith("ec-serve-")
         socket = Client.connect(f"ws://127.0.0.1:{port}/ws/live/s-serve")
         backfill = json.loads(socket.receive(timeout=10))
         assert backfill["kind"] == "backfill" and backfill["points"]
