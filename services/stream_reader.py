@@ -14,6 +14,7 @@ from services.contracts import (
     CONSUMER_GROUP,
     PayloadRejected,
     SignalEvent,
+    SignalKind,
     decode_entry,
     parse_signal,
 )
@@ -33,10 +34,16 @@ class ReaderStats:
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
 
 
-def _entry_order(entry_id: bytes | str) -> tuple[int, int]:
+# Sequence numbers order entries only within one stream, so two streams' entries of the same
+# millisecond have no known order: there, arrivals go first and departures last, as a user
+# cannot act after leaving.
+_SAME_MS_RANK = {SignalKind.JOIN: 0, SignalKind.LEAVE: 2}
+
+
+def _entry_order(entry_id: bytes | str, kind: SignalKind) -> tuple[int, int, int]:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
+    return int(ms), _SAME_MS_RANK.get(kind, 1), int(seq or 0)
 
 
 def entry_time(entry_id: bytes | str) -> float:
@@ -120,7 +127,7 @@ class StreamReader:
         from just before a user left would be applied after the leave and bring them back.
         """
         pipe = self.client.pipeline(transaction=True)
-        valid: list[tuple[tuple[int, int], SignalEvent, float]] = []
+        valid: list[tuple[tuple[int, int, int], SignalEvent, float]] = []
         count = 0
         for stream, entries in reply:
             contract_stream = self.names.contract_stream(stream)
@@ -135,7 +142,7 @@ class StreamReader:
                 except PayloadRejected as exc:
                     self._dead_letter(pipe, contract_stream, entry_id, fields, str(exc))
                     continue
-                valid.append((_entry_order(entry_id), event, entry_time(entry_id)))
+                valid.append((_entry_order(entry_id, event.kind), event, entry_time(entry_id)))
             if ack_ids:
                 pipe.xack(stream, CONSUMER_GROUP, *ack_ids)
         valid.sort(key=itemgetter(0))
