@@ -163,7 +163,7 @@ class CoreScorer:
         if x is None or not math.isfinite(x):
             # Skip the sample: no state change, the last score fades.
             self._score *= 0.5
-            return self._reading(self._score, 0.0, 0.0, 0.0, 0.0, 0.0)
+            return self._idle_reading(self._score)
         now = _timestamp(t)
         if now is not None and not math.isfinite(now):
             now = None
@@ -185,7 +185,7 @@ class CoreScorer:
             self._recent.append(x)
             self._lag.append((x, self._scale()))
             self._score = 0.0
-            return self._reading(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            return self._idle_reading(0.0)
 
         # Warm-up: early samples weigh 1/n (a plain mean) until that is smaller than 1/horizon.
         a = max(1.0 / (n + 1), 1.0 / s.horizon)
@@ -270,16 +270,15 @@ class CoreScorer:
             warm=warm,
         )
 
-    def _reading(
-        self, score: float, surprise: float, zs: float, zj: float, zsh: float, c: float
-    ) -> CoreReading:
+    def _idle_reading(self, score: float) -> CoreReading:
+        """A sample that was not scored (skipped or still warming up): no measures."""
         return CoreReading(
             score=score,
-            surprise=surprise,
-            z_spike=zs,
-            z_jump=zj,
-            z_shift=zsh,
-            cusum=c,
+            surprise=0.0,
+            z_spike=0.0,
+            z_jump=0.0,
+            z_shift=0.0,
+            cusum=0.0,
             expected=self._mean,
             scale=self._scale(),
             warm=False,
