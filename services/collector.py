@@ -20,8 +20,12 @@ import redis
 from redis.exceptions import LockError
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.agent_reward import RewardRule
 from services.event_settings import EventSettingsStore, valid_stored_overrides
+from services.intervention_content import TemplateLibrary
+from services.intervention_desk import InterventionDesk, SessionContext
 from services.metrics_store import MetricsStore
+from services.outcome_reader import DeliveryOutcome, OutcomeReader
 from services.redis_bus import REDIS_DOWN, RedisNames
 from services.session_book import Lifetimes, SessionBook, TickOutput
 from services.settings import Settings
@@ -115,6 +119,16 @@ class Collector:
         self._event_settings_at = 0.0
         self._redis_backoff = 0.0
         self.event_settings = EventSettingsStore(store.engine)
+        self.desk = InterventionDesk(
+            store.engine,
+            client,
+            self.names,
+            TemplateLibrary(),
+            reward_rule=RewardRule(delay_seconds=settings.agent_reward_delay_seconds),
+        )
+        self.outcomes = OutcomeReader(
+            client, self.names, settings.consumer_name, settings.dead_letter_maxlen
+        )
         self.event_settings_every = _EVENT_SETTINGS_SECONDS
 
     # -- the loop -------------------------------------------------------------------------------
@@ -171,10 +185,43 @@ class Collector:
         self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
         self.writer.flush()
         self.publish_tick(out)
+        self.follow_interventions(out)
         self.last_tick = boundary
         self.last_tick_ms = (time.perf_counter() - started) * 1000
         self._write_heartbeat()
         return out
+
+    def follow_interventions(self, out: TickOutput) -> None:
+        """The agent's turn: suggest for new episodes, expire, measure, read delivery outcomes.
+
+        The database being away costs this turn's agent work (logged), never the tick itself.
+        """
+        desk = self.desk
+        try:
+            for row in out.episodes.opened:
+                signals = row["signals"]
+                session = SessionContext(
+                    session_id=row["session_id"],
+                    event_id=row["event_id"],
+                    engagement=row["current_engagement"],
+                    present_users=int(signals.get("total_users", 0)),
+                    chat_per_min=float(signals.get("chat_msgs_per_min", 0.0)),
+                )
+                desk.propose(
+                    session, row["type"], row["deviation"], row["episode_id"], row["explanation"]
+                )
+            desk.expire()
+            desk.measure()
+            self.outcomes.read(self._delivered)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "intervention agent skipped a turn: database error (%s)",
+                str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200],
+            )
+
+    def _delivered(self, outcome: DeliveryOutcome) -> bool:
+        record = self.desk.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
+        return record is not None
 
     def _load_event_settings(self) -> None:
         try:
@@ -229,6 +276,7 @@ class Collector:
         self._next_tick = 0.0
         self._event_settings_at = 0.0
         self.reader.ensure_groups()
+        self.outcomes.ensure_group()
         # A previous leader's unacknowledged entries are ours now, whatever their age.
         self._reclaimed_at = now
         self.reader.reclaim(self.book.apply, 0)

@@ -78,6 +78,7 @@ def ensure_schema(engine: Engine) -> DatabaseInfo:
             if _timescale_available(conn):
                 backend = "timescaledb"
         metadata.create_all(conn, checkfirst=True)
+        _add_missing_columns(conn)
         if backend == "timescaledb":
             for table in HYPERTABLES:
                 conn.execute(
@@ -97,6 +98,28 @@ def ensure_schema(engine: Engine) -> DatabaseInfo:
                 f"database schema version {current} is newer than this program's {SCHEMA_VERSION}"
             )
     return DatabaseInfo(backend=backend, version=SCHEMA_VERSION)
+
+
+def _add_missing_columns(conn: sa.Connection) -> None:
+    """Bring tables made by an older version up to date: later versions only ever add nullable
+    columns, which ALTER TABLE can add in place on every backend (hypertables included)."""
+    inspector = sa.inspect(conn)
+    preparer = conn.dialect.identifier_preparer
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(f"cannot add required column {table.name}.{column.name}")
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {preparer.quote(table.name)} "
+                    f"ADD COLUMN {preparer.quote(column.name)} {kind}"
+                )
+            )
+            log.info("schema: added column %s.%s", table.name, column.name)
 
 
 def database_reachable(engine: Engine) -> bool:

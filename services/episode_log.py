@@ -53,6 +53,7 @@ class EpisodeOutput:
     rows: list[dict[str, Any]] = field(default_factory=list)  # anomalies upserts
     detected: list[dict[str, Any]] = field(default_factory=list)  # anomaly:detected payloads
     pushes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (session, message)
+    opened: list[dict[str, Any]] = field(default_factory=list)  # rows of episodes begun this tick
 
 
 class EpisodeLog:
@@ -82,6 +83,7 @@ class EpisodeLog:
             )
             if isinstance(transition, AnomalyStarted):
                 out.detected.append(_detected_message(row))
+                out.opened.append(dict(row))
 
     def end_session(self, session_id: str, at: datetime, out: EpisodeOutput) -> None:
         """The session ended with episodes still open: they end with it, unrecovered."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import fakeredis
 import redis
 
+from services.agent_vocabulary import AGENT_CHANNEL, OUTCOME_STREAM
 from services.contracts import (
     ANOMALY_CHANNEL,
     DEAD_LETTER_STREAM,
@@ -76,6 +77,14 @@ class RedisNames:
     def session_of_push_channel(self, channel: str | bytes) -> str:
         text = channel.decode() if isinstance(channel, bytes) else channel
         return text[len(self.prefix + PUSH_CHANNEL_PREFIX) :]
+
+    @property
+    def agent_channel(self) -> str:
+        return self.prefix + AGENT_CHANNEL
+
+    @property
+    def outcome_stream(self) -> str:
+        return self.prefix + OUTCOME_STREAM
 
     @property
     def leader_lease(self) -> str:

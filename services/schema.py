@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_VERSION = 2  # 2: anomalies, event_settings
+SCHEMA_VERSION = 3  # 2: anomalies, event_settings; 3: the intervention agent
 ID_LENGTH = 255
 
 metadata = sa.MetaData()
@@ -109,7 +109,7 @@ event_settings = sa.Table(
 interventions = sa.Table(
     "interventions",
     metadata,
-    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("time", UTCDateTime, nullable=False),  # when it was proposed or triggered
     sa.Column("intervention_id", sa.String(ID_LENGTH), nullable=False),
     sa.Column("session_id", sa.String(ID_LENGTH), nullable=False),
     sa.Column("event_id", sa.String(ID_LENGTH)),
@@ -118,8 +118,22 @@ interventions = sa.Table(
     sa.Column("confidence", sa.Float),
     sa.Column("content", JSONType, nullable=False),
     sa.Column("outcome", JSONType),
+    # Added in schema 3 (nullable, so an older table gains them in place).
+    sa.Column("episode_id", sa.String(ID_LENGTH)),
+    sa.Column("anomaly_type", sa.String(32)),
+    sa.Column("context", sa.String(200)),
+    sa.Column("mode", sa.String(16)),
+    sa.Column("reasoning", sa.String(2000)),
+    sa.Column("preview", sa.String(500)),
+    sa.Column("approved_by", sa.String(200)),
+    sa.Column("note", sa.String(1000)),  # why it was refused, dismissed or failed
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("executed_at", UTCDateTime),
+    sa.Column("measured_at", UTCDateTime),
     sa.PrimaryKeyConstraint("intervention_id", "time", name="pk_interventions"),
     sa.Index("ix_interventions_session_time", "session_id", "time"),
+    sa.Index("ix_interventions_status", "status", "time"),
 )
 
 agent_performance = sa.Table(
@@ -136,6 +150,35 @@ agent_performance = sa.Table(
     sa.Column("engagement_before", sa.Float),
     sa.Column("engagement_after", sa.Float),
     sa.PrimaryKeyConstraint("intervention_id", "time", name="pk_agent_performance"),
+)
+
+agent_posteriors = sa.Table(
+    "agent_posteriors",
+    metadata,
+    # An AgentContext key, fine ("SUDDEN_DROP|low|ge50|dev<25%") or coarse ("SUDDEN_DROP|*|ge50|*").
+    sa.Column("context", sa.String(200), nullable=False),
+    sa.Column("intervention_type", sa.String(32), nullable=False),
+    sa.Column("successes", sa.Float, nullable=False),
+    sa.Column("failures", sa.Float, nullable=False),
+    sa.Column("delta_sum", sa.Float, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("context", "intervention_type", name="pk_agent_posteriors"),
+)
+
+agent_settings = sa.Table(
+    "agent_settings",
+    metadata,
+    sa.Column("event_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("settings", JSONType, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+session_agent_modes = sa.Table(
+    "session_agent_modes",
+    metadata,
+    sa.Column("session_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 # Time-partitioned tables when TimescaleDB is present; each key above includes `time`, as

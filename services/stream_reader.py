@@ -52,9 +52,6 @@ def entry_time(entry_id: bytes | str) -> float:
 
 
 class StreamReader:
-    # Enough to see what was wrong; 10,000 dead letters must not fill Redis.
-    MAX_KEPT_BYTES = 4096
-
     def __init__(
         self,
         client: redis.Redis,
@@ -163,14 +160,29 @@ class StreamReader:
     ) -> None:
         self.stats.rejected += 1
         self.stats.rejected_by_reason[reason.split(":", 1)[0][:80]] += 1
-        # The entry as it came, for inspection: its data field, or all its fields if it had none.
-        raw = fields.get(b"data")
-        if raw is None:
-            raw = repr(fields).encode()
-        raw = raw[: self.MAX_KEPT_BYTES]
-        pipe.xadd(
-            self.names.dead_letter,
-            {"stream": stream, "entry_id": entry_id, "reason": reason, "data": raw},
-            maxlen=self.dead_letter_maxlen,
-            approximate=True,
-        )
+        dead_letter(pipe, self.names, self.dead_letter_maxlen, stream, entry_id, fields, reason)
+
+
+# Enough to see what was wrong; 10,000 dead letters must not fill Redis.
+MAX_KEPT_BYTES = 4096
+
+
+def dead_letter(
+    pipe: redis.client.Pipeline,  # type: ignore[type-arg]
+    names: RedisNames,
+    maxlen: int,
+    stream: str,
+    entry_id: bytes,
+    fields: dict[bytes, bytes],
+    reason: str,
+) -> None:
+    """Keep a rejected entry, as it came, with its reason, for inspection."""
+    raw = fields.get(b"data")
+    if raw is None:
+        raw = repr(fields).encode()
+    pipe.xadd(
+        names.dead_letter,
+        {"stream": stream, "entry_id": entry_id, "reason": reason, "data": raw[:MAX_KEPT_BYTES]},
+        maxlen=maxlen,
+        approximate=True,
+    )

@@ -1,0 +1,529 @@
+"""The intervention desk: proposes, guards, executes, expires and measures interventions.
+
+The collector's leader calls `propose` when an anomaly episode opens, and `expire`, `measure`
+and `record_delivery` as time passes; any web server calls `approve`, `dismiss` and `trigger`
+for producers. Every change is a row in `interventions` (moved atomically, see
+`services.intervention_store`) and a push to the session's live pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from services.agent_posteriors import DatabasePosteriors
+from services.agent_reward import RewardRule, judge
+from services.agent_settings import AgentSettings, AgentSettingsStore
+from services.agent_vocabulary import (
+    PLATFORM_MESSAGE_TYPE,
+    AgentContext,
+    AgentMode,
+    InterventionStatus,
+    InterventionType,
+)
+from services.intervention_content import ContentGenerator, ContentRequest, validate_content
+from services.intervention_guards import GuardLimits, refusal
+from services.intervention_store import InterventionRecord, InterventionStore
+from services.redis_bus import REDIS_DOWN, RedisNames
+from services.thompson import Choice, ThompsonSampler
+
+log = logging.getLogger(__name__)
+
+S = InterventionStatus
+# A manual launch outside any anomaly learns in contexts of its own.
+NO_ANOMALY = "NONE"
+# An approval whose sending never finished (its server died) is failed after this long.
+STUCK_APPROVAL_SECONDS = 60.0
+
+
+class InterventionError(ValueError):
+    """A producer's request that cannot be done, with a message meant for them."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status an API would answer with
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What the desk knows about a session when it decides: from the tick or the database."""
+
+    session_id: str
+    event_id: str | None
+    engagement: float
+    present_users: int
+    chat_per_min: float
+    title: str | None = None
+
+
+class InterventionDesk:
+    def __init__(
+        self,
+        engine: Engine,
+        client: redis.Redis,
+        names: RedisNames,
+        generator: ContentGenerator,
+        *,
+        reward_rule: RewardRule | None = None,
+        limits: GuardLimits | None = None,
+        sampler: ThompsonSampler | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.names = names
+        self.generator = generator
+        self.rule = reward_rule or RewardRule()
+        self.limits = limits or GuardLimits()
+        self.sampler = sampler or ThompsonSampler()
+        self.rng = rng or random.Random()
+        self.store = InterventionStore(engine)
+        self.settings = AgentSettingsStore(engine)
+        self.posteriors = DatabasePosteriors(engine)
+        # SQLite has no row locks to serialise two decisions in one session; the embedded
+        # default runs in one process, where this lock does it.
+        self._local_lock = threading.Lock()
+
+    # -- the agent (collector) ------------------------------------------------------------------
+
+    def propose(
+        self,
+        session: SessionContext,
+        anomaly_type: str,
+        deviation: float,
+        episode_id: str | None,
+        explanation: str,
+    ) -> InterventionRecord | None:
+        """Choose and record an intervention for a new anomaly episode; executes it when the
+        mode allows. None when the agent is off for the session."""
+        now = _now()
+        context = AgentContext.of(
+            anomaly_type, session.engagement, session.present_users, deviation
+        )
+        with self._serialised(session.session_id) as conn:
+            settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
+            if mode is AgentMode.OFF:
+                return None
+            row = self._base_row(session, context, now, mode, episode_id, anomaly_type)
+            if not settings.allowed_types:
+                record = self._refused(conn, row, "the event allows no intervention types")
+            else:
+                choice = self.sampler.choose(
+                    context, self.posteriors.records(context), settings.allowed_types, self.rng
+                )
+                row |= self._content_fields(session, choice.type, anomaly_type)
+                row |= {
+                    "type": choice.type.value,
+                    "confidence": round(choice.confidence, 4),
+                    "reasoning": choice.reasoning(explanation),
+                }
+                reason = self._proposal_refusal(conn, session, choice, settings, now)
+                if reason is not None:
+                    record = self._refused(conn, row, reason)
+                elif mode is AgentMode.AUTO or (
+                    mode is AgentMode.SEMI_AUTO and choice.confidence >= settings.approve_threshold
+                ):
+                    record = self.store.insert(
+                        conn,
+                        row
+                        | {
+                            "status": S.APPROVED.value,
+                            "approved_by": f"agent ({mode.value}, confidence "
+                            f"{choice.confidence:.2f})",
+                            "decided_at": now,
+                        },
+                    )
+                else:
+                    expires = now + timedelta(seconds=settings.suggestion_ttl_seconds)
+                    record = self.store.insert(
+                        conn, row | {"status": S.PENDING.value, "expires_at": expires}
+                    )
+        self._push(record)
+        if record.status == S.APPROVED:
+            record = self._execute(record)
+        return record
+
+    def _proposal_refusal(
+        self,
+        conn: Connection,
+        session: SessionContext,
+        choice: Choice,
+        settings: AgentSettings,
+        now: datetime,
+    ) -> str | None:
+        if self.store.pending_in_session(conn, session.session_id):
+            return "a suggestion for this session is already waiting for a decision"
+        if choice.confidence < settings.min_confidence:
+            return (
+                f"confidence {choice.confidence:.2f} in {choice.type} is below the event's "
+                f"minimum of {settings.min_confidence:.2f}"
+            )
+        history = self.store.history(conn, session.session_id, session.event_id, now, self.limits)
+        return refusal(
+            history, choice.type, settings.allowed_types, settings.hourly_cap, now, self.limits
+        )
+
+    def expire(self, now: datetime | None = None) -> list[InterventionRecord]:
+        """Suggestions past their time, and approvals whose server died before sending."""
+        now = now or _now()
+        with self.engine.begin() as conn:
+            changed = self.store.expire_due(conn, now)
+            stuck_before = now - timedelta(seconds=STUCK_APPROVAL_SECONDS)
+            for intervention_id in self.store.stuck_approved(conn, stuck_before):
+                moved = self.store.move(
+                    conn,
+                    intervention_id,
+                    [S.APPROVED],
+                    S.FAILED,
+                    note="approved, but the server sending it stopped before it was sent",
+                )
+                if moved is not None:
+                    changed.append(moved)
+        for record in changed:
+            self._push(record)
+        return changed
+
+    def measure(self, now: datetime | None = None) -> list[InterventionRecord]:
+        """Judge every executed intervention whose measurement delay has passed, learn from it."""
+        now = now or _now()
+        rule = self.rule
+        with self.engine.connect() as conn:
+            due = self.store.executed_before(conn, now - timedelta(seconds=rule.delay_seconds))
+        measured = []
+        for record in due:
+            assert record.executed_at is not None
+            done = record.executed_at
+            end = done + timedelta(seconds=rule.delay_seconds)
+            with self.engine.begin() as conn:
+                before = self.store.scores_between(
+                    conn, record.session_id, done - timedelta(seconds=rule.before_seconds), done
+                )
+                after = self.store.scores_between(
+                    conn,
+                    record.session_id,
+                    end - timedelta(seconds=rule.after_seconds),
+                    end + timedelta(microseconds=1),
+                )
+                outcome = judge(before, after, rule)
+                if outcome is None:
+                    moved = self.store.move(
+                        conn,
+                        record.intervention_id,
+                        [S.EXECUTED],
+                        S.UNMEASURED,
+                        measured_at=now,
+                        note="no scores before or after it to judge by (did the session end?)",
+                    )
+                else:
+                    moved = self.store.move(
+                        conn,
+                        record.intervention_id,
+                        [S.EXECUTED],
+                        S.MEASURED,
+                        measured_at=now,
+                        outcome=(record.outcome or {}) | outcome.as_json(),
+                    )
+                    if moved is not None:
+                        self._learn(conn, moved, outcome.success, outcome.delta, outcome.reward)
+            if moved is not None:
+                measured.append(moved)
+                self._push(moved)
+        return measured
+
+    def _learn(
+        self,
+        conn: Connection,
+        record: InterventionRecord,
+        success: bool,
+        delta: float,
+        reward: float,
+    ) -> None:
+        if record.context is None:
+            return
+        context = AgentContext.from_key(record.context)
+        arm = InterventionType(record.type)
+        self.posteriors.learn_in(conn, context, arm, success, delta)
+        outcome = record.outcome or {}
+        self.store.record_performance(
+            conn,
+            {
+                "time": record.measured_at or _now(),
+                "intervention_id": record.intervention_id,
+                "session_id": record.session_id,
+                "event_id": record.event_id,
+                "intervention_type": arm.value,
+                "context": record.context,
+                "reward": reward,
+                "success": success,
+                "engagement_before": outcome.get("engagement_before"),
+                "engagement_after": outcome.get("engagement_after"),
+            },
+        )
+
+    def record_delivery(
+        self, intervention_id: str, success: bool, detail: dict[str, Any]
+    ) -> InterventionRecord | None:
+        """The platform's word on delivery (its outcome stream). None: no such intervention."""
+        with self.engine.begin() as conn:
+            record = self.store.get(intervention_id, conn)
+            if record is None:
+                return None
+            outcome = (record.outcome or {}) | {"delivery": detail | {"success": success}}
+            if not success and record.status == S.EXECUTED:
+                error = str(detail.get("error") or "no reason given")[:500]
+                moved = self.store.move(
+                    conn,
+                    intervention_id,
+                    [S.EXECUTED],
+                    S.FAILED,
+                    outcome=outcome,
+                    note=f"the platform could not deliver it: {error}",
+                )
+            else:
+                moved = None
+            if moved is None:
+                moved = self.store.set_outcome(conn, intervention_id, outcome)
+        if moved is not None:
+            self._push(moved)
+        return moved
+
+    # -- producers (web) ------------------------------------------------------------------------
+
+    def approve(self, intervention_id: str, event_id: str | None, actor: str) -> InterventionRecord:
+        """Execute a pending suggestion; exactly once however many producers click at once."""
+        now = _now()
+        expired = None
+        record = self._decidable(intervention_id, event_id)
+        with self._serialised(record.session_id) as conn:
+            current = self.store.get(intervention_id, conn)
+            assert current is not None
+            if current.status != S.PENDING:
+                raise InterventionError(_already(current))
+            if current.expires_at is not None and current.expires_at <= now:
+                expired = self.store.move(
+                    conn,
+                    intervention_id,
+                    [S.PENDING],
+                    S.EXPIRED,
+                    decided_at=now,
+                    note="nobody approved or dismissed it in time",
+                )
+            else:
+                settings = self.settings.for_event(current.event_id, conn)
+                history = self.store.history(
+                    conn, current.session_id, current.event_id, now, self.limits
+                )
+                arm = InterventionType(current.type)
+                reason = refusal(
+                    history, arm, settings.allowed_types, settings.hourly_cap, now, self.limits
+                )
+                if reason is not None:
+                    raise InterventionError(f"not sent: {reason}. It stays pending.")
+                moved = self.store.move(
+                    conn,
+                    intervention_id,
+                    [S.PENDING],
+                    S.APPROVED,
+                    approved_by=actor,
+                    decided_at=now,
+                )
+                if moved is None:
+                    raise InterventionError("someone else decided on it at the same moment")
+        if expired is not None:
+            self._push(expired)
+            raise InterventionError("this suggestion has expired; it was not sent")
+        self._push(moved)
+        return self._execute(moved)
+
+    def dismiss(
+        self, intervention_id: str, event_id: str | None, actor: str, reason: str = ""
+    ) -> InterventionRecord:
+        record = self._decidable(intervention_id, event_id)
+        note = f"dismissed by {actor}" + (f": {reason.strip()[:300]}" if reason.strip() else "")
+        with self._serialised(record.session_id) as conn:
+            moved = self.store.move(
+                conn,
+                intervention_id,
+                [S.PENDING],
+                S.DISMISSED,
+                approved_by=actor,
+                decided_at=_now(),
+                note=note,
+            )
+            if moved is None:
+                current = self.store.get(intervention_id, conn)
+                assert current is not None
+                raise InterventionError(_already(current))
+        self._push(moved)
+        return moved
+
+    def trigger(
+        self, session: SessionContext, arm: InterventionType, actor: str, anomaly_type: str | None
+    ) -> InterventionRecord:
+        """A producer's launch of `arm` now; guards apply and a refusal is logged and raised."""
+        now = _now()
+        anomaly = anomaly_type or NO_ANOMALY
+        context = AgentContext.of(anomaly, session.engagement, session.present_users, 0.0)
+        with self._serialised(session.session_id) as conn:
+            settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
+            view = self.sampler.view(context, self.posteriors.records(context), arm)
+            row = self._base_row(session, context, now, mode, None, anomaly_type)
+            row |= self._content_fields(session, arm, anomaly_type)
+            row |= {
+                "type": arm.value,
+                "confidence": round(view.mean, 4),
+                "reasoning": f"Launched by {actor}. Estimated success here {view.mean:.0%} "
+                f"from {int(view.own.attempts)} measured attempts.",
+            }
+            history = self.store.history(
+                conn, session.session_id, session.event_id, now, self.limits
+            )
+            reason = refusal(
+                history, arm, settings.allowed_types, settings.hourly_cap, now, self.limits
+            )
+            if reason is None:
+                record = self.store.insert(
+                    conn,
+                    row | {"status": S.APPROVED.value, "approved_by": actor, "decided_at": now},
+                )
+            else:
+                record = self._refused(conn, row, reason)
+        self._push(record)
+        if reason is not None:
+            raise InterventionError(f"not sent: {reason}")
+        return self._execute(record)
+
+    def _decidable(self, intervention_id: str, event_id: str | None) -> InterventionRecord:
+        record = self.store.get(intervention_id)
+        if record is None:
+            raise InterventionError("no such suggestion", status=404)
+        if record.event_id != event_id:
+            raise InterventionError("this suggestion belongs to another event", status=403)
+        return record
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    def _base_row(
+        self,
+        session: SessionContext,
+        context: AgentContext,
+        now: datetime,
+        mode: AgentMode,
+        episode_id: str | None,
+        anomaly_type: str | None,
+    ) -> dict[str, Any]:
+        return {
+            "time": now,
+            "intervention_id": str(uuid.uuid4()),
+            "session_id": session.session_id,
+            "event_id": session.event_id,
+            "episode_id": episode_id,
+            "anomaly_type": anomaly_type,
+            "context": context.key,
+            "mode": mode.value,
+        }
+
+    def _content_fields(
+        self, session: SessionContext, arm: InterventionType, anomaly_type: str | None
+    ) -> dict[str, Any]:
+        request = ContentRequest(
+            intervention_type=arm,
+            anomaly_type=anomaly_type,
+            session_id=session.session_id,
+            event_id=session.event_id,
+            session_title=session.title,
+            present_users=session.present_users,
+            chat_per_min=session.chat_per_min,
+            engagement=session.engagement,
+        )
+        content = self.generator.generate(request, self.rng)
+        validate_content(arm, content.payload)
+        return {
+            "content": content.payload | {"variant": content.variant},
+            "preview": content.preview[:500],
+        }
+
+    def _refused(self, conn: Connection, row: dict[str, Any], reason: str) -> InterventionRecord:
+        full = {"type": "NONE", "content": {}} | row
+        return self.store.insert(conn, full | {"status": S.REFUSED.value, "note": reason[:1000]})
+
+    def _execute(self, record: InterventionRecord) -> InterventionRecord:
+        """Send an approved intervention to the platform (design §3) and record what happened."""
+        arm = InterventionType(record.type)
+        now = _now()
+        content = {k: v for k, v in record.content.items() if k != "variant"}
+        message = {
+            "type": PLATFORM_MESSAGE_TYPE[arm],
+            "intervention_id": record.intervention_id,
+            "session_id": record.session_id,
+            "event_id": record.event_id,
+            "timestamp": now.isoformat(),
+            **content,
+        }
+        note = None
+        try:
+            receivers = self.client.publish(self.names.agent_channel, json.dumps(message))
+        except REDIS_DOWN as exc:
+            note = f"could not reach Redis to send it ({exc.__class__.__name__})"
+        else:
+            if not receivers:
+                note = "no platform service is listening on agent.interventions; not delivered"
+        with self.engine.begin() as conn:
+            if note is None:
+                moved = self.store.move(
+                    conn, record.intervention_id, [S.APPROVED], S.EXECUTED, executed_at=now
+                )
+            else:
+                moved = self.store.move(
+                    conn, record.intervention_id, [S.APPROVED], S.FAILED, note=note
+                )
+        final = moved or record
+        self._push(final)
+        if note is not None:
+            log.warning("intervention %s failed: %s", record.intervention_id, note)
+        return final
+
+    def _push(self, record: InterventionRecord) -> None:
+        message = {
+            "kind": "intervention",
+            "sessionId": record.session_id,
+            "intervention": record.as_json(),
+        }
+        with contextlib.suppress(*REDIS_DOWN):
+            # The database holds the truth; a page that misses this push catches up on reload.
+            self.client.publish(self.names.push_channel(record.session_id), json.dumps(message))
+
+    @contextlib.contextmanager
+    def _serialised(self, session_id: str) -> Iterator[Connection]:
+        """A transaction in which no other server decides for the same session."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 727274))"),
+                    {"key": session_id},
+                )
+                yield conn
+            return
+        with self._local_lock, self.engine.begin() as conn:
+            yield conn
+
+
+def _already(record: InterventionRecord) -> str:
+    who = f" by {record.approved_by}" if record.approved_by else ""
+    return f"this suggestion is already {record.status}{who}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

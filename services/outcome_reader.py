@@ -1,0 +1,123 @@
+"""The platform's intervention outcomes (design §2, `platform.agent.intervention-outcomes.v1`):
+read with the collector's consumer group, validated, handed to the desk, acknowledged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from services.contracts import (
+    CONSUMER_GROUP,
+    PayloadRejected,
+    decode_entry,
+    valid_id,
+)
+from services.redis_bus import RedisNames
+from services.stream_reader import dead_letter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    intervention_id: str
+    success: bool
+    detail: dict[str, Any]  # what the platform said: result or error, and its timestamp
+
+
+def parse_outcome(payload: dict[str, Any]) -> DeliveryOutcome:
+    success = payload.get("success")
+    if not isinstance(success, bool):
+        raise PayloadRejected("success: must be true or false")
+    intervention_id = payload.get("intervention_id")
+    if not valid_id(intervention_id):
+        raise PayloadRejected("intervention_id: missing or not a valid id")
+    assert isinstance(intervention_id, str)
+    for key in ("session_id", "event_id"):
+        value = payload.get(key)
+        if value is not None and not valid_id(value):
+            raise PayloadRejected(f"{key}: not a valid id")
+    detail: dict[str, Any] = {}
+    for key in ("result", "error", "timestamp"):
+        if payload.get(key) is not None:
+            detail[key] = payload[key]
+    if not success and not isinstance(detail.get("error", ""), str):
+        raise PayloadRejected("error: must be text")
+    return DeliveryOutcome(intervention_id, success, detail)
+
+
+# Returns False when the outcome names no intervention we know.
+HandleOutcome = Callable[[DeliveryOutcome], bool]
+
+
+class OutcomeReader:
+    def __init__(
+        self, client: redis.Redis, names: RedisNames, consumer: str, dead_letter_maxlen: int
+    ) -> None:
+        self.client = client
+        self.names = names
+        self.consumer = consumer
+        self.dead_letter_maxlen = dead_letter_maxlen
+        self.accepted = 0
+        self.rejected = 0
+
+    def ensure_group(self, start_id: str = "$") -> None:
+        try:
+            self.client.xgroup_create(
+                self.names.outcome_stream, CONSUMER_GROUP, id=start_id, mkstream=True
+            )
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read(self, handle: HandleOutcome, count: int = 200) -> int:
+        """Handle what is waiting (new entries, then any this consumer left unacknowledged)."""
+        stream = self.names.outcome_stream
+        handled = 0
+        for start in ("0", ">"):
+            try:
+                reply = self.client.xreadgroup(
+                    CONSUMER_GROUP, self.consumer, {stream: start}, count=count
+                )
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self.ensure_group(start_id="0")
+                return handled
+            for _, entries in reply or []:
+                handled += self._handle(entries, handle)
+        return handled
+
+    def _handle(self, entries: list[Any], handle: HandleOutcome) -> int:
+        pipe = self.client.pipeline(transaction=True)
+        stream = self.names.outcome_stream
+        for entry_id, fields in entries:
+            if fields:
+                reason = None
+                try:
+                    outcome = parse_outcome(decode_entry(fields))
+                    if handle(outcome):
+                        self.accepted += 1
+                    else:
+                        reason = "intervention_id: no such intervention"
+                except PayloadRejected as exc:
+                    reason = str(exc)
+                if reason is not None:
+                    self.rejected += 1
+                    dead_letter(
+                        pipe,
+                        self.names,
+                        self.dead_letter_maxlen,
+                        self.names.contract_stream(stream),
+                        entry_id,
+                        fields,
+                        reason,
+                    )
+            pipe.xack(stream, CONSUMER_GROUP, entry_id)
+        if entries:
+            pipe.execute()
+        return len(entries)

@@ -1,0 +1,336 @@
+"""The intervention desk against real PostgreSQL and Redis: suggestions, decisions, guards,
+execution to the platform's channel, delivery outcomes and measured rewards."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from services.agent_reward import RewardRule
+from services.agent_settings import AgentSettingsError
+from services.agent_vocabulary import AgentContext, AgentMode, InterventionType
+from services.database import create_db_engine, ensure_schema
+from services.intervention_content import TemplateLibrary
+from services.intervention_desk import InterventionDesk, InterventionError, SessionContext
+from services.outcome_reader import OutcomeReader
+from services.redis_bus import RedisNames
+from services.schema import agent_performance, engagement_metrics, interventions
+from services.settings import Settings
+from tests.waiting import wait_until
+
+SESSION = SessionContext("sess-1", "evt-1", engagement=0.3, present_users=120, chat_per_min=4.0)
+
+
+class Platform:
+    """A subscriber on agent.interventions standing in for the event platform."""
+
+    def __init__(self, client: redis.Redis, names: RedisNames) -> None:
+        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(names.agent_channel)
+        wait_until(lambda: client.pubsub_numsub(names.agent_channel)[0][1] == 1, what="subscribe")
+        self.received: list[dict[str, Any]] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        while (message := self.pubsub.get_message(timeout=0.05)) is not None:
+            self.received.append(json.loads(message["data"]))
+        return self.received
+
+
+@pytest.fixture
+def desk(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
+) -> Iterator[InterventionDesk]:
+    settings = make_settings()
+    engine = create_db_engine(settings.database_url)
+    ensure_schema(engine)
+    names = RedisNames(settings.redis_key_prefix)
+    yield InterventionDesk(
+        engine,
+        redis_client,
+        names,
+        TemplateLibrary(),
+        reward_rule=RewardRule(delay_seconds=60),
+        rng=random.Random(7),
+    )
+    engine.dispose()
+
+
+@pytest.fixture
+def platform(desk: InterventionDesk, redis_client: redis.Redis) -> Iterator[Platform]:
+    listener = Platform(redis_client, desk.names)
+    yield listener
+    listener.pubsub.close()
+
+
+def _propose(desk: InterventionDesk, session: SessionContext = SESSION) -> Any:
+    return desk.propose(session, "SUDDEN_DROP", -0.4, "ep-1", "Chat fell from 14/min to 2/min")
+
+
+def _rows(desk: InterventionDesk) -> list[sa.Row[Any]]:
+    with desk.engine.connect() as conn:
+        return conn.execute(sa.select(interventions).order_by(interventions.c.time)).all()
+
+
+def _teach(desk: InterventionDesk, arm: InterventionType, successes: int, failures: int) -> None:
+    context = AgentContext.of("SUDDEN_DROP", 0.3, 120, -0.4)
+    for n in range(successes + failures):
+        desk.posteriors.learn(context, arm, n < successes, 0.1 if n < successes else -0.02)
+
+
+def test_manual_mode_suggests_with_content_reasoning_and_an_expiry(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    record = _propose(desk)
+    assert record.status == "pending"
+    assert record.type in {t.value for t in InterventionType}
+    assert record.confidence == pytest.approx(0.5)  # Beta(1, 1): nothing learnt yet
+    assert "Exploring" in record.reasoning and "Chat fell" in record.reasoning
+    assert record.preview and record.content
+    assert record.expires_at > record.time + timedelta(seconds=100)
+    assert record.episode_id == "ep-1" and record.context.startswith("SUDDEN_DROP|")
+    assert platform.drain() == []  # nothing sent before a person approves
+
+
+def test_approval_sends_the_platform_payload_once_and_twice_is_an_error(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    record = _propose(desk)
+    done = desk.approve(record.intervention_id, "evt-1", "producer")
+    assert done.status == "executed" and done.approved_by == "producer"
+    sent = wait_until(platform.drain, what="the agent.interventions message")
+    assert len(sent) == 1
+    message = sent[0]
+    assert message["intervention_id"] == record.intervention_id
+    assert message["session_id"] == "sess-1" and message["event_id"] == "evt-1"
+    assert message["type"].startswith("agent.intervention.")
+    assert "variant" not in message
+    with pytest.raises(InterventionError, match="already executed"):
+        desk.approve(record.intervention_id, "evt-1", "producer")
+    with pytest.raises(InterventionError, match="no such suggestion"):
+        desk.approve("no-such-id", "evt-1", "producer")
+
+
+def test_a_suggestion_of_another_event_is_refused(desk: InterventionDesk) -> None:
+    record = _propose(desk)
+    with pytest.raises(InterventionError, match="another event") as raised:
+        desk.approve(record.intervention_id, "evt-other", "producer")
+    assert raised.value.status == 403
+    assert _rows(desk)[0].status == "pending"
+
+
+def test_two_producers_approving_at_once_execute_it_once(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    record = _propose(desk)
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def approve() -> None:
+        barrier.wait()
+        try:
+            results.append(desk.approve(record.intervention_id, "evt-1", "p").status)
+        except InterventionError as exc:
+            results.append(f"error: {exc}")
+
+    threads = [threading.Thread(target=approve) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert results.count("executed") == 1
+    loser = next(r for r in results if r != "executed")
+    assert loser.startswith("error: ") and ("already" in loser or "same moment" in loser)
+    wait_until(platform.drain, what="one message")
+    assert len(platform.drain()) == 1
+
+
+def test_dismissal_is_recorded_and_ends_the_suggestion(desk: InterventionDesk) -> None:
+    record = _propose(desk)
+    dismissed = desk.dismiss(record.intervention_id, "evt-1", "producer", "not now")
+    assert dismissed.status == "dismissed" and "not now" in dismissed.note
+    with pytest.raises(InterventionError, match="already dismissed"):
+        desk.approve(record.intervention_id, "evt-1", "producer")
+
+
+def test_an_expired_suggestion_cannot_be_approved(desk: InterventionDesk) -> None:
+    record = _propose(desk)
+    later = record.expires_at + timedelta(seconds=1)
+    expired = desk.expire(later)
+    assert [r.intervention_id for r in expired] == [record.intervention_id]
+    assert expired[0].status == "expired"
+    with pytest.raises(InterventionError, match="already expired"):
+        desk.approve(record.intervention_id, "evt-1", "producer")
+
+
+def test_semi_auto_acts_alone_only_when_confident(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    desk.settings.update("evt-1", {"mode": "SEMI_AUTO", "allowed_types": ["CHAT_PROMPT"]})
+    unsure = _propose(desk)
+    assert unsure.status == "pending"  # 0.5 < 0.75
+    desk.dismiss(unsure.intervention_id, "evt-1", "p")
+    _teach(desk, InterventionType.CHAT_PROMPT, successes=9, failures=0)
+    sure = _propose(desk)
+    assert sure.confidence >= 0.75
+    assert sure.status == "executed" and sure.approved_by.startswith("agent (SEMI_AUTO")
+    assert len(wait_until(platform.drain, what="the message")) == 1
+
+
+def test_guards_refuse_visibly_with_their_reason(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    desk.settings.update("evt-1", {"mode": "AUTO", "hourly_cap": 10})
+    first = _propose(desk)
+    assert first.status == "executed"
+    second = _propose(desk)
+    assert second.status == "refused" and "one intervention per 30 s" in second.note
+    desk.settings.update("evt-1", {"mode": "AUTO", "hourly_cap": 1})
+    with pytest.raises(InterventionError, match="hourly cap of 1"):
+        desk.trigger(
+            SessionContext("sess-2", "evt-1", 0.3, 50, 2.0), InterventionType.POLL, "p", None
+        )
+    statuses = [row.status for row in _rows(desk)]
+    assert statuses == ["executed", "refused", "refused"]
+
+
+def test_low_confidence_and_off_mode(desk: InterventionDesk) -> None:
+    desk.settings.update("evt-1", {"allowed_types": ["POLL"]})
+    _teach(desk, InterventionType.POLL, successes=0, failures=8)
+    refused = _propose(desk)
+    assert refused.status == "refused" and "below the event's minimum" in refused.note
+    desk.settings.set_session_mode("sess-1", AgentMode.OFF)
+    assert _propose(desk) is None
+    assert len(_rows(desk)) == 1
+
+
+def test_no_listener_means_failed_not_executed(desk: InterventionDesk) -> None:
+    record = desk.trigger(SESSION, InterventionType.NOTIFICATION, "p", "MASS_EXIT")
+    assert record.status == "failed" and "no platform service is listening" in record.note
+
+
+def _scores(desk: InterventionDesk, around: datetime, before: float, after: float) -> None:
+    rows = []
+    for offset in range(-60, 91, 5):
+        rows.append(
+            {
+                "time": around + timedelta(seconds=offset),
+                "session_id": "sess-1",
+                "event_id": "evt-1",
+                "engagement_score": before if offset < 0 else after,
+                "chat_msgs_per_min": 1.0,
+                "poll_participation": 0.0,
+                "active_users": 10,
+                "reactions_per_min": 1.0,
+                "user_leave_rate": 0.0,
+                "extra": {},
+            }
+        )
+    with desk.engine.begin() as conn:
+        conn.execute(engagement_metrics.insert(), rows)
+
+
+def test_measurement_fills_the_outcome_learns_and_writes_performance(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    record = desk.trigger(SESSION, InterventionType.CHAT_PROMPT, "p", "SUDDEN_DROP")
+    assert record.status == "executed"
+    _scores(desk, record.executed_at, before=0.30, after=0.42)
+    assert desk.measure(record.executed_at + timedelta(seconds=30)) == []  # too early
+    measured = desk.measure(record.executed_at + timedelta(seconds=61))
+    assert [m.status for m in measured] == ["measured"]
+    outcome = measured[0].outcome
+    assert outcome["engagement_before"] == pytest.approx(0.30)
+    assert outcome["engagement_after"] == pytest.approx(0.42)
+    assert outcome["delta"] == pytest.approx(0.12) and outcome["success"] is True
+    with desk.engine.connect() as conn:
+        perf = conn.execute(sa.select(agent_performance)).one()
+    assert perf.success and perf.intervention_type == "CHAT_PROMPT"
+    context = AgentContext.from_key(record.context)
+    records = desk.posteriors.records(context)
+    assert records[(context.key, InterventionType.CHAT_PROMPT)].successes == 1
+    assert records[(context.parent_key, InterventionType.CHAT_PROMPT)].successes == 1
+    assert desk.measure(record.executed_at + timedelta(seconds=120)) == []  # only once
+
+
+def test_no_scores_means_unmeasured_and_nothing_learnt(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    record = desk.trigger(SESSION, InterventionType.POLL, "p", None)
+    measured = desk.measure(record.executed_at + timedelta(seconds=61))
+    assert [m.status for m in measured] == ["unmeasured"]
+    assert desk.posteriors.all_records() == {}
+
+
+def test_delivery_outcomes_are_read_validated_and_applied(
+    desk: InterventionDesk, platform: Platform, redis_client: redis.Redis
+) -> None:
+    names = desk.names
+    reader = OutcomeReader(redis_client, names, "test-consumer", 1000)
+    reader.ensure_group()
+    ok = desk.trigger(SESSION, InterventionType.POLL, "p", None)
+    bad = desk.trigger(
+        SessionContext("sess-2", "evt-1", 0.3, 50, 2.0), InterventionType.CHAT_PROMPT, "p", None
+    )
+    entries = [
+        {
+            "success": True,
+            "intervention_id": ok.intervention_id,
+            "session_id": "sess-1",
+            "event_id": "evt-1",
+            "result": {"pollId": "p-1"},
+            "timestamp": "2026-11-26T00:00:00Z",
+        },
+        {
+            "success": False,
+            "intervention_id": bad.intervention_id,
+            "session_id": "sess-2",
+            "event_id": "evt-1",
+            "error": "chat is closed",
+            "timestamp": "2026-11-26T00:00:00Z",
+        },
+        {"success": "yes", "intervention_id": ok.intervention_id},
+        {"success": True, "intervention_id": "never-made"},
+    ]
+    for entry in entries:
+        redis_client.xadd(names.outcome_stream, {"data": json.dumps(entry)})
+    redis_client.xadd(names.outcome_stream, {"data": b"{not json"})
+
+    def apply(outcome: Any) -> bool:
+        return (
+            desk.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
+            is not None
+        )
+
+    assert reader.read(apply) == 5
+    assert (reader.accepted, reader.rejected) == (2, 3)
+    assert redis_client.xlen(names.dead_letter) == 3
+    assert desk.store.get(ok.intervention_id).outcome["delivery"]["success"] is True
+    failed = desk.store.get(bad.intervention_id)
+    assert failed.status == "failed" and "chat is closed" in failed.note
+    assert reader.read(apply) == 0  # all acknowledged
+
+
+def test_posteriors_are_shared_through_the_database(desk: InterventionDesk) -> None:
+    _teach(desk, InterventionType.GAMIFICATION, successes=3, failures=1)
+    other = InterventionDesk(desk.engine, desk.client, desk.names, TemplateLibrary())
+    context = AgentContext.of("SUDDEN_DROP", 0.3, 120, -0.4)
+    record = other.posteriors.records(context)[(context.key, InterventionType.GAMIFICATION)]
+    assert (record.successes, record.failures) == (3, 1)
+
+
+def test_bad_settings_are_refused_with_reasons(desk: InterventionDesk) -> None:
+    with pytest.raises(AgentSettingsError, match="hourly_cap"):
+        desk.settings.update("evt-1", {"hourly_cap": 1000})
+    with pytest.raises(AgentSettingsError, match="min_confidence must not be above"):
+        desk.settings.update("evt-1", {"min_confidence": 0.9, "approve_threshold": 0.8})
+    with pytest.raises(AgentSettingsError, match="allowed_types"):
+        desk.settings.update("evt-1", {"allowed_types": ["SMOKE_SIGNALS"]})
+    assert desk.settings.for_event("evt-1").mode is AgentMode.MANUAL  # defaults still hold
