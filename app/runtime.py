@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 import redis
 from sqlalchemy.engine import Engine
 
+from services.agent_reward import RewardRule
 from services.collector import Collector
 from services.database import DatabaseInfo, create_db_engine, ensure_schema
+from services.intervention_content import TemplateLibrary
+from services.intervention_desk import InterventionDesk
 from services.metrics_store import MetricsStore
 from services.push_hub import PushHub
 from services.redis_bus import RedisNames, connect_redis
@@ -29,6 +32,7 @@ class Runtime:
     store: MetricsStore
     names: RedisNames
     hub: PushHub
+    desk: InterventionDesk
     collector: Collector | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -40,9 +44,17 @@ class Runtime:
         store = MetricsStore(engine)
         names = RedisNames(settings.redis_key_prefix)
         hub = PushHub(lambda: connect_redis(settings.redis_url), names)
+        # The web tier's desk: producers' approvals, dismissals and launches.
+        desk = InterventionDesk(
+            engine,
+            client,
+            names,
+            TemplateLibrary(),
+            reward_rule=RewardRule(delay_seconds=settings.agent_reward_delay_seconds),
+        )
         collector = Collector(settings, client, store) if with_collector else None
         log.info("database backend: %s (schema v%d)", database.backend, database.version)
-        return cls(settings, engine, database, client, store, names, hub, collector)
+        return cls(settings, engine, database, client, store, names, hub, desk, collector)
 
     def start(self) -> None:
         self._start_thread("push-hub", self.hub.run)

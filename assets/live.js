@@ -206,6 +206,8 @@
     // -- messages ------------------------------------------------------------------------------
 
     function onBackfill(S, msg) {
+        // Intervention pushes missed while disconnected: re-read the agent's panels too.
+        bumpAgent(S);
         var points = (msg.points || []).slice().sort(function (a, b) {
             return Date.parse(a.timestamp) - Date.parse(b.timestamp);
         });
@@ -266,12 +268,20 @@
                 showAnomalies(S);
                 kick(S);
             }
+        } else if (msg.kind === "intervention") {
+            bumpAgent(S);
         } else if (msg.kind === "ended") {
             setBanner(S, S.cfg.messages.ended);
         } else if (msg.kind === "hub_down") {
             setBanner(S, S.cfg.messages.hubDown);
             setLight(S, "reconnecting", "the server lost its live feed; waiting for it");
         }
+    }
+
+    // The agent's panels render from the database on the server: a change only needs a nudge.
+    function bumpAgent(S) {
+        S.agentBumps = (S.agentBumps || 0) + 1;
+        queueProps(S, S.cfg.ids.agentSignal, {data: S.agentBumps});
     }
 
     // -- connection ----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dash
 
 from app.runtime import Runtime
+from callbacks.agent import register_agent
+from callbacks.event_settings import register_event_settings
 from callbacks.live import register_live
 from callbacks.routing import register_routing
 
@@ -13,3 +15,5 @@ def register_callbacks(app: dash.Dash, runtime: Runtime) -> None:
     """Every callback of the web tier, bound to `app` (never module-level `@dash.callback`)."""
     register_routing(app, runtime)
     register_live(app, runtime)
+    register_agent(app, runtime)
+    register_event_settings(app, runtime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 from urllib.parse import unquote
@@ -13,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.live_socket import window_anomalies
 from app.runtime import Runtime
 from components import ids
+from components.agent_panel import agent_section
+from components.event_settings_panel import settings_panel
 from components.home_page import error_page, home_body, home_page, not_found_page
 from components.live_page import (
     LIVE_PATH,
@@ -23,7 +26,10 @@ from components.live_page import (
     socket_config,
     unknown_session_message,
 )
+from services.anomaly_episodes import DetectorSettings
 from services.contracts import valid_id
+from services.event_settings import EventSettingsStore, effective, valid_stored_overrides
+from services.metrics_store import SessionRecord
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +84,29 @@ def _live(runtime: Runtime, session_id: str) -> tuple[html.Div, dict[str, Any] |
         settings.tick_seconds,
         refresh_ms(runtime),
         anomalies=window_anomalies(store, session_id, recent),
+        agent=_agent_panels(runtime, record),
     )
     return page, socket_config(record, settings.chart_points, settings.tick_seconds)
+
+
+def _agent_panels(runtime: Runtime, record: SessionRecord) -> list[html.Div | html.Details]:
+    agent_store = runtime.desk.settings
+    event_settings = agent_store.for_event(record.event_id)
+    session_mode = agent_store.session_mode(record.session_id)
+    overrides = (
+        EventSettingsStore(runtime.engine).overrides(record.event_id) if record.event_id else {}
+    )
+    valid = valid_stored_overrides({"event": overrides}).get("event", {})
+    detector = dataclasses.asdict(effective(DetectorSettings(), valid))
+    return [
+        agent_section(
+            event_settings.mode,
+            session_mode,
+            [arm.value for arm in event_settings.allowed_types],
+            refresh_ms(runtime),
+        ),
+        settings_panel(record.event_id, event_settings, detector, set(valid)),
+    ]
 
 
 def register_routing(app: dash.Dash, runtime: Runtime) -> None:

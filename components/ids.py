@@ -43,3 +43,32 @@ SIGNAL_IDS: dict[str, str] = {
     "reactions": SIGNAL_REACTIONS,
     "leave": SIGNAL_LEAVE,
 }
+
+# Live page: the intervention agent.
+AGENT_SIGNAL = "agent-signal"  # bumped by live.js when an intervention changes: re-render
+AGENT_REFRESH = "agent-refresh"  # suggestions' countdowns, and a fallback to the push
+AGENT_MODE = "agent-mode"
+AGENT_MODE_NOTE = "agent-mode-note"
+AGENT_MESSAGE = "agent-message"
+AGENT_PENDING = "agent-pending"
+AGENT_LAUNCH_TYPE = "agent-launch-type"
+AGENT_LAUNCH = "agent-launch"
+INTERVENTION_LOG = "intervention-log"
+AGENT_PERFORMANCE = "agent-performance"
+AGENT_PERFORMANCE_SCOPE = "agent-performance-scope"
+# Pattern-matching ids: one Approve / Dismiss button per pending suggestion.
+APPROVE_BUTTON = "agent-approve"
+DISMISS_BUTTON = "agent-dismiss"
+
+# Live page: the event's settings (agent and anomaly detector).
+SETTINGS_PANEL = "event-settings"
+SETTINGS_MODE = "settings-agent-mode"
+SETTINGS_APPROVE = "settings-approve-threshold"
+SETTINGS_MIN_CONFIDENCE = "settings-min-confidence"
+SETTINGS_TYPES = "settings-allowed-types"
+SETTINGS_HOURLY_CAP = "settings-hourly-cap"
+SETTINGS_TTL = "settings-suggestion-ttl"
+SETTINGS_SENSITIVITY = "settings-sensitivity"
+SETTINGS_COOLDOWN = "settings-cooldown"
+SETTINGS_SAVE = "settings-save"
+SETTINGS_MESSAGE = "settings-message"

@@ -271,9 +271,10 @@ def live_page(
     tick_seconds: float,
     refresh_ms: int,
     anomalies: Sequence[dict[str, Any]] = (),
+    agent: Sequence[html.Div | html.Details] = (),
 ) -> html.Div:
     """The live view of one known session; `points` are ChartPoint.as_json() dicts and
-    `anomalies` EPISODE dicts."""
+    `anomalies` EPISODE dicts; `agent` the intervention agent's panels."""
     newest = points[-1] if points else None
     banner = _banner_text(record, points, tick_seconds)
     event = record.event_id or "no event id"
@@ -312,6 +313,7 @@ def live_page(
             ),
             anomaly_panel(anomalies),
             signal_cards(newest["signals"] if newest else None),
+            *agent,
         ],
     )
 
@@ -334,6 +336,7 @@ def socket_config(record: SessionRecord, chart_points: int, tick_seconds: float)
             "updated": ids.SCORE_UPDATED,
             "signals": dict(ids.SIGNAL_IDS),
             "anomalies": ids.ANOMALY_LIST,
+            "agentSignal": ids.AGENT_SIGNAL,
         },
         "anomalies": anomaly_config(),
         # Highest floor first: the script takes the first band the score reaches.

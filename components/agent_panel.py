@@ -1,0 +1,301 @@
+"""The live page's intervention agent: mode, pending suggestions, manual launch, the intervention
+log and what the agent has learnt. Pure layout; callbacks/agent.py fills it from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from dash import dcc, html
+
+from components import ids
+from services.agent_report import PerformanceRow
+from services.agent_vocabulary import INTERVENTION_TYPES, AgentMode
+from services.intervention_store import InterventionRecord
+
+# The mode picker's value for "follow the event's mode".
+EVENT_MODE = "EVENT"
+
+MODE_HELP = {
+    AgentMode.OFF: "no suggestions",
+    AgentMode.MANUAL: "suggests; a producer approves",
+    AgentMode.SEMI_AUTO: "acts alone when confident, otherwise asks",
+    AgentMode.AUTO: "acts alone within the guards",
+}
+
+STATUS_TEXT = {
+    "pending": "waiting for approval",
+    "refused": "refused by a guard",
+    "dismissed": "dismissed",
+    "expired": "expired",
+    "approved": "approved, sending",
+    "executed": "sent; measuring",
+    "failed": "failed",
+    "measured": "measured",
+    "unmeasured": "not measurable",
+}
+
+NO_INTERVENTIONS = (
+    "No interventions yet. When an anomaly opens, the agent's suggestion or action shows here."
+)
+NO_PENDING = "No suggestion is waiting for a decision."
+
+
+def type_label(value: str) -> str:
+    return value.replace("_", " ").capitalize()
+
+
+def mode_options(event_mode: AgentMode) -> list[dict[str, str]]:
+    options = [{"label": f"Event's mode ({event_mode.value})", "value": EVENT_MODE}]
+    options += [
+        {"label": f"{mode.value}: {MODE_HELP[mode]}", "value": mode.value} for mode in AgentMode
+    ]
+    return options
+
+
+def mode_note(mode: AgentMode, overridden: bool) -> str:
+    source = "set for this session" if overridden else "the event's mode"
+    return f"In force: {mode.value} ({source}) — {MODE_HELP[mode]}."
+
+
+def agent_section(
+    event_mode: AgentMode, session_mode: AgentMode | None, allowed: Sequence[str], refresh_ms: int
+) -> html.Div:
+    """The frame; the pending cards, log and performance are filled by a callback."""
+    return html.Div(
+        className="agent-section",
+        children=[
+            dcc.Store(id=ids.AGENT_SIGNAL, data=0),
+            dcc.Interval(id=ids.AGENT_REFRESH, interval=refresh_ms),
+            html.Div(
+                className="card agent-panel",
+                children=[
+                    html.H2("Intervention agent", className="panel-title"),
+                    html.Div(
+                        className="agent-controls",
+                        children=[
+                            html.Label("Agent mode", htmlFor=ids.AGENT_MODE),
+                            dcc.Dropdown(
+                                id=ids.AGENT_MODE,
+                                options=mode_options(event_mode),
+                                value=session_mode.value if session_mode else EVENT_MODE,
+                                clearable=False,
+                            ),
+                            html.Div(
+                                mode_note(session_mode or event_mode, session_mode is not None),
+                                id=ids.AGENT_MODE_NOTE,
+                                className="card-note",
+                            ),
+                        ],
+                    ),
+                    html.Div(id=ids.AGENT_MESSAGE, className="agent-message", role="status"),
+                    html.H3("Waiting for a decision", className="panel-subtitle"),
+                    html.Div(id=ids.AGENT_PENDING, className="agent-pending"),
+                    html.Div(
+                        className="agent-launch",
+                        children=[
+                            html.Label("Launch now", htmlFor=ids.AGENT_LAUNCH_TYPE),
+                            dcc.Dropdown(
+                                id=ids.AGENT_LAUNCH_TYPE,
+                                options=launch_options(allowed),
+                                placeholder="Intervention type",
+                            ),
+                            html.Button("Launch", id=ids.AGENT_LAUNCH, className="button"),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
+                className="card intervention-panel",
+                children=[
+                    html.H2("Intervention log", className="panel-title"),
+                    html.Div(id=ids.INTERVENTION_LOG, className="intervention-log", role="log"),
+                ],
+            ),
+            html.Div(
+                className="card performance-panel",
+                children=[
+                    html.H2("What the agent has learnt", className="panel-title"),
+                    dcc.RadioItems(
+                        id=ids.AGENT_PERFORMANCE_SCOPE,
+                        options=[
+                            {"label": "All events, per type", "value": "all"},
+                            {"label": "This event", "value": "event"},
+                            {"label": "This session's current context", "value": "context"},
+                        ],
+                        value="all",
+                        inline=True,
+                        className="scope-pick",
+                    ),
+                    html.Div(id=ids.AGENT_PERFORMANCE),
+                ],
+            ),
+        ],
+    )
+
+
+def launch_options(allowed: Sequence[str]) -> list[dict[str, Any]]:
+    return [
+        {"label": type_label(arm.value), "value": arm.value, "disabled": arm.value not in allowed}
+        for arm in INTERVENTION_TYPES
+    ]
+
+
+def _clock(value: datetime | None) -> str:
+    return f"{value:%H:%M:%S}" if value is not None else "—"
+
+
+def pending_cards(records: Sequence[InterventionRecord], now: datetime) -> list[html.Div]:
+    if not records:
+        return [html.Div(NO_PENDING, className="notice notice-empty")]
+    cards = []
+    for record in records:
+        left = (record.expires_at - now).total_seconds() if record.expires_at else 0.0
+        cards.append(
+            html.Div(
+                className="suggestion-card",
+                **{"data-intervention": record.intervention_id},
+                children=[
+                    html.Div(
+                        className="suggestion-head",
+                        children=[
+                            html.Span(type_label(record.type), className="suggestion-type"),
+                            html.Span(
+                                f"confidence {record.confidence or 0:.0%}",
+                                className="suggestion-confidence",
+                            ),
+                            html.Span(
+                                f"expires in {max(0, left):.0f} s",
+                                className="suggestion-expiry",
+                            ),
+                        ],
+                    ),
+                    html.Div(record.preview or "", className="suggestion-preview"),
+                    _content_detail(record),
+                    html.Div(record.reasoning or "", className="suggestion-reasoning"),
+                    html.Div(
+                        className="suggestion-actions",
+                        children=[
+                            html.Button(
+                                "Approve",
+                                id={"type": ids.APPROVE_BUTTON, "id": record.intervention_id},
+                                className="button button-primary",
+                            ),
+                            html.Button(
+                                "Dismiss",
+                                id={"type": ids.DISMISS_BUTTON, "id": record.intervention_id},
+                                className="button",
+                            ),
+                        ],
+                    ),
+                ],
+            )
+        )
+    return cards
+
+
+def _content_detail(record: InterventionRecord) -> html.Div:
+    """What the audience or organisers will see, in full."""
+    content = record.content or {}
+    poll = content.get("poll")
+    if isinstance(poll, dict):
+        return html.Div(
+            className="suggestion-content",
+            children=[
+                html.Div(str(poll.get("question", "")), className="poll-question"),
+                html.Ol([html.Li(str(option)) for option in poll.get("options", [])]),
+            ],
+        )
+    if "message" in content:
+        return html.Div(str(content["message"]), className="suggestion-content")
+    inner = content.get("content")
+    if isinstance(inner, dict):
+        lines = [
+            inner.get("title") or inner.get("name"),
+            inner.get("body") or inner.get("description"),
+        ]
+        return html.Div(
+            className="suggestion-content",
+            children=[html.Div(str(line)) for line in lines if line],
+        )
+    return html.Div(className="suggestion-content")
+
+
+def _outcome_text(record: InterventionRecord) -> str:
+    outcome = record.outcome or {}
+    if "delta" in outcome:
+        verdict = "worked" if outcome.get("success") else "did not work"
+        return (
+            f"{outcome['engagement_before']:.2f} → {outcome['engagement_after']:.2f} "
+            f"({outcome['delta']:+.2f}, {verdict})"
+        )
+    delivery = outcome.get("delivery")
+    if isinstance(delivery, dict):
+        return "delivered" if delivery.get("success") else "delivery failed"
+    return ""
+
+
+def intervention_log(records: Sequence[InterventionRecord]) -> html.Div | html.Table:
+    if not records:
+        return html.Div(NO_INTERVENTIONS, className="notice notice-empty")
+    header = html.Tr(
+        [
+            html.Th(name)
+            for name in ("Time", "Type", "Status", "By", "Content", "Confidence", "Outcome")
+        ]
+    )
+    body = []
+    for record in records:
+        status = record.status
+        detail = record.note or ""
+        body.append(
+            html.Tr(
+                className=f"intervention-row status-{status}",
+                **{"data-intervention": record.intervention_id},
+                children=[
+                    html.Td(_clock(record.time)),
+                    html.Td(type_label(record.type) if record.type != "NONE" else "—"),
+                    html.Td(
+                        [
+                            html.Span(STATUS_TEXT.get(status, status), className="status-chip"),
+                            html.Div(detail, className="card-note") if detail else None,
+                        ]
+                    ),
+                    html.Td(record.approved_by or ("agent" if status != "pending" else "—")),
+                    html.Td(record.preview or ""),
+                    html.Td(f"{record.confidence:.0%}" if record.confidence is not None else "—"),
+                    html.Td(_outcome_text(record), className="intervention-outcome"),
+                ],
+            )
+        )
+    return html.Table(className="log-table", children=[html.Thead(header), html.Tbody(body)])
+
+
+def performance_table(rows: Sequence[PerformanceRow], caption: str) -> html.Div:
+    header = html.Tr(
+        [
+            html.Th(name)
+            for name in ("Type", "Success rate", "95 % interval", "Attempts", "Avg. change")
+        ]
+    )
+    body = [
+        html.Tr(
+            className="performance-row",
+            **{"data-type": row.type.value},
+            children=[
+                html.Td(type_label(row.type.value)),
+                html.Td(f"{row.rate:.0%}" if row.rate is not None else "no data"),
+                html.Td(f"{row.low:.0%} to {row.high:.0%}"),
+                html.Td(str(row.attempts)),
+                html.Td(f"{row.mean_delta:+.3f}" if row.mean_delta is not None else "—"),
+            ],
+        )
+        for row in rows
+    ]
+    return html.Div(
+        [
+            html.Div(caption, className="card-note"),
+            html.Table(className="log-table", children=[html.Thead(header), html.Tbody(body)]),
+        ]
+    )

@@ -1,0 +1,143 @@
+"""The event's settings on the live page: the agent's (mode, thresholds, allowed types, hourly cap,
+suggestion lifetime) and the anomaly detector's thresholds. Pure layout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dash import dcc, html
+
+from components import ids
+from components.agent_panel import MODE_HELP, type_label
+from services.agent_settings import AgentSettings
+from services.agent_vocabulary import INTERVENTION_TYPES, AgentMode
+
+# Pattern-matching id type of the detector's number inputs; the index is the setting's name.
+DETECTOR_INPUT = "detector-setting"
+
+DETECTOR_LABELS: dict[str, str] = {
+    "sensitivity": "Sensitivity (0.1 quiet … 10 eager)",
+    "cooldown_seconds": "Cooldown before the same anomaly re-opens (s)",
+    "mass_exit_share": "Mass exit: share of the room leaving",
+    "mass_exit_critical_share": "Mass exit: share that makes it critical",
+    "mass_exit_min_users": "Mass exit: fewest people leaving",
+    "mass_exit_min_audience": "Mass exit: smallest room judged",
+    "drop_ratio": "Sudden drop: activity at most this share of usual",
+    "decline_ratio": "Gradual decline: activity at most this share",
+    "low_ratio": "Low engagement: activity at most this share",
+    "low_seconds": "Low engagement: for this long (s)",
+    "low_score": "Low engagement: score floor",
+    "low_score_seconds": "Low engagement: below the floor for (s)",
+    "critical_ratio": "Critical below this share of usual activity",
+    "recover_ratio": "Recovered at this share of usual activity",
+    "max_episode_seconds": "Longest episode before it closes unrecovered (s)",
+}
+
+
+def _number(label: str, component_id: object, value: float, step: float) -> html.Div:
+    return html.Div(
+        className="setting",
+        children=[
+            html.Label(label),
+            dcc.Input(id=component_id, type="number", value=value, step=step, debounce=True),
+        ],
+    )
+
+
+def settings_panel(
+    event_id: str | None,
+    agent: AgentSettings,
+    detector_values: Mapping[str, float | int],
+    detector_overridden: set[str],
+) -> html.Details:
+    """`detector_values` are the values in force; those in `detector_overridden` are the event's."""
+    if event_id is None:
+        return html.Details(
+            className="card settings-panel",
+            children=[
+                html.Summary("Event settings"),
+                html.Div(
+                    "This session names no event, so it runs on the defaults.",
+                    className="notice notice-empty",
+                ),
+            ],
+        )
+    detector_fields = []
+    for name, label in DETECTOR_LABELS.items():
+        value = detector_values[name]
+        marker = " (event's)" if name in detector_overridden else ""
+        step = 1 if isinstance(value, int) else 0.01
+        detector_fields.append(
+            _number(label + marker, {"type": DETECTOR_INPUT, "name": name}, value, step)
+        )
+    return html.Details(
+        id=ids.SETTINGS_PANEL,
+        className="card settings-panel",
+        children=[
+            html.Summary(f"Settings of event {event_id}"),
+            html.H3("Intervention agent", className="panel-subtitle"),
+            html.Div(
+                className="settings-grid",
+                children=[
+                    html.Div(
+                        className="setting",
+                        children=[
+                            html.Label("Mode", htmlFor=ids.SETTINGS_MODE),
+                            dcc.Dropdown(
+                                id=ids.SETTINGS_MODE,
+                                options=[
+                                    {"label": f"{m.value}: {MODE_HELP[m]}", "value": m.value}
+                                    for m in AgentMode
+                                ],
+                                value=agent.mode.value,
+                                clearable=False,
+                            ),
+                        ],
+                    ),
+                    _number(
+                        "Act alone at confidence ≥ (SEMI_AUTO)",
+                        ids.SETTINGS_APPROVE,
+                        agent.approve_threshold,
+                        0.01,
+                    ),
+                    _number(
+                        "Suggest nothing below confidence",
+                        ids.SETTINGS_MIN_CONFIDENCE,
+                        agent.min_confidence,
+                        0.01,
+                    ),
+                    _number(
+                        "Interventions per hour (event)",
+                        ids.SETTINGS_HOURLY_CAP,
+                        agent.hourly_cap,
+                        1,
+                    ),
+                    _number(
+                        "Suggestion expires after (s)",
+                        ids.SETTINGS_TTL,
+                        agent.suggestion_ttl_seconds,
+                        1,
+                    ),
+                    html.Div(
+                        className="setting",
+                        children=[
+                            html.Label("Allowed types"),
+                            dcc.Checklist(
+                                id=ids.SETTINGS_TYPES,
+                                options=[
+                                    {"label": type_label(arm.value), "value": arm.value}
+                                    for arm in INTERVENTION_TYPES
+                                ],
+                                value=[arm.value for arm in agent.allowed_types],
+                                inline=True,
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.H3("Anomaly detection", className="panel-subtitle"),
+            html.Div(className="settings-grid", children=detector_fields),
+            html.Button("Save settings", id=ids.SETTINGS_SAVE, className="button button-primary"),
+            html.Div(id=ids.SETTINGS_MESSAGE, className="agent-message", role="status"),
+        ],
+    )
