@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import redis
 from sqlalchemy.engine import Engine
 
-from services.agent_reward import RewardRule
 from services.collector import Collector
 from services.database import DatabaseInfo, create_db_engine, ensure_schema
 from services.intervention_content import TemplateLibrary
@@ -45,13 +44,7 @@ class Runtime:
         names = RedisNames(settings.redis_key_prefix)
         hub = PushHub(lambda: connect_redis(settings.redis_url), names)
         # The web tier's desk: producers' approvals, dismissals and launches.
-        desk = InterventionDesk(
-            engine,
-            client,
-            names,
-            TemplateLibrary(),
-            reward_rule=RewardRule(delay_seconds=settings.agent_reward_delay_seconds),
-        )
+        desk = InterventionDesk(engine, client, names, TemplateLibrary())
         collector = Collector(settings, client, store) if with_collector else None
         log.info("database backend: %s (schema v%d)", database.backend, database.version)
         return cls(settings, engine, database, client, store, names, hub, desk, collector)

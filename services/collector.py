@@ -24,6 +24,7 @@ from services.agent_reward import RewardRule
 from services.event_settings import EventSettingsStore, valid_stored_overrides
 from services.intervention_content import TemplateLibrary
 from services.intervention_desk import InterventionDesk, SessionContext
+from services.intervention_followup import InterventionFollowUp
 from services.metrics_store import MetricsStore
 from services.outcome_reader import DeliveryOutcome, OutcomeReader
 from services.redis_bus import REDIS_DOWN, RedisNames
@@ -119,12 +120,9 @@ class Collector:
         self._event_settings_at = 0.0
         self._redis_backoff = 0.0
         self.event_settings = EventSettingsStore(store.engine)
-        self.desk = InterventionDesk(
-            store.engine,
-            client,
-            self.names,
-            TemplateLibrary(),
-            reward_rule=RewardRule(delay_seconds=settings.agent_reward_delay_seconds),
+        self.desk = InterventionDesk(store.engine, client, self.names, TemplateLibrary())
+        self.followup = InterventionFollowUp(
+            self.desk.sender, RewardRule(delay_seconds=settings.agent_reward_delay_seconds)
         )
         self.outcomes = OutcomeReader(
             client, self.names, settings.consumer_name, settings.dead_letter_maxlen
@@ -210,8 +208,8 @@ class Collector:
                 desk.propose(
                     session, row["type"], row["deviation"], row["episode_id"], row["explanation"]
                 )
-            desk.expire()
-            desk.measure()
+            self.followup.expire()
+            self.followup.measure()
             self.outcomes.read(self._delivered)
         except SQLAlchemyError as exc:
             log.warning(
@@ -220,7 +218,9 @@ class Collector:
             )
 
     def _delivered(self, outcome: DeliveryOutcome) -> bool:
-        record = self.desk.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
+        record = self.followup.record_delivery(
+            outcome.intervention_id, outcome.success, outcome.detail
+        )
         return record is not None
 
     def _load_event_settings(self) -> None:

@@ -9,7 +9,6 @@ for producers. Every change is a row in `interventions` (moved atomically, see
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 import threading
@@ -24,10 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services.agent_posteriors import DatabasePosteriors
-from services.agent_reward import RewardRule, judge
 from services.agent_settings import AgentSettings, AgentSettingsStore
 from services.agent_vocabulary import (
-    PLATFORM_MESSAGE_TYPE,
     AgentContext,
     AgentMode,
     InterventionStatus,
@@ -35,8 +32,9 @@ from services.agent_vocabulary import (
 )
 from services.intervention_content import ContentGenerator, ContentRequest, validate_content
 from services.intervention_guards import GuardLimits, refusal
+from services.intervention_sender import InterventionSender
 from services.intervention_store import InterventionRecord, InterventionStore
-from services.redis_bus import REDIS_DOWN, RedisNames
+from services.redis_bus import RedisNames
 from services.thompson import Choice, ThompsonSampler
 
 log = logging.getLogger(__name__)
@@ -44,8 +42,6 @@ log = logging.getLogger(__name__)
 S = InterventionStatus
 # A manual launch outside any anomaly learns in contexts of its own.
 NO_ANOMALY = "NONE"
-# An approval whose sending never finished (its server died) is failed after this long.
-STUCK_APPROVAL_SECONDS = 60.0
 
 
 class InterventionError(ValueError):
@@ -76,7 +72,6 @@ class InterventionDesk:
         names: RedisNames,
         generator: ContentGenerator,
         *,
-        reward_rule: RewardRule | None = None,
         limits: GuardLimits | None = None,
         sampler: ThompsonSampler | None = None,
         rng: random.Random | None = None,
@@ -85,11 +80,11 @@ class InterventionDesk:
         self.client = client
         self.names = names
         self.generator = generator
-        self.rule = reward_rule or RewardRule()
         self.limits = limits or GuardLimits()
         self.sampler = sampler or ThompsonSampler()
         self.rng = rng or random.Random()
         self.store = InterventionStore(engine)
+        self.sender = InterventionSender(engine, client, names)
         self.settings = AgentSettingsStore(engine)
         self.posteriors = DatabasePosteriors(engine)
         # SQLite has no row locks to serialise two decisions in one session; the embedded
@@ -150,9 +145,9 @@ class InterventionDesk:
                     record = self.store.insert(
                         conn, row | {"status": S.PENDING.value, "expires_at": expires}
                     )
-        self._push(record)
+        self.sender.push(record)
         if record.status == S.APPROVED:
-            record = self._execute(record)
+            record = self.sender.execute(record)
         return record
 
     def _proposal_refusal(
@@ -174,132 +169,6 @@ class InterventionDesk:
         return refusal(
             history, choice.type, settings.allowed_types, settings.hourly_cap, now, self.limits
         )
-
-    def expire(self, now: datetime | None = None) -> list[InterventionRecord]:
-        """Suggestions past their time, and approvals whose server died before sending."""
-        now = now or _now()
-        with self.engine.begin() as conn:
-            changed = self.store.expire_due(conn, now)
-            stuck_before = now - timedelta(seconds=STUCK_APPROVAL_SECONDS)
-            for intervention_id in self.store.stuck_approved(conn, stuck_before):
-                moved = self.store.move(
-                    conn,
-                    intervention_id,
-                    [S.APPROVED],
-                    S.FAILED,
-                    note="approved, but the server sending it stopped before it was sent",
-                )
-                if moved is not None:
-                    changed.append(moved)
-        for record in changed:
-            self._push(record)
-        return changed
-
-    def measure(self, now: datetime | None = None) -> list[InterventionRecord]:
-        """Judge every executed intervention whose measurement delay has passed, learn from it."""
-        now = now or _now()
-        rule = self.rule
-        with self.engine.connect() as conn:
-            due = self.store.executed_before(conn, now - timedelta(seconds=rule.delay_seconds))
-        measured = []
-        for record in due:
-            assert record.executed_at is not None
-            done = record.executed_at
-            end = done + timedelta(seconds=rule.delay_seconds)
-            with self.engine.begin() as conn:
-                before = self.store.scores_between(
-                    conn, record.session_id, done - timedelta(seconds=rule.before_seconds), done
-                )
-                after = self.store.scores_between(
-                    conn,
-                    record.session_id,
-                    end - timedelta(seconds=rule.after_seconds),
-                    end + timedelta(microseconds=1),
-                )
-                outcome = judge(before, after, rule)
-                if outcome is None:
-                    moved = self.store.move(
-                        conn,
-                        record.intervention_id,
-                        [S.EXECUTED],
-                        S.UNMEASURED,
-                        measured_at=now,
-                        note="no scores before or after it to judge by (did the session end?)",
-                    )
-                else:
-                    moved = self.store.move(
-                        conn,
-                        record.intervention_id,
-                        [S.EXECUTED],
-                        S.MEASURED,
-                        measured_at=now,
-                        outcome=(record.outcome or {}) | outcome.as_json(),
-                    )
-                    if moved is not None:
-                        self._learn(conn, moved, outcome.success, outcome.delta, outcome.reward)
-            if moved is not None:
-                measured.append(moved)
-                self._push(moved)
-        return measured
-
-    def _learn(
-        self,
-        conn: Connection,
-        record: InterventionRecord,
-        success: bool,
-        delta: float,
-        reward: float,
-    ) -> None:
-        if record.context is None:
-            return
-        context = AgentContext.from_key(record.context)
-        arm = InterventionType(record.type)
-        self.posteriors.learn_in(conn, context, arm, success, delta)
-        outcome = record.outcome or {}
-        self.store.record_performance(
-            conn,
-            {
-                "time": record.measured_at or _now(),
-                "intervention_id": record.intervention_id,
-                "session_id": record.session_id,
-                "event_id": record.event_id,
-                "intervention_type": arm.value,
-                "context": record.context,
-                "reward": reward,
-                "success": success,
-                "engagement_before": outcome.get("engagement_before"),
-                "engagement_after": outcome.get("engagement_after"),
-            },
-        )
-
-    def record_delivery(
-        self, intervention_id: str, success: bool, detail: dict[str, Any]
-    ) -> InterventionRecord | None:
-        """The platform's word on delivery (its outcome stream). None: no such intervention."""
-        with self.engine.begin() as conn:
-            record = self.store.get(intervention_id, conn)
-            if record is None:
-                return None
-            outcome = (record.outcome or {}) | {"delivery": detail | {"success": success}}
-            if not success and record.status == S.EXECUTED:
-                error = str(detail.get("error") or "no reason given")[:500]
-                moved = self.store.move(
-                    conn,
-                    intervention_id,
-                    [S.EXECUTED],
-                    S.FAILED,
-                    outcome=outcome,
-                    note=f"the platform could not deliver it: {error}",
-                )
-            else:
-                moved = None
-            if moved is None:
-                moved = self.store.set_outcome(conn, intervention_id, outcome)
-        if moved is not None:
-            self._push(moved)
-        return moved
-
-    # -- producers (web) ------------------------------------------------------------------------
 
     def approve(self, intervention_id: str, event_id: str | None, actor: str) -> InterventionRecord:
         """Execute a pending suggestion; exactly once however many producers click at once."""
@@ -342,10 +211,10 @@ class InterventionDesk:
                 if moved is None:
                     raise InterventionError("someone else decided on it at the same moment")
         if expired is not None:
-            self._push(expired)
+            self.sender.push(expired)
             raise InterventionError("this suggestion has expired; it was not sent")
-        self._push(moved)
-        return self._execute(moved)
+        self.sender.push(moved)
+        return self.sender.execute(moved)
 
     def dismiss(
         self, intervention_id: str, event_id: str | None, actor: str, reason: str = ""
@@ -366,7 +235,7 @@ class InterventionDesk:
                 current = self.store.get(intervention_id, conn)
                 assert current is not None
                 raise InterventionError(_already(current))
-        self._push(moved)
+        self.sender.push(moved)
         return moved
 
     def trigger(
@@ -400,10 +269,10 @@ class InterventionDesk:
                 )
             else:
                 record = self._refused(conn, row, reason)
-        self._push(record)
+        self.sender.push(record)
         if reason is not None:
             raise InterventionError(f"not sent: {reason}")
-        return self._execute(record)
+        return self.sender.execute(record)
 
     def _decidable(self, intervention_id: str, event_id: str | None) -> InterventionRecord:
         record = self.store.get(intervention_id)
@@ -458,52 +327,6 @@ class InterventionDesk:
     def _refused(self, conn: Connection, row: dict[str, Any], reason: str) -> InterventionRecord:
         full = {"type": "NONE", "content": {}} | row
         return self.store.insert(conn, full | {"status": S.REFUSED.value, "note": reason[:1000]})
-
-    def _execute(self, record: InterventionRecord) -> InterventionRecord:
-        """Send an approved intervention to the platform (design §3) and record what happened."""
-        arm = InterventionType(record.type)
-        now = _now()
-        content = {k: v for k, v in record.content.items() if k != "variant"}
-        message = {
-            "type": PLATFORM_MESSAGE_TYPE[arm],
-            "intervention_id": record.intervention_id,
-            "session_id": record.session_id,
-            "event_id": record.event_id,
-            "timestamp": now.isoformat(),
-            **content,
-        }
-        note = None
-        try:
-            receivers = self.client.publish(self.names.agent_channel, json.dumps(message))
-        except REDIS_DOWN as exc:
-            note = f"could not reach Redis to send it ({exc.__class__.__name__})"
-        else:
-            if not receivers:
-                note = "no platform service is listening on agent.interventions; not delivered"
-        with self.engine.begin() as conn:
-            if note is None:
-                moved = self.store.move(
-                    conn, record.intervention_id, [S.APPROVED], S.EXECUTED, executed_at=now
-                )
-            else:
-                moved = self.store.move(
-                    conn, record.intervention_id, [S.APPROVED], S.FAILED, note=note
-                )
-        final = moved or record
-        self._push(final)
-        if note is not None:
-            log.warning("intervention %s failed: %s", record.intervention_id, note)
-        return final
-
-    def _push(self, record: InterventionRecord) -> None:
-        message = {
-            "kind": "intervention",
-            "sessionId": record.session_id,
-            "intervention": record.as_json(),
-        }
-        with contextlib.suppress(*REDIS_DOWN):
-            # The database holds the truth; a page that misses this push catches up on reload.
-            self.client.publish(self.names.push_channel(record.session_id), json.dumps(message))
 
     @contextlib.contextmanager
     def _serialised(self, session_id: str) -> Iterator[Connection]:

@@ -20,6 +20,7 @@ from services.agent_vocabulary import AgentContext, AgentMode, InterventionType
 from services.database import create_db_engine, ensure_schema
 from services.intervention_content import TemplateLibrary
 from services.intervention_desk import InterventionDesk, InterventionError, SessionContext
+from services.intervention_followup import InterventionFollowUp
 from services.outcome_reader import OutcomeReader
 from services.redis_bus import RedisNames
 from services.schema import agent_performance, engagement_metrics, interventions
@@ -52,15 +53,13 @@ def desk(
     engine = create_db_engine(settings.database_url)
     ensure_schema(engine)
     names = RedisNames(settings.redis_key_prefix)
-    yield InterventionDesk(
-        engine,
-        redis_client,
-        names,
-        TemplateLibrary(),
-        reward_rule=RewardRule(delay_seconds=60),
-        rng=random.Random(7),
-    )
+    yield InterventionDesk(engine, redis_client, names, TemplateLibrary(), rng=random.Random(7))
     engine.dispose()
+
+
+@pytest.fixture
+def followup(desk: InterventionDesk) -> InterventionFollowUp:
+    return InterventionFollowUp(desk.sender, RewardRule(delay_seconds=60))
 
 
 @pytest.fixture
@@ -160,10 +159,12 @@ def test_dismissal_is_recorded_and_ends_the_suggestion(desk: InterventionDesk) -
         desk.approve(record.intervention_id, "evt-1", "producer")
 
 
-def test_an_expired_suggestion_cannot_be_approved(desk: InterventionDesk) -> None:
+def test_an_expired_suggestion_cannot_be_approved(
+    desk: InterventionDesk, followup: InterventionFollowUp
+) -> None:
     record = _propose(desk)
     later = record.expires_at + timedelta(seconds=1)
-    expired = desk.expire(later)
+    expired = followup.expire(later)
     assert [r.intervention_id for r in expired] == [record.intervention_id]
     assert expired[0].status == "expired"
     with pytest.raises(InterventionError, match="already expired"):
@@ -238,13 +239,13 @@ def _scores(desk: InterventionDesk, around: datetime, before: float, after: floa
 
 
 def test_measurement_fills_the_outcome_learns_and_writes_performance(
-    desk: InterventionDesk, platform: Platform
+    desk: InterventionDesk, platform: Platform, followup: InterventionFollowUp
 ) -> None:
     record = desk.trigger(SESSION, InterventionType.CHAT_PROMPT, "p", "SUDDEN_DROP")
     assert record.status == "executed"
     _scores(desk, record.executed_at, before=0.30, after=0.42)
-    assert desk.measure(record.executed_at + timedelta(seconds=30)) == []  # too early
-    measured = desk.measure(record.executed_at + timedelta(seconds=61))
+    assert followup.measure(record.executed_at + timedelta(seconds=30)) == []  # too early
+    measured = followup.measure(record.executed_at + timedelta(seconds=61))
     assert [m.status for m in measured] == ["measured"]
     outcome = measured[0].outcome
     assert outcome["engagement_before"] == pytest.approx(0.30)
@@ -257,20 +258,23 @@ def test_measurement_fills_the_outcome_learns_and_writes_performance(
     records = desk.posteriors.records(context)
     assert records[(context.key, InterventionType.CHAT_PROMPT)].successes == 1
     assert records[(context.parent_key, InterventionType.CHAT_PROMPT)].successes == 1
-    assert desk.measure(record.executed_at + timedelta(seconds=120)) == []  # only once
+    assert followup.measure(record.executed_at + timedelta(seconds=120)) == []  # only once
 
 
 def test_no_scores_means_unmeasured_and_nothing_learnt(
-    desk: InterventionDesk, platform: Platform
+    desk: InterventionDesk, platform: Platform, followup: InterventionFollowUp
 ) -> None:
     record = desk.trigger(SESSION, InterventionType.POLL, "p", None)
-    measured = desk.measure(record.executed_at + timedelta(seconds=61))
+    measured = followup.measure(record.executed_at + timedelta(seconds=61))
     assert [m.status for m in measured] == ["unmeasured"]
     assert desk.posteriors.all_records() == {}
 
 
 def test_delivery_outcomes_are_read_validated_and_applied(
-    desk: InterventionDesk, platform: Platform, redis_client: redis.Redis
+    desk: InterventionDesk,
+    platform: Platform,
+    redis_client: redis.Redis,
+    followup: InterventionFollowUp,
 ) -> None:
     names = desk.names
     reader = OutcomeReader(redis_client, names, "test-consumer", 1000)
@@ -305,7 +309,7 @@ def test_delivery_outcomes_are_read_validated_and_applied(
 
     def apply(outcome: Any) -> bool:
         return (
-            desk.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
+            followup.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
             is not None
         )
 

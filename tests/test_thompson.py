@@ -1,0 +1,198 @@
+"""Unit tests: the sampler's posteriors and choices, the reward formula, the guards, contexts."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.agent_posteriors import MemoryPosteriors
+from services.agent_reward import RewardRule, judge
+from services.agent_vocabulary import AgentContext, InterventionType
+from services.intervention_guards import ExecutionHistory, GuardLimits, refusal
+from services.thompson import ArmRecord, ThompsonSampler, credible_interval, posterior
+
+POLL, CHAT, NOTE, GAME = (
+    InterventionType.POLL,
+    InterventionType.CHAT_PROMPT,
+    InterventionType.NOTIFICATION,
+    InterventionType.GAMIFICATION,
+)
+ALL = (POLL, CHAT, NOTE, GAME)
+CONTEXT = AgentContext.of("SUDDEN_DROP", 0.3, 120, -0.4)
+
+
+def test_contexts_bucket_as_the_design_says() -> None:
+    assert CONTEXT.key == "SUDDEN_DROP|low|ge50|dev>=25%"
+    assert AgentContext.of("MASS_EXIT", 0.05, 9, -0.05).key == "MASS_EXIT|very-low|lt10|dev<10%"
+    assert AgentContext.of("LOW_ENGAGEMENT", 0.7, 49, 0.2).key == (
+        "LOW_ENGAGEMENT|moderate+|lt50|dev<25%"
+    )
+    assert CONTEXT.parent_key == "SUDDEN_DROP|*|ge50|*"
+    assert AgentContext.from_key(CONTEXT.key) == CONTEXT
+    with pytest.raises(ValueError):
+        AgentContext.from_key("no-bars")
+
+
+def test_posterior_adds_outcomes_to_the_uniform_prior() -> None:
+    assert posterior(ArmRecord(), ArmRecord(), borrow=4) == (1.0, 1.0)
+    assert posterior(ArmRecord(3, 1), ArmRecord(3, 1), borrow=4) == (4.0, 2.0)
+
+
+def test_a_sparse_context_borrows_at_most_the_loan_from_its_parent() -> None:
+    # The parent saw 40 successes and 10 failures elsewhere: lend 4 observations at 80 %.
+    alpha, beta = posterior(ArmRecord(0, 0), ArmRecord(40, 10), borrow=4)
+    assert alpha == pytest.approx(1 + 3.2) and beta == pytest.approx(1 + 0.8)
+    # Its own data is counted once: the parent's copy of it is not lent back.
+    alpha, beta = posterior(ArmRecord(2, 0), ArmRecord(2, 0), borrow=4)
+    assert (alpha, beta) == (3.0, 1.0)
+    assert posterior(ArmRecord(), ArmRecord(40, 10), borrow=0) == (1.0, 1.0)
+
+
+def test_credible_interval_matches_known_beta_quantiles() -> None:
+    low, high = credible_interval(1, 1)
+    assert low == pytest.approx(0.025) and high == pytest.approx(0.975)
+    low, high = credible_interval(10, 2)
+    assert 0.55 < low < 0.65 and 0.95 < high < 0.99
+    assert credible_interval(50, 50)[1] - credible_interval(50, 50)[0] < 0.2
+
+
+def test_choices_respect_the_allowed_types() -> None:
+    sampler = ThompsonSampler()
+    rng = random.Random(1)
+    for _ in range(200):
+        choice = sampler.choose(CONTEXT, {}, (NOTE, GAME), rng)
+        assert choice.type in (NOTE, GAME)
+        assert {arm.type for arm in choice.arms} == {NOTE, GAME}
+    with pytest.raises(ValueError):
+        sampler.choose(CONTEXT, {}, (), rng)
+
+
+def test_choices_are_reproducible_with_a_seed() -> None:
+    sampler = ThompsonSampler()
+    first = [sampler.choose(CONTEXT, {}, ALL, random.Random(5)).type for _ in range(3)]
+    again = [sampler.choose(CONTEXT, {}, ALL, random.Random(5)).type for _ in range(3)]
+    assert first == again
+    rng = random.Random(9)
+    spread = Counter(sampler.choose(CONTEXT, {}, ALL, rng).type for _ in range(400))
+    assert set(spread) == set(ALL)  # without data every type gets explored
+
+
+def test_learning_concentrates_choices_on_what_works() -> None:
+    book = MemoryPosteriors()
+    for n in range(30):
+        book.learn(CONTEXT, CHAT, success=n % 10 != 0, delta=0.1)
+        book.learn(CONTEXT, POLL, success=n % 10 == 0, delta=-0.01)
+    sampler = ThompsonSampler()
+    rng = random.Random(3)
+    picks = Counter(
+        sampler.choose(CONTEXT, book.records(CONTEXT), ALL, rng).type for _ in range(300)
+    )
+    # The untried types still get explored (their Beta(1, 1) draws beat 0.875 about 1 in 8).
+    assert picks[CHAT] > 200 and picks[POLL] < 10
+    assert 10 < picks[NOTE] < 70 and 10 < picks[GAME] < 70
+    choice = sampler.choose(CONTEXT, book.records(CONTEXT), (CHAT,), rng)
+    assert choice.confidence == pytest.approx(28 / 32)
+    text = choice.reasoning("Chat fell by 80 %")
+    assert "worked 27 of 30 times here" in text and "Exploring" not in text
+    assert "Chat fell by 80 %" in text
+
+
+def test_a_new_fine_context_starts_from_its_parents_record() -> None:
+    book = MemoryPosteriors()
+    elsewhere = AgentContext.of("SUDDEN_DROP", 0.5, 200, -0.15)  # same parent, other bucket
+    assert elsewhere.parent_key == CONTEXT.parent_key and elsewhere.key != CONTEXT.key
+    for _ in range(20):
+        book.learn(elsewhere, GAME, success=True, delta=0.1)
+        book.learn(elsewhere, POLL, success=False, delta=-0.05)
+    sampler = ThompsonSampler()
+    choice = sampler.choose(CONTEXT, book.records(CONTEXT), (GAME, POLL), random.Random(0))
+    by_type = {arm.type: arm for arm in choice.arms}
+    assert by_type[GAME].mean == pytest.approx(5 / 6) and by_type[POLL].mean == pytest.approx(1 / 6)
+    assert by_type[GAME].exploring  # nothing of its own yet
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "delta", "reward", "success"),
+    [
+        ([0.30, 0.30], [0.45, 0.45], 0.15, 0.75, True),
+        ([0.30], [0.60], 0.30, 1.0, True),  # full credit is capped
+        ([0.30], [0.32], 0.02, 0.10, False),  # below the success threshold of 0.03
+        ([0.40], [0.30], -0.10, 0.0, False),
+    ],
+)
+def test_reward_formula(
+    before: list[float], after: list[float], delta: float, reward: float, success: bool
+) -> None:
+    outcome = judge(before, after, RewardRule())
+    assert outcome is not None
+    assert outcome.delta == pytest.approx(delta)
+    assert outcome.reward == pytest.approx(reward)
+    assert outcome.success is success
+
+
+def test_reward_ignores_bad_values_and_needs_both_windows() -> None:
+    assert judge([], [0.5], RewardRule()) is None
+    assert judge([float("nan")], [0.5], RewardRule()) is None
+    outcome = judge([0.2, float("inf")], [0.3], RewardRule())
+    assert outcome is not None and outcome.before == pytest.approx(0.2)
+    with pytest.raises(ValueError):
+        RewardRule(delay_seconds=20, after_seconds=30)
+
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+QUIET = ExecutionHistory(session_last=None, session_recent=0, event_hour=0, type_last={})
+
+
+def test_guards_pass_a_quiet_session() -> None:
+    assert refusal(QUIET, POLL, ALL, 3, NOW, GuardLimits()) is None
+
+
+@pytest.mark.parametrize(
+    ("history", "arm", "allowed", "cap", "expected"),
+    [
+        (QUIET, POLL, (CHAT,), 3, "not among the event's allowed types"),
+        (
+            ExecutionHistory(NOW - timedelta(seconds=10), 1, 1, {}),
+            POLL,
+            ALL,
+            3,
+            "one intervention per 30 s",
+        ),
+        (
+            ExecutionHistory(NOW - timedelta(seconds=40), 10, 1, {}),
+            POLL,
+            ALL,
+            50,
+            "10 interventions",
+        ),
+        (ExecutionHistory(None, 0, 3, {}), POLL, ALL, 3, "hourly cap of 3"),
+        (
+            ExecutionHistory(
+                NOW - timedelta(seconds=90), 1, 1, {POLL: NOW - timedelta(seconds=90)}
+            ),
+            POLL,
+            ALL,
+            3,
+            "POLL cooldown: 120 s",
+        ),
+    ],
+)
+def test_each_guard_refuses_with_its_reason(
+    history: ExecutionHistory,
+    arm: InterventionType,
+    allowed: tuple[InterventionType, ...],
+    cap: int,
+    expected: str,
+) -> None:
+    reason = refusal(history, arm, allowed, cap, NOW, GuardLimits())
+    assert reason is not None and expected in reason
+
+
+def test_another_types_cooldown_does_not_block() -> None:
+    history = ExecutionHistory(
+        NOW - timedelta(seconds=90), 1, 1, {POLL: NOW - timedelta(seconds=90)}
+    )
+    assert refusal(history, CHAT, ALL, 3, NOW, GuardLimits()) is None
