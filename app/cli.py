@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -73,7 +74,9 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
         overrides["port"] = port
     settings = _settings(**overrides)
     runtime = Runtime.build(settings)
-    platform = Simulator(demo_sessions(sessions, seed), seed=seed)
+    simulated = demo_sessions(sessions, seed)
+    _demo_agent_settings(runtime, sorted({s.event_id for s in simulated}))
+    platform = Simulator(simulated, seed=seed)
     stop = threading.Event()
     sim = threading.Thread(
         target=platform.run,
@@ -114,6 +117,21 @@ def serve(no_collector: bool, workers: int | None) -> None:
     click.echo(f"Engagement Conductor: dashboard at http://{settings.host}:{settings.port}/")
     sys.stdout.flush()
     ProductionServer(settings).run()
+
+
+# One event per mode, so the demo shows every way the agent works; hourly caps high enough to
+# watch it learn. Only events still on the defaults get these: a producer's edits stay.
+_DEMO_MODES = ("SEMI_AUTO", "MANUAL", "AUTO")
+
+
+def _demo_agent_settings(runtime: Runtime, event_ids: list[str]) -> None:
+    from services.agent_settings import DEFAULTS
+
+    store = runtime.desk.settings
+    for event_id, mode in zip(event_ids, itertools.cycle(_DEMO_MODES), strict=False):
+        if store.for_event(event_id) == DEFAULTS:
+            store.update(event_id, {"mode": mode, "hourly_cap": 60})
+            click.echo(f"demo: event {event_id} runs the intervention agent in {mode} mode")
 
 
 def _serve_demo(runtime: Runtime, settings: Settings) -> None:
