@@ -75,7 +75,7 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     settings = _settings(**overrides)
     runtime = Runtime.build(settings)
     simulated = demo_sessions(sessions, seed)
-    _demo_agent_settings(runtime, sorted({s.event_id for s in simulated}))
+    agent_lines = _demo_agent_settings(runtime, sorted({s.event_id for s in simulated}))
     platform = Simulator(simulated, seed=seed)
     stop = threading.Event()
     sim = threading.Thread(
@@ -86,7 +86,7 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     )
     sim.start()
     try:
-        _serve_demo(runtime, settings)
+        _serve_demo(runtime, settings, agent_lines)
     finally:
         stop.set()
         runtime.stop()
@@ -124,17 +124,21 @@ def serve(no_collector: bool, workers: int | None) -> None:
 _DEMO_MODES = ("SEMI_AUTO", "MANUAL", "AUTO")
 
 
-def _demo_agent_settings(runtime: Runtime, event_ids: list[str]) -> None:
+def _demo_agent_settings(runtime: Runtime, event_ids: list[str]) -> list[str]:
+    """Set each demo event's agent mode (once); returns what each event runs, to print."""
     from services.agent_settings import DEFAULTS
 
     store = runtime.desk.settings
+    said = []
     for event_id, mode in zip(event_ids, itertools.cycle(_DEMO_MODES), strict=False):
         if store.for_event(event_id) == DEFAULTS:
             store.update(event_id, {"mode": mode, "hourly_cap": 60})
-            click.echo(f"demo: event {event_id} runs the intervention agent in {mode} mode")
+        settings = store.for_event(event_id)
+        said.append(f"  event {event_id}: intervention agent in {settings.mode.value} mode")
+    return said
 
 
-def _serve_demo(runtime: Runtime, settings: Settings) -> None:
+def _serve_demo(runtime: Runtime, settings: Settings, notes: list[str]) -> None:
     """Flask's threaded server: the embedded Redis lives in this one process."""
     from app.factory import create_app
 
@@ -144,6 +148,8 @@ def _serve_demo(runtime: Runtime, settings: Settings) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     url = f"http://{settings.host}:{settings.port}/"
     click.echo(f"Engagement Conductor demo (embedded Redis, simulated audiences): {url}")
+    for line in notes:
+        click.echo(line)
     sys.stdout.flush()
     _on_sigterm(lambda: signal.raise_signal(signal.SIGINT))
     app.run(host=settings.host, port=settings.port, debug=False, threaded=True)

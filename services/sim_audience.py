@@ -1,4 +1,4 @@
-"""The simulated audience: session specs, scripted episodes and who is in the room.
+"""The simulated audience: session specs, scripted episodes, who is in the room, its polls.
 
 `services.simulator` drives these; nothing here knows about streams or Redis.
 """
@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from services.contracts import valid_id
 
@@ -154,6 +156,70 @@ class SimSession:
         if self.reactions_per_min is not None:
             return self.reactions_per_min
         return default_reactions_per_min(self.audience)
+
+
+# Most votes come early in a poll, but not all at once: this keeps a 10,000-person poll's peak
+# near 300 votes/s.
+VOTE_DECAY_SECONDS = 30.0
+
+
+def iso_time(t: float) -> str:
+    """The platform's timestamps: ISO-8601 UTC with milliseconds and a Z."""
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class Poll:
+    """The poll running in a room: scheduled, or opened by an intervention."""
+
+    id: str
+    question: str
+    options: list[tuple[str, str]]  # (option id, text)
+    weights: list[float]
+    opened: float
+    closes: float
+    hazard: float
+    counts: list[int] = field(default_factory=list)
+    voters: set[str] = field(default_factory=set)
+
+    @classmethod
+    def start(
+        cls,
+        poll_id: str,
+        question: str,
+        texts: list[str] | tuple[str, ...],
+        t: float,
+        duration: float,
+        participation: float,
+        rng: random.Random,
+    ) -> Poll:
+        # Hazard k·e^(-s/τ) integrates over the poll to -ln(1 - participation).
+        decay = VOTE_DECAY_SECONDS * (1.0 - math.exp(-duration / VOTE_DECAY_SECONDS))
+        return cls(
+            id=poll_id,
+            question=question,
+            options=[(f"{poll_id}-opt-{n + 1}", text) for n, text in enumerate(texts)],
+            weights=[rng.uniform(0.5, 3.0) for _ in texts],
+            opened=t,
+            closes=t + duration,
+            hazard=-math.log(1.0 - participation) / decay,
+            counts=[0] * len(texts),
+        )
+
+    def closed_payload(self, session_id: str) -> dict[str, Any]:
+        """The platform's poll.closed payload (design §2)."""
+        options = [
+            {"id": oid, "text": text, "voteCount": count}
+            for (oid, text), count in zip(self.options, self.counts, strict=True)
+        ]
+        poll = {
+            "id": self.id,
+            "sessionId": session_id,
+            "question": self.question,
+            "options": options,
+            "totalVotes": sum(self.counts),
+        }
+        return {"poll": poll, "userVotedForOptionId": None}
 
 
 class IndexedSet:

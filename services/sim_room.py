@@ -2,7 +2,8 @@
 
 Each whole second (counted from the start) gets its Poisson draws once, when the simulation first
 reaches it, and every due action is applied in time order from one agenda. A room's events are
-therefore the same however finely it is advanced, and depend only on the seed.
+therefore the same however finely it is advanced, and depend only on the seed (and on when
+interventions were delivered: `deliver`, whose true effect `services.sim_response` defines).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import itertools
 import math
 import random
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from services.agent_vocabulary import InterventionType
 from services.contracts import (
     CHAT_STREAM,
     LIVE_SYNC_STREAM,
@@ -33,25 +33,26 @@ from services.sim_audience import (
     RANDOM_EPISODE_SECONDS,
     REACTION_WEIGHTS,
     RECOVERY_SECONDS,
+    VOTE_DECAY_SECONDS,
     Audience,
     Episode,
     EpisodeKind,
+    Poll,
     SimSession,
+    iso_time,
     poisson,
 )
+from services.sim_response import Effect, rate_boost, rejoin_hazard, rescue_share, restored_share
 
 # Agenda actions, in the order they are resolved when two fall on the same instant.
 _JOIN, _LEAVE, _REJOIN, _MASS_LEAVE, _EPISODE_START, _EPISODE_END = range(6)
-_POLL_OPEN, _POLL_CLOSE, _CHAT, _CHAT_SEND, _REACTION, _VOTE = range(6, 12)
+_POLL_OPEN, _POLL_CLOSE, _CHAT, _CHAT_SEND, _REACTION, _VOTE, _RETURN = range(6, 13)
 
 TYPING_SHARE = 0.5  # chat messages announced by a typing event a few seconds before
 REACTION_ECHO_SHARE = 0.25  # reactions the platform also echoes on live.sync
 REJOIN_MEAN_SECONDS = 150.0
 # Share of the room that walks out; the floor sits above 30 % so the promise survives rounding.
 MASS_EXIT_SHARE = (0.32, 0.6)
-# Most votes come early in a poll, but not all at once: this keeps a 10,000-person poll's peak
-# near 300 votes/s.
-VOTE_DECAY_SECONDS = 30.0
 MOOD_RELAX_SECONDS = 60.0
 MOOD_NOISE = 0.027  # with the relaxation above: a slow ±15 % drift of the whole room
 APPLAUSE_EVERY_SECONDS = 150.0
@@ -61,23 +62,6 @@ EPISODE_SPACING_SECONDS = 60.0
 
 
 Emitted = tuple[float, str, dict[str, Any]]
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(slots=True)
-class _Poll:
-    id: str
-    question: str
-    options: list[tuple[str, str]]
-    weights: list[float]
-    opened: float
-    closes: float
-    hazard: float
-    counts: list[int] = field(default_factory=list)
-    voters: set[str] = field(default_factory=set)
 
 
 class SessionRoom:
@@ -97,8 +81,12 @@ class SessionRoom:
         self._mood = 0.0
         self._applause_until = start
         self._applause = 1.0
-        self._poll: _Poll | None = None
+        self._poll: Poll | None = None
         self._polls_run = 0
+        self._effects: list[Effect] = []  # acting now (or until the next second's draws)
+        self.delivered: list[Effect] = []  # every intervention delivered, with its true effect
+        # Deliveries draw their ids from a stream of their own.
+        self._delivery_rng = random.Random(f"{seed}:{spec.session_id}:deliveries")
         rng = self.rng
         for user in self.audience.users:
             self._push(start + spec.join_seconds * rng.random(), _JOIN, user)
@@ -133,10 +121,63 @@ class SessionRoom:
         self._push_episode(episode, scheduled_random=True)
 
     def activity(self, t: float) -> float:
+        """Chance (0..1) that a drawn chat, reaction or vote happens: episodes, then rescues."""
         level = 1.0
         for episode in self._live:
             level *= episode.activity(t)
+        if self._effects and level < 1.0:
+            level += (1.0 - level) * restored_share(self._effects, t)
         return level
+
+    def episode_at(self, t: float) -> EpisodeKind | None:
+        """The kind of the latest-starting episode under way at `t` (recovery excluded)."""
+        ongoing = [ep for ep in self._live if ep.start <= t < ep.end]
+        return max(ongoing, key=lambda ep: ep.start).kind if ongoing else None
+
+    def deliver(
+        self, intervention_type: InterventionType, content: dict[str, Any], t: float
+    ) -> dict[str, Any]:
+        """Execute an intervention at `t` (not before the last step); returns the platform's result.
+
+        `content` is `sim_response.parse_order`'s: a poll's is {question, options, duration}.
+        The true effect (`sim_response.rescue_share`) is kept in `delivered`, never in the result.
+        """
+        arm = InterventionType(intervention_type)
+        audience = self.audience
+        kind, present = self.episode_at(t), audience.present_count
+        effect = Effect(arm, t, kind, present, rescue_share(arm, kind, present))
+        self._effects.append(effect)
+        self.delivered.append(effect)
+        ref = str(uuid.UUID(int=self._delivery_rng.getrandbits(128), version=4))
+        result: dict[str, Any] = {"delivered_at": iso_time(t), "present": present}
+        if arm is InterventionType.POLL:
+            result |= self._deliver_poll(content, effect, t)
+        elif arm is InterventionType.CHAT_PROMPT:
+            result["message_id"] = ref
+        elif arm is InterventionType.NOTIFICATION:
+            reached = present + len(audience.away) + len(audience.held)
+            result |= {"notification_id": ref, "recipients": reached}
+        else:
+            result |= {"challenge_id": ref, "template": content.get("template")}
+        return result
+
+    def _deliver_poll(self, content: dict[str, Any], effect: Effect, t: float) -> dict[str, Any]:
+        if self._poll is not None:  # the platform runs one poll at a time: the nudge alone acts
+            return {"poll_opened": False, "running_poll_id": self._poll.id}
+        rng = self._delivery_rng
+        poll_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        # A poll that meets the room's need draws more voters than a scheduled one.
+        participation = min(0.95, self.spec.poll_participation * (0.5 + effect.share))
+        question, texts, duration = content["question"], content["options"], content["duration"]
+        poll = self._start_poll(poll_id, question, texts, t, duration, participation, rng)
+        self._vote_arrivals(t, self._generated_until)
+        options = [{"id": oid, "text": text} for oid, text in poll.options]
+        return {
+            "poll_opened": True,
+            "poll_id": poll_id,
+            "options": options,
+            "closes_at": iso_time(poll.closes),
+        }
 
     def advance(self, now: float, out: list[Emitted]) -> None:
         """Resolve everything due before `now`, drawing each new second's arrivals first."""
@@ -165,8 +206,14 @@ class SessionRoom:
             self._applause_until = g + rng.uniform(5.0, 12.0)
             self._applause = rng.uniform(2.0, 4.0)
         present = audience.present_count
+        if self._effects:
+            self._effects = [effect for effect in self._effects if effect.end > g]
+            held = len(audience.held) * rejoin_hazard(self._effects, g)
+            self._arrivals(_RETURN, held, g, g + 1, None)
         if present:
             scale = (present / spec.audience) ** 0.75 * math.exp(self._mood)
+            if self._effects:
+                scale *= rate_boost(self._effects, g)
             applause = self._applause if g < self._applause_until else 1.0
             self._arrivals(_CHAT, spec.base_chat_per_min / 60.0 * scale, g, g + 1, None)
             reactions = spec.base_reactions_per_min / 60.0 * scale * applause
@@ -198,9 +245,11 @@ class SessionRoom:
             user = audience.random_present(rng)
             if user is not None and audience.depart(user):
                 out.append((t, LIVE_SYNC_STREAM, self._sync("user_leave", user, t)))
-        elif action == _REJOIN:
-            if audience.away:
-                user = audience.away.choice(rng)
+        elif action in (_REJOIN, _RETURN):
+            # Ordinary leavers drift back; an intervention can win back those who walked out.
+            pool = audience.away if action == _REJOIN else audience.held
+            if pool:
+                user = pool.choice(rng)
                 audience.arrive(user)
                 out.append((t, LIVE_SYNC_STREAM, self._sync("user_join", user, t)))
         elif action == _MASS_LEAVE:
@@ -218,7 +267,7 @@ class SessionRoom:
         elif action == _POLL_OPEN:
             self._open_poll(t)
         elif action == _POLL_CLOSE:
-            self._close_poll(t, out)
+            self._close_poll(t, arg, out)
         elif action == _EPISODE_START:
             self._start_episode(t, *arg)
         elif action == _EPISODE_END and arg.kind is EpisodeKind.MASS_EXIT:
@@ -228,7 +277,7 @@ class SessionRoom:
     def _sync(self, kind: str, user: str, t: float, **extra: Any) -> dict[str, Any]:
         spec = self.spec
         payload = {"type": kind, "sessionId": spec.session_id, "eventId": spec.event_id}
-        return {**payload, "userId": user, **extra, "timestamp": _iso(t)}
+        return {**payload, "userId": user, **extra, "timestamp": iso_time(t)}
 
     def _message(self, author: str, t: float) -> dict[str, Any]:
         rng = self.rng
@@ -239,7 +288,7 @@ class SessionRoom:
                 "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 "authorId": author,
                 "text": rng.choice(CHAT_LINES),
-                "createdAt": _iso(t),
+                "createdAt": iso_time(t),
             },
         }
 
@@ -265,7 +314,7 @@ class SessionRoom:
             "userId": user,
             "sessionId": self.spec.session_id,
             "emoji": emoji,
-            "timestamp": _iso(t),
+            "timestamp": iso_time(t),
         }
         out.append((t, REACTION_STREAM, payload))
         if rng.random() < REACTION_ECHO_SHARE:
@@ -274,27 +323,32 @@ class SessionRoom:
     def _open_poll(self, t: float) -> None:
         spec, rng = self.spec, self.rng
         assert spec.poll_every is not None
+        if self._poll is not None:  # an intervention's poll is running: wait for it
+            self._push(self._poll.closes + 10.0, _POLL_OPEN, None)
+            return
         question, texts = POLL_BANK[self._polls_run % len(POLL_BANK)]
         self._polls_run += 1
         poll_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         duration = spec.poll_duration * rng.uniform(0.9, 1.15)
-        # Hazard k·e^(-s/τ) integrates over the poll to -ln(1 - participation).
-        decay = VOTE_DECAY_SECONDS * (1.0 - math.exp(-duration / VOTE_DECAY_SECONDS))
-        self._poll = _Poll(
-            id=poll_id,
-            question=question,
-            options=[(f"{poll_id}-opt-{n + 1}", text) for n, text in enumerate(texts)],
-            weights=[rng.uniform(0.5, 3.0) for _ in texts],
-            opened=t,
-            closes=t + duration,
-            hazard=-math.log(1.0 - spec.poll_participation) / decay,
-            counts=[0] * len(texts),
-        )
-        self._push(t + duration, _POLL_CLOSE, poll_id)
+        self._start_poll(poll_id, question, texts, t, duration, spec.poll_participation, rng)
         next_open = max(t + spec.poll_every * rng.uniform(0.8, 1.2), t + duration + 10.0)
         self._push(next_open, _POLL_OPEN, None)
         # This second's draws were made before the poll existed.
         self._vote_arrivals(t, self._generated_until)
+
+    def _start_poll(
+        self,
+        poll_id: str,
+        question: str,
+        texts: list[str] | tuple[str, ...],
+        t: float,
+        duration: float,
+        participation: float,
+        rng: random.Random,
+    ) -> Poll:
+        self._poll = Poll.start(poll_id, question, texts, t, duration, participation, rng)
+        self._push(t + duration, _POLL_CLOSE, poll_id)
+        return self._poll
 
     def _vote(self, t: float, poll_id: str, out: list[Emitted]) -> None:
         poll = self._poll
@@ -314,29 +368,16 @@ class SessionRoom:
             "optionId": poll.options[choice][0],
             "sessionId": sid,
             "eventId": sid,  # the platform puts the session id here
-            "voteTimestamp": _iso(t),
+            "voteTimestamp": iso_time(t),
         }
         out.append((t, POLL_VOTE_STREAM, payload))
 
-    def _close_poll(self, t: float, out: list[Emitted]) -> None:
-        poll, self._poll = self._poll, None
-        if poll is None:
+    def _close_poll(self, t: float, poll_id: str, out: list[Emitted]) -> None:
+        poll = self._poll
+        if poll is None or poll.id != poll_id:
             return
-        options = [
-            {"id": oid, "text": text, "voteCount": count}
-            for (oid, text), count in zip(poll.options, poll.counts, strict=True)
-        ]
-        payload = {
-            "poll": {
-                "id": poll.id,
-                "sessionId": self.spec.session_id,
-                "question": poll.question,
-                "options": options,
-                "totalVotes": sum(poll.counts),
-            },
-            "userVotedForOptionId": None,
-        }
-        out.append((t, POLL_CLOSED_STREAM, payload))
+        self._poll = None
+        out.append((t, POLL_CLOSED_STREAM, poll.closed_payload(self.spec.session_id)))
 
     def _start_episode(self, t: float, episode: Episode, scheduled_random: bool) -> None:
         rng, audience = self.rng, self.audience

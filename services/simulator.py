@@ -3,17 +3,24 @@
 Every payload is exactly what the platform writes (design §2). `Simulator.step(now)` returns the
 events due up to `now` without touching Redis, so tests and benchmarks drive it offline;
 `publish` and `Simulator.run` put them on (prefixed) streams for the demo and `simulate`.
-Output depends only on the seed and the times stepped to, not on how often `step` is called.
+Output depends only on the seed, the times stepped to and the interventions delivered (and when),
+not on how often `step` is called.
+
+Like the platform, it executes the agent's interventions (`deliver`; `run` hears them on the
+agent.interventions channel and answers on the outcome stream), and its audiences respond with a
+true lift only it knows (`services.sim_response`), listed by `ground_truth_interventions`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import json
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -23,17 +30,22 @@ from typing import Any, NamedTuple
 
 import redis
 
+from services.agent_vocabulary import OUTCOME_STREAM, InterventionType
+from services.contracts import valid_id
 from services.redis_bus import REDIS_DOWN, RedisNames
-from services.sim_audience import Episode, EpisodeKind, SimSession
+from services.sim_audience import Episode, EpisodeKind, SimSession, iso_time
+from services.sim_response import InvalidIntervention, message_ids, parse_order
 from services.sim_room import Emitted, SessionRoom
 
 __all__ = [
+    "DeliveredIntervention",
     "Episode",
     "EpisodeKind",
     "SimEvent",
     "SimSession",
     "Simulator",
     "demo_sessions",
+    "failed_outcome",
     "publish",
 ]
 
@@ -44,11 +56,29 @@ STREAM_MAXLEN = 100_000  # per stream, approximate: keeps a forever-running demo
 MAX_BACKLOG = 50_000
 MAX_BACKOFF_SECONDS = 5.0
 MAX_CATCH_UP_SECONDS = 60.0
+MAX_INTERVENTIONS_PER_ROUND = 1000
+# The ids a message that is not JSON may still show, for its failure outcome.
+_IDS_IN_TEXT = {
+    name: re.compile(rf'"{name}"\s*:\s*"([^"\\]*)"')
+    for name in ("intervention_id", "session_id", "event_id")
+}
 
 
 class SimEvent(NamedTuple):
     stream: str  # contract (unprefixed) stream name
     payload: dict[str, Any]
+
+
+class DeliveredIntervention(NamedTuple):
+    """An executed intervention and its true effect (simulator-only: the benchmarks' oracle)."""
+
+    session_id: str
+    intervention_id: str
+    time: float
+    intervention_type: InterventionType
+    episode_kind: EpisodeKind | None  # the episode under way when it was delivered
+    present: int
+    rescue_share: float  # sim_response.rescue_share in that context
 
 
 class Simulator:
@@ -64,6 +94,7 @@ class Simulator:
         self.seed = seed
         self._rooms: dict[str, SessionRoom] = {}
         self._clock: float | None = None
+        self._delivered: list[DeliveredIntervention] = []
         if start is not None:
             self._open(start)
 
@@ -114,6 +145,39 @@ class Simulator:
         room = self._rooms.get(session_id)
         return room.audience.present_count if room is not None else 0
 
+    def deliver(self, message: object, now: float) -> dict[str, Any]:
+        """Execute a decoded agent.interventions message (design §3) at `now`; never raises.
+
+        Returns the outcome payload (design §2): `success`, the three ids (None where the message
+        had no valid one), `result` or `error`, and `timestamp`. The effect starts at `now`, or
+        at the clock if that is later (what has been stepped is past).
+        """
+        at = now if self._clock is None else max(now, self._clock)
+        try:
+            order = parse_order(message)
+            room = self._rooms.get(order.session_id)
+            if room is None and self._clock is None:
+                raise InvalidIntervention("the simulated platform has not started")
+            if room is None:
+                raise InvalidIntervention(f"unknown session {order.session_id!r}")
+            result = room.deliver(order.intervention_type, order.content, at)
+        except InvalidIntervention as exc:
+            return failed_outcome(message_ids(message), str(exc), at)
+        except Exception:  # never let one bad message stop the platform
+            log.exception("simulator: delivering an intervention failed")
+            return failed_outcome(message_ids(message), "the platform failed to execute it", at)
+        e = room.delivered[-1]
+        truth = (e.intervention_type, e.episode_kind, e.present, e.share)
+        self._delivered.append(
+            DeliveredIntervention(order.session_id, order.intervention_id, at, *truth)
+        )
+        ids = message_ids(message)
+        return {"success": True, **ids, "result": result, "timestamp": iso_time(at)}
+
+    def ground_truth_interventions(self) -> list[DeliveredIntervention]:
+        """Every intervention executed so far with its true effect, by time."""
+        return sorted(self._delivered, key=lambda d: (d.time, d.session_id))
+
     def run(
         self,
         client: redis.Redis,
@@ -127,40 +191,138 @@ class Simulator:
         """Step with the wall clock and publish until `stop_event` is set; outlives Redis outages.
 
         Events generated while Redis is down wait (the newest MAX_BACKLOG of them) and go out
-        once it is back.
+        once it is back. Interventions heard on `names.agent_channel` are delivered at the clock
+        and their outcomes XADDed to `names.outcome_stream`; the subscription is renewed after an
+        outage (pub/sub keeps nothing: messages sent while it was down are lost, as with the
+        platform).
         """
         backlog: deque[SimEvent] = deque(maxlen=MAX_BACKLOG)
         backoff = 0.0
-        while not stop_event.is_set():
-            now = clock()
-            if self._clock is not None and now - self._clock > MAX_CATCH_UP_SECONDS:
-                # After a suspend, replaying hours of audience at once would only flood Redis.
-                skipped = self._skip_to(now - MAX_CATCH_UP_SECONDS)
-                log.warning("simulator: clock jumped; skipped %d events", skipped)
-            backlog.extend(self.step(now))
-            try:
-                while backlog:
-                    chunk = list(itertools.islice(backlog, PUBLISH_CHUNK))
-                    publish(client, names, chunk, maxlen=maxlen)
-                    for _ in chunk:
-                        backlog.popleft()
-            except REDIS_DOWN as exc:
+        listener = _Listener(client, names.agent_channel)
+        try:
+            while not stop_event.is_set():
+                now = clock()
+                if self._clock is not None and now - self._clock > MAX_CATCH_UP_SECONDS:
+                    # After a suspend, replaying hours of audience at once would only flood Redis.
+                    skipped = self._skip_to(now - MAX_CATCH_UP_SECONDS)
+                    log.warning("simulator: clock jumped; skipped %d events", skipped)
+                backlog.extend(self.step(now))
+                for data in listener.messages():
+                    outcome = self._answer(data)
+                    if outcome is not None:
+                        backlog.append(outcome)
+                backoff = self._flush(client, names, backlog, maxlen, backoff, stop_event)
                 if not backoff:
-                    log.warning("simulator: Redis unavailable (%s); retrying", exc)
-                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2 if backoff else 0.25)
-                log.debug("simulator: %d events waiting, next try in %.2fs", len(backlog), backoff)
-                stop_event.wait(backoff)
-                continue
-            if backoff:
-                log.info("simulator: Redis is reachable again")
-                backoff = 0.0
-            stop_event.wait(interval)
+                    stop_event.wait(interval)
+        finally:
+            listener.close()
+
+    def _flush(
+        self,
+        client: redis.Redis,
+        names: RedisNames,
+        backlog: deque[SimEvent],
+        maxlen: int | None,
+        backoff: float,
+        stop_event: threading.Event,
+    ) -> float:
+        """Publish the backlog; on an outage wait and return the next backoff (0 when done)."""
+        try:
+            while backlog:
+                chunk = list(itertools.islice(backlog, PUBLISH_CHUNK))
+                publish(client, names, chunk, maxlen=maxlen)
+                for _ in chunk:
+                    backlog.popleft()
+        except (*REDIS_DOWN, redis.RedisError) as exc:  # a refused write must not end the run
+            if not backoff:
+                log.warning("simulator: Redis unavailable (%s); retrying", exc)
+            backoff = min(MAX_BACKOFF_SECONDS, backoff * 2 if backoff else 0.25)
+            log.debug("simulator: %d events waiting, next try in %.2fs", len(backlog), backoff)
+            stop_event.wait(backoff)
+            return backoff
+        if backoff:
+            log.info("simulator: Redis is reachable again")
+        return 0.0
+
+    def _answer(self, data: bytes | str) -> SimEvent | None:
+        """Deliver one agent.interventions message now; its outcome, or None if unanswerable."""
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+        at = self._clock if self._clock is not None else time.time()
+        try:
+            message = json.loads(text)
+        except ValueError:
+            log.warning("simulator: agent.interventions message is not JSON: %.200r", text)
+            ids = {}
+            for name, pattern in _IDS_IN_TEXT.items():
+                found = pattern.search(text)
+                ids[name] = found.group(1) if found and valid_id(found.group(1)) else None
+            if ids["intervention_id"] is None:
+                return None
+            outcome = failed_outcome(ids, "the message is not valid JSON", at)
+        else:
+            outcome = self.deliver(message, at)
+        if outcome["intervention_id"] is None:
+            log.warning("simulator: ignored an intervention without an id: %s", outcome["error"])
+            return None
+        if not outcome["success"]:
+            log.info(
+                "simulator: intervention %s failed: %s",
+                outcome["intervention_id"],
+                outcome["error"],
+            )
+        return SimEvent(OUTCOME_STREAM, outcome)
 
     def _skip_to(self, target: float) -> int:
         skipped = 0
         while self._clock is not None and self._clock < target:
             skipped += len(self.step(min(self._clock + MAX_CATCH_UP_SECONDS, target)))
         return skipped
+
+
+def failed_outcome(ids: dict[str, str | None], error: str, at: float) -> dict[str, Any]:
+    """An outcome payload (design §2) saying the intervention was not executed, and why."""
+    ids = {key: ids.get(key) for key in ("intervention_id", "session_id", "event_id")}
+    return {"success": False, **ids, "error": error, "timestamp": iso_time(at)}
+
+
+class _Listener:
+    """The agent.interventions subscription: renewed after Redis goes away and comes back."""
+
+    def __init__(self, client: redis.Redis, channel: str) -> None:
+        self._client = client
+        self._channel = channel
+        self._pubsub: Any = None
+        self._lost = False
+
+    def messages(self) -> list[bytes | str]:
+        """The messages waiting now (none while Redis is unreachable); never raises."""
+        found: list[bytes | str] = []
+        try:
+            if self._pubsub is None:
+                pubsub = self._client.pubsub()
+                self._pubsub = pubsub
+                pubsub.subscribe(self._channel)
+                if self._lost:
+                    log.info("simulator: listening to %s again", self._channel)
+                self._lost = False
+            for _ in range(MAX_INTERVENTIONS_PER_ROUND):
+                message = self._pubsub.get_message(timeout=0.0)
+                if message is None:
+                    break
+                if message.get("type") == "message":
+                    found.append(message["data"])
+        except Exception as exc:  # Redis went away (or worse): start over next round
+            if not self._lost:
+                log.warning("simulator: lost %s (%s); will resubscribe", self._channel, exc)
+            self._lost = True
+            self.close()
+        return found
+
+    def close(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                pubsub.close()
 
 
 def publish(
