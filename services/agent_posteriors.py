@@ -17,9 +17,9 @@ from services.schema import agent_posteriors
 from services.thompson import ArmRecord, Records
 
 
-def learned_keys(context: AgentContext) -> tuple[str, str]:
-    """An outcome counts for its fine context and for the parent that fine contexts borrow from."""
-    return context.key, context.parent_key
+def learned_keys(context: AgentContext) -> tuple[str, str, str]:
+    """An outcome counts for its fine context and for the coarser ones that lend to it."""
+    return context.key, context.parent_key, context.grandparent_key
 
 
 class PosteriorBook(Protocol):

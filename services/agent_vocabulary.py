@@ -101,6 +101,11 @@ class AgentContext:
         """The coarser context whose record a sparse fine context borrows from."""
         return f"{self.anomaly_type}|*|{self.audience}|*"
 
+    @property
+    def grandparent_key(self) -> str:
+        """The anomaly type alone: what the parent borrows from."""
+        return f"{self.anomaly_type}|*|*|*"
+
     @classmethod
     def from_key(cls, key: str) -> AgentContext:
         parts = key.split("|")

@@ -121,8 +121,9 @@ class Collector:
         self._redis_backoff = 0.0
         self.event_settings = EventSettingsStore(store.engine)
         self.desk = InterventionDesk(store.engine, client, self.names, TemplateLibrary())
+        delay = settings.agent_reward_delay_seconds
         self.followup = InterventionFollowUp(
-            self.desk.sender, RewardRule(delay_seconds=settings.agent_reward_delay_seconds)
+            self.desk.sender, RewardRule(delay_seconds=delay, after_seconds=min(30.0, delay))
         )
         self.outcomes = OutcomeReader(
             client, self.names, settings.consumer_name, settings.dead_letter_maxlen

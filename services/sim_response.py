@@ -36,6 +36,8 @@ from services.contracts import valid_id
 from services.sim_audience import EpisodeKind
 
 EFFECT_SECONDS = 90.0
+# During an episode, an intervention also draws answers: rates x (1 + gain x its strength).
+RESPONSE_GAIN = 1.5
 FADE_SECONDS = 30.0  # the effect fades linearly to nothing over the effect's last third
 MASS_EXIT_REJOIN_SECONDS = 45.0  # at r = 1, a walked-out user's mean time to come back
 
@@ -124,11 +126,12 @@ def restored_share(effects: list[Effect], t: float) -> float:
 
 
 def rate_boost(effects: list[Effect], t: float) -> float:
-    """Multiplier (>= 1) on chat and reaction rates from interventions made with no episode."""
+    """Multiplier (>= 1) on chat and reaction rates: the audience answering an intervention
+    (replies to a prompt, banter around a challenge), on top of what it restores."""
     boost = 1.0
     for effect in effects:
-        if effect.episode_kind is None:
-            boost *= 1.0 + effect.strength(t)
+        gain = 1.0 if effect.episode_kind is None else RESPONSE_GAIN
+        boost *= 1.0 + gain * effect.strength(t)
     return boost
 
 

@@ -3,8 +3,9 @@
 Each (context, type) pair holds a Beta posterior over "this type works here", updated only from
 measured outcomes. A context is fine-grained (anomaly type x engagement x audience x deviation,
 design §6): 108 of them would each need many episodes before they say anything, so a fine context
-borrows up to `borrow` pseudo-observations from its coarser parent (anomaly type x audience).
-With little data of its own it follows the parent; its own outcomes outweigh the loan quickly.
+borrows up to `borrow` pseudo-observations from its parent (anomaly type x audience), which in turn
+borrows from its own parent (anomaly type). With little data of its own a context follows its
+parents; its own outcomes outweigh the loan once it has more than `borrow` of them.
 """
 
 from __future__ import annotations
@@ -46,18 +47,27 @@ EMPTY = ArmRecord()
 Records = Mapping[tuple[str, InterventionType], ArmRecord]
 
 
-def posterior(own: ArmRecord, parent: ArmRecord, borrow: float) -> tuple[float, float]:
-    """Beta(alpha, beta) of one fine context: prior + a loan from the parent + its own data."""
-    alpha, beta_ = PRIOR_ALPHA + own.successes, PRIOR_BETA + own.failures
-    # The parent's record includes this context's own outcomes: lend only the others'.
-    others_s = max(0.0, parent.successes - own.successes)
-    others_f = max(0.0, parent.failures - own.failures)
-    others = others_s + others_f
-    if others > 0 and borrow > 0:
-        weight = min(borrow, others) / others
-        alpha += others_s * weight
-        beta_ += others_f * weight
-    return alpha, beta_
+def posterior(
+    own: ArmRecord, parent: ArmRecord, borrow: float, grandparent: ArmRecord = EMPTY
+) -> tuple[float, float]:
+    """Beta(alpha, beta) of one fine context: Beta(1, 1) + its own outcomes + a loan of at most
+    `borrow` observations at its parent's rate, where the parent's rate itself includes a loan
+    from the grandparent. Each level lends only the others' outcomes (a coarser record includes
+    the finer ones), so nothing is counted twice."""
+    loan_s = loan_f = 0.0
+    finer = parent
+    for level in (grandparent, parent):
+        # The outcomes of this level that are not in the next finer one (or in `own`).
+        inner = finer if level is grandparent else own
+        others_s = max(0.0, level.successes - inner.successes) + loan_s
+        others_f = max(0.0, level.failures - inner.failures) + loan_f
+        others = others_s + others_f
+        if others > 0 and borrow > 0:
+            weight = min(borrow, others) / others
+            loan_s, loan_f = others_s * weight, others_f * weight
+        else:
+            loan_s = loan_f = 0.0
+    return PRIOR_ALPHA + own.successes + loan_s, PRIOR_BETA + own.failures + loan_f
 
 
 def credible_interval(alpha: float, beta_: float, level: float = 0.95) -> tuple[float, float]:
@@ -144,16 +154,24 @@ class ThompsonSampler:
             raise ValueError("no intervention type is allowed")
         arms = []
         for arm_type in dict.fromkeys(allowed):
+            alpha, beta_ = self._posterior(context, records, arm_type)
             own = records.get((context.key, arm_type), EMPTY)
-            parent = records.get((context.parent_key, arm_type), EMPTY)
-            alpha, beta_ = posterior(own, parent, self.borrow)
             arms.append(ArmView(arm_type, alpha, beta_, own, rng.betavariate(alpha, beta_)))
         best = max(arms, key=lambda arm: arm.sampled)
         return Choice(context, best.type, best.mean, tuple(arms))
 
     def view(self, context: AgentContext, records: Records, arm_type: InterventionType) -> ArmView:
         """The posterior of one type without sampling (a producer's manual trigger)."""
+        alpha, beta_ = self._posterior(context, records, arm_type)
         own = records.get((context.key, arm_type), EMPTY)
-        parent = records.get((context.parent_key, arm_type), EMPTY)
-        alpha, beta_ = posterior(own, parent, self.borrow)
         return ArmView(arm_type, alpha, beta_, own, alpha / (alpha + beta_))
+
+    def _posterior(
+        self, context: AgentContext, records: Records, arm_type: InterventionType
+    ) -> tuple[float, float]:
+        return posterior(
+            records.get((context.key, arm_type), EMPTY),
+            records.get((context.parent_key, arm_type), EMPTY),
+            self.borrow,
+            records.get((context.grandparent_key, arm_type), EMPTY),
+        )
