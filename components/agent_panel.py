@@ -107,13 +107,6 @@ def agent_section(
                 ],
             ),
             html.Div(
-                className="card intervention-panel",
-                children=[
-                    html.H2("Intervention log", className="panel-title"),
-                    html.Div(id=ids.INTERVENTION_LOG, className="intervention-log", role="log"),
-                ],
-            ),
-            html.Div(
                 className="card performance-panel",
                 children=[
                     html.H2("What the agent has learnt", className="panel-title"),
@@ -129,6 +122,13 @@ def agent_section(
                         className="scope-pick",
                     ),
                     html.Div(id=ids.AGENT_PERFORMANCE),
+                ],
+            ),
+            html.Div(
+                className="card intervention-panel",
+                children=[
+                    html.H2("Intervention log", className="panel-title"),
+                    html.Div(id=ids.INTERVENTION_LOG, className="intervention-log", role="log"),
                 ],
             ),
         ],
