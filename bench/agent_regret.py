@@ -262,26 +262,18 @@ def _cumulative(result: RunResult, upto: int) -> float:
     return sum(d.regret for d in result.decisions[:upto])
 
 
-def context_oracle_regret(results: list[RunResult], upto: int) -> dict[str, float]:
-    """Mean cumulative regret per policy against the best arm of the agent's own context (the
-    arm with the highest true mean share over every decision made in that context, all policies
-    and seeds): what remains once the detector's typing errors, which no agent can see, are
-    taken out."""
+def context_best(results: list[RunResult]) -> dict[str, InterventionType]:
+    """Per agent context, the arm with the highest true mean share over every decision made in
+    it (all policies and seeds): what an agent that knew everything about its contexts picks."""
     totals: dict[str, dict[InterventionType, list[float]]] = defaultdict(lambda: defaultdict(list))
     for res in results:
         for d in res.decisions:
             for arm, share in d.shares.items():
                 totals[d.context][arm].append(share)
-    best = {
+    return {
         key: max(per_arm, key=lambda arm: statistics.fmean(per_arm[arm]))
         for key, per_arm in totals.items()
     }
-    by_policy: dict[str, list[float]] = defaultdict(list)
-    for res in results:
-        by_policy[res.policy].append(
-            sum(d.shares[best[d.context]] - d.shares[d.chosen] for d in res.decisions[:upto])
-        )
-    return {name: statistics.fmean(values) for name, values in by_policy.items()}
 
 
 def report(results: list[RunResult], episodes: int) -> None:
@@ -317,21 +309,27 @@ def report(results: list[RunResult], episodes: int) -> None:
             f"Regret per decision over decisions {episodes - 99}-{episodes}: agent "
             f"{late:.3f}, random {late_random:.3f}."
         )
-        floor = (
-            statistics.fmean(
-                sum(d.shares[d.true_best] for d in r.decisions[:episodes])
-                for r in by_policy["oracle"]
-            )
-            if by_policy.get("oracle")
-            else None
-        )
-        ctx = context_oracle_regret(results, episodes)
+        best = context_best(results)
+
+        def against_context(run: RunResult) -> float:
+            picks = run.decisions[:episodes]
+            return sum(d.shares[best[d.context]] - d.shares[d.chosen] for d in picks)
+
+        def floor(run: RunResult) -> float:
+            picks = run.decisions[:episodes]
+            return sum(d.shares[d.true_best] - d.shares[best[d.context]] for d in picks)
+
+        ctx_agent = statistics.fmean(against_context(r) for r in agent)
+        ctx_random = statistics.fmean(against_context(r) for r in random_runs)
         print(
-            f"Against the best arm of the agent's own context: agent {ctx['agent']:.1f}, "
-            f"random {ctx['random']:.1f} = {ctx['agent'] / ctx['random']:.1%} of random's."
+            f"Against the best arm of the agent's own context: agent {ctx_agent:.1f}, random "
+            f"{ctx_random:.1f} = {ctx_agent / ctx_random:.1%} of random's."
         )
-        if floor is not None:
-            print(f"(Oracle's mean true share per decision: {floor / episodes:.3f}.)")
+        lowest = statistics.fmean(floor(r) for r in agent)
+        print(
+            "Floor (always the best arm of the agent's context, judged against the true "
+            f"state): {lowest:.1f} = {lowest / b:.1%} of random's."
+        )
         right = sum(r.best_in_context[0] for r in agent)
         judged = sum(r.best_in_context[1] for r in agent)
         weighted = statistics.fmean(r.best_in_context_weighted for r in agent)
@@ -339,14 +337,6 @@ def report(results: list[RunResult], episodes: int) -> None:
             f"Best arm (posterior mean) in {right}/{judged} contexts = {right / judged:.0%} "
             f"(target >= 80 %); weighted by decisions: {weighted:.0%}."
         )
-    pick_share: dict[str, dict[str, float]] = {}
-    for name, runs in by_policy.items():
-        counts: dict[str, int] = defaultdict(int)
-        for r in runs:
-            for d in r.decisions:
-                counts[d.chosen.value] += 1
-        total = sum(counts.values())
-        pick_share[name] = {arm: n / total for arm, n in counts.items()}
     print("\nMeasured engagement change by chosen type (all policies, all seeds):\n")
     deltas: dict[str, list[float]] = defaultdict(list)
     for res in results:

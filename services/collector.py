@@ -59,6 +59,8 @@ class CollectorStatus:
     pending_rows: int
     dropped_rows: int
     database_error: str | None
+    outcomes_accepted: int = 0
+    outcomes_rejected: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -74,6 +76,10 @@ class CollectorStatus:
             "pending_rows": self.pending_rows,
             "dropped_rows": self.dropped_rows,
             "database_error": self.database_error,
+            "intervention_outcomes": {
+                "accepted": self.outcomes_accepted,
+                "rejected": self.outcomes_rejected,
+            },
         }
 
 
@@ -346,6 +352,8 @@ class Collector:
             pending_rows=self.writer.pending_rows,
             dropped_rows=stats.dropped_rows,
             database_error=stats.last_error,
+            outcomes_accepted=self.outcomes.accepted,
+            outcomes_rejected=self.outcomes.rejected,
         )
 
     def _write_heartbeat(self) -> None:

@@ -74,10 +74,21 @@ class OutcomeReader:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def read(self, handle: HandleOutcome, count: int = 200) -> int:
-        """Handle what is waiting (new entries, then any this consumer left unacknowledged)."""
+    def read(self, handle: HandleOutcome, count: int = 200, reclaim_idle_ms: int = 60_000) -> int:
+        """Handle what is waiting: entries a dead consumer left unacknowledged, this consumer's
+        own unacknowledged ones, then new ones."""
         stream = self.names.outcome_stream
         handled = 0
+        try:
+            _, claimed, *_ = self.client.xautoclaim(
+                stream, CONSUMER_GROUP, self.consumer, reclaim_idle_ms, "0-0", count=count
+            )
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            claimed = []
+        if claimed:
+            handled += self._handle(claimed, handle)
         for start in ("0", ">"):
             try:
                 reply = self.client.xreadgroup(

@@ -338,3 +338,27 @@ def test_bad_settings_are_refused_with_reasons(desk: InterventionDesk) -> None:
     with pytest.raises(AgentSettingsError, match="allowed_types"):
         desk.settings.update("evt-1", {"allowed_types": ["SMOKE_SIGNALS"]})
     assert desk.settings.for_event("evt-1").mode is AgentMode.MANUAL  # defaults still hold
+
+
+def test_outcomes_a_dead_consumer_left_pending_are_taken_over(
+    desk: InterventionDesk,
+    platform: Platform,
+    redis_client: redis.Redis,
+    followup: InterventionFollowUp,
+) -> None:
+    names = desk.names
+    OutcomeReader(redis_client, names, "dead", 1000).ensure_group()
+    sent = desk.trigger(SESSION, InterventionType.POLL, "p", None)
+    payload = {"success": True, "intervention_id": sent.intervention_id, "timestamp": "t"}
+    redis_client.xadd(names.outcome_stream, {"data": json.dumps(payload)})
+    # The dead consumer read it and never acknowledged it.
+    redis_client.xreadgroup("engagement-conductor", "dead", {names.outcome_stream: ">"})
+    survivor = OutcomeReader(redis_client, names, "survivor", 1000)
+
+    def apply(outcome: Any) -> bool:
+        found = followup.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
+        return found is not None
+
+    assert survivor.read(apply, reclaim_idle_ms=0) == 1
+    assert desk.store.get(sent.intervention_id).outcome["delivery"]["success"] is True
+    assert redis_client.xpending(names.outcome_stream, "engagement-conductor")["pending"] == 0
