@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dash
 
+from app.api import api
 from app.health import health
 from app.live_socket import register_live_socket
 from app.runtime import Runtime
@@ -27,6 +28,7 @@ def create_app(runtime: Runtime) -> dash.Dash:
     server = app.server
     server.config["EC_RUNTIME"] = runtime
     server.register_blueprint(health)
+    server.register_blueprint(api)
     register_live_socket(server, runtime)
     register_callbacks(app, runtime)
     return app

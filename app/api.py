@@ -1,0 +1,150 @@
+"""The JSON API (`/api/...`, docs/api.md): sessions with filters, a session's series at a bucket,
+its anomalies and interventions. Every request carries `Authorization: Bearer <token>` (a JWT
+the platform signs with AUTH_SECRET); producers and analysts read the events their token names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.runtime import Runtime
+from services.access_tokens import AccessGrant, Role, TokenRejected, verify_token
+from services.contracts import valid_id
+from services.session_queries import (
+    QueryError,
+    SeriesRequest,
+    SessionFilter,
+    SessionQueries,
+    parse,
+)
+
+log = logging.getLogger(__name__)
+
+api = Blueprint("api", __name__, url_prefix="/api")
+
+READERS = (Role.PRODUCER, Role.ANALYST)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _runtime() -> Runtime:
+    return current_app.config["EC_RUNTIME"]
+
+
+def _grant() -> AccessGrant:
+    secret = _runtime().settings.auth_secret
+    if secret is None:
+        raise ApiError(503, "access control is not configured on this server (AUTH_SECRET)")
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "send Authorization: Bearer <token>")
+    try:
+        grant = verify_token(secret.get_secret_value(), token.strip())
+    except TokenRejected as exc:
+        raise ApiError(401, f"token refused: {exc}") from None
+    if grant.role not in READERS:
+        raise ApiError(403, f"a {grant.role.value} token cannot use the API")
+    return grant
+
+
+def _json_error(status: int, message: str) -> tuple[Response, int]:
+    response = jsonify({"error": message})
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="engagement-conductor"'
+    return response, status
+
+
+def authorised(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Check the token first, answer every failure as JSON with its status."""
+
+    @wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(_grant(), *args, **kwargs)
+        except ApiError as exc:
+            return _json_error(exc.status, str(exc))
+        except QueryError as exc:
+            return _json_error(400, str(exc))
+        except SQLAlchemyError:
+            log.warning("API request %s failed on the database", request.path, exc_info=True)
+            return _json_error(503, "the database is unavailable; try again shortly")
+
+    return checked
+
+
+def _queries() -> SessionQueries:
+    return SessionQueries(_runtime().engine)
+
+
+def _scoped_session(grant: AccessGrant, session_id: str) -> dict[str, Any]:
+    if not valid_id(session_id):
+        raise ApiError(400, "not a valid session id")
+    found = _queries().session(session_id)
+    if found is None:
+        raise ApiError(404, "no such session")
+    if found["event_id"] not in grant.events:
+        raise ApiError(403, "this session belongs to an event your token does not name")
+    return found
+
+
+def _params() -> dict[str, Any]:
+    """Query parameters; a repeated one is refused rather than silently picking one."""
+    raw: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        if len(values) > 1:
+            raise QueryError(f"{key}: give it once")
+        raw[key] = values[0]
+    return raw
+
+
+@api.get("/sessions")
+@authorised
+def list_sessions(grant: AccessGrant) -> Any:
+    raw = _params()
+    if "events" in raw:
+        raise QueryError("events: not a parameter (use 'event')")
+    flt = parse(SessionFilter, raw | {"events": grant.events})
+    if flt.event is not None and flt.event not in grant.events:
+        raise ApiError(403, "your token does not name that event")
+    return jsonify(_queries().sessions(flt))
+
+
+@api.get("/sessions/<path:session_id>/series")
+@authorised
+def session_series(grant: AccessGrant, session_id: str) -> Any:
+    _scoped_session(grant, session_id)
+    request_ = parse(SeriesRequest, _params())
+    points = _queries().series(session_id, request_)
+    return jsonify({"session_id": session_id, "bucket": request_.bucket, "points": points})
+
+
+@api.get("/sessions/<path:session_id>/anomalies")
+@authorised
+def session_anomalies(grant: AccessGrant, session_id: str) -> Any:
+    _scoped_session(grant, session_id)
+    return jsonify({"session_id": session_id, "items": _queries().anomalies(session_id)})
+
+
+@api.get("/sessions/<path:session_id>/interventions")
+@authorised
+def session_interventions(grant: AccessGrant, session_id: str) -> Any:
+    _scoped_session(grant, session_id)
+    return jsonify({"session_id": session_id, "items": _queries().interventions(session_id)})
+
+
+@api.get("/sessions/<path:session_id>")
+@authorised
+def session_detail(grant: AccessGrant, session_id: str) -> Any:
+    return jsonify(_scoped_session(grant, session_id))
