@@ -40,18 +40,19 @@ def _message(text: str, kind: str) -> html.Div:
     return html.Div(text, className=f"notice notice-{kind}")
 
 
-def session_context(runtime: Runtime, session_id: str) -> tuple[SessionContext, str | None]:
-    """The session as the agent sees it now, and the type of its newest open anomaly."""
+def session_context(runtime: Runtime, session_id: str) -> tuple[SessionContext, str | None, float]:
+    """The session as the agent sees it now, and the type and deviation of its newest open
+    anomaly (None and 0 when none is open)."""
     store = runtime.store
     record = store.get_session(session_id)
     if record is None:
         raise InterventionError("this session is not known", status=404)
     points = store.recent_points(session_id, 1)
     signals = points[-1].signals if points else {}
-    open_types = [
-        episode.as_json()["type"]
+    open_episodes = [
+        episode.as_json()
         for episode in store.recent_anomalies(session_id, since=datetime.now(UTC), limit=5)
-        if episode.as_json().get("ended_at") is None
+        if episode.as_json().get("endedAt") is None
     ]
     context = SessionContext(
         session_id=session_id,
@@ -60,7 +61,10 @@ def session_context(runtime: Runtime, session_id: str) -> tuple[SessionContext, 
         present_users=int(signals.get("total_users", record.present_users or 0)),
         chat_per_min=float(signals.get("chat_msgs_per_min", 0.0)),
     )
-    return context, (open_types[0] if open_types else None)
+    if not open_episodes:
+        return context, None, 0.0
+    newest = open_episodes[0]
+    return context, newest["type"], float(newest.get("deviation") or 0.0)
 
 
 def register_agent(app: dash.Dash, runtime: Runtime) -> None:
@@ -163,8 +167,8 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
         except ValueError:
             return _message("Choose an intervention type to launch.", "error"), dash.no_update
         try:
-            session, anomaly = session_context(runtime, config["sessionId"])
-            record = desk.trigger(session, chosen, PAGE_ACTOR, anomaly)
+            session, anomaly, deviation = session_context(runtime, config["sessionId"])
+            record = desk.trigger(session, chosen, PAGE_ACTOR, anomaly, deviation)
             text = f"Launched: {record.preview or record.type}. Status: {record.status}." + (
                 f" {record.note}" if record.note else ""
             )

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
 from components import ids
-from components.event_settings_panel import DETECTOR_INPUT
+from components.event_settings_panel import DETECTOR_INPUT, DETECTOR_LABELS
 from services.agent_settings import AgentSettingsError
 from services.anomaly_episodes import DetectorSettings
 from services.event_settings import EventSettingsError, EventSettingsStore, validate_overrides
@@ -24,8 +24,8 @@ def detector_changes(names: list[str], values: list[Any]) -> dict[str, Any]:
     defaults = DetectorSettings()
     changes = {}
     for name, value in zip(names, values, strict=True):
-        if value is None:
-            continue  # an emptied field goes back to the default
+        if value is None or name not in DETECTOR_LABELS:
+            continue  # an emptied field goes back to the default; a forged one is not ours
         if value != getattr(defaults, name):
             changes[name] = value
     return changes

@@ -242,7 +242,7 @@ def intervention_log(records: Sequence[InterventionRecord]) -> html.Div | html.T
     header = html.Tr(
         [
             html.Th(name)
-            for name in ("Time", "Type", "Status", "By", "Content", "Confidence", "Outcome")
+            for name in ("Time (UTC)", "Type", "Status", "By", "Content", "Confidence", "Outcome")
         ]
     )
     body = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,14 +19,6 @@ from services.thompson import ArmRecord, Records
 def learned_keys(context: AgentContext) -> tuple[str, str, str]:
     """An outcome counts for its fine context and for the coarser ones that lend to it."""
     return context.key, context.parent_key, context.grandparent_key
-
-
-class PosteriorBook(Protocol):
-    def records(self, context: AgentContext) -> Records: ...
-
-    def learn(
-        self, context: AgentContext, arm: InterventionType, success: bool, delta: float
-    ) -> None: ...
 
 
 class MemoryPosteriors:

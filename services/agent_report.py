@@ -4,7 +4,6 @@ attempts and average engagement change, per intervention type and per context.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from services.agent_posteriors import DatabasePosteriors
 from services.agent_vocabulary import INTERVENTION_TYPES, AgentContext, InterventionType
@@ -40,10 +39,10 @@ def _row(
 
 
 def performance_by_type(
-    store: InterventionStore, event_id: str | None = None, since: datetime | None = None
+    store: InterventionStore, event_id: str | None = None
 ) -> list[PerformanceRow]:
     """Every type's measured record (all events unless `event_id`), from agent_performance."""
-    found = store.performance_by_type(event_id, since)
+    found = store.performance_by_type(event_id)
     rows = []
     for arm in INTERVENTION_TYPES:
         stats = found.get(arm.value, {"attempts": 0.0, "successes": 0.0, "mean_delta": 0.0})

@@ -6,6 +6,7 @@ and executes interventions, the simulator's audiences and the web tier.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -53,19 +54,6 @@ class InterventionStatus(StrEnum):
     UNMEASURED = "unmeasured"  # executed, but no scores to judge it by (session ended)
 
 
-# Statuses after which nothing more happens to an intervention.
-FINAL_STATUSES = frozenset(
-    {
-        InterventionStatus.REFUSED,
-        InterventionStatus.DISMISSED,
-        InterventionStatus.EXPIRED,
-        InterventionStatus.FAILED,
-        InterventionStatus.MEASURED,
-        InterventionStatus.UNMEASURED,
-    }
-)
-
-
 # Context buckets (design §6): engagement level, audience size, deviation from expected.
 ENGAGEMENT_BUCKETS = ((0.2, "very-low"), (0.4, "low"), (1.01, "moderate+"))
 AUDIENCE_BUCKETS = ((10, "lt10"), (50, "lt50"), (None, "ge50"))
@@ -85,7 +73,10 @@ class AgentContext:
     def of(
         cls, anomaly_type: str, engagement: float, audience: int, deviation: float
     ) -> AgentContext:
-        """Bucket raw values; `deviation` is (current - expected) / expected, any sign."""
+        """Bucket raw values; `deviation` is (current - expected) / expected, any sign.
+        Non-finite values (a detector's NaN) fall in the lowest bucket rather than failing."""
+        engagement = engagement if math.isfinite(engagement) else 0.0
+        deviation = deviation if math.isfinite(deviation) else 0.0
         level = next(name for bound, name in ENGAGEMENT_BUCKETS if engagement < bound)
         size = next(name for bound, name in AUDIENCE_BUCKETS if bound is None or audience < bound)
         shortfall = abs(deviation)

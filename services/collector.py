@@ -13,8 +13,10 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from redis.exceptions import LockError
@@ -199,30 +201,41 @@ class Collector:
     def follow_interventions(self, out: TickOutput) -> None:
         """The agent's turn: suggest for new episodes, expire, measure, read delivery outcomes.
 
-        The database being away costs this turn's agent work (logged), never the tick itself.
+        Each part fails on its own (logged): the database or Redis being away, or a bug in a
+        content generator, costs that part of this turn, never the tick or the stream reading.
         """
-        desk = self.desk
+        for row in out.episodes.opened:
+            self._agent_step("suggesting for a new episode", self._propose, row)
+        self._agent_step("expiring suggestions", self.followup.expire)
+        self._agent_step("measuring interventions", self.followup.measure)
+        self._agent_step("reading delivery outcomes", self.outcomes.read, self._delivered)
+
+    def _propose(self, row: dict[str, Any]) -> None:
+        signals = row["signals"]
+        session = SessionContext(
+            session_id=row["session_id"],
+            event_id=row["event_id"],
+            engagement=row["current_engagement"],
+            present_users=int(signals.get("total_users", 0)),
+            chat_per_min=float(signals.get("chat_msgs_per_min", 0.0)),
+        )
+        self.desk.propose(
+            session, row["type"], row["deviation"], row["episode_id"], row["explanation"]
+        )
+
+    def _agent_step(self, what: str, action: Callable[..., object], *args: object) -> None:
         try:
-            for row in out.episodes.opened:
-                signals = row["signals"]
-                session = SessionContext(
-                    session_id=row["session_id"],
-                    event_id=row["event_id"],
-                    engagement=row["current_engagement"],
-                    present_users=int(signals.get("total_users", 0)),
-                    chat_per_min=float(signals.get("chat_msgs_per_min", 0.0)),
-                )
-                desk.propose(
-                    session, row["type"], row["deviation"], row["episode_id"], row["explanation"]
-                )
-            self.followup.expire()
-            self.followup.measure()
-            self.outcomes.read(self._delivered)
+            action(*args)
         except SQLAlchemyError as exc:
             log.warning(
-                "intervention agent skipped a turn: database error (%s)",
+                "intervention agent: %s skipped, database error (%s)",
+                what,
                 str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200],
             )
+        except REDIS_DOWN as exc:
+            log.warning("intervention agent: %s skipped, Redis unavailable (%s)", what, exc)
+        except Exception:
+            log.exception("intervention agent: %s failed", what)
 
     def _delivered(self, outcome: DeliveryOutcome) -> bool:
         record = self.followup.record_delivery(

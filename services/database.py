@@ -78,7 +78,7 @@ def ensure_schema(engine: Engine) -> DatabaseInfo:
             if _timescale_available(conn):
                 backend = "timescaledb"
         metadata.create_all(conn, checkfirst=True)
-        _add_missing_columns(conn)
+        _upgrade_tables(conn)
         if backend == "timescaledb":
             for table in HYPERTABLES:
                 conn.execute(
@@ -100,9 +100,10 @@ def ensure_schema(engine: Engine) -> DatabaseInfo:
     return DatabaseInfo(backend=backend, version=SCHEMA_VERSION)
 
 
-def _add_missing_columns(conn: sa.Connection) -> None:
+def _upgrade_tables(conn: sa.Connection) -> None:
     """Bring tables made by an older version up to date: later versions only ever add nullable
-    columns, which ALTER TABLE can add in place on every backend (hypertables included)."""
+    columns, which ALTER TABLE can add in place on every backend (hypertables included), and
+    indexes, which create_all makes only with a new table."""
     inspector = sa.inspect(conn)
     preparer = conn.dialect.identifier_preparer
     for table in metadata.sorted_tables:
@@ -120,6 +121,8 @@ def _add_missing_columns(conn: sa.Connection) -> None:
                 )
             )
             log.info("schema: added column %s.%s", table.name, column.name)
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 def database_reachable(engine: Engine) -> bool:

@@ -40,6 +40,9 @@ from services.thompson import Choice, ThompsonSampler
 log = logging.getLogger(__name__)
 
 S = InterventionStatus
+# SQLite has no row locks to serialise decisions; the embedded default runs in one process,
+# where this lock, shared by the collector's desk and the web tier's, does it.
+_SQLITE_DECISIONS = threading.Lock()
 # A manual launch outside any anomaly learns in contexts of its own.
 NO_ANOMALY = "NONE"
 
@@ -87,9 +90,6 @@ class InterventionDesk:
         self.sender = InterventionSender(engine, client, names)
         self.settings = AgentSettingsStore(engine)
         self.posteriors = DatabasePosteriors(engine)
-        # SQLite has no row locks to serialise two decisions in one session; the embedded
-        # default runs in one process, where this lock does it.
-        self._local_lock = threading.Lock()
 
     # -- the agent (collector) ------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ class InterventionDesk:
         context = AgentContext.of(
             anomaly_type, session.engagement, session.present_users, deviation
         )
-        with self._serialised(session.session_id) as conn:
+        with self._serialised(session.event_id, session.session_id) as conn:
             settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
             if mode is AgentMode.OFF:
                 return None
@@ -175,7 +175,7 @@ class InterventionDesk:
         now = _now()
         expired = None
         record = self._decidable(intervention_id, event_id)
-        with self._serialised(record.session_id) as conn:
+        with self._serialised(record.event_id, record.session_id) as conn:
             current = self.store.get(intervention_id, conn)
             assert current is not None
             if current.status != S.PENDING:
@@ -221,7 +221,25 @@ class InterventionDesk:
     ) -> InterventionRecord:
         record = self._decidable(intervention_id, event_id)
         note = f"dismissed by {actor}" + (f": {reason.strip()[:300]}" if reason.strip() else "")
-        with self._serialised(record.session_id) as conn:
+        now = _now()
+        with self._serialised(record.event_id, record.session_id) as conn:
+            current = self.store.get(intervention_id, conn)
+            assert current is not None
+            if current.status == S.PENDING and current.expires_at and current.expires_at <= now:
+                expired = self.store.move(
+                    conn,
+                    intervention_id,
+                    [S.PENDING],
+                    S.EXPIRED,
+                    decided_at=now,
+                    note="nobody approved or dismissed it in time",
+                )
+            else:
+                expired = None
+        if expired is not None:
+            self.sender.push(expired)
+            raise InterventionError("this suggestion had already expired")
+        with self._serialised(record.event_id, record.session_id) as conn:
             moved = self.store.move(
                 conn,
                 intervention_id,
@@ -239,13 +257,21 @@ class InterventionDesk:
         return moved
 
     def trigger(
-        self, session: SessionContext, arm: InterventionType, actor: str, anomaly_type: str | None
+        self,
+        session: SessionContext,
+        arm: InterventionType,
+        actor: str,
+        anomaly_type: str | None,
+        deviation: float = 0.0,
     ) -> InterventionRecord:
-        """A producer's launch of `arm` now; guards apply and a refusal is logged and raised."""
+        """A producer's launch of `arm` now; guards apply and a refusal is logged and raised.
+
+        During an open anomaly, `anomaly_type` and its `deviation` place the launch in the
+        context the agent itself would have decided in, so its outcome is learnt there."""
         now = _now()
         anomaly = anomaly_type or NO_ANOMALY
-        context = AgentContext.of(anomaly, session.engagement, session.present_users, 0.0)
-        with self._serialised(session.session_id) as conn:
+        context = AgentContext.of(anomaly, session.engagement, session.present_users, deviation)
+        with self._serialised(session.event_id, session.session_id) as conn:
             settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
             view = self.sampler.view(context, self.posteriors.records(context), arm)
             row = self._base_row(session, context, now, mode, None, anomaly_type)
@@ -268,7 +294,7 @@ class InterventionDesk:
                     row | {"status": S.APPROVED.value, "approved_by": actor, "decided_at": now},
                 )
             else:
-                record = self._refused(conn, row, reason)
+                record = self._refused(conn, row | {"approved_by": actor}, reason)
         self.sender.push(record)
         if reason is not None:
             raise InterventionError(f"not sent: {reason}")
@@ -329,17 +355,19 @@ class InterventionDesk:
         return self.store.insert(conn, full | {"status": S.REFUSED.value, "note": reason[:1000]})
 
     @contextlib.contextmanager
-    def _serialised(self, session_id: str) -> Iterator[Connection]:
-        """A transaction in which no other server decides for the same session."""
+    def _serialised(self, event_id: str | None, session_id: str) -> Iterator[Connection]:
+        """A transaction in which no other server decides for the same event (the hourly cap is
+        per event; the session's limits follow), or for the session if it names no event."""
+        key = f"event:{event_id}" if event_id is not None else f"session:{session_id}"
         if self.engine.dialect.name == "postgresql":
             with self.engine.begin() as conn:
                 conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 727274))"),
-                    {"key": session_id},
+                    {"key": key},
                 )
                 yield conn
             return
-        with self._local_lock, self.engine.begin() as conn:
+        with _SQLITE_DECISIONS, self.engine.begin() as conn:
             yield conn
 
 

@@ -13,6 +13,7 @@ from services.agent_reward import RewardRule, judge
 from services.agent_vocabulary import AgentContext, InterventionStatus, InterventionType
 from services.intervention_sender import InterventionSender
 from services.intervention_store import InterventionRecord, InterventionStore
+from services.outcome_reader import DeliveryOutcome
 
 S = InterventionStatus
 # An approval whose sending never finished (its server died) is failed after this long.
@@ -39,7 +40,8 @@ class InterventionFollowUp:
                     intervention_id,
                     [S.APPROVED],
                     S.FAILED,
-                    note="approved, but the server sending it stopped before it was sent",
+                    note="approved, but its sending was interrupted (a server stopped or lost "
+                    "the database): it may or may not have reached the platform",
                 )
                 if moved is not None:
                     changed.append(moved)
@@ -65,7 +67,8 @@ class InterventionFollowUp:
                 after = self.store.scores_between(
                     conn,
                     record.session_id,
-                    end - timedelta(seconds=rule.after_seconds),
+                    # (end - after, end]: the window's first instant belongs to the one before.
+                    end - timedelta(seconds=rule.after_seconds) + timedelta(microseconds=1),
                     end + timedelta(microseconds=1),
                 )
                 outcome = judge(before, after, rule)
@@ -124,6 +127,18 @@ class InterventionFollowUp:
             },
         )
 
+    def apply_delivery(self, outcome: DeliveryOutcome) -> str | None:
+        """The outcome stream's entry applied, or the reason it names nothing of ours."""
+        record = self.store.get(outcome.intervention_id)
+        if record is None:
+            return "intervention_id: no such intervention"
+        for key in ("session_id", "event_id"):
+            said = outcome.detail.get(key)
+            if said is not None and said != getattr(record, key):
+                return f"{key}: does not match the intervention's"
+        self.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
+        return None
+
     def record_delivery(
         self, intervention_id: str, success: bool, detail: dict[str, Any]
     ) -> InterventionRecord | None:
@@ -133,12 +148,13 @@ class InterventionFollowUp:
             if record is None:
                 return None
             outcome = (record.outcome or {}) | {"delivery": detail | {"success": success}}
-            if not success and record.status == S.EXECUTED:
+            # A failure can arrive before the sender has recorded the execution.
+            if not success and record.status in (S.APPROVED, S.EXECUTED):
                 error = str(detail.get("error") or "no reason given")[:500]
                 moved = self.store.move(
                     conn,
                     intervention_id,
-                    [S.EXECUTED],
+                    [S.APPROVED, S.EXECUTED],
                     S.FAILED,
                     outcome=outcome,
                     note=f"the platform could not deliver it: {error}",

@@ -4,12 +4,14 @@ every change to an intervention."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 from datetime import UTC, datetime
 
 import redis
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.agent_vocabulary import PLATFORM_MESSAGE_TYPE, InterventionStatus, InterventionType
 from services.intervention_store import InterventionRecord, InterventionStore
@@ -48,15 +50,26 @@ class InterventionSender:
         else:
             if not receivers:
                 note = "no platform service is listening on agent.interventions; not delivered"
-        with self.engine.begin() as conn:
-            if note is None:
-                moved = self.store.move(
-                    conn, record.intervention_id, [S.APPROVED], S.EXECUTED, executed_at=now
-                )
-            else:
-                moved = self.store.move(
-                    conn, record.intervention_id, [S.APPROVED], S.FAILED, note=note
-                )
+        try:
+            with self.engine.begin() as conn:
+                if note is None:
+                    moved = self.store.move(
+                        conn, record.intervention_id, [S.APPROVED], S.EXECUTED, executed_at=now
+                    )
+                else:
+                    moved = self.store.move(
+                        conn, record.intervention_id, [S.APPROVED], S.FAILED, note=note
+                    )
+        except SQLAlchemyError:
+            # Sent (or not), but unrecorded: say so rather than "nothing was changed". The row
+            # stays approved until the sweep marks it with the same uncertainty.
+            log.exception(
+                "intervention %s: its outcome could not be recorded", record.intervention_id
+            )
+            outcome = "was sent to the platform" if note is None else f"was not sent ({note})"
+            return dataclasses.replace(
+                record, note=f"it {outcome}, but the database could not record it"
+            )
         final = moved or record
         self.push(final)
         if note is not None:

@@ -105,10 +105,13 @@ class InterventionStore:
         """What the guards need: executions in this session and event, by execution time."""
         t = interventions.c
         longest = max([limits.session_burst_seconds, *limits.cooldowns.values()])
-        since = now - timedelta(seconds=longest)
+        # An approved intervention counts from its approval: it is being sent, and a second
+        # decision made meanwhile must not slip past the limits.
+        at = sa.func.coalesce(t.executed_at, t.decided_at)
+        counted = sa.or_(t.executed_at.is_not(None), t.status == InterventionStatus.APPROVED.value)
         rows = conn.execute(
-            sa.select(t.type, t.executed_at).where(
-                t.session_id == session_id, t.executed_at.is_not(None), t.executed_at > since
+            sa.select(t.type, at.label("at")).where(
+                t.session_id == session_id, counted, at > now - timedelta(seconds=longest)
             )
         ).all()
         burst_since = now - timedelta(seconds=limits.session_burst_seconds)
@@ -118,23 +121,23 @@ class InterventionStore:
                 arm = InterventionType(row.type)
             except ValueError:
                 continue
-            if arm not in type_last or row.executed_at > type_last[arm]:
-                type_last[arm] = row.executed_at
+            if arm not in type_last or row.at > type_last[arm]:
+                type_last[arm] = row.at
         event_hour = 0
         if event_id is not None:
             event_hour = int(
                 conn.execute(
                     sa.select(sa.func.count()).where(
                         t.event_id == event_id,
-                        t.executed_at.is_not(None),
-                        t.executed_at > now - timedelta(seconds=EVENT_HOUR_SECONDS),
+                        counted,
+                        at > now - timedelta(seconds=EVENT_HOUR_SECONDS),
                     )
                 ).scalar()
                 or 0
             )
         return ExecutionHistory(
-            session_last=max((row.executed_at for row in rows), default=None),
-            session_recent=sum(1 for row in rows if row.executed_at > burst_since),
+            session_last=max((row.at for row in rows), default=None),
+            session_recent=sum(1 for row in rows if row.at > burst_since),
             event_hour=event_hour,
             type_last=type_last,
         )
@@ -232,9 +235,7 @@ class InterventionStore:
     def record_performance(self, conn: Connection, row: dict[str, Any]) -> None:
         conn.execute(agent_performance.insert().values(**row))
 
-    def performance_by_type(
-        self, event_id: str | None = None, since: datetime | None = None
-    ) -> dict[str, dict[str, float]]:
+    def performance_by_type(self, event_id: str | None = None) -> dict[str, dict[str, float]]:
         """Per type: attempts, successes and the mean engagement change, from measured rows."""
         p = agent_performance.c
         delta = p.engagement_after - p.engagement_before
@@ -246,8 +247,6 @@ class InterventionStore:
         ).group_by(p.intervention_type)
         if event_id is not None:
             query = query.where(p.event_id == event_id)
-        if since is not None:
-            query = query.where(p.time >= since)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return {

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis
 
 from services.contracts import (
@@ -20,6 +21,9 @@ from services.redis_bus import RedisNames
 from services.stream_reader import dead_letter
 
 log = logging.getLogger(__name__)
+
+MAX_TEXT = 500
+MAX_RESULT_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +46,30 @@ def parse_outcome(payload: dict[str, Any]) -> DeliveryOutcome:
         if value is not None and not valid_id(value):
             raise PayloadRejected(f"{key}: not a valid id")
     detail: dict[str, Any] = {}
-    for key in ("result", "error", "timestamp"):
+    for key in ("error", "timestamp"):
+        value = payload.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise PayloadRejected(f"{key}: must be text")
+        # Control characters (a NUL above all) cannot be stored as text by PostgreSQL.
+        detail[key] = "".join(ch for ch in value if ch.isprintable())[:MAX_TEXT]
+    result = payload.get("result")
+    if result is not None:
+        encoded = orjson.dumps(result)
+        if len(encoded) > MAX_RESULT_BYTES:
+            raise PayloadRejected(f"result: larger than {MAX_RESULT_BYTES} bytes")
+        if b"\\u0000" in encoded:
+            raise PayloadRejected("result: holds a NUL character")
+        detail["result"] = result
+    for key in ("session_id", "event_id"):
         if payload.get(key) is not None:
             detail[key] = payload[key]
-    if not success and not isinstance(detail.get("error", ""), str):
-        raise PayloadRejected("error: must be text")
     return DeliveryOutcome(intervention_id, success, detail)
 
 
-# Returns False when the outcome names no intervention we know.
-HandleOutcome = Callable[[DeliveryOutcome], bool]
+# Returns None when applied, or why the outcome was not (it names no intervention we know...).
+HandleOutcome = Callable[[DeliveryOutcome], str | None]
 
 
 class OutcomeReader:
@@ -111,12 +129,16 @@ class OutcomeReader:
                 reason = None
                 try:
                     outcome = parse_outcome(decode_entry(fields))
-                    if handle(outcome):
+                    reason = handle(outcome)
+                    if reason is None:
                         self.accepted += 1
-                    else:
-                        reason = "intervention_id: no such intervention"
                 except PayloadRejected as exc:
                     reason = str(exc)
+                except Exception as exc:
+                    # Whatever this entry does to the handler must not hold back the others:
+                    # it is kept with the error for inspection, and acknowledged.
+                    log.exception("applying intervention outcome %r failed", entry_id)
+                    reason = f"could not be applied: {exc.__class__.__name__}"
                 if reason is not None:
                     self.rejected += 1
                     dead_letter(

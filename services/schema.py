@@ -134,6 +134,7 @@ interventions = sa.Table(
     sa.PrimaryKeyConstraint("intervention_id", "time", name="pk_interventions"),
     sa.Index("ix_interventions_session_time", "session_id", "time"),
     sa.Index("ix_interventions_status", "status", "time"),
+    sa.Index("ix_interventions_event_time", "event_id", "time"),
 )
 
 agent_performance = sa.Table(

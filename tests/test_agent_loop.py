@@ -25,7 +25,8 @@ def test_an_anomaly_is_acted_on_delivered_measured_and_learnt_from(
     collector = run_collector(agent_reward_delay_seconds=10)
     engine = collector.store.engine
     names = collector.names
-    AgentSettingsStore(engine).update("evt-loop", {"mode": "AUTO", "hourly_cap": 10})
+    # A cap of one: later episodes of the run are refused, so exactly one is measured.
+    AgentSettingsStore(engine).update("evt-loop", {"mode": "AUTO", "hourly_cap": 1})
     watcher = redis_client.pubsub(ignore_subscribe_messages=True)
     watcher.subscribe(names.agent_channel)
     stop = threading.Event()

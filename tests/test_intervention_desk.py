@@ -307,11 +307,7 @@ def test_delivery_outcomes_are_read_validated_and_applied(
         redis_client.xadd(names.outcome_stream, {"data": json.dumps(entry)})
     redis_client.xadd(names.outcome_stream, {"data": b"{not json"})
 
-    def apply(outcome: Any) -> bool:
-        return (
-            followup.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
-            is not None
-        )
+    apply = followup.apply_delivery
 
     assert reader.read(apply) == 5
     assert (reader.accepted, reader.rejected) == (2, 3)
@@ -355,10 +351,109 @@ def test_outcomes_a_dead_consumer_left_pending_are_taken_over(
     redis_client.xreadgroup("engagement-conductor", "dead", {names.outcome_stream: ">"})
     survivor = OutcomeReader(redis_client, names, "survivor", 1000)
 
-    def apply(outcome: Any) -> bool:
-        found = followup.record_delivery(outcome.intervention_id, outcome.success, outcome.detail)
-        return found is not None
-
-    assert survivor.read(apply, reclaim_idle_ms=0) == 1
+    assert survivor.read(followup.apply_delivery, reclaim_idle_ms=0) == 1
     assert desk.store.get(sent.intervention_id).outcome["delivery"]["success"] is True
     assert redis_client.xpending(names.outcome_stream, "engagement-conductor")["pending"] == 0
+
+
+def test_a_poisoned_outcome_is_dead_lettered_and_does_not_hold_back_the_rest(
+    desk: InterventionDesk,
+    platform: Platform,
+    redis_client: redis.Redis,
+    followup: InterventionFollowUp,
+) -> None:
+    names = desk.names
+    reader = OutcomeReader(redis_client, names, "test-consumer", 1000)
+    reader.ensure_group()
+    first = desk.trigger(SESSION, InterventionType.POLL, "p", None)
+    other = desk.trigger(
+        SessionContext("sess-2", "evt-1", 0.3, 50, 2.0), InterventionType.CHAT_PROMPT, "p", None
+    )
+    entries = [
+        {"success": False, "intervention_id": first.intervention_id, "error": "boom\u0000!"},
+        {"success": True, "intervention_id": other.intervention_id, "result": {"x": "\u0000"}},
+        {"success": True, "intervention_id": other.intervention_id, "session_id": "sess-9"},
+        {"success": True, "intervention_id": other.intervention_id, "timestamp": "t"},
+    ]
+    for entry in entries:
+        redis_client.xadd(names.outcome_stream, {"data": json.dumps(entry)})
+    assert reader.read(followup.apply_delivery) == 4
+    assert (reader.accepted, reader.rejected) == (2, 2)
+    failed = desk.store.get(first.intervention_id)
+    assert failed.status == "failed" and "boom!" in failed.note  # the NUL is dropped
+    assert desk.store.get(other.intervention_id).outcome["delivery"]["success"] is True
+    reasons = [e[1][b"reason"] for e in redis_client.xrange(names.dead_letter)]
+    assert any(b"NUL" in r for r in reasons) and any(b"does not match" in r for r in reasons)
+    assert redis_client.xpending(names.outcome_stream, "engagement-conductor")["pending"] == 0
+
+
+def test_an_approval_being_sent_counts_against_the_rate_limit(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    """Two launches at once in one session: the second must see the first, sent or not."""
+    desk.settings.update("evt-1", {"hourly_cap": 10})
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def launch(arm: InterventionType) -> None:
+        barrier.wait()
+        try:
+            results.append(desk.trigger(SESSION, arm, "p", None).status)
+        except InterventionError as exc:
+            results.append(str(exc))
+
+    threads = [
+        threading.Thread(target=launch, args=(arm,))
+        for arm in (InterventionType.POLL, InterventionType.CHAT_PROMPT)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert len(results) == 2
+    assert sum("one intervention per 30 s" in r for r in results) == 1
+
+
+def test_the_hourly_cap_holds_across_sessions_deciding_at_once(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    desk.settings.update("evt-1", {"hourly_cap": 1})
+    results: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def launch(n: int) -> None:
+        barrier.wait()
+        session = SessionContext(f"sess-{n}", "evt-1", 0.3, 50, 2.0)
+        try:
+            results.append(desk.trigger(session, InterventionType.POLL, "p", None).status)
+        except InterventionError as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=launch, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sum("hourly cap of 1" in r for r in results) == 2
+
+
+def test_dismissing_an_expired_suggestion_says_it_expired(
+    desk: InterventionDesk, followup: InterventionFollowUp
+) -> None:
+    record = _propose(desk)
+    with desk.engine.begin() as conn:
+        conn.execute(
+            sa.update(interventions)
+            .where(interventions.c.intervention_id == record.intervention_id)
+            .values(expires_at=record.time - timedelta(seconds=1))
+        )
+    with pytest.raises(InterventionError, match="already expired"):
+        desk.dismiss(record.intervention_id, "evt-1", "producer")
+    assert desk.store.get(record.intervention_id).status == "expired"
+
+
+def test_a_manual_launch_during_an_anomaly_learns_in_its_context(
+    desk: InterventionDesk, platform: Platform
+) -> None:
+    record = desk.trigger(SESSION, InterventionType.POLL, "p", "MASS_EXIT", deviation=-0.4)
+    assert record.context == AgentContext.of("MASS_EXIT", 0.3, 120, -0.4).key

@@ -167,3 +167,54 @@ def test_database_sessions_have_timeouts(pg_url: str) -> None:
         assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "15s"
         assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "5s"
     engine.dispose()
+
+
+class _BrokenGenerator:
+    """A content generator with a bug (the interface invites other implementations)."""
+
+    def generate(self, request: Any, rng: Any) -> Any:
+        raise RuntimeError("template bug")
+
+
+def test_a_failing_agent_step_costs_only_that_step_never_the_tick(
+    make_settings: Any, redis_client: redis.Redis
+) -> None:
+    """Review: any error but a database one escaped follow_interventions, so the tick was
+    re-run forever and the streams were never read again."""
+    from services.collector import Collector
+    from services.database import create_db_engine, ensure_schema
+    from services.intervention_desk import SessionContext
+    from services.metrics_store import MetricsStore
+
+    settings = make_settings(tick_seconds=1.0)
+    engine = create_db_engine(settings.database_url)
+    ensure_schema(engine)
+    collector = Collector(settings, redis_client, MetricsStore(engine))
+    try:
+        pending = collector.desk.propose(
+            SessionContext("s-old", "evt-1", 0.3, 50, 2.0), "SUDDEN_DROP", -0.5, None, "drop"
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE interventions SET expires_at = :t"),
+                {"t": datetime.now(UTC) - timedelta(seconds=1)},
+            )
+        collector.desk.generator = _BrokenGenerator()
+        out = collector.book.score_tick(datetime.now(UTC).timestamp())
+        out.episodes.opened.append(
+            {
+                "session_id": "s-new",
+                "event_id": "evt-1",
+                "type": "MASS_EXIT",
+                "current_engagement": float("nan"),
+                "deviation": -0.4,
+                "episode_id": "ep",
+                "explanation": "left",
+                "signals": {"total_users": 40},
+            }
+        )
+        collector.follow_interventions(out)  # must not raise
+        # The step after the broken one still ran: the old suggestion expired.
+        assert collector.desk.store.get(pending.intervention_id).status == "expired"
+    finally:
+        engine.dispose()

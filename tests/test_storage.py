@@ -187,3 +187,47 @@ def test_a_batch_repeating_a_tick_keeps_its_last_row(engine: sa.Engine) -> None:
     assert [p.score for p in store.recent_points("s1", 60)] == [0.2]
     session = store.get_session("s1")
     assert session is not None and session.last_score == 0.7
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_schema_2_database_gains_the_agents_columns_and_indexes_in_place(
+    backend: str, pg_url: str, tmp_path: Path
+) -> None:
+    url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'v2.sqlite3'}"
+    engine = create_db_engine(url)
+    # The interventions table as schema 2 made it, with a row in it.
+    old = sa.MetaData()
+    sa.Table(
+        "interventions",
+        old,
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("intervention_id", sa.String(255), nullable=False),
+        sa.Column("session_id", sa.String(255), nullable=False),
+        sa.Column("event_id", sa.String(255)),
+        sa.Column("type", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("confidence", sa.Float),
+        sa.Column("content", sa.JSON, nullable=False),
+        sa.Column("outcome", sa.JSON),
+        sa.PrimaryKeyConstraint("intervention_id", "time", name="pk_interventions"),
+    )
+    old.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO interventions (time, intervention_id, session_id, type, status,"
+                " content) VALUES (:t, 'old-1', 's', 'POLL', 'executed', '{}')"
+            ),
+            {"t": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+    ensure_schema(engine)
+    inspector = sa.inspect(engine)
+    columns = {c["name"] for c in inspector.get_columns("interventions")}
+    assert {"episode_id", "reasoning", "expires_at", "executed_at", "measured_at"} <= columns
+    indexes = {i["name"] for i in inspector.get_indexes("interventions")}
+    assert {"ix_interventions_status", "ix_interventions_event_time"} <= indexes
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT intervention_id FROM interventions")).scalars().all()
+    assert kept == ["old-1"]
+    ensure_schema(engine)  # idempotent
+    engine.dispose()
