@@ -112,6 +112,11 @@ def serve(no_collector: bool, workers: int | None) -> None:
         raise click.ClickException(
             "serve runs several processes and needs REDIS_URL; `demo` runs on the embedded one"
         )
+    if settings.auth_secret is None and not settings.allow_open_access:
+        raise click.ClickException(
+            "serve needs AUTH_SECRET (it signs and checks everyone's access); set "
+            "ALLOW_OPEN_ACCESS=true to run without access control, as the demo does"
+        )
     # Workers read the settings from the environment after the fork.
     os.environ["COLLECTOR_ENABLED"] = str(settings.collector_enabled).lower()
     click.echo(f"Engagement Conductor: dashboard at http://{settings.host}:{settings.port}/")
@@ -148,6 +153,8 @@ def _serve_demo(runtime: Runtime, settings: Settings, notes: list[str]) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     url = f"http://{settings.host}:{settings.port}/"
     click.echo(f"Engagement Conductor demo (embedded Redis, simulated audiences): {url}")
+    if settings.auth_secret is None:
+        click.echo("  OPEN ACCESS: no AUTH_SECRET, so every visitor is a producer of every event")
     for line in notes:
         click.echo(line)
     sys.stdout.flush()

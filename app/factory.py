@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dash
 
+from app.access import install_access_control, open_access
 from app.api import api
 from app.health import health
 from app.live_socket import register_live_socket
@@ -24,9 +25,15 @@ def create_app(runtime: Runtime) -> dash.Dash:
         suppress_callback_exceptions=True,
         update_title=None,
     )
-    app.layout = app_shell
+    # Called per page load, inside the request: the banner follows the signed-in principal.
+    app.layout = lambda: app_shell(open_access())
     server = app.server
     server.config["EC_RUNTIME"] = runtime
+    secret = runtime.settings.auth_secret
+    # First: every later hook (the WebSocket's refusals) relies on the principal it sets.
+    install_access_control(
+        server, secret.get_secret_value() if secret else None, runtime.settings.secure_cookies
+    )
     server.register_blueprint(health)
     server.register_blueprint(api)
     register_live_socket(server, runtime)

@@ -14,12 +14,14 @@ import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed, Server
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import access
 from app.runtime import Runtime
 from services.contracts import valid_id
 from services.metrics_store import ChartPoint, MetricsStore
@@ -81,18 +83,33 @@ def _is_upgrade() -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in connection
 
 
+def _foreign_origin() -> bool:
+    """A browser's handshake names the page's origin: it must be this server's own."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False  # not a browser (a service or a test client): the cookie still applies
+    return urlsplit(origin).netloc != request.host
+
+
 def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
     """None to let the upgrade go ahead, or the HTTP refusal."""
     session_id = request.path[len(SOCKET_PREFIX) :]
     if not valid_id(session_id):
         return _refusal(400, "invalid session id: 1-255 printable characters, no edge spaces")
+    who = access.current()
+    if who is None:
+        return _refusal(401, "sign in first")
+    if _foreign_origin():
+        return _refusal(403, "this socket only serves pages of this server")
     try:
-        known = runtime.store.get_session(session_id) is not None
+        record = runtime.store.get_session(session_id)
     except SQLAlchemyError:
         log.warning("socket check for %r failed on the database", session_id, exc_info=True)
         return _refusal(503, "the database is unreachable; retry shortly")
-    if not known:
+    if record is None:
         return _refusal(404, f"unknown session {session_id!r}")
+    if not who.may_see(record.event_id):
+        return _refusal(403, "your sign-in does not name this session's event")
     if not _is_upgrade():
         response, status = _refusal(426, "this endpoint only accepts WebSocket upgrades")
         response.headers["Upgrade"] = "websocket"

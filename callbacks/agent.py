@@ -14,6 +14,7 @@ import dash
 from dash import ALL, Input, Output, State, ctx, html
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import access
 from app.runtime import Runtime
 from components import ids
 from components.agent_panel import (
@@ -26,7 +27,9 @@ from components.agent_panel import (
 from services.agent_report import performance_by_type, performance_in_context
 from services.agent_settings import AgentSettingsError, parse_mode
 from services.agent_vocabulary import AgentContext, InterventionStatus, InterventionType
+from services.contracts import valid_id
 from services.intervention_desk import InterventionError, SessionContext
+from services.metrics_store import SessionRecord
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +70,21 @@ def session_context(runtime: Runtime, session_id: str) -> tuple[SessionContext, 
     return context, newest["type"], float(newest.get("deviation") or 0.0)
 
 
+NOT_YOURS = "Your sign-in does not name this session's event: nothing was changed."
+
+
 def register_agent(app: dash.Dash, runtime: Runtime) -> None:
     desk = runtime.desk
     store = runtime.store
+
+    def in_scope(session_id: str) -> SessionRecord | None:
+        """The session if the signed-in producer may act on it (the page's config comes from
+        the browser, so it is never trusted)."""
+        who = access.current()
+        found = store.get_session(session_id) if valid_id(session_id) else None
+        if who is None or found is None or not who.may_see(found.event_id):
+            return None
+        return found
 
     @app.callback(
         Output(ids.AGENT_PENDING, "children"),
@@ -83,12 +98,14 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
     def render(_signal: int, _n: int | None, scope: str, config: dict[str, Any] | None) -> Any:
         if not config:
             return dash.no_update, dash.no_update, dash.no_update
-        session_id = config["sessionId"]
+        session_id = str(config.get("sessionId"))
         try:
+            session = in_scope(session_id)
+            if session is None:
+                return dash.no_update, dash.no_update, dash.no_update
             records = desk.store.for_session(session_id, LOG_ROWS)
             pending = [r for r in records if r.status == InterventionStatus.PENDING]
-            session = store.get_session(session_id)
-            event_id = session.event_id if session is not None else None
+            event_id = session.event_id
             if scope == "context":
                 keyed = next((r.context for r in records if r.context), None)
                 if keyed is None:
@@ -132,8 +149,10 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
             return dash.no_update, dash.no_update
         intervention_id = str(trigger["id"])
         try:
-            session = store.get_session(config["sessionId"])
-            event_id = session.event_id if session is not None else None
+            session = in_scope(str(config.get("sessionId")))
+            if session is None:
+                return _message(NOT_YOURS, "error"), dash.no_update
+            event_id = session.event_id
             if trigger["type"] == ids.APPROVE_BUTTON:
                 record = desk.approve(intervention_id, event_id, PAGE_ACTOR)
                 text = f"Approved: {record.preview or record.type}. Status: {record.status}." + (
@@ -167,6 +186,8 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
         except ValueError:
             return _message("Choose an intervention type to launch.", "error"), dash.no_update
         try:
+            if in_scope(str(config.get("sessionId"))) is None:
+                return _message(NOT_YOURS, "error"), dash.no_update
             session, anomaly, deviation = session_context(runtime, config["sessionId"])
             record = desk.trigger(session, chosen, PAGE_ACTOR, anomaly, deviation)
             text = f"Launched: {record.preview or record.type}. Status: {record.status}." + (
@@ -190,13 +211,15 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
     def set_mode(value: str | None, config: dict | None) -> Any:
         if not config:
             return dash.no_update, dash.no_update
-        session_id = config["sessionId"]
+        session_id = str(config.get("sessionId"))
         try:
+            session = in_scope(session_id)
+            if session is None:
+                return dash.no_update, _message(NOT_YOURS, "error")
             override = None if value in (None, EVENT_MODE) else parse_mode(value)
             settings_store = desk.settings
             settings_store.set_session_mode(session_id, override)
-            session = store.get_session(session_id)
-            event_id = session.event_id if session is not None else None
+            event_id = session.event_id
             event_settings = settings_store.for_event(event_id)
         except AgentSettingsError as exc:
             return dash.no_update, _message(str(exc), "error")

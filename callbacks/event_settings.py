@@ -9,11 +9,13 @@ import dash
 from dash import ALL, Input, Output, State, ctx, html
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import access
 from app.runtime import Runtime
 from components import ids
 from components.event_settings_panel import DETECTOR_INPUT, DETECTOR_LABELS
 from services.agent_settings import AgentSettingsError
 from services.anomaly_episodes import DetectorSettings
+from services.contracts import valid_id
 from services.event_settings import EventSettingsError, EventSettingsStore, validate_overrides
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,16 @@ def register_event_settings(app: dash.Dash, runtime: Runtime) -> None:
     ) -> Any:
         if not clicks or not config:
             return dash.no_update
-        session = runtime.store.get_session(config["sessionId"])
+        who = access.current()
+        session_id = str(config.get("sessionId"))
+        session = runtime.store.get_session(session_id) if valid_id(session_id) else None
         if session is None or session.event_id is None:
             return html.Div("This session names no event.", className="notice notice-error")
+        if who is None or not who.may_see(session.event_id):
+            return html.Div(
+                "Your sign-in does not name this event: nothing was saved.",
+                className="notice notice-error",
+            )
         names = [item["id"]["name"] for item in ctx.states_list[6]]
         agent_fields = {
             "mode": mode,

@@ -9,7 +9,9 @@ import dash
 from dash import ClientsideFunction, Input, Output, State
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import access
 from app.runtime import Runtime
+from callbacks.routing import visible_events, visible_sessions
 from components import ids
 from components.live_page import event_options, live_href, session_options
 
@@ -30,15 +32,20 @@ def register_live(app: dash.Dash, runtime: Runtime) -> None:
     def refresh_pickers(
         event_id: str | None, _n: int | None, config: dict[str, Any] | None
     ) -> tuple[Any, Any]:
+        who = access.current()
+        if who is None:
+            return dash.no_update, dash.no_update
         try:
-            current = store.get_session(config["sessionId"]) if config else None
-            events = store.list_events()
-            sessions = store.list_sessions(event_id=event_id or None)
+            shown = store.get_session(config["sessionId"]) if config else None
+            if shown is not None and not who.may_see(shown.event_id):
+                shown = None
+            events = visible_events(runtime, who)
+            sessions = visible_sessions(runtime, who, event_id or None)
         except SQLAlchemyError:
             # The options on screen stay as they were; the next refresh tries again.
             log.warning("refreshing the live pickers failed on the database", exc_info=True)
             return dash.no_update, dash.no_update
-        return event_options(events), session_options(sessions, current)
+        return event_options(events), session_options(sessions, shown)
 
     @app.callback(
         Output(ids.URL, "pathname"),

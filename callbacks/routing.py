@@ -9,8 +9,10 @@ from urllib.parse import unquote
 
 import dash
 from dash import Input, Output, html
+from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.access import Principal, current
 from app.live_socket import window_anomalies
 from app.runtime import Runtime
 from components import ids
@@ -33,6 +35,10 @@ from services.metrics_store import SessionRecord
 
 log = logging.getLogger(__name__)
 
+NOT_YOUR_EVENT = (
+    "This session belongs to an event your sign-in does not name. Ask for a sign-in link "
+    "that includes its event."
+)
 DATABASE_DOWN = (
     "The database cannot be reached right now, so this page cannot be shown. "
     "Reload in a moment; the server keeps retrying."
@@ -44,42 +50,65 @@ def refresh_ms(runtime: Runtime) -> int:
     return int(max(5.0, runtime.settings.tick_seconds) * 1000)
 
 
-def render_path(runtime: Runtime, pathname: str) -> tuple[html.Div, dict[str, Any] | None]:
-    """The page for `pathname` and, on a live session's page, the browser socket's config."""
+def visible_events(runtime: Runtime, who: Principal) -> list[tuple[str, int]]:
+    return [item for item in runtime.store.list_events() if who.may_see(item[0])]
+
+
+def visible_sessions(
+    runtime: Runtime, who: Principal, event_id: str | None = None
+) -> list[SessionRecord]:
+    found = runtime.store.list_sessions(event_id=event_id)
+    return [record for record in found if who.may_see(record.event_id)]
+
+
+def render_path(
+    runtime: Runtime, pathname: str, who: Principal
+) -> tuple[html.Div, dict[str, Any] | None]:
+    """The page for `pathname` as `who` may see it and, on a live session's page, the browser
+    socket's config."""
     path = unquote(pathname)
     try:
         if path == "/":
-            store = runtime.store
-            return home_page(store.list_events(), store.list_sessions(), refresh_ms(runtime)), None
+            page = home_page(
+                visible_events(runtime, who), visible_sessions(runtime, who), refresh_ms(runtime)
+            )
+            return page, None
         if path in (LIVE_PATH, LIVE_PATH + "/"):
-            return _pickers_only(runtime, None), None
+            return _pickers_only(runtime, who, None), None
         if path.startswith(LIVE_PATH + "/"):
-            return _live(runtime, path[len(LIVE_PATH) + 1 :])
+            return _live(runtime, who, path[len(LIVE_PATH) + 1 :])
     except SQLAlchemyError:
         log.exception("rendering %s failed on the database", pathname)
         return error_page(DATABASE_DOWN), None
     return not_found_page(pathname), None
 
 
-def _pickers_only(runtime: Runtime, problem: html.Div | None) -> html.Div:
-    store = runtime.store
-    return picker_page(store.list_events(), store.list_sessions(), refresh_ms(runtime), problem)
+def _pickers_only(runtime: Runtime, who: Principal, problem: html.Div | None) -> html.Div:
+    return picker_page(
+        visible_events(runtime, who), visible_sessions(runtime, who), refresh_ms(runtime), problem
+    )
 
 
-def _live(runtime: Runtime, session_id: str) -> tuple[html.Div, dict[str, Any] | None]:
+def _live(
+    runtime: Runtime, who: Principal, session_id: str
+) -> tuple[html.Div, dict[str, Any] | None]:
     if not valid_id(session_id):
-        return _pickers_only(runtime, notice(invalid_session_message(session_id), "error")), None
+        problem = notice(invalid_session_message(session_id), "error")
+        return _pickers_only(runtime, who, problem), None
     store = runtime.store
     record = store.get_session(session_id)
     if record is None:
-        return _pickers_only(runtime, notice(unknown_session_message(session_id), "error")), None
+        problem = notice(unknown_session_message(session_id), "error")
+        return _pickers_only(runtime, who, problem), None
+    if not who.may_see(record.event_id):
+        return _pickers_only(runtime, who, notice(NOT_YOUR_EVENT, "error")), None
     settings = runtime.settings
     recent = store.recent_points(session_id, settings.chart_points)
     points = [point.as_json() for point in recent]
     page = live_page(
         record,
-        store.list_events(),
-        store.list_sessions(event_id=record.event_id),
+        visible_events(runtime, who),
+        visible_sessions(runtime, who, record.event_id),
         points,
         settings.tick_seconds,
         refresh_ms(runtime),
@@ -116,7 +145,10 @@ def register_routing(app: dash.Dash, runtime: Runtime) -> None:
         Input(ids.URL, "pathname"),
     )
     def route(pathname: str | None) -> tuple[html.Div, dict[str, Any] | None]:
-        return render_path(runtime, pathname or "/")
+        who = current()
+        if who is None:
+            raise PreventUpdate
+        return render_path(runtime, pathname or "/", who)
 
     @app.callback(
         Output(ids.HOME_BODY, "children"),
@@ -124,8 +156,11 @@ def register_routing(app: dash.Dash, runtime: Runtime) -> None:
         prevent_initial_call=True,
     )
     def refresh_home(_n: int | None) -> html.Div:
+        who = current()
+        if who is None:
+            raise PreventUpdate
         try:
-            return home_body(runtime.store.list_events(), runtime.store.list_sessions())
+            return home_body(visible_events(runtime, who), visible_sessions(runtime, who))
         except SQLAlchemyError:
             log.warning("home refresh failed on the database", exc_info=True)
             return notice(DATABASE_DOWN, "error")

@@ -6,11 +6,22 @@ from dash import dcc, html
 
 from components import ids
 
+OPEN_ACCESS_WARNING = (
+    "Open access: this server has no AUTH_SECRET, so everyone who can reach it is a producer "
+    "of every event. Fine for the demo; set AUTH_SECRET before anyone else can reach it."
+)
 
-def app_shell() -> html.Div:
+
+def app_shell(open_access: bool) -> html.Div:
+    warning = (
+        [html.Div(OPEN_ACCESS_WARNING, className="open-access-banner", role="alert")]
+        if open_access
+        else []
+    )
     return html.Div(
         className="shell",
         children=[
+            *warning,
             # Callbacks that change the pathname navigate without a reload; the routing
             # callback renders the new page.
             dcc.Location(id=ids.URL, refresh="callback-nav"),

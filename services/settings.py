@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         None, description="HS256 secret shared with the event platform for signed tokens"
     )
 
+    allow_open_access: bool = Field(
+        False, description="let `serve` run without AUTH_SECRET: everyone is a producer"
+    )
+    secure_cookies: bool = Field(False, description="mark the sign-in cookie Secure (HTTPS)")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -36,6 +36,8 @@ def test_serve_runs_workers_that_score_and_push_over_websockets(
         "PORT": str(port),
         # Shared by both workers on purpose: each must still become a consumer of its own.
         "CONSUMER_NAME": "ec-serve",
+        # This test is about workers and sockets; access control has tests of its own.
+        "ALLOW_OPEN_ACCESS": "true",
     }
     script = Path(sys.executable).parent / "engagement-conductor"
     proc = subprocess.Popen(

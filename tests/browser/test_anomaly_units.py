@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import plotly.graph_objects as go
 import pytest
 
+from app.access import OPEN_ACCESS
 from app.live_socket import backfill_message
 from app.runtime import Runtime
 from callbacks.routing import render_path
@@ -152,7 +153,7 @@ def test_backfill_and_page_carry_the_window_episodes(runtime: Runtime) -> None:
 
     message = json.loads(backfill_message(runtime, "s1"))
     assert message["anomalies"] == [still, ended]
-    page, _ = render_path(runtime, "/live/s1")
+    page, _ = render_path(runtime, "/live/s1", OPEN_ACCESS)
     text = str(page)
     assert "anomaly:open" in text and "anomaly:ended" in text and "anomaly:gone" not in text
 

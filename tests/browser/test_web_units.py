@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import plotly.graph_objects as go
 import pytest
 
+from app.access import OPEN_ACCESS
 from app.live_socket import MAX_CLIENT_MESSAGE_BYTES, reply_to_client
 from app.runtime import Runtime
 from callbacks.routing import render_path
@@ -146,11 +147,11 @@ def test_anything_else_gets_a_clear_error(raw: str | bytes, reason: str) -> None
 
 def test_routes(runtime: Runtime) -> None:
     seed_session(runtime, "a/b", stamps=stamps_from(T0, 3))
-    page, config = render_path(runtime, "/live/a%2Fb")
+    page, config = render_path(runtime, "/live/a%2Fb", OPEN_ACCESS)
     assert config is not None and config["sessionId"] == "a/b"
     assert "a/b" in str(page)
     for path in ("/", "/live", "/live/", "/live/unknown", "/live/%20x", "/elsewhere"):
-        page, config = render_path(runtime, path)
+        page, config = render_path(runtime, path, OPEN_ACCESS)
         assert config is None, path
-    assert "Page not found" in str(render_path(runtime, "/elsewhere")[0])
-    assert "is not a valid session id" in str(render_path(runtime, "/live/%20x")[0])
+    assert "Page not found" in str(render_path(runtime, "/elsewhere", OPEN_ACCESS)[0])
+    assert "is not a valid session id" in str(render_path(runtime, "/live/%20x", OPEN_ACCESS)[0])

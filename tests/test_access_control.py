@@ -1,0 +1,196 @@
+"""Access control with AUTH_SECRET set: sign-in by link, the cookie, and each role against each
+kind of route (page, Dash request, callback scope, WebSocket) for its own and another event."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jwt
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from app.cli import main
+from app.factory import create_app
+from app.runtime import Runtime
+from callbacks.agent import NOT_YOURS
+from callbacks.routing import NOT_YOUR_EVENT
+from components import ids
+from services.access_tokens import Role, mint_token
+from services.settings import Settings
+from tests.browser.support import T0, seed_session, stamps_from
+
+SECRET = "a" * 40
+
+
+def link(role: Role, *events: str) -> str:
+    return mint_token(SECRET, role, list(events), 600)
+
+
+@pytest.fixture
+def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
+    rt = Runtime.build(make_settings(auth_secret=SECRET), with_collector=False)
+    seed_session(rt, "s-1", "evt-1", stamps=stamps_from(T0, 3))
+    seed_session(rt, "s-2", "evt-2", stamps=stamps_from(T0, 3))
+    yield rt
+    rt.engine.dispose()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> FlaskClient:
+    return create_app(runtime).server.test_client()
+
+
+def sign_in(client: FlaskClient, role: Role, *events: str) -> None:
+    response = client.get(f"/?token={link(role, *events)}")
+    assert response.status_code == 303
+
+
+def dash_call(client: FlaskClient, wanted: str, inputs: list[dict], state: list[dict]) -> Any:
+    """POST one callback the way the browser does, found by an input id in /_dash-dependencies."""
+    deps = client.get("/_dash-dependencies").get_json()
+    callback = next(d for d in deps if any(i["id"] == wanted for i in d["inputs"]))
+    spec = callback["output"]
+    parts = spec[2:-2].split("...") if spec.startswith("..") else [spec]
+    outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in parts]
+    return client.post(
+        "/_dash-update-component",
+        json={
+            "output": spec,
+            "outputs": outputs if spec.startswith("..") else outputs[0],
+            "inputs": inputs,
+            "state": state,
+            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
+        },
+    )
+
+
+def config(session_id: str) -> dict[str, Any]:
+    return {"id": ids.LIVE_CONFIG, "property": "data", "value": {"sessionId": session_id}}
+
+
+def test_without_a_sign_in_only_public_routes_answer(client: FlaskClient) -> None:
+    assert client.get("/health/ready").status_code in (200, 503)
+    assert client.get("/assets/style.css").status_code == 200
+    page = client.get("/live/s-1")
+    assert page.status_code == 401 and b"sign-in link" in page.data
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/_dash-layout").get_json()["error"]
+    assert client.post("/_dash-update-component", json={}).status_code == 401
+    assert client.get("/ws/live/s-1").status_code == 401
+
+
+def test_a_sign_in_link_sets_the_cookie_and_drops_the_token(client: FlaskClient) -> None:
+    response = client.get(f"/live/s-1?token={link(Role.PRODUCER, 'evt-1')}&view=full")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/live/s-1?view=full"
+    cookie = response.headers["Set-Cookie"]
+    assert "ec_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert link(Role.PRODUCER, "evt-1") not in cookie
+    assert client.get("/live/s-1").status_code == 200
+    assert client.get("/_dash-layout").status_code == 200
+    assert b"Open access" not in client.get("/_dash-layout").data
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not-a-token",
+        mint_token("b" * 40, Role.PRODUCER, ["evt-1"], 600),  # forged: another secret
+        jwt.encode(
+            {
+                "iss": "engagement-conductor",
+                "sub": "producer",
+                "events": ["evt-1"],
+                "jti": "j",
+                "iat": int(time.time()) - 120,
+                "exp": int(time.time()) - 60,
+            },
+            SECRET,
+            algorithm="HS256",
+        ),  # expired
+    ],
+)
+def test_bad_links_are_refused_without_a_cookie(client: FlaskClient, bad: str) -> None:
+    response = client.get(f"/?token={bad}")
+    assert response.status_code == 401 and b"not valid" in response.data
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/").status_code == 401
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.EMBED])
+def test_other_roles_cannot_open_producers_pages(client: FlaskClient, role: Role) -> None:
+    sign_in(client, role, "evt-1")
+    for path in ("/", "/live/s-1"):
+        response = client.get(path)
+        assert response.status_code == 403 and b"cannot open producers" in response.data
+    assert client.post("/_dash-update-component", json={}).status_code == 403
+
+
+def test_pages_show_only_the_signed_in_events(client: FlaskClient) -> None:
+    sign_in(client, Role.PRODUCER, "evt-1")
+    url = {"id": ids.URL, "property": "pathname"}
+    own = dash_call(client, ids.URL, [url | {"value": "/live/s-1"}], []).get_json()
+    assert own["response"][ids.LIVE_CONFIG]["data"]["sessionId"] == "s-1"
+    other = dash_call(client, ids.URL, [url | {"value": "/live/s-2"}], []).get_json()
+    assert NOT_YOUR_EVENT in json.dumps(other)
+    assert other["response"][ids.LIVE_CONFIG]["data"] is None
+    home = json.dumps(dash_call(client, ids.URL, [url | {"value": "/"}], []).get_json())
+    assert "s-1" in home and "s-2" not in home and "evt-2" not in home
+
+
+def test_callbacks_check_the_session_they_are_given(client: FlaskClient, runtime: Runtime) -> None:
+    """The page's config comes from the browser: a forged session id must not act."""
+    sign_in(client, Role.PRODUCER, "evt-1")
+    mode = {"id": ids.AGENT_MODE, "property": "value", "value": "AUTO"}
+    forged = dash_call(client, ids.AGENT_MODE, [mode], [config("s-2")]).get_json()
+    assert NOT_YOURS in json.dumps(forged)
+    assert runtime.desk.settings.session_mode("s-2") is None
+    allowed = dash_call(client, ids.AGENT_MODE, [mode], [config("s-1")]).get_json()
+    assert "AUTO (set for this session)" in json.dumps(allowed)
+    assert runtime.desk.settings.session_mode("s-1") is not None
+    signal = {"id": ids.AGENT_SIGNAL, "property": "data", "value": 1}
+    refresh = {"id": ids.AGENT_REFRESH, "property": "n_intervals", "value": 1}
+    scope = {"id": ids.AGENT_PERFORMANCE_SCOPE, "property": "value", "value": "all"}
+    hidden = dash_call(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-2")])
+    # Nothing rendered for another event's session; for its own, the log and the panels.
+    assert hidden.get_json()["response"] == {}
+    shown = dash_call(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-1")])
+    assert set(shown.get_json()["response"]) == {
+        ids.AGENT_PENDING,
+        ids.INTERVENTION_LOG,
+        ids.AGENT_PERFORMANCE,
+    }
+
+
+@pytest.mark.parametrize(
+    ("session_id", "headers", "status"),
+    [
+        ("s-1", {}, 426),  # signed in, own event: refused only for not being an upgrade
+        ("s-2", {}, 403),
+        ("s-1", {"Origin": "https://evil.example"}, 403),
+        ("nope", {}, 404),
+    ],
+)
+def test_the_socket_checks_sign_in_scope_and_origin_before_upgrading(
+    client: FlaskClient, session_id: str, headers: dict[str, str], status: int
+) -> None:
+    sign_in(client, Role.PRODUCER, "evt-1")
+    response = client.get(f"/ws/live/{session_id}", headers=headers)
+    assert response.status_code == status, response.get_json()
+
+
+def test_pages_may_not_be_framed(client: FlaskClient) -> None:
+    assert client.get("/").headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    sign_in(client, Role.PRODUCER, "evt-1")
+    assert client.get("/live/s-1").headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+
+
+def test_serve_refuses_to_run_open_unless_told_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTH_SECRET", raising=False)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code != 0 and "needs AUTH_SECRET" in result.output
