@@ -93,6 +93,24 @@ def _refuse(status: int, message: str) -> Response | tuple[Response, int]:
     return Response(body, status=status, mimetype="text/html")
 
 
+# Analysts read past sessions; Dash's own routes serve every page, so each producer-only
+# callback checks the role itself (`producer_in_scope`).
+_ANALYST_PATHS = ("/sessions", "/export/", DASH_PREFIX)
+
+
+def _may_open(role: Role, path: str) -> bool:
+    if role is Role.PRODUCER:
+        return True
+    if role is Role.ANALYST:
+        return path.startswith(_ANALYST_PATHS)
+    return False
+
+
+def is_producer() -> bool:
+    found = current()
+    return found is not None and found.role is Role.PRODUCER
+
+
 def _without_token() -> str:
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
     return request.path + (f"?{urlencode(args)}" if args else "")
@@ -139,11 +157,11 @@ def install_access_control(server: Flask, secret: str | None, secure_cookies: bo
                 "Open this page with the sign-in link (…?token=…) you were given; "
                 "`engagement-conductor token` mints one.",
             )
-        if found.role is not Role.PRODUCER:
+        if not _may_open(found.role, request.path):
             return _refuse(
                 403,
-                f"A {found.role.value} sign-in cannot open producers' pages. Analysts read past "
-                "sessions through the JSON API (/api/, docs/api.md).",
+                f"A {found.role.value} sign-in cannot open this page. Analysts have the past "
+                "sessions (/sessions) and the JSON API (/api/).",
             )
         g.ec_principal = found
         return None

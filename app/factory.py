@@ -8,6 +8,7 @@ import dash
 
 from app.access import install_access_control, open_access
 from app.api import api
+from app.exports import exports
 from app.health import health
 from app.live_socket import register_live_socket
 from app.runtime import Runtime
@@ -36,6 +37,7 @@ def create_app(runtime: Runtime) -> dash.Dash:
     )
     server.register_blueprint(health)
     server.register_blueprint(api)
+    server.register_blueprint(exports)
     register_live_socket(server, runtime)
     register_callbacks(app, runtime)
     return app

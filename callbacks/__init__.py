@@ -9,6 +9,7 @@ from callbacks.agent import register_agent
 from callbacks.event_settings import register_event_settings
 from callbacks.live import register_live
 from callbacks.routing import register_routing
+from callbacks.sessions import register_sessions
 
 
 def register_callbacks(app: dash.Dash, runtime: Runtime) -> None:
@@ -17,3 +18,4 @@ def register_callbacks(app: dash.Dash, runtime: Runtime) -> None:
     register_live(app, runtime)
     register_agent(app, runtime)
     register_event_settings(app, runtime)
+    register_sessions(app, runtime)

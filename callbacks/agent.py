@@ -81,8 +81,10 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
         """The session if the signed-in producer may act on it (the page's config comes from
         the browser, so it is never trusted)."""
         who = access.current()
+        if who is None or not access.is_producer():
+            return None
         found = store.get_session(session_id) if valid_id(session_id) else None
-        if who is None or found is None or not who.may_see(found.event_id):
+        if found is None or not who.may_see(found.event_id):
             return None
         return found
 

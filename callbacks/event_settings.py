@@ -67,7 +67,7 @@ def register_event_settings(app: dash.Dash, runtime: Runtime) -> None:
         session = runtime.store.get_session(session_id) if valid_id(session_id) else None
         if session is None or session.event_id is None:
             return html.Div("This session names no event.", className="notice notice-error")
-        if who is None or not who.may_see(session.event_id):
+        if who is None or not access.is_producer() or not who.may_see(session.event_id):
             return html.Div(
                 "Your sign-in does not name this event: nothing was saved.",
                 className="notice notice-error",

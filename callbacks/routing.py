@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.access import Principal, current
 from app.live_socket import window_anomalies
 from app.runtime import Runtime
+from callbacks.sessions import render_sessions
 from components import ids
 from components.agent_panel import agent_section
 from components.event_settings_panel import settings_panel
@@ -28,6 +29,8 @@ from components.live_page import (
     socket_config,
     unknown_session_message,
 )
+from components.sessions_page import SESSIONS_PATH
+from services.access_tokens import Role
 from services.anomaly_episodes import DetectorSettings
 from services.contracts import valid_id
 from services.event_settings import EventSettingsStore, effective, valid_stored_overrides
@@ -35,6 +38,9 @@ from services.metrics_store import SessionRecord
 
 log = logging.getLogger(__name__)
 
+PRODUCERS_ONLY = (
+    "Live pages are for producers. Your sign-in opens the past sessions: go to /sessions."
+)
 NOT_YOUR_EVENT = (
     "This session belongs to an event your sign-in does not name. Ask for a sign-in link "
     "that includes its event."
@@ -62,12 +68,16 @@ def visible_sessions(
 
 
 def render_path(
-    runtime: Runtime, pathname: str, who: Principal
+    runtime: Runtime, pathname: str, who: Principal, search: str = ""
 ) -> tuple[html.Div, dict[str, Any] | None]:
     """The page for `pathname` as `who` may see it and, on a live session's page, the browser
     socket's config."""
     path = unquote(pathname)
+    if who.role is not Role.PRODUCER and not path.startswith(SESSIONS_PATH):
+        return notice(PRODUCERS_ONLY, "error"), None
     try:
+        if path == SESSIONS_PATH or path.startswith(SESSIONS_PATH + "/"):
+            return render_sessions(runtime, who, path, search), None
         if path == "/":
             page = home_page(
                 visible_events(runtime, who), visible_sessions(runtime, who), refresh_ms(runtime)
@@ -143,12 +153,13 @@ def register_routing(app: dash.Dash, runtime: Runtime) -> None:
         Output(ids.PAGE, "children"),
         Output(ids.LIVE_CONFIG, "data"),
         Input(ids.URL, "pathname"),
+        Input(ids.URL, "search"),
     )
-    def route(pathname: str | None) -> tuple[html.Div, dict[str, Any] | None]:
+    def route(pathname: str | None, search: str | None) -> tuple[html.Div, dict[str, Any] | None]:
         who = current()
         if who is None:
             raise PreventUpdate
-        return render_path(runtime, pathname or "/", who)
+        return render_path(runtime, pathname or "/", who, search or "")
 
     @app.callback(
         Output(ids.HOME_BODY, "children"),

@@ -72,3 +72,13 @@ SETTINGS_SENSITIVITY = "settings-sensitivity"
 SETTINGS_COOLDOWN = "settings-cooldown"
 SETTINGS_SAVE = "settings-save"
 SETTINGS_MESSAGE = "settings-message"
+
+# Past sessions (analysts).
+SESSIONS_EVENT = "sessions-event"
+SESSIONS_FROM = "sessions-from"
+SESSIONS_TO = "sessions-to"
+SESSIONS_QUERY = "sessions-query"
+SESSIONS_STATUS = "sessions-status"
+SESSIONS_APPLY = "sessions-apply"
+SESSIONS_TABLE = "sessions-table"
+SESSION_GRAPH = "session-graph"

@@ -33,6 +33,7 @@ def app_shell(open_access: bool) -> html.Div:
                         [
                             dcc.Link("Events", href="/", className="nav-link"),
                             dcc.Link("Live", href="/live", className="nav-link"),
+                            dcc.Link("Past sessions", href="/sessions", className="nav-link"),
                         ]
                     ),
                 ],

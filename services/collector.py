@@ -237,11 +237,9 @@ class Collector:
         except Exception:
             log.exception("intervention agent: %s failed", what)
 
-    def _delivered(self, outcome: DeliveryOutcome) -> bool:
-        record = self.followup.record_delivery(
-            outcome.intervention_id, outcome.success, outcome.detail
-        )
-        return record is not None
+    def _delivered(self, outcome: DeliveryOutcome) -> str | None:
+        """Apply the platform's word on one delivery; why not, if it cannot be applied."""
+        return self.followup.apply_delivery(outcome)
 
     def _load_event_settings(self) -> None:
         try:

@@ -49,7 +49,7 @@ def sign_in(client: FlaskClient, role: Role, *events: str) -> None:
     assert response.status_code == 303
 
 
-def dash_call(client: FlaskClient, wanted: str, inputs: list[dict], state: list[dict]) -> Any:
+def call_dash(client: FlaskClient, wanted: str, inputs: list[dict], state: list[dict]) -> Any:
     """POST one callback the way the browser does, found by an input id in /_dash-dependencies."""
     deps = client.get("/_dash-dependencies").get_json()
     callback = next(d for d in deps if any(i["id"] == wanted for i in d["inputs"]))
@@ -126,19 +126,29 @@ def test_other_roles_cannot_open_producers_pages(client: FlaskClient, role: Role
     sign_in(client, role, "evt-1")
     for path in ("/", "/live/s-1"):
         response = client.get(path)
-        assert response.status_code == 403 and b"cannot open producers" in response.data
-    assert client.post("/_dash-update-component", json={}).status_code == 403
+        assert response.status_code == 403 and b"cannot open this page" in response.data
+    # Analysts use Dash's routes for their own pages (each producer callback checks the role,
+    # tested below); embed sign-ins get none of them.
+    dash_status = client.get("/_dash-layout").status_code
+    assert dash_status == (200 if role is Role.ANALYST else 403)
 
 
 def test_pages_show_only_the_signed_in_events(client: FlaskClient) -> None:
     sign_in(client, Role.PRODUCER, "evt-1")
-    url = {"id": ids.URL, "property": "pathname"}
-    own = dash_call(client, ids.URL, [url | {"value": "/live/s-1"}], []).get_json()
+
+    def route(path: str) -> Any:
+        inputs = [
+            {"id": ids.URL, "property": "pathname", "value": path},
+            {"id": ids.URL, "property": "search", "value": ""},
+        ]
+        return call_dash(client, ids.URL, inputs, []).get_json()
+
+    own = route("/live/s-1")
     assert own["response"][ids.LIVE_CONFIG]["data"]["sessionId"] == "s-1"
-    other = dash_call(client, ids.URL, [url | {"value": "/live/s-2"}], []).get_json()
+    other = route("/live/s-2")
     assert NOT_YOUR_EVENT in json.dumps(other)
     assert other["response"][ids.LIVE_CONFIG]["data"] is None
-    home = json.dumps(dash_call(client, ids.URL, [url | {"value": "/"}], []).get_json())
+    home = json.dumps(route("/"))
     assert "s-1" in home and "s-2" not in home and "evt-2" not in home
 
 
@@ -146,19 +156,19 @@ def test_callbacks_check_the_session_they_are_given(client: FlaskClient, runtime
     """The page's config comes from the browser: a forged session id must not act."""
     sign_in(client, Role.PRODUCER, "evt-1")
     mode = {"id": ids.AGENT_MODE, "property": "value", "value": "AUTO"}
-    forged = dash_call(client, ids.AGENT_MODE, [mode], [config("s-2")]).get_json()
+    forged = call_dash(client, ids.AGENT_MODE, [mode], [config("s-2")]).get_json()
     assert NOT_YOURS in json.dumps(forged)
     assert runtime.desk.settings.session_mode("s-2") is None
-    allowed = dash_call(client, ids.AGENT_MODE, [mode], [config("s-1")]).get_json()
+    allowed = call_dash(client, ids.AGENT_MODE, [mode], [config("s-1")]).get_json()
     assert "AUTO (set for this session)" in json.dumps(allowed)
     assert runtime.desk.settings.session_mode("s-1") is not None
     signal = {"id": ids.AGENT_SIGNAL, "property": "data", "value": 1}
     refresh = {"id": ids.AGENT_REFRESH, "property": "n_intervals", "value": 1}
     scope = {"id": ids.AGENT_PERFORMANCE_SCOPE, "property": "value", "value": "all"}
-    hidden = dash_call(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-2")])
+    hidden = call_dash(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-2")])
     # Nothing rendered for another event's session; for its own, the log and the panels.
     assert hidden.get_json()["response"] == {}
-    shown = dash_call(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-1")])
+    shown = call_dash(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-1")])
     assert set(shown.get_json()["response"]) == {
         ids.AGENT_PENDING,
         ids.INTERVENTION_LOG,
@@ -194,3 +204,48 @@ def test_serve_refuses_to_run_open_unless_told_to(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code != 0 and "needs AUTH_SECRET" in result.output
+
+
+def test_analysts_get_past_sessions_of_their_events_only(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    sign_in(client, Role.ANALYST, "evt-1")
+    assert client.get("/sessions").status_code == 200
+    url = {"id": ids.URL, "property": "pathname"}
+    search = {"id": ids.URL, "property": "search"}
+
+    def page(path: str, query: str = "") -> str:
+        answer = call_dash(client, ids.URL, [url | {"value": path}, search | {"value": query}], [])
+        return json.dumps(answer.get_json())
+
+    listing = page("/sessions", "?sort=session_id&order=asc")
+    assert "s-1" in listing and "s-2" not in listing
+    assert "cannot be used" in page("/sessions", "?from=yesterday")
+    assert "does not name that event" in page("/sessions", "?event=evt-2")
+    assert "session-graph" in page("/sessions/s-1", "?bucket=1m")
+    assert "does not name" in page("/sessions/s-2")
+    assert "Live pages are for producers" in page("/live/s-1")
+    # Producer-only callbacks refuse an analyst even within their event.
+    mode = {"id": ids.AGENT_MODE, "property": "value", "value": "AUTO"}
+    refused = call_dash(client, ids.AGENT_MODE, [mode], [config("s-1")]).get_json()
+    assert NOT_YOURS in json.dumps(refused)
+    assert runtime.desk.settings.session_mode("s-1") is None
+    assert client.get("/ws/live/s-1").status_code == 403
+
+
+def test_exports_match_the_database_and_the_scope(client: FlaskClient, runtime: Runtime) -> None:
+    sign_in(client, Role.ANALYST, "evt-1")
+    table = client.get("/export/sessions.csv?sort=session_id&order=asc")
+    assert table.status_code == 200 and table.mimetype == "text/csv"
+    lines = table.data.decode().splitlines()
+    assert lines[0].startswith("session_id,event_id,title,status")
+    assert [line.split(",")[0] for line in lines[1:]] == ["s-1"]
+    as_json = client.get("/export/sessions.json").get_json()
+    assert [item["session_id"] for item in as_json["items"]] == ["s-1"]
+    series = client.get("/export/sessions/s-1/series.csv?bucket=raw")
+    rows = series.data.decode().splitlines()
+    stored = [point.score for point in runtime.store.recent_points("s-1", 10)]
+    assert [float(r.split(",")[1]) for r in rows[1:]] == stored
+    assert client.get("/export/sessions/s-2/series.csv").status_code == 403
+    assert client.get("/export/sessions/s-1/series.csv?bucket=2m").status_code == 400
+    assert client.get("/export/sessions.xml").status_code == 404

@@ -94,7 +94,7 @@ def test_an_anomaly_is_acted_on_delivered_measured_and_learnt_from(
         assert final.status == "measured"
         # Each figure is rounded to 4 places on its own: compare within that rounding.
         change = perf.engagement_after - perf.engagement_before
-        assert abs(final.outcome["delta"] - change) <= 1e-4
+        assert abs(final.outcome["delta"] - change) <= 1.5e-4
         assert {r.context for r in learnt} >= {row.context}
         assert all(r.successes + r.failures == 1 for r in learnt)
         [(_, truth)] = [(d.session_id, d) for d in sim.ground_truth_interventions()]

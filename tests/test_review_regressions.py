@@ -218,3 +218,42 @@ def test_a_failing_agent_step_costs_only_that_step_never_the_tick(
         assert collector.desk.store.get(pending.intervention_id).status == "expired"
     finally:
         engine.dispose()
+
+
+def test_the_collectors_outcome_handler_acknowledges_what_it_reads(
+    make_settings: Any, redis_client: redis.Redis
+) -> None:
+    """CI: the collector's handler answered True/False where the reader expects a reason or
+    None, so every read's acknowledgements failed (a bool cannot go into a Redis command)."""
+    from services.agent_vocabulary import InterventionType
+    from services.collector import Collector
+    from services.database import create_db_engine, ensure_schema
+    from services.intervention_desk import SessionContext
+    from services.metrics_store import MetricsStore
+
+    settings = make_settings(tick_seconds=1.0)
+    engine = create_db_engine(settings.database_url)
+    ensure_schema(engine)
+    collector = Collector(settings, redis_client, MetricsStore(engine))
+    names = collector.names
+    listener = redis_client.pubsub()
+    listener.subscribe(names.agent_channel)
+    try:
+        wait_until(lambda: redis_client.pubsub_numsub(names.agent_channel)[0][1] == 1)
+        collector.outcomes.ensure_group()
+        sent = collector.desk.trigger(
+            SessionContext("s-1", "evt-1", 0.3, 50, 2.0), InterventionType.POLL, "p", None
+        )
+        assert sent.status == "executed"
+        for payload in (
+            {"success": True, "intervention_id": sent.intervention_id, "timestamp": "t"},
+            {"success": True, "intervention_id": "unknown-one"},
+        ):
+            redis_client.xadd(names.outcome_stream, {"data": json.dumps(payload)})
+        assert collector.outcomes.read(collector._delivered) == 2
+        assert redis_client.xpending(names.outcome_stream, "engagement-conductor")["pending"] == 0
+        assert collector.desk.store.get(sent.intervention_id).outcome["delivery"]["success"]
+        assert redis_client.xlen(names.dead_letter) == 1
+    finally:
+        listener.close()
+        engine.dispose()

@@ -1,0 +1,101 @@
+"""CSV and JSON exports of what the analysts' pages show: a page of the sessions table (same
+filters, same scope) and one session's series at a bucket. Signed-in browsers only (the cookie,
+app/access.py); the JSON API serves the same data to services."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app import access
+from app.runtime import Runtime
+from app.session_filters import scoped_filter, session_span, url_params
+from components.sessions_page import COLUMNS
+from services.contracts import valid_id
+from services.session_queries import QueryError, SeriesRequest, SessionQueries, parse
+
+exports = Blueprint("exports", __name__, url_prefix="/export")
+
+SERIES_FIELDS = (
+    "time",
+    "score",
+    "chat_msgs_per_min",
+    "poll_participation",
+    "active_users",
+    "reactions_per_min",
+    "user_leave_rate",
+    "ticks",
+)
+
+
+def _queries() -> SessionQueries:
+    runtime: Runtime = current_app.config["EC_RUNTIME"]
+    return SessionQueries(runtime.engine)
+
+
+def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...], name: str) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        # A leading = + - @ would make a spreadsheet run the cell as a formula.
+        writer.writerow(
+            {k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()}
+        )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
+
+
+@exports.get("/sessions.<fmt>")
+def sessions_table(fmt: str) -> Any:
+    who = access.current()
+    if who is None:
+        return _error(401, "sign in first")
+    if fmt not in ("csv", "json"):
+        return _error(404, "exports are .csv or .json")
+    try:
+        flt = scoped_filter(who, url_params(request.query_string.decode()))
+        result = _queries().sessions(flt)
+    except QueryError as exc:
+        return _error(400, str(exc))
+    if fmt == "json":
+        return jsonify(result)
+    return _csv(result["items"], tuple(field for _, field, _ in COLUMNS), "sessions")
+
+
+@exports.get("/sessions/<path:session_id>/series.<fmt>")
+def session_series(session_id: str, fmt: str) -> Any:
+    who = access.current()
+    if who is None:
+        return _error(401, "sign in first")
+    if fmt not in ("csv", "json"):
+        return _error(404, "exports are .csv or .json")
+    if not valid_id(session_id):
+        return _error(400, "not a valid session id")
+    queries = _queries()
+    session = queries.session(session_id)
+    if session is None:
+        return _error(404, "no such session")
+    if not who.may_see(session["event_id"]):
+        return _error(403, "your sign-in does not name this session's event")
+    try:
+        series = parse(
+            SeriesRequest,
+            {"bucket": request.args.get("bucket", "1m")} | session_span(session),
+        )
+        points = queries.series(session_id, series)
+    except QueryError as exc:
+        return _error(400, str(exc))
+    if fmt == "json":
+        return jsonify({"session_id": session_id, "bucket": series.bucket, "points": points})
+    return _csv(points, SERIES_FIELDS, f"{session_id[:60]}-{series.bucket}")

@@ -1,0 +1,36 @@
+"""The analysts' filters as a URL carries them, narrowed to what the signed-in principal may see;
+shared by the pages (callbacks/sessions.py) and the exports (app/exports.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from app.access import Principal
+from services.session_queries import QueryError, SessionFilter, parse
+
+FILTER_KEYS = ("event", "from", "to", "q", "status", "sort", "order", "page")
+
+
+def url_params(search: str) -> dict[str, str]:
+    """The page's parameters from its query string (unknown keys dropped, the last one wins)."""
+    return {k: v for k, v in parse_qsl(search.lstrip("?")) if k in (*FILTER_KEYS, "bucket")}
+
+
+def scoped_filter(who: Principal, params: dict[str, str]) -> SessionFilter:
+    """The filter `who` may run: their events only; QueryError for bad input or another event."""
+    raw: dict[str, Any] = {k: v for k, v in params.items() if k in FILTER_KEYS and v != ""}
+    if who.events is not None:
+        raw["events"] = tuple(sorted(who.events))
+    flt = parse(SessionFilter, raw)
+    if flt.event is not None and not who.may_see(flt.event):
+        raise QueryError("event: your sign-in does not name that event")
+    return flt
+
+
+def session_span(session: dict[str, Any]) -> dict[str, str]:
+    """A series request's range for a whole session: from its start to an hour past its end
+    (its last tick included, whatever the bucket)."""
+    end = datetime.fromisoformat(session["ended_at"] or session["last_seen"])
+    return {"from": session["first_seen"], "to": (end + timedelta(hours=1)).isoformat()}

@@ -1,0 +1,287 @@
+"""Analysts' pages: `/sessions` (filters kept in the URL, a sortable, paginated table) and
+`/sessions/<id>` (the whole session at a chosen bucket, with anomaly bands and interventions).
+Pure layout: callbacks/sessions.py queries and calls these."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from dash import dcc, html
+
+from components import ids
+from components.anomalies import SEVERITY_COLOURS
+
+SESSIONS_PATH = "/sessions"
+EXPORT_PATH = "/export/sessions"
+BUCKET_LABELS = {"raw": "5 s", "1m": "1 min", "5m": "5 min", "1h": "1 hour"}
+COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    # (label, field, sort key or None when the column cannot be sorted server-side)
+    ("Session", "session_id", "session_id"),
+    ("Event", "event_id", "event_id"),
+    ("Title", "title", None),
+    ("Status", "status", None),
+    ("Started", "first_seen", "first_seen"),
+    ("Last seen", "last_seen", "last_seen"),
+    ("Duration", "duration_seconds", None),
+    ("Avg score", "avg_score", None),
+    ("Min score", "min_score", None),
+    ("Anomalies", "anomalies", None),
+    ("Interventions", "interventions", None),
+    ("Success", "success_rate", None),
+)
+NO_SESSIONS = "No sessions match these filters."
+
+
+def session_href(session_id: str) -> str:
+    return f"{SESSIONS_PATH}/{quote(session_id, safe='')}"
+
+
+def _href(path: str, params: Mapping[str, str], **changes: str | int) -> str:
+    merged = {k: str(v) for k, v in {**params, **changes}.items() if v not in ("", None)}
+    return f"{path}?{urlencode(merged)}" if merged else path
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _cell(field: str, item: Mapping[str, Any]) -> Any:
+    value = item.get(field)
+    if field == "session_id":
+        return dcc.Link(str(value), href=session_href(str(value)))
+    if field in ("first_seen", "last_seen"):
+        return str(value or "—")[:19].replace("T", " ")
+    if field == "duration_seconds":
+        return _duration(float(value or 0))
+    if field in ("avg_score", "min_score"):
+        return _number(value)
+    if field == "success_rate":
+        return "—" if value is None else f"{value:.0%}"
+    return "—" if value is None else str(value)
+
+
+def filter_form(params: Mapping[str, str], events: Sequence[str]) -> html.Div:
+    return html.Div(
+        className="card filters",
+        children=[
+            html.Div(
+                className="settings-grid",
+                children=[
+                    _field(
+                        "Event",
+                        dcc.Dropdown(
+                            id=ids.SESSIONS_EVENT,
+                            options=[{"label": e, "value": e} for e in events],
+                            value=params.get("event") or None,
+                            placeholder="All my events",
+                        ),
+                    ),
+                    _field(
+                        "From (UTC, e.g. 2026-11-20T09:00:00Z)",
+                        dcc.Input(id=ids.SESSIONS_FROM, value=params.get("from", ""), type="text"),
+                    ),
+                    _field(
+                        "To (UTC)",
+                        dcc.Input(id=ids.SESSIONS_TO, value=params.get("to", ""), type="text"),
+                    ),
+                    _field(
+                        "Session title or id contains",
+                        dcc.Input(id=ids.SESSIONS_QUERY, value=params.get("q", ""), type="text"),
+                    ),
+                    _field(
+                        "Status",
+                        dcc.Dropdown(
+                            id=ids.SESSIONS_STATUS,
+                            options=[
+                                {"label": "live", "value": "live"},
+                                {"label": "ended", "value": "ended"},
+                            ],
+                            value=params.get("status") or None,
+                            placeholder="Any",
+                        ),
+                    ),
+                ],
+            ),
+            html.Button("Apply filters", id=ids.SESSIONS_APPLY, className="button button-primary"),
+            dcc.Link("Clear", href=SESSIONS_PATH, className="clear-link"),
+        ],
+    )
+
+
+def _field(label: str, control: Any) -> html.Div:
+    return html.Div(className="setting", children=[html.Label(label), control])
+
+
+def sessions_table(params: Mapping[str, str], result: Mapping[str, Any]) -> html.Div:
+    items = result["items"]
+    if not items:
+        return html.Div(NO_SESSIONS, className="notice notice-empty")
+    sort, order = params.get("sort", "last_seen"), params.get("order", "desc")
+    header = []
+    for label, _column, key in COLUMNS:
+        if key is None:
+            header.append(html.Th(label))
+            continue
+        flip = "asc" if (sort == key and order == "desc") else "desc"
+        arrow = (" ▼" if order == "desc" else " ▲") if sort == key else ""
+        header.append(
+            html.Th(
+                dcc.Link(
+                    label + arrow, href=_href(SESSIONS_PATH, params, sort=key, order=flip, page=1)
+                )
+            )
+        )
+    rows = [
+        html.Tr([html.Td(_cell(field, item)) for _, field, _ in COLUMNS], className="session-row")
+        for item in items
+    ]
+    total, page, size = result["total"], result["page"], result["page_size"]
+    pages = max(1, math.ceil(total / size))
+    nav = [html.Span(f"{total} sessions · page {page} of {pages}", className="card-note")]
+    if page > 1:
+        nav.append(dcc.Link("← previous", href=_href(SESSIONS_PATH, params, page=page - 1)))
+    if page < pages:
+        nav.append(dcc.Link("next →", href=_href(SESSIONS_PATH, params, page=page + 1)))
+    exports = html.Span(
+        [
+            "Export this page: ",
+            html.A("CSV", href=_href(EXPORT_PATH + ".csv", params)),
+            " · ",
+            html.A("JSON", href=_href(EXPORT_PATH + ".json", params)),
+        ],
+        className="card-note",
+    )
+    return html.Div(
+        id=ids.SESSIONS_TABLE,
+        children=[
+            html.Table(
+                className="log-table", children=[html.Thead(html.Tr(header)), html.Tbody(rows)]
+            ),
+            html.Div(className="pager", children=[*nav, exports]),
+        ],
+    )
+
+
+def sessions_page(
+    params: Mapping[str, str],
+    events: Sequence[str],
+    result: Mapping[str, Any] | None,
+    problem: str | None,
+) -> html.Div:
+    body: Any = (
+        html.Div(problem, className="notice notice-error", role="alert")
+        if problem
+        else sessions_table(params, result or {"items": []})
+    )
+    return html.Div(
+        className="sessions-page",
+        children=[html.H1("Past sessions"), filter_form(params, events), body],
+    )
+
+
+def session_figure(
+    points: Sequence[Mapping[str, Any]],
+    anomalies: Sequence[Mapping[str, Any]],
+    interventions: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    times = [p["time"] for p in points]
+    last = times[-1] if times else None
+    shapes = [
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "x0": ep["startedAt"],
+            "x1": ep.get("endedAt") or last,
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": SEVERITY_COLOURS.get(str(ep.get("severity")), "#999"),
+            "opacity": 0.25,
+            "line": {"width": 0},
+            "name": f"anomaly:{ep['episodeId']}",
+        }
+        for ep in anomalies
+        if ep.get("startedAt") and (ep.get("endedAt") or last)
+    ]
+    executed = [iv for iv in interventions if iv.get("executed_at")]
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "engagement",
+            "x": times,
+            "y": [p["score"] for p in points],
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "interventions",
+            "x": [iv["executed_at"] for iv in executed],
+            "y": [1.02] * len(executed),
+            "text": [f"{iv['type']}: {iv.get('preview') or ''}" for iv in executed],
+            "hoverinfo": "text+x",
+            "marker": {"symbol": "triangle-down", "size": 11},
+        },
+    ]
+    layout = {
+        "yaxis": {"range": [0, 1.05], "title": {"text": "engagement score"}},
+        "xaxis": {"title": {"text": "time (UTC)"}},
+        "shapes": shapes,
+        "margin": {"l": 50, "r": 20, "t": 20, "b": 40},
+        "showlegend": True,
+    }
+    return {"data": data, "layout": layout}
+
+
+def session_detail_page(
+    session: Mapping[str, Any],
+    bucket: str,
+    figure: dict[str, Any] | None,
+    problem: str | None,
+    counts: tuple[int, int],
+) -> html.Div:
+    sid = str(session["session_id"])
+    base = session_href(sid)
+    buckets = [
+        html.Strong(BUCKET_LABELS[b])
+        if b == bucket
+        else dcc.Link(BUCKET_LABELS[b], href=f"{base}?bucket={b}")
+        for b in BUCKET_LABELS
+    ]
+    spaced: list[Any] = []
+    for n, item in enumerate(buckets):
+        spaced += ([" · "] if n else []) + [item]
+    export = f"{EXPORT_PATH}/{quote(sid, safe='')}/series"
+    return html.Div(
+        className="session-detail",
+        children=[
+            dcc.Link("← past sessions", href=SESSIONS_PATH),
+            html.H1(sid, className="session-title"),
+            html.Div(
+                f"event {session.get('event_id') or '—'} · {session.get('title') or 'no title'} · "
+                f"{counts[0]} anomalies · {counts[1]} interventions",
+                className="card-note",
+            ),
+            html.Div(["Bucket: ", *spaced], className="bucket-pick"),
+            html.Div(problem, className="notice notice-error", role="alert")
+            if problem
+            else dcc.Graph(id=ids.SESSION_GRAPH, figure=figure, style={"height": "420px"}),
+            html.Div(
+                [
+                    "Export the series: ",
+                    html.A("CSV", href=f"{export}.csv?bucket={bucket}"),
+                    " · ",
+                    html.A("JSON", href=f"{export}.json?bucket={bucket}"),
+                ],
+                className="card-note",
+            ),
+        ],
+    )
