@@ -29,7 +29,8 @@ from services.access_tokens import Role, TokenRejected, verify_token
 log = logging.getLogger(__name__)
 
 # Static code and styles carry no data; health checks are for load balancers.
-PUBLIC_PREFIXES = ("/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/api/")
+PUBLIC_PREFIXES = ("/health/", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/api/")
+PUBLIC_PATHS = ("/health", "/api")
 # Dash's own XHR routes: answered with JSON errors, never with an HTML page.
 DASH_PREFIX = "/_dash"
 COOKIE_NAME = "ec_session"
@@ -129,7 +130,7 @@ def install_access_control(server: Flask, secret: str | None, secure_cookies: bo
 
     @server.before_request
     def check_access() -> Any:
-        if request.path.startswith(PUBLIC_PREFIXES):
+        if request.path.startswith(PUBLIC_PREFIXES) or request.path in PUBLIC_PATHS:
             return None
         if secret is None:
             g.ec_principal = OPEN_ACCESS
@@ -140,6 +141,9 @@ def install_access_control(server: Flask, secret: str | None, secure_cookies: bo
                 grant = verify_token(secret, token)
             except TokenRejected as exc:
                 return _refuse(401, f"This sign-in link is not valid ({exc}). Ask for a new one.")
+            if grant.role is Role.EMBED:
+                # It opens no page here: signing in with it would only end a real sign-in.
+                return _refuse(403, "An embed token is for iframe panels, not for signing in.")
             session.clear()
             session.update(
                 role=grant.role.value,

@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from app.runtime import Runtime
 from services.access_tokens import AccessGrant, Role, TokenRejected, verify_token
@@ -76,6 +76,8 @@ def authorised(view: Callable[..., Any]) -> Callable[..., Any]:
             return _json_error(exc.status, str(exc))
         except QueryError as exc:
             return _json_error(400, str(exc))
+        except DataError:
+            return _json_error(400, "the database cannot take that value")
         except SQLAlchemyError:
             log.warning("API request %s failed on the database", request.path, exc_info=True)
             return _json_error(503, "the database is unavailable; try again shortly")
@@ -148,3 +150,14 @@ def session_interventions(grant: AccessGrant, session_id: str) -> Any:
 @authorised
 def session_detail(grant: AccessGrant, session_id: str) -> Any:
     return jsonify(_scoped_session(grant, session_id))
+
+
+@api.route("/<path:_anything>")
+def unknown(_anything: str) -> Any:
+    return _json_error(404, "no such API route (see docs/api.md)")
+
+
+@api.errorhandler(Exception)
+def unexpected(exc: Exception) -> Any:
+    log.exception("API request %s failed", request.path)
+    return _json_error(500, "the server failed on this request; it has been logged")

@@ -88,7 +88,7 @@ def _foreign_origin() -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return False  # not a browser (a service or a test client): the cookie still applies
-    return urlsplit(origin).netloc != request.host
+    return urlsplit(origin).netloc.lower() != request.host.lower()
 
 
 def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:

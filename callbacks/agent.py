@@ -123,12 +123,17 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
                     )
             elif scope == "event" and event_id is not None:
                 performance = performance_table(
-                    performance_by_type(desk.store, event_id), f"Measured in event {event_id}."
+                    performance_by_type(desk.store, [event_id]), f"Measured in event {event_id}."
                 )
             else:
-                performance = performance_table(
-                    performance_by_type(desk.store), "Measured across all events."
+                who = access.current()
+                mine = who.events if who is not None else frozenset()
+                caption = (
+                    "Measured across all events."
+                    if mine is None
+                    else f"Measured across your {len(mine)} event(s)."
                 )
+                performance = performance_table(performance_by_type(desk.store, mine), caption)
         except SQLAlchemyError:
             log.warning("rendering the agent panel failed on the database", exc_info=True)
             return dash.no_update, dash.no_update, dash.no_update

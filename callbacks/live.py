@@ -33,7 +33,7 @@ def register_live(app: dash.Dash, runtime: Runtime) -> None:
         event_id: str | None, _n: int | None, config: dict[str, Any] | None
     ) -> tuple[Any, Any]:
         who = access.current()
-        if who is None:
+        if who is None or not access.is_producer():
             return dash.no_update, dash.no_update
         try:
             shown = store.get_session(config["sessionId"]) if config else None

@@ -168,7 +168,7 @@ def register_routing(app: dash.Dash, runtime: Runtime) -> None:
     )
     def refresh_home(_n: int | None) -> html.Div:
         who = current()
-        if who is None:
+        if who is None or who.role is not Role.PRODUCER:
             raise PreventUpdate
         try:
             return home_body(visible_events(runtime, who), visible_sessions(runtime, who))

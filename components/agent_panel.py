@@ -113,9 +113,12 @@ def agent_section(
                     dcc.RadioItems(
                         id=ids.AGENT_PERFORMANCE_SCOPE,
                         options=[
-                            {"label": "All events, per type", "value": "all"},
+                            {"label": "All my events, per type", "value": "all"},
                             {"label": "This event", "value": "event"},
-                            {"label": "This session's current context", "value": "context"},
+                            {
+                                "label": "This session's context (learnt across all events)",
+                                "value": "context",
+                            },
                         ],
                         value="all",
                         inline=True,

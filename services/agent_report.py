@@ -3,6 +3,7 @@ attempts and average engagement change, per intervention type and per context.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.agent_posteriors import DatabasePosteriors
@@ -39,10 +40,11 @@ def _row(
 
 
 def performance_by_type(
-    store: InterventionStore, event_id: str | None = None
+    store: InterventionStore, events: Iterable[str] | None = None
 ) -> list[PerformanceRow]:
-    """Every type's measured record (all events unless `event_id`), from agent_performance."""
-    found = store.performance_by_type(event_id)
+    """Every type's measured record (every event unless `events` names some), from
+    agent_performance."""
+    found = store.performance_by_type(events)
     rows = []
     for arm in INTERVENTION_TYPES:
         stats = found.get(arm.value, {"attempts": 0.0, "successes": 0.0, "mean_delta": 0.0})

@@ -235,7 +235,9 @@ class InterventionStore:
     def record_performance(self, conn: Connection, row: dict[str, Any]) -> None:
         conn.execute(agent_performance.insert().values(**row))
 
-    def performance_by_type(self, event_id: str | None = None) -> dict[str, dict[str, float]]:
+    def performance_by_type(
+        self, events: Iterable[str] | None = None
+    ) -> dict[str, dict[str, float]]:
         """Per type: attempts, successes and the mean engagement change, from measured rows."""
         p = agent_performance.c
         delta = p.engagement_after - p.engagement_before
@@ -245,8 +247,8 @@ class InterventionStore:
             sa.func.sum(sa.case((p.success, 1), else_=0)),
             sa.func.avg(delta),
         ).group_by(p.intervention_type)
-        if event_id is not None:
-            query = query.where(p.event_id == event_id)
+        if events is not None:
+            query = query.where(p.event_id.in_(list(events)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return {

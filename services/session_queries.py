@@ -47,10 +47,20 @@ class QueryError(ValueError):
     """Input a query cannot take, with a message meant for the person who sent it."""
 
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. 2026-11-26T10:00:00Z)")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("must be between the years 2000 and 2100")
+    return value
 
 
 class SessionFilter(BaseModel):
@@ -72,6 +82,13 @@ class SessionFilter(BaseModel):
     def _event_id(cls, value: str | None) -> str | None:
         if value is not None and not valid_id(value):
             raise ValueError("not a valid event id")
+        return value
+
+    @field_validator("q")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("holds control characters")
         return value
 
     @field_validator("start", "end")
@@ -229,7 +246,9 @@ class SessionQueries:
         """Score and signals at the bucket, oldest first; raises QueryError if too many points."""
         m = engagement_metrics.c
         end = request.end or datetime.now(UTC)
-        start = request.start or end - timedelta(hours=24)
+        start = request.start or max(EARLIEST, end - timedelta(hours=24))
+        if start >= end:
+            raise QueryError("'from' must be before 'to' (which defaults to now)")
         step = BUCKETS[request.bucket]
         span = (end - start).total_seconds()
         if step is not None and span / step.total_seconds() > MAX_POINTS:

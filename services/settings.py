@@ -106,6 +106,14 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("auth_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Anyone holding one signed token could otherwise guess a short secret offline.
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("AUTH_SECRET must be at least 32 characters")
+        return value
+
     @field_validator("redis_key_prefix")
     @classmethod
     def _safe_prefix(cls, value: str) -> str:

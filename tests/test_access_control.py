@@ -121,16 +121,28 @@ def test_bad_links_are_refused_without_a_cookie(client: FlaskClient, bad: str) -
     assert client.get("/").status_code == 401
 
 
-@pytest.mark.parametrize("role", [Role.ANALYST, Role.EMBED])
-def test_other_roles_cannot_open_producers_pages(client: FlaskClient, role: Role) -> None:
-    sign_in(client, role, "evt-1")
+def test_analysts_cannot_open_producers_pages(client: FlaskClient) -> None:
+    sign_in(client, Role.ANALYST, "evt-1")
     for path in ("/", "/live/s-1"):
         response = client.get(path)
         assert response.status_code == 403 and b"cannot open this page" in response.data
-    # Analysts use Dash's routes for their own pages (each producer callback checks the role,
-    # tested below); embed sign-ins get none of them.
-    dash_status = client.get("/_dash-layout").status_code
-    assert dash_status == (200 if role is Role.ANALYST else 403)
+    # Analysts use Dash's routes for their own pages; each producer callback checks the role
+    # itself (tested below).
+    assert client.get("/_dash-layout").status_code == 200
+
+
+def test_an_embed_token_does_not_sign_in_or_end_a_sign_in(client: FlaskClient) -> None:
+    sign_in(client, Role.PRODUCER, "evt-1")
+    response = client.get(f"/?token={link(Role.EMBED, 'evt-1')}")
+    assert response.status_code == 403 and "Set-Cookie" not in response.headers
+    assert client.get("/live/s-1").status_code == 200  # the producer is still signed in
+
+
+def test_near_miss_paths_are_not_public(client: FlaskClient) -> None:
+    for path in ("/healthz", "/healthanything", "/api-docs"):
+        assert client.get(path).status_code == 401, path
+    missing = client.get("/api/nothing")
+    assert missing.status_code == 404 and missing.get_json()["error"]
 
 
 def test_pages_show_only_the_signed_in_events(client: FlaskClient) -> None:

@@ -201,6 +201,10 @@ def test_filters_sorting_and_pagination(client: FlaskClient) -> None:
         ("page=1&page=2", "give it once"),
         ("event=%00bad", "event"),
         ("q=' OR 1=1 --", None),
+        ("from=9999-12-31T23:59:59-01:00", "from"),
+        ("to=0001-01-01T00:30:00%2B01:00", "to"),
+        ("from=1999-12-31T00:00:00Z", "2000"),
+        ("q=%00", "control characters"),
     ],
 )
 def test_bad_filters_get_a_clear_400(client: FlaskClient, query: str, message: str | None) -> None:
@@ -225,6 +229,7 @@ def test_series_buckets_and_their_bounds(client: FlaskClient) -> None:
     assert len(raw["points"]) == 720
     for query, message in [
         ("&bucket=2m", "bucket"),
+        ("&from=2099-01-01T00:00:00Z", "defaults to now"),
         ("&bucket=raw&from=2026-11-01T00:00:00Z&to=2026-11-21T00:00:00Z", None),
         ("&bucket=1m&from=2026-01-01T00:00:00Z&to=2026-11-21T00:00:00Z", "exceed"),
     ]:

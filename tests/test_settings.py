@@ -50,3 +50,8 @@ def test_invalid_settings_name_the_variable(
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
         load_settings()
+
+
+def test_a_short_auth_secret_is_refused_at_start_up() -> None:
+    with pytest.raises(SettingsError, match="AUTH_SECRET must be at least 32 characters"):
+        load_settings(auth_secret="short")
