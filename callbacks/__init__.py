@@ -6,6 +6,7 @@ import dash
 
 from app.runtime import Runtime
 from callbacks.agent import register_agent
+from callbacks.alerts import register_alerts
 from callbacks.event_settings import register_event_settings
 from callbacks.live import register_live
 from callbacks.routing import register_routing
@@ -19,3 +20,4 @@ def register_callbacks(app: dash.Dash, runtime: Runtime) -> None:
     register_agent(app, runtime)
     register_event_settings(app, runtime)
     register_sessions(app, runtime)
+    register_alerts(app, runtime)

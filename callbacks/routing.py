@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,6 +36,7 @@ from services.anomaly_episodes import DetectorSettings
 from services.contracts import valid_id
 from services.event_settings import EventSettingsStore, effective, valid_stored_overrides
 from services.metrics_store import SessionRecord
+from services.overview import OverviewQueries, SessionGlance
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,10 @@ def visible_sessions(
     return [record for record in found if who.may_see(record.event_id)]
 
 
+def glances(runtime: Runtime, who: Principal) -> list[SessionGlance]:
+    return OverviewQueries(runtime.engine).glance(visible_sessions(runtime, who), datetime.now(UTC))
+
+
 def render_path(
     runtime: Runtime, pathname: str, who: Principal, search: str = ""
 ) -> tuple[html.Div, dict[str, Any] | None]:
@@ -80,7 +86,7 @@ def render_path(
             return render_sessions(runtime, who, path, search), None
         if path == "/":
             page = home_page(
-                visible_events(runtime, who), visible_sessions(runtime, who), refresh_ms(runtime)
+                visible_events(runtime, who), glances(runtime, who), refresh_ms(runtime)
             )
             return page, None
         if path in (LIVE_PATH, LIVE_PATH + "/"):
@@ -171,7 +177,7 @@ def register_routing(app: dash.Dash, runtime: Runtime) -> None:
         if who is None or who.role is not Role.PRODUCER:
             raise PreventUpdate
         try:
-            return home_body(visible_events(runtime, who), visible_sessions(runtime, who))
+            return home_body(visible_events(runtime, who), glances(runtime, who))
         except SQLAlchemyError:
             log.warning("home refresh failed on the database", exc_info=True)
             return notice(DATABASE_DOWN, "error")

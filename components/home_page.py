@@ -15,26 +15,46 @@ from components.live_page import (
     live_href,
     notice,
 )
-from services.metrics_store import SessionRecord
+from services.overview import TREND_MINUTES, SessionGlance, sparkline
 
 NO_EVENT = "Sessions without an event id"
 
 
-def _session_row(record: SessionRecord) -> html.Tr:
+def _badges(glance: SessionGlance) -> list[html.Span]:
+    return [
+        html.Span(
+            f"{episode.type.replace('_', ' ').lower()} · {episode.severity}",
+            className=f"badge badge-{episode.severity}",
+        )
+        for episode in glance.open_episodes
+    ]
+
+
+def _session_row(glance: SessionGlance) -> html.Tr:
+    record = glance.record
     score = record.last_score
     present = "—" if record.present_users is None else str(record.present_users)
     return html.Tr(
-        [
+        className="overview-row",
+        **{"data-session": record.session_id},
+        children=[
             html.Td(dcc.Link(record.session_id, href=live_href(record.session_id))),
             html.Td(format_score(score), className="num"),
             html.Td(html.Span(format_category(score), className=category_class(score))),
+            html.Td(
+                sparkline(glance.trend),
+                className="sparkline",
+                title=f"engagement over the last {TREND_MINUTES} minutes",
+            ),
+            html.Td(_badges(glance) or "—"),
+            html.Td(glance.mode, className="agent-mode"),
             html.Td(present, className="num"),
             html.Td(f"{record.last_seen:%H:%M:%S} UTC"),
-        ]
+        ],
     )
 
 
-def _event_block(title: str, sessions: Sequence[SessionRecord]) -> html.Section:
+def _event_block(title: str, sessions: Sequence[SessionGlance]) -> html.Section:
     if not sessions:
         body: html.Div | html.Table = html.Div(
             "No live sessions in this event right now.", className="muted"
@@ -49,12 +69,15 @@ def _event_block(title: str, sessions: Sequence[SessionRecord]) -> html.Section:
                             html.Th("Session"),
                             html.Th("Score", className="num"),
                             html.Th("Category"),
+                            html.Th(f"Last {TREND_MINUTES} min"),
+                            html.Th("Open anomalies"),
+                            html.Th("Agent"),
                             html.Th("Present", className="num"),
                             html.Th("Last scored"),
                         ]
                     )
                 ),
-                html.Tbody([_session_row(record) for record in sessions]),
+                html.Tbody([_session_row(glance) for glance in sessions]),
             ],
         )
     count = f"{len(sessions)} live session" + ("" if len(sessions) == 1 else "s")
@@ -64,11 +87,12 @@ def _event_block(title: str, sessions: Sequence[SessionRecord]) -> html.Section:
     )
 
 
-def home_body(events: Sequence[tuple[str, int]], sessions: Sequence[SessionRecord]) -> html.Div:
-    """`sessions` are the live ones; events without live sessions still get a line."""
-    by_event: dict[str | None, list[SessionRecord]] = {}
-    for record in sessions:
-        by_event.setdefault(record.event_id, []).append(record)
+def home_body(events: Sequence[tuple[str, int]], sessions: Sequence[SessionGlance]) -> html.Div:
+    """`sessions` are the live ones, most in need of attention first; events without live
+    sessions still get a line."""
+    by_event: dict[str | None, list[SessionGlance]] = {}
+    for glance in sessions:
+        by_event.setdefault(glance.record.event_id, []).append(glance)
     blocks = [_event_block(event_id, by_event.get(event_id, [])) for event_id, _ in events]
     if by_event.get(None):
         blocks.append(_event_block(NO_EVENT, by_event[None]))
@@ -80,14 +104,15 @@ def home_body(events: Sequence[tuple[str, int]], sessions: Sequence[SessionRecor
 
 
 def home_page(
-    events: Sequence[tuple[str, int]], sessions: Sequence[SessionRecord], refresh_ms: int
+    events: Sequence[tuple[str, int]], sessions: Sequence[SessionGlance], refresh_ms: int
 ) -> html.Div:
     return html.Div(
         className="home-page",
         children=[
             html.H1("Events"),
             html.P(
-                "Live sessions and their current engagement; open one to follow it live.",
+                "Live sessions, those that need attention first (open critical anomalies, "
+                "then warnings, then the lowest scores); open one to follow it live.",
                 className="muted",
             ),
             html.Div(home_body(events, sessions), id=ids.HOME_BODY),

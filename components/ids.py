@@ -82,3 +82,8 @@ SESSIONS_STATUS = "sessions-status"
 SESSIONS_APPLY = "sessions-apply"
 SESSIONS_TABLE = "sessions-table"
 SESSION_GRAPH = "session-graph"
+
+# Shell: CRITICAL anomalies in sessions the producer is not looking at.
+ALERTS = "critical-alerts"
+ALERT_POLL = "critical-alert-poll"
+ALERTED = "critical-alerted"

@@ -38,6 +38,9 @@ def app_shell(open_access: bool) -> html.Div:
                     ),
                 ],
             ),
+            html.Div(id=ids.ALERTS, className="alerts", role="alert"),
+            dcc.Interval(id=ids.ALERT_POLL, interval=5000),
+            dcc.Store(id=ids.ALERTED, storage_type="session", data={}),
             html.Main(
                 html.Div("Loading…", className="notice notice-info"),
                 id=ids.PAGE,
