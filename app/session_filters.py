@@ -15,7 +15,11 @@ FILTER_KEYS = ("event", "from", "to", "q", "status", "sort", "order", "page")
 
 def url_params(search: str) -> dict[str, str]:
     """The page's parameters from its query string (unknown keys dropped, the last one wins)."""
-    return {k: v for k, v in parse_qsl(search.lstrip("?")) if k in (*FILTER_KEYS, "bucket")}
+    return {
+        k: v
+        for k, v in parse_qsl(search.lstrip("?"))
+        if k in (*FILTER_KEYS, "bucket", "compare", "align")
+    }
 
 
 def scoped_filter(who: Principal, params: dict[str, str]) -> SessionFilter:

@@ -3,6 +3,8 @@ form into a URL (so a link reproduces the view). Queries: services/session_queri
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -14,7 +16,9 @@ from app.runtime import Runtime
 from app.session_filters import scoped_filter, session_span, url_params
 from components import ids
 from components.sessions_page import (
+    MAX_OVERLAYS,
     SESSIONS_PATH,
+    Series,
     session_detail_page,
     session_figure,
     sessions_page,
@@ -52,22 +56,81 @@ def _detail(
     if not who.may_see(session["event_id"]):
         return html.Div(NOT_YOURS, className="notice notice-error")
     bucket = params.get("bucket", "1m")
+    compare = params.get("compare", "")
+    align = "start" if params.get("align") == "start" else "clock"
     anomalies = queries.anomalies(session_id)
     interventions = queries.interventions(session_id)
     counts = (len(anomalies), len(interventions))
+
+    def page(figure: dict[str, Any] | None, problem: str | None, shown: str) -> html.Div:
+        return session_detail_page(session, shown, figure, problem, counts, compare, align)
+
     try:
-        request = parse(
-            SeriesRequest,
-            {"bucket": bucket} | session_span(session),
-        )
-        points = queries.series(session_id, request)
+        others = _comparable(queries, who, session_id, compare)
+        request = parse(SeriesRequest, {"bucket": bucket} | session_span(session))
+        series = [_series(queries, session, request, align)]
+        for other in others:
+            span = parse(SeriesRequest, {"bucket": bucket} | session_span(other))
+            series.append(_series(queries, other, span, align))
     except QueryError as exc:
-        return session_detail_page(session, bucket, None, f"Cannot show that: {exc}", counts)
-    figure = session_figure(points, anomalies, interventions)
-    return session_detail_page(session, request.bucket, figure, None, counts)
+        return page(None, f"Cannot show that: {exc}", bucket)
+    offset = _offset(session, align)
+    bands = [
+        {
+            "x0": offset(ep["startedAt"]),
+            "x1": offset(ep.get("endedAt") or session["last_seen"]),
+            "severity": ep["severity"],
+            "episode_id": ep["episodeId"],
+        }
+        for ep in anomalies
+        if ep.get("startedAt")
+    ]
+    markers = [
+        {"x": offset(iv["executed_at"]), "text": f"{iv['type']}: {iv.get('preview') or ''}"}
+        for iv in interventions
+        if iv.get("executed_at")
+    ]
+    x_title = "minutes since the session started" if align == "start" else "time (UTC)"
+    figure = session_figure(series[0], series[1:], bands, markers, x_title)
+    return page(figure, None, request.bucket)
+
+
+def _comparable(
+    queries: SessionQueries, who: Principal, session_id: str, compare: str
+) -> list[dict[str, Any]]:
+    """The sessions to overlay: at most four, known, and of the principal's events."""
+    wanted = [part.strip() for part in compare.split(",") if part.strip()]
+    wanted = [sid for sid in dict.fromkeys(wanted) if sid != session_id]
+    if len(wanted) > MAX_OVERLAYS:
+        raise QueryError(f"compare: at most {MAX_OVERLAYS} other sessions")
+    found = []
+    for sid in wanted:
+        other = queries.session(sid) if valid_id(sid) else None
+        if other is None or not who.may_see(other["event_id"]):
+            raise QueryError(f"compare: no session “{sid[:80]}” among your events")
+        found.append(other)
+    return found
+
+
+def _offset(session: dict[str, Any], align: str) -> Callable[[str], Any]:
+    """Where a timestamp of `session` goes on the x axis."""
+    if align != "start":
+        return lambda stamp: stamp
+    start = datetime.fromisoformat(session["first_seen"])
+    return lambda stamp: round((datetime.fromisoformat(stamp) - start).total_seconds() / 60, 3)
+
+
+def _series(
+    queries: SessionQueries, session: dict[str, Any], request: SeriesRequest, align: str
+) -> Series:
+    points = queries.series(session["session_id"], request)
+    offset = _offset(session, align)
+    return Series(str(session["session_id"]), [offset(p["time"]) for p in points], points)
 
 
 def register_sessions(app: dash.Dash, runtime: Runtime) -> None:
+    register_compare(app)
+
     @app.callback(
         Output(ids.URL, "search"),
         Input(ids.SESSIONS_APPLY, "n_clicks"),
@@ -93,4 +156,26 @@ def register_sessions(app: dash.Dash, runtime: Runtime) -> None:
         kept = {k: v for k, v in url_params(search or "").items() if k in ("sort", "order")}
         chosen = {"event": event, "from": start, "to": end, "q": text, "status": status}
         params = kept | {k: v.strip() for k, v in chosen.items() if v and v.strip()}
+        return f"?{urlencode(params)}" if params else ""
+
+
+def register_compare(app: dash.Dash) -> None:
+    @app.callback(
+        Output(ids.URL, "search", allow_duplicate=True),
+        Input(ids.SESSION_COMPARE_APPLY, "n_clicks"),
+        State(ids.SESSION_COMPARE, "value"),
+        State(ids.SESSION_ALIGN, "value"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )
+    def apply_compare(
+        clicks: int | None, compare: str | None, align: str | None, search: str | None
+    ) -> Any:
+        if not clicks:
+            return dash.no_update
+        params = {k: v for k, v in url_params(search or "").items() if k == "bucket"}
+        if compare and compare.strip():
+            params["compare"] = compare.strip()
+        if align == "start":
+            params["align"] = "start"
         return f"?{urlencode(params)}" if params else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -187,58 +188,118 @@ def sessions_page(
     )
 
 
+SIGNALS = (
+    ("chat_msgs_per_min", "chat / min"),
+    ("reactions_per_min", "reactions / min"),
+    ("active_users", "active users"),
+    ("poll_participation", "poll participation"),
+    ("user_leave_rate", "leave rate"),
+)
+MAX_OVERLAYS = 4  # besides the session itself: five lines at most
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    label: str
+    xs: list[Any]  # timestamps, or minutes since the session's start
+    points: Sequence[Mapping[str, Any]]
+
+
 def session_figure(
-    points: Sequence[Mapping[str, Any]],
-    anomalies: Sequence[Mapping[str, Any]],
-    interventions: Sequence[Mapping[str, Any]],
+    primary: Series,
+    overlays: Sequence[Series],
+    bands: Sequence[Mapping[str, Any]],
+    markers: Sequence[Mapping[str, Any]],
+    x_title: str,
 ) -> dict[str, Any]:
-    times = [p["time"] for p in points]
-    last = times[-1] if times else None
+    """Score lines (the session, then up to four others), its signals (hidden until picked in
+    the legend), its anomaly bands and intervention markers, already placed on the x axis."""
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": series.label,
+            "x": series.xs,
+            "y": [p["score"] for p in series.points],
+        }
+        for series in (primary, *overlays)
+    ]
+    for field, label in SIGNALS:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": label,
+                "x": primary.xs,
+                "y": [p.get(field) for p in primary.points],
+                "yaxis": "y2",
+                "visible": "legendonly",
+                "line": {"dash": "dot"},
+            }
+        )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "interventions",
+            "x": [m["x"] for m in markers],
+            "y": [1.02] * len(markers),
+            "text": [m["text"] for m in markers],
+            "hoverinfo": "text+x",
+            "marker": {"symbol": "triangle-down", "size": 11},
+        }
+    )
     shapes = [
         {
             "type": "rect",
             "xref": "x",
             "yref": "paper",
-            "x0": ep["startedAt"],
-            "x1": ep.get("endedAt") or last,
+            "x0": band["x0"],
+            "x1": band["x1"],
             "y0": 0,
             "y1": 1,
-            "fillcolor": SEVERITY_COLOURS.get(str(ep.get("severity")), "#999"),
+            "fillcolor": SEVERITY_COLOURS.get(str(band["severity"]), "#999"),
             "opacity": 0.25,
             "line": {"width": 0},
-            "name": f"anomaly:{ep['episodeId']}",
+            "name": f"anomaly:{band['episode_id']}",
         }
-        for ep in anomalies
-        if ep.get("startedAt") and (ep.get("endedAt") or last)
-    ]
-    executed = [iv for iv in interventions if iv.get("executed_at")]
-    data = [
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "name": "engagement",
-            "x": times,
-            "y": [p["score"] for p in points],
-        },
-        {
-            "type": "scatter",
-            "mode": "markers",
-            "name": "interventions",
-            "x": [iv["executed_at"] for iv in executed],
-            "y": [1.02] * len(executed),
-            "text": [f"{iv['type']}: {iv.get('preview') or ''}" for iv in executed],
-            "hoverinfo": "text+x",
-            "marker": {"symbol": "triangle-down", "size": 11},
-        },
+        for band in bands
     ]
     layout = {
         "yaxis": {"range": [0, 1.05], "title": {"text": "engagement score"}},
-        "xaxis": {"title": {"text": "time (UTC)"}},
+        "yaxis2": {
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "title": {"text": "signal"},
+        },
+        "xaxis": {"title": {"text": x_title}},
         "shapes": shapes,
-        "margin": {"l": 50, "r": 20, "t": 20, "b": 40},
+        "margin": {"l": 50, "r": 50, "t": 20, "b": 40},
         "showlegend": True,
     }
     return {"data": data, "layout": layout}
+
+
+def compare_form(compare: str, align: str) -> html.Div:
+    return html.Div(
+        className="compare-form",
+        children=[
+            html.Label(f"Compare with (up to {MAX_OVERLAYS} session ids, comma-separated)"),
+            dcc.Input(id=ids.SESSION_COMPARE, value=compare, type="text"),
+            dcc.RadioItems(
+                id=ids.SESSION_ALIGN,
+                options=[
+                    {"label": "by wall clock", "value": "clock"},
+                    {"label": "by time since start", "value": "start"},
+                ],
+                value=align,
+                inline=True,
+                className="scope-pick",
+            ),
+            html.Button("Compare", id=ids.SESSION_COMPARE_APPLY, className="button"),
+        ],
+    )
 
 
 def session_detail_page(
@@ -247,13 +308,17 @@ def session_detail_page(
     figure: dict[str, Any] | None,
     problem: str | None,
     counts: tuple[int, int],
+    compare: str = "",
+    align: str = "clock",
 ) -> html.Div:
     sid = str(session["session_id"])
     base = session_href(sid)
     buckets = [
         html.Strong(BUCKET_LABELS[b])
         if b == bucket
-        else dcc.Link(BUCKET_LABELS[b], href=f"{base}?bucket={b}")
+        else dcc.Link(
+            BUCKET_LABELS[b], href=_href(base, {"compare": compare, "align": align}, bucket=b)
+        )
         for b in BUCKET_LABELS
     ]
     spaced: list[Any] = []
@@ -271,6 +336,7 @@ def session_detail_page(
                 className="card-note",
             ),
             html.Div(["Bucket: ", *spaced], className="bucket-pick"),
+            compare_form(compare, align),
             html.Div(problem, className="notice notice-error", role="alert")
             if problem
             else dcc.Graph(id=ids.SESSION_GRAPH, figure=figure, style={"height": "420px"}),

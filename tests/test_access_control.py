@@ -261,3 +261,17 @@ def test_exports_match_the_database_and_the_scope(client: FlaskClient, runtime: 
     assert client.get("/export/sessions/s-2/series.csv").status_code == 403
     assert client.get("/export/sessions/s-1/series.csv?bucket=2m").status_code == 400
     assert client.get("/export/sessions.xml").status_code == 404
+
+
+def test_a_comparison_only_overlays_sessions_of_the_principals_events(
+    client: FlaskClient,
+) -> None:
+    sign_in(client, Role.ANALYST, "evt-1")
+    inputs = [
+        {"id": ids.URL, "property": "pathname", "value": "/sessions/s-1"},
+        {"id": ids.URL, "property": "search", "value": "?compare=s-2"},
+    ]
+    answer = json.dumps(call_dash(client, ids.URL, inputs, []).get_json())
+    assert "no session" in answer and "among your events" in answer
+    too_many = [inputs[0], inputs[1] | {"value": "?compare=a,b,c,d,e"}]
+    assert "at most 4" in json.dumps(call_dash(client, ids.URL, too_many, []).get_json())

@@ -7,9 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from app.runtime import Runtime
 from components import ids
+from services.schema import sessions
 from tests.browser.support import T0, seed_session, stamps_from, wait_until
 
 pytestmark = pytest.mark.browser
@@ -36,9 +38,14 @@ def click_first_header(dash_duo: Any) -> None:
 
 
 def seed(runtime: Runtime) -> None:
+    """Three ended sessions an hour apart, each two minutes long."""
     for n, sid in enumerate(("talk-alpha", "talk-beta", "panel-gamma")):
         start = T0 + timedelta(hours=n)
         seed_session(runtime, sid, "evt-1", stamps=stamps_from(start, 24), status="ended")
+        with runtime.engine.begin() as conn:
+            conn.execute(
+                sa.update(sessions).where(sessions.c.session_id == sid).values(first_seen=start)
+            )
 
 
 def test_filters_round_trip_through_the_url_and_headers_sort(served: Any, runtime: Runtime) -> None:
@@ -85,4 +92,34 @@ def test_the_drill_down_draws_the_session_at_the_chosen_bucket(
     dash_duo.find_element(".bucket-pick a").click()  # the first other bucket: 1 min
     minutes = {at.replace(second=0) for at in stamps_from(T0, 24)}
     wait_until(dash_duo, lambda: points() == len(minutes), "one point per minute")
+    assert dash_duo.get_logs() == []
+
+
+def test_sessions_overlay_by_time_since_start(served: Any, runtime: Runtime) -> None:
+    dash_duo = served
+    seed(runtime)
+    seed_session(runtime, "other-event", "evt-2", stamps=stamps_from(T0, 24), status="ended")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/sessions/talk-alpha?bucket=raw")
+    dash_duo.wait_for_element(f"#{ids.SESSION_COMPARE}")
+    dash_duo.find_element(f"#{ids.SESSION_COMPARE}").send_keys("talk-beta, panel-gamma")
+    dash_duo.find_element(f"#{ids.SESSION_ALIGN} input[value='start']").click()
+    dash_duo.find_element(f"#{ids.SESSION_COMPARE_APPLY}").click()
+
+    def score_lines() -> list[Any]:
+        return dash_duo.driver.execute_script(
+            f"var gd = document.querySelector('#{ids.SESSION_GRAPH} .js-plotly-plot');"
+            "if (!gd || !gd.data) { return []; }"
+            "return gd.data.filter(function (t) { return !t.yaxis && t.mode === 'lines'; })"
+            ".map(function (t) { return [t.name, t.x[0], t.x[t.x.length - 1]]; });"
+        )
+
+    # Three sessions, hours apart on the clock, all starting at minute 0 when aligned.
+    wait_until(dash_duo, lambda: len(score_lines()) == 3, "three score lines")
+    assert [line[0] for line in score_lines()] == ["talk-alpha", "talk-beta", "panel-gamma"]
+    assert all(
+        line[1] == 0 and line[2] == pytest.approx(115 / 60, abs=0.01) for line in score_lines()
+    )
+    assert (
+        "align=start" in dash_duo.driver.current_url and "bucket=raw" in dash_duo.driver.current_url
+    )
     assert dash_duo.get_logs() == []
