@@ -86,7 +86,8 @@ def authorised(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _queries() -> SessionQueries:
-    return SessionQueries(_runtime().engine)
+    runtime = _runtime()
+    return SessionQueries(runtime.engine, runtime.settings.tick_seconds)
 
 
 def _scoped_session(grant: AccessGrant, session_id: str) -> dict[str, Any]:

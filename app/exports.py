@@ -33,7 +33,7 @@ SERIES_FIELDS = (
 
 def _queries() -> SessionQueries:
     runtime: Runtime = current_app.config["EC_RUNTIME"]
-    return SessionQueries(runtime.engine)
+    return SessionQueries(runtime.engine, runtime.settings.tick_seconds)
 
 
 def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...], name: str) -> Response:

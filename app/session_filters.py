@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from app.access import Principal
 from services.session_queries import QueryError, SessionFilter, parse
 
-FILTER_KEYS = ("event", "from", "to", "q", "status", "sort", "order", "page")
+FILTER_KEYS = ("event", "from", "to", "q", "status", "sort", "order", "page", "below")
 
 
 def url_params(search: str) -> dict[str, str]:

@@ -29,6 +29,8 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("Duration", "duration_seconds", None),
     ("Avg score", "avg_score", None),
     ("Min score", "min_score", None),
+    ("Min below", "minutes_below", None),
+    ("Peak audience", "peak_audience", None),
     ("Anomalies", "anomalies", None),
     ("Interventions", "interventions", None),
     ("Success", "success_rate", None),

@@ -76,6 +76,8 @@ class SessionFilter(BaseModel):
     order: Literal["asc", "desc"] = "desc"
     page: int = Field(1, ge=1, le=1_000_000)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+    # "Minutes below" counts the ticks scored under this.
+    below: float = Field(0.4, ge=0.0, le=1.0, allow_inf_nan=False)
 
     @field_validator("event")
     @classmethod
@@ -145,8 +147,9 @@ def _like(text: str) -> str:
 
 
 class SessionQueries:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, tick_seconds: float = 5.0) -> None:
         self.engine = engine
+        self.tick_seconds = tick_seconds
 
     def sessions(self, flt: SessionFilter) -> dict[str, Any]:
         """One page of the catalogue with per-session figures, and the total that matched."""
@@ -182,7 +185,7 @@ class SessionQueries:
         with self.engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(sessions).where(*where))
             rows = conn.execute(page).all()
-            figures = self._figures(conn, [row.session_id for row in rows])
+            figures = self._figures(conn, [row.session_id for row in rows], flt.below)
             total_count = int(total.scalar() or 0)
         items = [_session_json(row) | figures.get(row.session_id, {}) for row in rows]
         return {
@@ -192,26 +195,40 @@ class SessionQueries:
             "items": items,
         }
 
-    def _figures(self, conn: sa.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Average and minimum score, peak audience and counts, for one page's sessions."""
+    def _figures(
+        self, conn: sa.Connection, ids: list[str], below_score: float
+    ) -> dict[str, dict[str, Any]]:
+        """Average and minimum score, minutes below `below_score`, peak audience and counts,
+        for one page's sessions."""
         if not ids:
             return {}
         m = engagement_metrics.c
+        below = sa.func.sum(sa.case((m.engagement_score < below_score, 1), else_=0))
         scores = conn.execute(
             sa.select(
                 m.session_id,
                 sa.func.avg(m.engagement_score),
                 sa.func.min(m.engagement_score),
                 sa.func.count(),
+                below,
+                sa.func.max(m.extra["total_users"].as_float()),
             )
             .where(m.session_id.in_(ids))
             .group_by(m.session_id)
         ).all()
         found: dict[str, dict[str, Any]] = {
-            sid: {"avg_score": avg, "min_score": low, "ticks": n} for sid, avg, low, n in scores
+            sid: {
+                "avg_score": avg,
+                "min_score": low,
+                "ticks": n,
+                "minutes_below": round((low_ticks or 0) * self.tick_seconds / 60, 2),
+                "peak_audience": int(peak) if peak is not None else None,
+            }
+            for sid, avg, low, n, low_ticks, peak in scores
         }
+        empty = {"avg_score": None, "min_score": None, "ticks": 0, "minutes_below": 0.0}
         for sid in ids:
-            found.setdefault(sid, {"avg_score": None, "min_score": None, "ticks": 0})
+            found.setdefault(sid, empty | {"peak_audience": None})
             found[sid] |= {"anomalies": 0, "interventions": 0, "success_rate": None}
         for sid, n in conn.execute(
             sa.select(anomalies.c.session_id, sa.func.count())

@@ -162,6 +162,12 @@ def test_the_list_holds_only_the_tokens_events_with_figures(client: FlaskClient)
     assert first["avg_score"] == pytest.approx(0.2) and first["min_score"] == pytest.approx(0.2)
     assert first["anomalies"] == 1 and first["interventions"] == 1
     assert first["duration_seconds"] == pytest.approx(3595)
+    # All 720 five-second ticks of s-a scored 0.2: an hour below the default 0.4, none below 0.1.
+    assert first["minutes_below"] == pytest.approx(60.0) and first["peak_audience"] == 20
+    lowered = client.get(
+        "/api/sessions?below=0.1&sort=session_id&order=asc", headers=auth(Role.ANALYST, "evt-1")
+    ).get_json()
+    assert lowered["items"][0]["minutes_below"] == 0
     both = client.get("/api/sessions", headers=auth(Role.ANALYST, "evt-1", "evt-2")).get_json()
     assert both["total"] == 4
     other = client.get("/api/sessions?event=evt-2", headers=auth(Role.ANALYST, "evt-1"))
@@ -199,6 +205,8 @@ def test_filters_sorting_and_pagination(client: FlaskClient) -> None:
         ("colour=blue", "colour"),
         ("events=evt-2", "events"),
         ("page=1&page=2", "give it once"),
+        ("below=1.5", "below"),
+        ("below=nan", "below"),
         ("event=%00bad", "event"),
         ("q=' OR 1=1 --", None),
         ("from=9999-12-31T23:59:59-01:00", "from"),
