@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import access
 from app.runtime import Runtime
-from app.session_filters import scoped_filter, session_span, url_params
+from app.session_filters import fitting_bucket, scoped_filter, session_span, url_params
 from components.sessions_page import COLUMNS
 from services.contracts import valid_id
 from services.session_queries import QueryError, SeriesRequest, SessionQueries, parse
@@ -45,10 +47,11 @@ def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...], name: str) -> Resp
         writer.writerow(
             {k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()}
         )
+    # Session ids may hold quotes or any script: an ASCII name, and the exact one in RFC 5987.
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    disposition = f"attachment; filename=\"{plain}.csv\"; filename*=UTF-8''{quote(name)}.csv"
     return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": disposition}
     )
 
 
@@ -91,7 +94,8 @@ def session_series(session_id: str, fmt: str) -> Any:
     try:
         series = parse(
             SeriesRequest,
-            {"bucket": request.args.get("bucket", "1m")} | session_span(session),
+            {"bucket": request.args.get("bucket") or fitting_bucket(session)}
+            | session_span(session),
         )
         points = queries.series(session_id, series)
     except QueryError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from app.access import Principal
-from services.session_queries import QueryError, SessionFilter, parse
+from services.session_queries import BUCKETS, MAX_POINTS, QueryError, SessionFilter, parse
 
 FILTER_KEYS = ("event", "from", "to", "q", "status", "sort", "order", "page", "below")
 
@@ -38,3 +38,17 @@ def session_span(session: dict[str, Any]) -> dict[str, str]:
     (its last tick included, whatever the bucket)."""
     end = datetime.fromisoformat(session["ended_at"] or session["last_seen"])
     return {"from": session["first_seen"], "to": (end + timedelta(hours=1)).isoformat()}
+
+
+def fitting_bucket(session: dict[str, Any]) -> str:
+    """The finest bucket (from 1 min) that shows the whole session within the point limit."""
+    span = session_span(session)
+    seconds = (
+        datetime.fromisoformat(span["to"]) - datetime.fromisoformat(span["from"])
+    ).total_seconds()
+    for name in ("1m", "5m"):
+        step = BUCKETS[name]
+        assert step is not None
+        if seconds / step.total_seconds() <= MAX_POINTS:
+            return name
+    return "1h"

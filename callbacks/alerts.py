@@ -55,10 +55,16 @@ def register_alerts(app: dash.Dash, runtime: Runtime) -> None:
         except SQLAlchemyError:
             log.warning("checking for critical alerts failed on the database", exc_info=True)
             return dash.no_update, dash.no_update
+        # The store is the browser's: keep only sane times of episodes still worth alerting.
+        current_ids = {episode["episode_id"] for episode in found}
+        given = alerted if isinstance(alerted, dict) else {}
         seen = {
             key: float(at)
-            for key, at in (alerted or {}).items()
-            if isinstance(at, int | float) and now - at < REMEMBER_SECONDS
+            for key, at in given.items()
+            if key in current_ids
+            and isinstance(at, int | float)
+            and not isinstance(at, bool)
+            and 0 <= now - at < REMEMBER_SECONDS
         }
         for episode in found:
             seen.setdefault(episode["episode_id"], now)

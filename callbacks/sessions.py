@@ -13,7 +13,7 @@ from dash import Input, Output, State, html
 
 from app.access import Principal
 from app.runtime import Runtime
-from app.session_filters import scoped_filter, session_span, url_params
+from app.session_filters import fitting_bucket, scoped_filter, session_span, url_params
 from components import ids
 from components.sessions_page import (
     MAX_OVERLAYS,
@@ -55,7 +55,7 @@ def _detail(
         )
     if not who.may_see(session["event_id"]):
         return html.Div(NOT_YOURS, className="notice notice-error")
-    bucket = params.get("bucket", "1m")
+    bucket = params.get("bucket") or fitting_bucket(session)
     compare = params.get("compare", "")
     align = "start" if params.get("align") == "start" else "clock"
     anomalies = queries.anomalies(session_id)

@@ -125,6 +125,14 @@ def _field(label: str, control: Any) -> html.Div:
 
 def sessions_table(params: Mapping[str, str], result: Mapping[str, Any]) -> html.Div:
     items = result["items"]
+    if not items and result.get("total"):
+        return html.Div(
+            [
+                f"This page is past the end: {result['total']} sessions match. ",
+                dcc.Link("Go to the first page", href=_href(SESSIONS_PATH, params, page=1)),
+            ],
+            className="notice notice-empty",
+        )
     if not items:
         return html.Div(NO_SESSIONS, className="notice notice-empty")
     sort, order = params.get("sort", "last_seen"), params.get("order", "desc")

@@ -4,6 +4,7 @@ Bounded: only the sessions given (the live ones, at most the catalogue's page of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,12 +42,14 @@ class SessionGlance:
         """Sort key: open CRITICAL first, then WARNING, then the lowest score."""
         severities = {episode.severity for episode in self.open_episodes}
         rank = 0 if "CRITICAL" in severities else 1 if severities else 2
-        score = self.record.last_score if self.record.last_score is not None else 1.0
+        last = self.record.last_score
+        score = last if last is not None and math.isfinite(last) else 1.0
         return rank, score, self.record.session_id
 
 
 def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
     """The scores (0-1) as block characters, averaged into at most `width` cells."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
     if not values:
         return ""
     size = max(1, -(-len(values) // width))

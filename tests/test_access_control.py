@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import jwt
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
@@ -20,6 +22,7 @@ from callbacks.agent import NOT_YOURS
 from callbacks.routing import NOT_YOUR_EVENT
 from components import ids
 from services.access_tokens import Role, mint_token
+from services.schema import sessions
 from services.settings import Settings
 from tests.browser.support import T0, seed_session, stamps_from
 
@@ -275,3 +278,35 @@ def test_a_comparison_only_overlays_sessions_of_the_principals_events(
     assert "no session" in answer and "among your events" in answer
     too_many = [inputs[0], inputs[1] | {"value": "?compare=a,b,c,d,e"}]
     assert "at most 4" in json.dumps(call_dash(client, ids.URL, too_many, []).get_json())
+
+
+def test_review_regressions_of_the_analyst_pages(client: FlaskClient, runtime: Runtime) -> None:
+    """Review: a malformed alert store from the browser gave a 500; a quote in a session id
+    broke the export's header; a long session's default bucket exceeded the point limit."""
+    sign_in(client, Role.PRODUCER, "evt-1")
+    poll = {"id": ids.ALERT_POLL, "property": "n_intervals", "value": 1}
+    for forged in ([1, 2], "x", 5, {"ep": True}):
+        stored = {"id": ids.ALERTED, "property": "data", "value": forged}
+        answer = call_dash(client, ids.ALERT_POLL, [poll], [stored, config("s-1")])
+        assert answer.status_code == 200
+    quoted = 'q"\u00e9'
+    seed_session(runtime, quoted, "evt-1", stamps=stamps_from(T0, 3))
+    export = client.get("/export/sessions/q%22%C3%A9/series.csv?bucket=raw")
+    disposition = export.headers["Content-Disposition"]
+    assert export.status_code == 200 and 'filename="q__-raw.csv"' in disposition
+    assert "filename*=UTF-8''q%22%C3%A9-raw.csv" in disposition
+    long_start = T0 - timedelta(days=10)
+    seed_session(runtime, "s-long", "evt-1", stamps=[long_start, T0])
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            sa.update(sessions)
+            .where(sessions.c.session_id == "s-long")
+            .values(first_seen=long_start)
+        )
+    inputs = [
+        {"id": ids.URL, "property": "pathname", "value": "/sessions/s-long"},
+        {"id": ids.URL, "property": "search", "value": ""},
+    ]
+    page = json.dumps(call_dash(client, ids.URL, inputs, []).get_json())
+    assert "session-graph" in page and "Cannot show that" not in page
+    assert client.get("/export/sessions/s-long/series.csv").status_code == 200

@@ -27,6 +27,7 @@ def test_sparkline_draws_scores_as_blocks() -> None:
     assert sparkline([]) == ""
     assert sparkline([0.0, 1.0]) == "▁█"
     assert len(sparkline([0.5] * 60)) == 20
+    assert sparkline([0.0, float("nan"), float("inf"), 1.0]) == "▁█"  # review: NaN crashed it
 
 
 def recent(runtime: Runtime, sid: str, score: float, event: str = "evt-1") -> None:
