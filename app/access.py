@@ -16,7 +16,6 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -46,9 +45,6 @@ class Principal:
         if self.events is None:
             return True
         return event_id is not None and event_id in self.events
-
-    def visible(self, event_ids: Iterable[str | None]) -> set[str | None]:
-        return {event_id for event_id in event_ids if self.may_see(event_id)}
 
 
 OPEN_ACCESS = Principal(Role.PRODUCER, None, "open access (no AUTH_SECRET)")

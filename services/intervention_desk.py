@@ -180,15 +180,8 @@ class InterventionDesk:
             assert current is not None
             if current.status != S.PENDING:
                 raise InterventionError(_already(current))
-            if current.expires_at is not None and current.expires_at <= now:
-                expired = self.store.move(
-                    conn,
-                    intervention_id,
-                    [S.PENDING],
-                    S.EXPIRED,
-                    decided_at=now,
-                    note="nobody approved or dismissed it in time",
-                )
+            if _past(current, now):
+                expired = self.store.expire(conn, intervention_id, now)
             else:
                 settings = self.settings.for_event(current.event_id, conn)
                 history = self.store.history(
@@ -222,37 +215,28 @@ class InterventionDesk:
         record = self._decidable(intervention_id, event_id)
         note = f"dismissed by {actor}" + (f": {reason.strip()[:300]}" if reason.strip() else "")
         now = _now()
+        expired = moved = None
         with self._serialised(record.event_id, record.session_id) as conn:
             current = self.store.get(intervention_id, conn)
             assert current is not None
-            if current.status == S.PENDING and current.expires_at and current.expires_at <= now:
-                expired = self.store.move(
+            if current.status == S.PENDING and _past(current, now):
+                expired = self.store.expire(conn, intervention_id, now)
+            else:
+                moved = self.store.move(
                     conn,
                     intervention_id,
                     [S.PENDING],
-                    S.EXPIRED,
+                    S.DISMISSED,
+                    approved_by=actor,
                     decided_at=now,
-                    note="nobody approved or dismissed it in time",
+                    note=note,
                 )
-            else:
-                expired = None
         if expired is not None:
             self.sender.push(expired)
             raise InterventionError("this suggestion had already expired")
-        with self._serialised(record.event_id, record.session_id) as conn:
-            moved = self.store.move(
-                conn,
-                intervention_id,
-                [S.PENDING],
-                S.DISMISSED,
-                approved_by=actor,
-                decided_at=_now(),
-                note=note,
-            )
-            if moved is None:
-                current = self.store.get(intervention_id, conn)
-                assert current is not None
-                raise InterventionError(_already(current))
+        if moved is None:
+            # Read under the same lock: it was no longer pending.
+            raise InterventionError(_already(current))
         self.sender.push(moved)
         return moved
 
@@ -369,6 +353,10 @@ class InterventionDesk:
             return
         with _SQLITE_DECISIONS, self.engine.begin() as conn:
             yield conn
+
+
+def _past(record: InterventionRecord, now: datetime) -> bool:
+    return record.expires_at is not None and record.expires_at <= now
 
 
 def _already(record: InterventionRecord) -> str:

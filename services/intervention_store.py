@@ -208,19 +208,21 @@ class InterventionStore:
                 t.status == InterventionStatus.PENDING.value, t.expires_at <= now
             )
         ).all()
-        expired = []
-        for (intervention_id,) in due:
-            moved = self.move(
-                conn,
-                intervention_id,
-                [InterventionStatus.PENDING],
-                InterventionStatus.EXPIRED,
-                decided_at=now,
-                note="nobody approved or dismissed it in time",
-            )
-            if moved is not None:
-                expired.append(moved)
-        return expired
+        expired = [self.expire(conn, intervention_id, now) for (intervention_id,) in due]
+        return [record for record in expired if record is not None]
+
+    def expire(
+        self, conn: Connection, intervention_id: str, now: datetime
+    ) -> InterventionRecord | None:
+        """A pending suggestion past its time, moved to expired; None if it was not pending."""
+        return self.move(
+            conn,
+            intervention_id,
+            [InterventionStatus.PENDING],
+            InterventionStatus.EXPIRED,
+            decided_at=now,
+            note="nobody approved or dismissed it in time",
+        )
 
     def stuck_approved(self, conn: Connection, before: datetime) -> list[str]:
         """Approved but never sent (a server died between approving and sending)."""
