@@ -4,7 +4,11 @@ Bearer tokens, app/api.py).
 
 A browser signs in once by opening any page with `?token=<jwt>`: the token is verified, its role
 and events go into a signed session cookie, and a redirect drops the token from the URL (and so
-from history and Referer). Without AUTH_SECRET there are no tokens to check: the server then runs
+from history and Referer). Iframe panels (`/embed/...`) redeem single-use embed tokens for
+per-panel cookies instead (app/embed_access.py); only they may be framed, by the
+EMBED_ALLOWED_ORIGINS allow-list.
+
+Without AUTH_SECRET there are no tokens to check: the server then runs
 in open access (everyone is a producer of every event), which the demo uses and every page
 announces in a banner; `serve` refuses it unless ALLOW_OPEN_ACCESS is set.
 """
@@ -16,14 +20,27 @@ import hmac
 import logging
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, jsonify, redirect, request, session
 from markupsafe import escape
+from sqlalchemy.exc import SQLAlchemyError
 
-from services.access_tokens import Role, TokenRejected, verify_token
+from app.embed_access import (
+    EMBED_PREFIX,
+    EmbedRefused,
+    PanelCookies,
+    PanelPass,
+    exchange_response,
+    frame_ancestors,
+    panel_of_path,
+    redeem_embed_token,
+)
+from services.access_tokens import EmbedResource, Role, TokenRejected, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +57,24 @@ class Principal:
     role: Role
     events: frozenset[str] | None  # None: every event (open access)
     subject: str
+    # Embed sign-ins: the panels their cookies open (events alone open nothing for them).
+    panels: frozenset[EmbedResource] = field(default_factory=frozenset)
 
     def may_see(self, event_id: str | None) -> bool:
         if self.events is None:
             return True
         return event_id is not None and event_id in self.events
+
+    def may_embed(self, resource: EmbedResource) -> bool:
+        """Whether this principal may view the panel: an embed sign-in holding its pass, or a
+        producer previewing a panel (its event is checked where the panel is rendered)."""
+        if self.role is Role.EMBED:
+            return resource in self.panels
+        return self.role is Role.PRODUCER
+
+    def may_follow_session(self, session_id: str) -> bool:
+        """For an embed sign-in: whether one of its panels shows this session live."""
+        return any(panel.kind.of_session and panel.target == session_id for panel in self.panels)
 
 
 OPEN_ACCESS = Principal(Role.PRODUCER, None, "open access (no AUTH_SECRET)")
@@ -79,13 +109,16 @@ def _from_cookie() -> Principal | None:
     return Principal(role, frozenset(str(e) for e in events), str(session.get("sub", "")))
 
 
+_TITLES = {401: "Sign in", 403: "Not allowed", 404: "Not found"}
+
+
 def _refuse(status: int, message: str) -> Response | tuple[Response, int]:
     if request.path.startswith(DASH_PREFIX) or request.method != "GET":
         return jsonify({"error": message}), status
     body = (
         "<!doctype html><title>Engagement Conductor</title>"
         "<main style='font-family:system-ui;max-width:40em;margin:4em auto'>"
-        f"<h1>{'Sign in' if status == 401 else 'Not allowed'}</h1><p>{escape(message)}</p></main>"
+        f"<h1>{_TITLES.get(status, 'Unavailable')}</h1><p>{escape(message)}</p></main>"
     )
     return Response(body, status=status, mimetype="text/html")
 
@@ -93,14 +126,40 @@ def _refuse(status: int, message: str) -> Response | tuple[Response, int]:
 # Analysts read past sessions; Dash's own routes serve every page, so each producer-only
 # callback checks the role itself (`producer_in_scope`).
 _ANALYST_PATHS = ("/sessions", "/export/", DASH_PREFIX)
+# Embed panels run Dash and the live socket; the socket checks the session itself.
+_EMBED_PATHS = (DASH_PREFIX, "/ws/live/")
 
 
-def _may_open(role: Role, path: str) -> bool:
-    if role is Role.PRODUCER:
+def _may_open(who: Principal, path: str) -> bool:
+    if who.role is Role.PRODUCER:
         return True
-    if role is Role.ANALYST:
+    if who.role is Role.ANALYST:
         return path.startswith(_ANALYST_PATHS)
-    return False
+    panel = panel_of_path(path)
+    if panel is not None:
+        return who.may_embed(panel)
+    return path.startswith(_EMBED_PATHS)
+
+
+def _embed_principal(passes: list[PanelPass]) -> Principal | None:
+    if not passes:
+        return None
+    events = frozenset(event for found in passes for event in found.events)
+    panels = frozenset(found.resource for found in passes)
+    subject = "embed " + ", ".join(sorted(str(panel) for panel in panels))
+    return Principal(Role.EMBED, events, subject, panels)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedPolicy:
+    """What embedding needs from the rest of the app."""
+
+    allowed_origins: tuple[str, ...]
+    cookie_lifetime_seconds: int
+    # A session's event id, or False for an unknown session.
+    event_of_session: Callable[[str], str | bool | None]
+    # Spends a token id (True) or finds it spent (False).
+    redeem: Callable[[str, datetime], bool]
 
 
 def is_producer() -> bool:
@@ -113,10 +172,13 @@ def _without_token() -> str:
     return request.path + (f"?{urlencode(args)}" if args else "")
 
 
-def install_access_control(server: Flask, secret: str | None, secure_cookies: bool) -> None:
+def install_access_control(
+    server: Flask, secret: str | None, secure_cookies: bool, embed: EmbedPolicy
+) -> None:
     """Register the check on `server`; must come before any other before-request hook that
     relies on the principal (the WebSocket refusal)."""
     server.secret_key = _cookie_key(secret) if secret else os.urandom(32)
+    panel_cookies = PanelCookies(secret, embed.cookie_lifetime_seconds) if secret else None
     server.config.update(
         SESSION_COOKIE_NAME=COOKIE_NAME,
         SESSION_COOKIE_HTTPONLY=True,
@@ -136,10 +198,10 @@ def install_access_control(server: Flask, secret: str | None, secure_cookies: bo
             try:
                 grant = verify_token(secret, token)
             except TokenRejected as exc:
-                return _refuse(401, f"This sign-in link is not valid ({exc}). Ask for a new one.")
+                kind = "embed" if request.path.startswith(EMBED_PREFIX) else "sign-in"
+                return _refuse(401, f"This {kind} link is not valid ({exc}). Ask for a new one.")
             if grant.role is Role.EMBED:
-                # It opens no page here: signing in with it would only end a real sign-in.
-                return _refuse(403, "An embed token is for iframe panels, not for signing in.")
+                return _open_panel(grant)
             session.clear()
             session.update(
                 role=grant.role.value,
@@ -151,13 +213,19 @@ def install_access_control(server: Flask, secret: str | None, secure_cookies: bo
             log.info("signed in: %s for events %s", grant.role.value, ", ".join(grant.events))
             return redirect(_without_token(), code=303)
         found = _from_cookie()
+        if found is None and panel_cookies is not None:
+            found = _embed_principal(panel_cookies.read(request.cookies))
         if found is None:
+            if request.path.startswith(EMBED_PREFIX):
+                return _refuse(401, "This panel needs a fresh embed link from the platform.")
             return _refuse(
                 401,
                 "Open this page with the sign-in link (…?token=…) you were given; "
                 "`engagement-conductor token` mints one.",
             )
-        if not _may_open(found.role, request.path):
+        if not _may_open(found, request.path):
+            if found.role is Role.EMBED:
+                return _refuse(403, "An embed sign-in opens only the panels it was given.")
             return _refuse(
                 403,
                 f"A {found.role.value} sign-in cannot open this page. Analysts have the past "
@@ -166,9 +234,27 @@ def install_access_control(server: Flask, secret: str | None, secure_cookies: bo
         g.ec_principal = found
         return None
 
+    def _open_panel(grant: Any) -> Any:
+        assert panel_cookies is not None
+        try:
+            redeem_embed_token(
+                grant, panel_of_path(request.path), embed.event_of_session, embed.redeem
+            )
+        except EmbedRefused as refused:
+            log.info("embed token %s refused: %s", grant.token_id, refused.message)
+            return _refuse(refused.status, refused.message)
+        except SQLAlchemyError:
+            log.warning("redeeming embed token %s failed on the database", grant.token_id)
+            return _refuse(503, "The database cannot be reached; reload the panel in a moment.")
+        existing = panel_cookies.read(request.cookies)
+        return exchange_response(_without_token(), panel_cookies, grant, existing)
+
+    ancestors = frame_ancestors(embed.allowed_origins)
+
     @server.after_request
-    def no_framing(response: Response) -> Response:
-        # Only embed routes (not built yet) may be framed, and then by an allow-list.
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    def framing_policy(response: Response) -> Response:
+        # Only panels may be framed, and only by the platform's origins.
+        policy = ancestors if request.path.startswith(EMBED_PREFIX) else "frame-ancestors 'none'"
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

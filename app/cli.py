@@ -216,22 +216,31 @@ def simulate(sessions: int, seed: int) -> None:
     help="An event the token may see; repeat for several.",
 )
 @click.option(
-    "--ttl",
-    default=3600,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Lifetime in seconds (at most 30 days).",
+    "--resource",
+    default=None,
+    help="Embed tokens only: the one panel it opens, live/<session>, anomalies/<session>, "
+    "interventions/<session> or event/<event>.",
 )
-def token(role: str, events: tuple[str, ...], ttl: int) -> None:
+@click.option(
+    "--ttl",
+    default=None,
+    type=click.IntRange(1),
+    help="Lifetime in seconds: default 3600 (at most 30 days); embed tokens 60 (at most 60).",
+)
+def token(role: str, events: tuple[str, ...], resource: str | None, ttl: int | None) -> None:
     """Print one signed access token (needs AUTH_SECRET)."""
     # Imported here: `serve` must reach gunicorn's gevent patching before anything loads ssl.
-    from services.access_tokens import Role, mint_token
+    from services.access_tokens import EMBED_MAX_TTL_SECONDS, EmbedResource, Role, mint_token
 
     settings = _settings()
     if settings.auth_secret is None:
         raise click.ClickException("AUTH_SECRET is not set: it signs the tokens")
+    chosen = Role(role)
+    if ttl is None:
+        ttl = EMBED_MAX_TTL_SECONDS if chosen is Role.EMBED else 3600
     try:
-        text = mint_token(settings.auth_secret.get_secret_value(), Role(role), list(events), ttl)
+        panel = EmbedResource.parse(resource) if resource is not None else None
+        text = mint_token(settings.auth_secret.get_secret_value(), chosen, list(events), ttl, panel)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(text)

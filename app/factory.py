@@ -5,15 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
+from dash import html
 
-from app.access import install_access_control, open_access
+from app.access import EmbedPolicy, current, install_access_control, open_access
 from app.api import api
 from app.exports import exports
 from app.health import health
 from app.live_socket import register_live_socket
 from app.runtime import Runtime
 from callbacks import register_callbacks
+from components.embed_panels import embed_shell
 from components.shell import app_shell
+from services.access_tokens import Role
+from services.embed_ledger import EmbedLedger
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -26,14 +30,16 @@ def create_app(runtime: Runtime) -> dash.Dash:
         suppress_callback_exceptions=True,
         update_title=None,
     )
-    # Called per page load, inside the request: the banner follows the signed-in principal.
-    app.layout = lambda: app_shell(open_access())
+    app.layout = page_shell
     server = app.server
     server.config["EC_RUNTIME"] = runtime
     secret = runtime.settings.auth_secret
     # First: every later hook (the WebSocket's refusals) relies on the principal it sets.
     install_access_control(
-        server, secret.get_secret_value() if secret else None, runtime.settings.secure_cookies
+        server,
+        secret.get_secret_value() if secret else None,
+        runtime.settings.secure_cookies,
+        embed_policy(runtime),
     )
     server.register_blueprint(health)
     server.register_blueprint(api)
@@ -41,3 +47,26 @@ def create_app(runtime: Runtime) -> dash.Dash:
     register_live_socket(server, runtime)
     register_callbacks(app, runtime)
     return app
+
+
+def page_shell() -> html.Div:
+    """Called per page load, inside the request: the banner follows the signed-in principal, and
+    an embed sign-in (which opens nothing but panels) gets no navigation at all."""
+    who = current()
+    if who is not None and who.role is Role.EMBED:
+        return embed_shell()
+    return app_shell(open_access())
+
+
+def embed_policy(runtime: Runtime) -> EmbedPolicy:
+    def event_of_session(session_id: str) -> str | bool | None:
+        record = runtime.store.get_session(session_id)
+        return False if record is None else record.event_id
+
+    settings = runtime.settings
+    return EmbedPolicy(
+        allowed_origins=settings.embed_allowed_origins,
+        cookie_lifetime_seconds=settings.embed_cookie_seconds,
+        event_of_session=event_of_session,
+        redeem=EmbedLedger(runtime.engine).redeem,
+    )

@@ -99,8 +99,8 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
     who = access.current()
     if who is None:
         return _refusal(401, "sign in first")
-    if not access.is_producer():
-        return _refusal(403, "the live feed is for producers")
+    if not (access.is_producer() or who.may_follow_session(session_id)):
+        return _refusal(403, "the live feed is for producers and for panels of this session")
     if _foreign_origin():
         return _refusal(403, "this socket only serves pages of this server")
     try:

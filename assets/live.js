@@ -59,16 +59,25 @@
 
     // -- UI updates (applied once their component is on the page) ------------------------------
 
+    // A panel without this part (an embedded panel shows only some) has no id for it.
     function queueProps(S, id, props) {
+        if (!id) { return; }
         var merged = S.ui[id] || {};
         Object.keys(props).forEach(function (key) { merged[key] = props[key]; });
         S.ui[id] = merged;
         schedule(S);
     }
 
+    // Stores render no element, so Dash's own layout is asked as well.
+    function onPage(id) {
+        if (document.getElementById(id)) { return true; }
+        var api = window.dash_component_api;
+        return Boolean(api && api.getLayout && api.getLayout(id) !== undefined);
+    }
+
     function applyQueuedProps(S) {
         Object.keys(S.ui).forEach(function (id) {
-            if (document.getElementById(id)) {
+            if (onPage(id)) {
                 window.dash_clientside.set_props(id, S.ui[id]);
                 delete S.ui[id];
             }
@@ -214,7 +223,8 @@
         var lastTs = points.length ? Date.parse(points[points.length - 1].timestamp) : -Infinity;
         S.buffer = S.buffer.filter(function (p) { return Date.parse(p.timestamp) > lastTs; });
         S.lastTs = S.buffer.length ? Date.parse(S.buffer[S.buffer.length - 1].timestamp) : lastTs;
-        S.figure = points;
+        // Panels without the chart only follow anomalies and interventions.
+        S.figure = S.cfg.ids.graph ? points : null;
         live.backfills += 1;
         window.ecAnomalies.reset(S, msg.anomalies);
         showAnomalies(S);
@@ -244,6 +254,7 @@
             return;
         }
         S.lastTs = ts;
+        if (!S.cfg.ids.graph) { return; }
         S.buffer.push(msg);
         setBanner(S, "");
         schedule(S);

@@ -7,6 +7,7 @@ import dash
 from app.runtime import Runtime
 from callbacks.agent import register_agent
 from callbacks.alerts import register_alerts
+from callbacks.embed import register_embed
 from callbacks.event_settings import register_event_settings
 from callbacks.live import register_live
 from callbacks.routing import register_routing
@@ -21,3 +22,4 @@ def register_callbacks(app: dash.Dash, runtime: Runtime) -> None:
     register_event_settings(app, runtime)
     register_sessions(app, runtime)
     register_alerts(app, runtime)
+    register_embed(app, runtime)

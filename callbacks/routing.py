@@ -14,11 +14,14 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.access import Principal, current
+from app.embed_access import EMBED_PREFIX
 from app.live_socket import window_anomalies
 from app.runtime import Runtime
+from callbacks.embed import render_panel
 from callbacks.sessions import render_sessions
 from components import ids
 from components.agent_panel import agent_section
+from components.embed_panels import panel_problem
 from components.event_settings_panel import settings_panel
 from components.home_page import error_page, home_body, home_page, not_found_page
 from components.live_page import (
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 PRODUCERS_ONLY = (
     "Live pages are for producers. Your sign-in opens the past sessions: go to /sessions."
 )
+PANELS_ONLY = "An embed sign-in opens only the panels it was given."
 NOT_YOUR_EVENT = (
     "This session belongs to an event your sign-in does not name. Ask for a sign-in link "
     "that includes its event."
@@ -79,6 +83,14 @@ def render_path(
     """The page for `pathname` as `who` may see it and, on a live session's page, the browser
     socket's config."""
     path = unquote(pathname)
+    if pathname.startswith(EMBED_PREFIX):
+        try:
+            return render_panel(runtime, who, pathname)
+        except SQLAlchemyError:
+            log.exception("rendering panel %s failed on the database", pathname)
+            return panel_problem(DATABASE_DOWN), None
+    if who.role is Role.EMBED:
+        return notice(PANELS_ONLY, "error"), None
     if who.role is not Role.PRODUCER and not path.startswith(SESSIONS_PATH):
         return notice(PRODUCERS_ONLY, "error"), None
     try:
@@ -158,14 +170,20 @@ def register_routing(app: dash.Dash, runtime: Runtime) -> None:
     @app.callback(
         Output(ids.PAGE, "children"),
         Output(ids.LIVE_CONFIG, "data"),
+        Output(ids.SHELL, "className"),
         Input(ids.URL, "pathname"),
         Input(ids.URL, "search"),
     )
-    def route(pathname: str | None, search: str | None) -> tuple[html.Div, dict[str, Any] | None]:
+    def route(
+        pathname: str | None, search: str | None
+    ) -> tuple[html.Div, dict[str, Any] | None, str]:
         who = current()
         if who is None:
             raise PreventUpdate
-        return render_path(runtime, pathname or "/", who, search or "")
+        path = pathname or "/"
+        page, config = render_path(runtime, path, who, search or "")
+        # A producer previewing a panel sees it as the platform's page will.
+        return page, config, "shell shell-embed" if path.startswith(EMBED_PREFIX) else "shell"
 
     @app.callback(
         Output(ids.HOME_BODY, "children"),

@@ -20,7 +20,7 @@ from services.overview import TREND_MINUTES, SessionGlance, sparkline
 NO_EVENT = "Sessions without an event id"
 
 
-def _badges(glance: SessionGlance) -> list[html.Span]:
+def anomaly_badges(glance: SessionGlance) -> list[html.Span]:
     return [
         html.Span(
             f"{episode.type.replace('_', ' ').lower()} · {episode.severity}",
@@ -46,7 +46,7 @@ def _session_row(glance: SessionGlance) -> html.Tr:
                 className="sparkline",
                 title=f"engagement over the last {TREND_MINUTES} minutes",
             ),
-            html.Td(_badges(glance) or "—"),
+            html.Td(anomaly_badges(glance) or "—"),
             html.Td(glance.mode, className="agent-mode"),
             html.Td(present, className="num"),
             html.Td(f"{record.last_seen:%H:%M:%S} UTC"),

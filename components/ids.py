@@ -90,3 +90,11 @@ ALERTED = "critical-alerted"
 SESSION_COMPARE = "session-compare"
 SESSION_ALIGN = "session-align"
 SESSION_COMPARE_APPLY = "session-compare-apply"
+
+# Shell root: its class hides the navigation on embedded panels.
+SHELL = "shell"
+
+# Embedded panels (/embed/...).
+EMBED_BODY = "embed-body"  # re-rendered body of the intervention log and event tile panels
+EMBED_SIGNAL = "embed-signal"  # bumped by live.js on an intervention push
+EMBED_REFRESH = "embed-refresh"

@@ -19,6 +19,7 @@ def app_shell(open_access: bool) -> html.Div:
         else []
     )
     return html.Div(
+        id=ids.SHELL,
         className="shell",
         children=[
             *warning,

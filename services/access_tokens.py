@@ -1,4 +1,9 @@
-"""Signed access tokens (JWT, HS256 with the secret the platform shares with us)."""
+"""Signed access tokens (JWT, HS256 with the secret the platform shares with us).
+
+Producer and analyst tokens sign a browser in or authorise API calls and may live for days.
+Embed tokens open one iframe panel: they name exactly one resource, live at most
+EMBED_MAX_TTL_SECONDS, and are redeemed once (app/embed_access.py keeps the ledger).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ ISSUER = "engagement-conductor"
 ALGORITHM = "HS256"
 MIN_SECRET_LENGTH = 32
 MAX_TTL_SECONDS = 30 * 24 * 3600
+EMBED_MAX_TTL_SECONDS = 60
+# Clocks of the platform and this server may disagree by this much.
+CLOCK_LEEWAY_SECONDS = 5
 
 
 class Role(StrEnum):
@@ -23,8 +31,44 @@ class Role(StrEnum):
     EMBED = "embed"
 
 
+class PanelKind(StrEnum):
+    """What an embed token opens: a session's live chart, anomaly list or intervention log, or
+    an event's overview tile."""
+
+    LIVE = "live"
+    ANOMALIES = "anomalies"
+    INTERVENTIONS = "interventions"
+    EVENT = "event"
+
+    @property
+    def of_session(self) -> bool:
+        return self is not PanelKind.EVENT
+
+
 class TokenRejected(ValueError):
     """A token that is malformed, forged, expired or outside its scope."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedResource:
+    kind: PanelKind
+    target: str  # a session id, or an event id for PanelKind.EVENT
+
+    @classmethod
+    def parse(cls, text: str) -> EmbedResource:
+        """`live/S-1`, `anomalies/S-1`, `interventions/S-1` or `event/EVT-1`."""
+        kind, sep, target = text.partition("/")
+        try:
+            panel = PanelKind(kind)
+        except ValueError:
+            panel = None
+        if not sep or panel is None or not valid_id(target):
+            kinds = ", ".join(k.value for k in PanelKind)
+            raise ValueError(f"a resource is <kind>/<id> with kind one of {kinds}; got {text!r}")
+        return cls(panel, target)
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}/{self.target}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +77,29 @@ class AccessGrant:
     events: tuple[str, ...]
     token_id: str
     expires_at: int
+    resource: EmbedResource | None = None  # set exactly for embed tokens
 
 
-def mint_token(secret: str, role: Role, events: list[str], ttl_seconds: int) -> str:
+def mint_token(
+    secret: str,
+    role: Role,
+    events: list[str],
+    ttl_seconds: int,
+    resource: EmbedResource | None = None,
+) -> str:
     if len(secret) < MIN_SECRET_LENGTH:
         raise ValueError(f"AUTH_SECRET must be at least {MIN_SECRET_LENGTH} characters")
     if not events or not all(valid_id(e) for e in events):
         raise ValueError("name at least one event id of 1-255 printable characters")
-    if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
-        raise ValueError(f"the lifetime must be 1 to {MAX_TTL_SECONDS} seconds")
+    longest = EMBED_MAX_TTL_SECONDS if role is Role.EMBED else MAX_TTL_SECONDS
+    if not 1 <= ttl_seconds <= longest:
+        raise ValueError(f"a {role.value} token's lifetime must be 1 to {longest} seconds")
+    if (role is Role.EMBED) != (resource is not None):
+        raise ValueError("an embed token names exactly one resource; other tokens name none")
+    if resource is not None and resource.kind is PanelKind.EVENT and resource.target not in events:
+        raise ValueError("an event panel's event must be one of the token's events")
     now = int(time.time())
-    claims = {
+    claims: dict[str, object] = {
         "iss": ISSUER,
         "sub": role.value,
         "events": sorted(set(events)),
@@ -51,6 +107,8 @@ def mint_token(secret: str, role: Role, events: list[str], ttl_seconds: int) -> 
         "iat": now,
         "exp": now + ttl_seconds,
     }
+    if resource is not None:
+        claims["res"] = str(resource)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -61,12 +119,32 @@ def verify_token(secret: str, token: str) -> AccessGrant:
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
+            leeway=CLOCK_LEEWAY_SECONDS,
             options={"require": ["exp", "iat", "sub", "jti", "iss"]},
         )
         role = Role(claims["sub"])
-    except (jwt.InvalidTokenError, ValueError) as exc:
+        issued, expires = int(claims["iat"]), int(claims["exp"])
+    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
         raise TokenRejected(str(exc)) from None
     events = claims.get("events")
     if not isinstance(events, list) or not events or not all(valid_id(e) for e in events):
         raise TokenRejected("token names no valid events")
-    return AccessGrant(role, tuple(events), str(claims["jti"]), int(claims["exp"]))
+    resource = _embed_resource(role, claims.get("res"), issued, expires)
+    return AccessGrant(role, tuple(events), str(claims["jti"]), expires, resource)
+
+
+def _embed_resource(role: Role, claim: object, issued: int, expires: int) -> EmbedResource | None:
+    if role is not Role.EMBED:
+        if claim is not None:
+            raise TokenRejected("only embed tokens name a resource")
+        return None
+    if not isinstance(claim, str):
+        raise TokenRejected("an embed token must name its resource")
+    try:
+        resource = EmbedResource.parse(claim)
+    except ValueError as exc:
+        raise TokenRejected(str(exc)) from None
+    # The signer picks the lifetime; a longer one than this is not an embed token we honour.
+    if expires - issued > EMBED_MAX_TTL_SECONDS:
+        raise TokenRejected(f"an embed token lives at most {EMBED_MAX_TTL_SECONDS} s")
+    return resource

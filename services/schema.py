@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_VERSION = 3  # 2: anomalies, event_settings; 3: the intervention agent
+SCHEMA_VERSION = 4  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens
 ID_LENGTH = 255
 
 metadata = sa.MetaData()
@@ -180,6 +180,16 @@ session_agent_modes = sa.Table(
     sa.Column("session_id", sa.String(ID_LENGTH), primary_key=True),
     sa.Column("mode", sa.String(16), nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Embed tokens are single use: each redeemed token id is kept until the token would have expired
+# anyway, so a replay within its lifetime finds it here.
+embed_token_uses = sa.Table(
+    "embed_token_uses",
+    metadata,
+    sa.Column("token_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_embed_token_uses_expires_at", "expires_at"),
 )
 
 # Time-partitioned tables when TimescaleDB is present; each key above includes `time`, as

@@ -6,13 +6,15 @@ import os
 import re
 import socket
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EMBEDDED = "embedded"
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
+# What frame-ancestors accepts as a host source, without paths: a bare "*" is refused on purpose.
+_ORIGIN_RE = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
 
 
 class ScoreWeights(BaseSettings):
@@ -86,6 +88,14 @@ class Settings(BaseSettings):
         False, description="let `serve` run without AUTH_SECRET: everyone is a producer"
     )
     secure_cookies: bool = Field(False, description="mark the sign-in cookie Secure (HTTPS)")
+    embed_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="comma-separated origins (https://platform.example, https://*.example.com)"
+        " whose pages may frame /embed/ panels; empty: none may",
+    )
+    embed_cookie_seconds: int = Field(
+        8 * 3600, ge=60, le=7 * 24 * 3600, description="how long an opened panel stays signed in"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -112,6 +122,24 @@ class Settings(BaseSettings):
         # Anyone holding one signed token could otherwise guess a short secret offline.
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("AUTH_SECRET must be at least 32 characters")
+        return value
+
+    @field_validator("embed_allowed_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("embed_allowed_origins")
+    @classmethod
+    def _framing_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "'self'" and not _ORIGIN_RE.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: use scheme://host[:port] "
+                    "(https://platform.example, https://*.example.com) or 'self'"
+                )
         return value
 
     @field_validator("redis_key_prefix")

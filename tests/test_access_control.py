@@ -21,7 +21,7 @@ from app.runtime import Runtime
 from callbacks.agent import NOT_YOURS
 from callbacks.routing import NOT_YOUR_EVENT
 from components import ids
-from services.access_tokens import Role, mint_token
+from services.access_tokens import EmbedResource, Role, mint_token
 from services.schema import sessions
 from services.settings import Settings
 from tests.browser.support import T0, seed_session, stamps_from
@@ -136,8 +136,11 @@ def test_analysts_cannot_open_producers_pages(client: FlaskClient) -> None:
 
 def test_an_embed_token_does_not_sign_in_or_end_a_sign_in(client: FlaskClient) -> None:
     sign_in(client, Role.PRODUCER, "evt-1")
-    response = client.get(f"/?token={link(Role.EMBED, 'evt-1')}")
-    assert response.status_code == 403 and "Set-Cookie" not in response.headers
+    panel = EmbedResource.parse("live/s-1")
+    embed = mint_token(SECRET, Role.EMBED, ["evt-1"], 60, panel)
+    response = client.get(f"/?token={embed}")
+    assert response.status_code == 403 and b"only its own /embed/ panel" in response.data
+    assert "Set-Cookie" not in response.headers
     assert client.get("/live/s-1").status_code == 200  # the producer is still signed in
 
 

@@ -9,7 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from services.access_tokens import Role, TokenRejected, mint_token, verify_token
+from services.access_tokens import (
+    EmbedResource,
+    PanelKind,
+    Role,
+    TokenRejected,
+    mint_token,
+    verify_token,
+)
 
 SECRET = "s" * 40
 
@@ -64,17 +71,60 @@ def test_unsigned_tokens_are_rejected() -> None:
 
 def test_token_command_prints_a_verifiable_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTH_SECRET", SECRET)
-    result = CliRunner().invoke(main, ["token", "--role", "embed", "--event", "e9", "--ttl", "30"])
+    result = CliRunner().invoke(main, ["token", "--role", "analyst", "--event", "e9"])
     assert result.exit_code == 0, result.output
-    assert verify_token(SECRET, result.output.strip()).events == ("e9",)
+    grant = verify_token(SECRET, result.output.strip())
+    assert grant.events == ("e9",) and grant.resource is None
+    assert grant.expires_at - time.time() == pytest.approx(3600, abs=5)
+    embed = CliRunner().invoke(
+        main, ["token", "--role", "embed", "--event", "e9", "--resource", "anomalies/S 1"]
+    )
+    assert embed.exit_code == 0, embed.output
+    grant = verify_token(SECRET, embed.output.strip())
+    assert grant.resource == EmbedResource(PanelKind.ANOMALIES, "S 1")
+    assert grant.expires_at - time.time() == pytest.approx(60, abs=5)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--role", "embed", "--event", "e9"], "exactly one resource"),
+        (["--role", "embed", "--event", "e9", "--resource", "live/s", "--ttl", "61"], "1 to 60"),
+        (["--role", "embed", "--event", "e9", "--resource", "chart/s"], "kind one of"),
+        (["--role", "embed", "--event", "e9", "--resource", "event/e2"], "one of the token's"),
+        (["--role", "producer", "--event", "e9", "--resource", "live/s"], "exactly one"),
+    ],
+)
+def test_token_command_explains_bad_embed_tokens(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], says: str
+) -> None:
+    monkeypatch.setenv("AUTH_SECRET", SECRET)
+    result = CliRunner().invoke(main, ["token", *args])
+    assert result.exit_code != 0 and says in result.output, result.output
+
+
+def test_embed_tokens_name_one_resource_and_live_a_minute_at_most() -> None:
+    live = EmbedResource.parse("live/s-1")
+    grant = verify_token(SECRET, mint_token(SECRET, Role.EMBED, ["e1"], 60, live))
+    assert grant.role is Role.EMBED and grant.resource == live
+    long_lived = signed(sub="embed", res="live/s-1", exp=int(time.time()) + 61)
+    with pytest.raises(TokenRejected, match="at most 60 s"):
+        verify_token(SECRET, long_lived)
+    with pytest.raises(TokenRejected, match="must name its resource"):
+        verify_token(SECRET, signed(sub="embed"))
+    with pytest.raises(TokenRejected, match="only embed tokens"):
+        verify_token(SECRET, signed(res="live/s-1"))
+    for text in ("live", "live/", "event", "nope/x", "/x", "live/ x"):
+        with pytest.raises(ValueError, match="kind one of"):
+            EmbedResource.parse(text)
 
 
 def test_token_command_explains_a_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUTH_SECRET", raising=False)
-    result = CliRunner().invoke(main, ["token", "--role", "embed", "--event", "e9"])
+    result = CliRunner().invoke(main, ["token", "--role", "analyst", "--event", "e9"])
     assert result.exit_code != 0
     assert "AUTH_SECRET is not set" in result.output
     short = CliRunner().invoke(
-        main, ["token", "--role", "embed", "--event", "e9"], env={"AUTH_SECRET": "short"}
+        main, ["token", "--role", "analyst", "--event", "e9"], env={"AUTH_SECRET": "short"}
     )
     assert "at least 32 characters" in short.output

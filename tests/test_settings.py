@@ -41,6 +41,11 @@ def test_environment_is_read_and_postgres_urls_use_psycopg(
         ({"REDIS_KEY_PREFIX": "bad prefix*"}, "REDIS_KEY_PREFIX"),
         ({"TICK_SECONDS": "30", "RATE_WINDOW_SECONDS": "10"}, "RATE_WINDOW_SECONDS"),
         ({"SCORE_CHAT": "2"}, "SCORE_CHAT"),
+        ({"EMBED_ALLOWED_ORIGINS": "*"}, "EMBED_ALLOWED_ORIGINS"),
+        ({"EMBED_ALLOWED_ORIGINS": "https://ok.example, https://x.example/path"}, "not an origin"),
+        ({"EMBED_ALLOWED_ORIGINS": "platform.example"}, "scheme://host"),
+        ({"EMBED_ALLOWED_ORIGINS": "https://a.example; script-src *"}, "EMBED_ALLOWED_ORIGINS"),
+        ({"EMBED_COOKIE_SECONDS": "10"}, "EMBED_COOKIE_SECONDS"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -55,3 +60,18 @@ def test_invalid_settings_name_the_variable(
 def test_a_short_auth_secret_is_refused_at_start_up() -> None:
     with pytest.raises(SettingsError, match="AUTH_SECRET must be at least 32 characters"):
         load_settings(auth_secret="short")
+
+
+def test_the_embed_allow_list_is_a_comma_separated_list_of_origins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "EMBED_ALLOWED_ORIGINS", " https://platform.example, https://*.events.example:8443 ,'self'"
+    )
+    assert load_settings().embed_allowed_origins == (
+        "https://platform.example",
+        "https://*.events.example:8443",
+        "'self'",
+    )
+    monkeypatch.setenv("EMBED_ALLOWED_ORIGINS", "")
+    assert load_settings().embed_allowed_origins == ()

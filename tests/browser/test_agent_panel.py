@@ -201,6 +201,10 @@ def test_manual_launch_and_the_log_updating_live_with_the_measured_outcome(
         return row is not None and "0.30 → 0.45 (+0.15, worked)" in row["cells"][-1]
 
     wait_until(dash_duo, outcome_shown, "the measured outcome in the log")
+    # Regression: the signal is a store, which has no element; live.js waited for one and the
+    # log only caught up on its interval refresh.
+    signal = f"return window.dash_component_api.getLayout({ids.AGENT_SIGNAL!r}).props.data;"
+    assert dash_duo.driver.execute_script(signal) > 0
     dash_duo.find_element(f"#{ids.AGENT_PERFORMANCE_SCOPE} input[value='all']")
     dash_duo.wait_for_contains_text(f"#{ids.AGENT_PERFORMANCE}", "100%")
     assert dash_duo.get_logs() == []

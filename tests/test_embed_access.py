@@ -1,0 +1,252 @@
+"""Iframe panels with AUTH_SECRET set: an embed token is redeemed once, at its own panel, for a
+partitioned cookie that opens that panel (its Dash requests and live socket) and nothing else;
+only panels may be framed, by the allow-list."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jwt
+import pytest
+from flask.testing import FlaskClient
+
+from app.embed_access import MAX_PANEL_COOKIES, PanelCookies
+from app.factory import create_app
+from app.runtime import Runtime
+from callbacks.agent import NOT_YOURS
+from callbacks.embed import NOT_ALLOWED
+from callbacks.routing import PANELS_ONLY
+from components import ids
+from services.access_tokens import EmbedResource, Role, mint_token
+from services.embed_ledger import EmbedLedger
+from services.settings import Settings
+from tests.browser.support import T0, seed_session, stamps_from
+from tests.test_access_control import call_dash, config
+
+SECRET = "e" * 40
+PLATFORM = "https://platform.example"
+
+
+def embed_link(resource: str, events: tuple[str, ...] = ("evt-1",), ttl: int = 60) -> str:
+    return mint_token(SECRET, Role.EMBED, list(events), ttl, EmbedResource.parse(resource))
+
+
+def signed(**claims: object) -> str:
+    """An embed token for live/s-1 signed with the right secret; `claims` replace defaults."""
+    now = int(time.time())
+    body = {
+        "iss": "engagement-conductor",
+        "sub": "embed",
+        "events": ["evt-1"],
+        "res": "live/s-1",
+        "jti": f"j-{time.monotonic_ns()}",
+        "iat": now,
+        "exp": now + 60,
+    } | claims
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, SECRET, "HS256")
+
+
+@pytest.fixture
+def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
+    settings = make_settings(auth_secret=SECRET, embed_allowed_origins=PLATFORM)
+    rt = Runtime.build(settings, with_collector=False)
+    seed_session(rt, "s-1", "evt-1", stamps=stamps_from(T0, 3))
+    seed_session(rt, "s-2", "evt-2", stamps=stamps_from(T0, 3))
+    yield rt
+    rt.engine.dispose()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> FlaskClient:
+    return create_app(runtime).server.test_client()
+
+
+def open_panel(client: FlaskClient, resource: str) -> None:
+    response = client.get(f"/embed/{resource}?token={embed_link(resource)}")
+    assert response.status_code == 303, response.data
+
+
+def panel_cookie_names(client: FlaskClient) -> set[str]:
+    return {cookie.key for cookie in client._cookies.values()}
+
+
+def test_an_embed_token_opens_its_panel_once(client: FlaskClient, runtime: Runtime) -> None:
+    token = embed_link("live/s-1")
+    response = client.get(f"/embed/live/s-1?token={token}&theme=dark")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/embed/live/s-1?theme=dark"
+    cookie = response.headers["Set-Cookie"]
+    name = PanelCookies.name(EmbedResource.parse("live/s-1"))
+    assert cookie.startswith(name + "=") and token not in cookie
+    for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/"):
+        assert attribute in cookie, attribute
+    page = client.get("/embed/live/s-1")
+    assert page.status_code == 200
+    assert page.headers["Content-Security-Policy"] == f"frame-ancestors {PLATFORM}"
+    assert EmbedLedger(runtime.engine).count() == 1
+    # The same link again, from anywhere, opens nothing.
+    replay = create_app(runtime).server.test_client().get(f"/embed/live/s-1?token={token}")
+    assert replay.status_code == 401 and b"already used" in replay.data
+    assert "Set-Cookie" not in replay.headers
+
+
+@pytest.mark.parametrize(
+    ("path", "token", "status", "says"),
+    [
+        (
+            "live/s-1",
+            mint_token("x" * 40, Role.EMBED, ["evt-1"], 60, EmbedResource.parse("live/s-1")),
+            401,
+            b"not valid",
+        ),
+        (
+            "live/s-1",
+            signed(iat=int(time.time()) - 200, exp=int(time.time()) - 140),
+            401,
+            b"expired",
+        ),
+        ("live/s-1", signed(exp=int(time.time()) + 3600), 401, b"at most 60 s"),
+        (
+            "live/s-1",
+            signed(iat=int(time.time()) + 600, exp=int(time.time()) + 630),
+            401,
+            b"not yet valid",
+        ),
+        ("live/s-1", signed(res=None), 401, b"must name its resource"),
+        ("live/s-1", signed(res="video/s-1"), 401, b"kind one of"),
+        ("live/s-2", signed(), 403, b"opens live/s-1, not live/s-2"),
+        ("anomalies/s-1", signed(), 403, b"opens live/s-1, not anomalies/s-1"),
+        ("live/s-2", signed(res="live/s-2"), 403, b"does not name"),
+        ("live/nope", signed(res="live/nope"), 404, b"No session"),
+        ("event/evt-2", signed(res="event/evt-2"), 403, b"does not name"),
+    ],
+    ids=[
+        "forged",
+        "expired",
+        "too-long",
+        "future",
+        "no-resource",
+        "bad-resource",
+        "other-session",
+        "other-kind",
+        "other-event",
+        "unknown-session",
+        "other-event-tile",
+    ],
+)
+def test_bad_embed_tokens_are_refused_without_a_cookie(
+    client: FlaskClient, path: str, token: str, status: int, says: bytes
+) -> None:
+    response = client.get(f"/embed/{path}?token={token}")
+    assert response.status_code == status and says in response.data, response.data
+    assert "Set-Cookie" not in response.headers
+    assert client.get(f"/embed/{path}").status_code == 401
+
+
+def route(client: FlaskClient, path: str) -> dict[str, Any]:
+    inputs = [
+        {"id": ids.URL, "property": "pathname", "value": path},
+        {"id": ids.URL, "property": "search", "value": ""},
+    ]
+    return call_dash(client, ids.URL, inputs, []).get_json()["response"]
+
+
+def test_an_embed_sign_in_opens_its_panel_and_nothing_else(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    open_panel(client, "live/s-1")
+    for path in ("/embed/live/s-2", "/embed/anomalies/s-1", "/", "/live/s-1", "/sessions"):
+        answer = client.get(path)
+        assert answer.status_code == 403 and b"only the panels" in answer.data, path
+    assert client.get("/export/sessions.csv").status_code == 403
+    assert client.get("/api/sessions").status_code == 401  # the API takes Bearer tokens only
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200 and "shell-embed" in layout.text
+    assert "Past sessions" not in layout.text  # no navigation inside the frame
+    # Dash requests: the routing callback renders only the granted panel.
+    own = route(client, "/embed/live/s-1")
+    assert own[ids.LIVE_CONFIG]["data"]["sessionId"] == "s-1"
+    assert own[ids.LIVE_CONFIG]["data"]["ids"]["anomalies"] is None
+    other = route(client, "/embed/live/s-2")
+    assert NOT_ALLOWED in json.dumps(other) and other[ids.LIVE_CONFIG]["data"] is None
+    for path in ("/live/s-1", "/sessions", "/sessions/s-1", "/"):
+        page = json.dumps(route(client, path))
+        assert PANELS_ONLY in page and "s-1" not in page.replace("/s-1", ""), path
+    # Producer callbacks refuse it even for its own session.
+    mode = {"id": ids.AGENT_MODE, "property": "value", "value": "AUTO"}
+    refused = call_dash(client, ids.AGENT_MODE, [mode], [config("s-1")]).get_json()
+    assert NOT_YOURS in json.dumps(refused)
+    assert runtime.desk.settings.session_mode("s-1") is None
+    # The live socket: its own session up to the upgrade, nothing else, never cross-origin.
+    assert client.get("/ws/live/s-1").status_code == 426
+    assert client.get("/ws/live/s-2").status_code == 403
+    assert client.get("/ws/live/s-1", headers={"Origin": PLATFORM}).status_code == 403
+
+
+def test_panels_render_and_refresh_only_within_their_grant(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    seed_session(runtime, "s-3", "evt-1", stamps=stamps_from(T0, 3))
+    open_panel(client, "interventions/s-1")
+    open_panel(client, "event/evt-1")
+    tile = json.dumps(route(client, "/embed/event/evt-1"))
+    assert "s-1" in tile and "s-3" in tile and "s-2" not in tile
+    assert "/live/" not in tile  # no links out of the frame
+    log_panel = route(client, "/embed/interventions/s-1")
+    assert log_panel[ids.LIVE_CONFIG]["data"]["ids"]["agentSignal"] == ids.EMBED_SIGNAL
+    assert log_panel[ids.LIVE_CONFIG]["data"]["ids"]["graph"] is None
+
+    def refresh(path: str) -> Any:
+        inputs = [
+            {"id": ids.EMBED_REFRESH, "property": "n_intervals", "value": 1},
+            {"id": ids.EMBED_SIGNAL, "property": "data", "value": 1},
+        ]
+        state = [{"id": ids.URL, "property": "pathname", "value": path}]
+        return call_dash(client, ids.EMBED_REFRESH, inputs, state)
+
+    assert "No interventions" in json.dumps(refresh("/embed/interventions/s-1").get_json())
+    assert "s-3" in json.dumps(refresh("/embed/event/evt-1").get_json())
+    # Paths the sign-in holds no pass for render nothing.
+    for path in ("/embed/interventions/s-3", "/embed/event/evt-2", "/embed/live/s-1"):
+        answer = refresh(path)
+        assert answer.status_code == 204 or answer.get_json()["response"] == {}, path
+    assert client.get("/ws/live/s-1").status_code == 426  # the log follows pushes
+
+
+def test_panel_cookies_stay_few(client: FlaskClient, runtime: Runtime) -> None:
+    resources = [
+        f"{kind}/s-{n}" for n in range(1, 5) for kind in ("live", "anomalies", "interventions")
+    ]
+    for n in range(2, 5):
+        seed_session(runtime, f"s-{n}", "evt-1", stamps=stamps_from(T0, 3))
+    resources.append("event/evt-1")
+    for resource in resources:
+        open_panel(client, resource)
+    held = panel_cookie_names(client)
+    names = [PanelCookies.name(EmbedResource.parse(r)) for r in resources]
+    assert len(held & set(names)) == MAX_PANEL_COOKIES
+    assert names[0] not in held and names[-1] in held
+
+
+def test_only_panels_may_be_framed(client: FlaskClient) -> None:
+    assert client.get("/").headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    refused = client.get("/embed/live/s-1")
+    assert refused.status_code == 401
+    assert refused.headers["Content-Security-Policy"] == f"frame-ancestors {PLATFORM}"
+
+
+def test_without_an_allow_list_no_page_may_be_framed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    rt = Runtime.build(make_settings(), with_collector=False)
+    try:
+        seed_session(rt, "s-1", "evt-1", stamps=stamps_from(T0, 3))
+        client = create_app(rt).server.test_client()
+        panel = client.get("/embed/live/s-1")  # open access: no token needed
+        assert panel.status_code == 200
+        assert panel.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    finally:
+        rt.engine.dispose()
