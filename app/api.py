@@ -15,14 +15,9 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from app.runtime import Runtime
 from services.access_tokens import AccessGrant, Role, TokenRejected, verify_token
+from services.analyst_requests import QueryError, SeriesRequest, SessionFilter, parse
 from services.contracts import valid_id
-from services.session_queries import (
-    QueryError,
-    SeriesRequest,
-    SessionFilter,
-    SessionQueries,
-    parse,
-)
+from services.session_queries import SessionQueries
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,26 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from app.access import Principal
-from services.session_queries import BUCKETS, MAX_POINTS, QueryError, SessionFilter, parse
+from services.analyst_requests import BUCKETS, MAX_POINTS, QueryError, SessionFilter, parse
 
-FILTER_KEYS = ("event", "from", "to", "q", "status", "sort", "order", "page", "below")
+FILTER_KEYS = (
+    "event",
+    "from",
+    "to",
+    "q",
+    "status",
+    "avg_min",
+    "avg_max",
+    "lowest_min",
+    "lowest_max",
+    "below",
+    "below_minutes",
+    "anomaly",
+    "intervention",
+    "sort",
+    "order",
+    "page",
+)
 
 
 def url_params(search: str) -> dict[str, str]:

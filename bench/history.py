@@ -37,8 +37,9 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from services.analyst_requests import SeriesRequest, SessionFilter  # noqa: E402
 from services.database import create_db_engine, ensure_schema  # noqa: E402
-from services.session_queries import SeriesRequest, SessionFilter, SessionQueries  # noqa: E402
+from services.session_queries import SessionQueries  # noqa: E402
 
 DB_NAME = "ec_bench_history"
 SESSIONS = 10_000

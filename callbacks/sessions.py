@@ -15,6 +15,7 @@ from app.access import Principal
 from app.runtime import Runtime
 from app.session_filters import fitting_bucket, scoped_filter, session_span, url_params
 from components import ids
+from components.sessions_filters import SCORE_INPUTS, TYPE_PICKS
 from components.sessions_page import (
     MAX_OVERLAYS,
     SESSIONS_PATH,
@@ -23,8 +24,9 @@ from components.sessions_page import (
     session_figure,
     sessions_page,
 )
+from services.analyst_requests import QueryError, SeriesRequest, parse
 from services.contracts import valid_id
-from services.session_queries import QueryError, SeriesRequest, SessionQueries, parse
+from services.session_queries import SessionQueries
 
 NOT_YOURS = "This session belongs to an event your sign-in does not name."
 
@@ -139,23 +141,27 @@ def register_sessions(app: dash.Dash, runtime: Runtime) -> None:
         State(ids.SESSIONS_TO, "value"),
         State(ids.SESSIONS_QUERY, "value"),
         State(ids.SESSIONS_STATUS, "value"),
+        *[State(control, "value") for control in SCORE_INPUTS.values()],
+        State(ids.SESSIONS_BELOW, "value"),
+        *[State(control, "value") for control in TYPE_PICKS.values()],
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
-    def apply_filters(
-        clicks: int | None,
-        event: str | None,
-        start: str | None,
-        end: str | None,
-        text: str | None,
-        status: str | None,
-        search: str | None,
-    ) -> Any:
+    def apply_filters(clicks: int | None, *values: Any) -> Any:
         if not clicks:
             return dash.no_update
+        *chosen_values, search = values
+        names = ["event", "from", "to", "q", "status", *SCORE_INPUTS, "below", *TYPE_PICKS]
+        chosen = dict(zip(names, chosen_values, strict=True))
+        for key in TYPE_PICKS:
+            picked = chosen[key]
+            chosen[key] = ",".join(str(v) for v in picked) if isinstance(picked, list) else None
         kept = {k: v for k, v in url_params(search or "").items() if k in ("sort", "order")}
-        chosen = {"event": event, "from": start, "to": end, "q": text, "status": status}
-        params = kept | {k: v.strip() for k, v in chosen.items() if v and v.strip()}
+        params = kept | {
+            k: str(v).strip() for k, v in chosen.items() if v is not None and str(v).strip()
+        }
+        if params.get("below") == "0.4" and "below_minutes" not in params:
+            del params["below"]  # the default: a shorter link
         return f"?{urlencode(params)}" if params else ""
 
 

@@ -98,3 +98,13 @@ SHELL = "shell"
 EMBED_BODY = "embed-body"  # re-rendered body of the intervention log and event tile panels
 EMBED_SIGNAL = "embed-signal"  # bumped by live.js on an intervention push
 EMBED_REFRESH = "embed-refresh"
+
+# Past sessions: score and type filters.
+SESSIONS_AVG_MIN = "sessions-avg-min"
+SESSIONS_AVG_MAX = "sessions-avg-max"
+SESSIONS_LOWEST_MIN = "sessions-lowest-min"
+SESSIONS_LOWEST_MAX = "sessions-lowest-max"
+SESSIONS_BELOW = "sessions-below"
+SESSIONS_BELOW_MINUTES = "sessions-below-minutes"
+SESSIONS_ANOMALY = "sessions-anomaly"
+SESSIONS_INTERVENTION = "sessions-intervention"

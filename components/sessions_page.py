@@ -14,8 +14,8 @@ from dash import dcc, html
 
 from components import ids
 from components.anomalies import SEVERITY_COLOURS
+from components.sessions_filters import SESSIONS_PATH, filter_form
 
-SESSIONS_PATH = "/sessions"
 EXPORT_PATH = "/export/sessions"
 BUCKET_LABELS = {"raw": "5 s", "1m": "1 min", "5m": "5 min", "1h": "1 hour"}
 COLUMNS: tuple[tuple[str, str, str | None], ...] = (
@@ -27,9 +27,9 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("Started", "first_seen", "first_seen"),
     ("Last seen", "last_seen", "last_seen"),
     ("Duration", "duration_seconds", None),
-    ("Avg score", "avg_score", None),
-    ("Min score", "min_score", None),
-    ("Min below", "minutes_below", None),
+    ("Avg score", "avg_score", "avg_score"),
+    ("Min score", "min_score", "min_score"),
+    ("Min below", "minutes_below", "minutes_below"),
     ("Peak audience", "peak_audience", None),
     ("Anomalies", "anomalies", None),
     ("Interventions", "interventions", None),
@@ -69,58 +69,6 @@ def _cell(field: str, item: Mapping[str, Any]) -> Any:
     if field == "success_rate":
         return "—" if value is None else f"{value:.0%}"
     return "—" if value is None else str(value)
-
-
-def filter_form(params: Mapping[str, str], events: Sequence[str]) -> html.Div:
-    return html.Div(
-        className="card filters",
-        children=[
-            html.Div(
-                className="settings-grid",
-                children=[
-                    _field(
-                        "Event",
-                        dcc.Dropdown(
-                            id=ids.SESSIONS_EVENT,
-                            options=[{"label": e, "value": e} for e in events],
-                            value=params.get("event") or None,
-                            placeholder="All my events",
-                        ),
-                    ),
-                    _field(
-                        "From (UTC, e.g. 2026-11-20T09:00:00Z)",
-                        dcc.Input(id=ids.SESSIONS_FROM, value=params.get("from", ""), type="text"),
-                    ),
-                    _field(
-                        "To (UTC)",
-                        dcc.Input(id=ids.SESSIONS_TO, value=params.get("to", ""), type="text"),
-                    ),
-                    _field(
-                        "Session title or id contains",
-                        dcc.Input(id=ids.SESSIONS_QUERY, value=params.get("q", ""), type="text"),
-                    ),
-                    _field(
-                        "Status",
-                        dcc.Dropdown(
-                            id=ids.SESSIONS_STATUS,
-                            options=[
-                                {"label": "live", "value": "live"},
-                                {"label": "ended", "value": "ended"},
-                            ],
-                            value=params.get("status") or None,
-                            placeholder="Any",
-                        ),
-                    ),
-                ],
-            ),
-            html.Button("Apply filters", id=ids.SESSIONS_APPLY, className="button button-primary"),
-            dcc.Link("Clear", href=SESSIONS_PATH, className="clear-link"),
-        ],
-    )
-
-
-def _field(label: str, control: Any) -> html.Div:
-    return html.Div(className="setting", children=[html.Label(label), control])
 
 
 def sessions_table(params: Mapping[str, str], result: Mapping[str, Any]) -> html.Div:

@@ -31,6 +31,7 @@ from services.metrics_store import MetricsStore
 from services.outcome_reader import DeliveryOutcome, OutcomeReader
 from services.redis_bus import REDIS_DOWN, RedisNames
 from services.session_book import Lifetimes, SessionBook, TickOutput
+from services.session_stats import SessionStatsRollup
 from services.settings import Settings
 from services.stream_reader import StreamReader
 from services.tick_writer import TickWriter
@@ -128,6 +129,7 @@ class Collector:
         self._event_settings_at = 0.0
         self._redis_backoff = 0.0
         self.event_settings = EventSettingsStore(store.engine)
+        self.rollup = SessionStatsRollup(store.engine)
         self.desk = InterventionDesk(store.engine, client, self.names, TemplateLibrary())
         delay = settings.agent_reward_delay_seconds
         self.followup = InterventionFollowUp(
@@ -174,6 +176,9 @@ class Collector:
         if now - self._event_settings_at >= self.event_settings_every:
             self._event_settings_at = now
             self._load_event_settings()
+            if self.is_leader:
+                self._end_abandoned_sessions()
+                self._isolated_step("rolling up session figures", self.rollup.advance)
         if now >= self._next_tick:
             boundary = math.floor(now / self.tick_seconds) * self.tick_seconds
             self.tick(boundary)
@@ -205,10 +210,10 @@ class Collector:
         content generator, costs that part of this turn, never the tick or the stream reading.
         """
         for row in out.episodes.opened:
-            self._agent_step("suggesting for a new episode", self._propose, row)
-        self._agent_step("expiring suggestions", self.followup.expire)
-        self._agent_step("measuring interventions", self.followup.measure)
-        self._agent_step("reading delivery outcomes", self.outcomes.read, self._delivered)
+            self._isolated_step("suggesting for a new episode", self._propose, row)
+        self._isolated_step("expiring suggestions", self.followup.expire)
+        self._isolated_step("measuring interventions", self.followup.measure)
+        self._isolated_step("reading delivery outcomes", self.outcomes.read, self._delivered)
 
     def _propose(self, row: dict[str, Any]) -> None:
         signals = row["signals"]
@@ -223,19 +228,19 @@ class Collector:
             session, row["type"], row["deviation"], row["episode_id"], row["explanation"]
         )
 
-    def _agent_step(self, what: str, action: Callable[..., object], *args: object) -> None:
+    def _isolated_step(self, what: str, action: Callable[..., object], *args: object) -> None:
         try:
             action(*args)
         except SQLAlchemyError as exc:
             log.warning(
-                "intervention agent: %s skipped, database error (%s)",
+                "%s skipped, database error (%s)",
                 what,
                 str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200],
             )
         except REDIS_DOWN as exc:
-            log.warning("intervention agent: %s skipped, Redis unavailable (%s)", what, exc)
+            log.warning("%s skipped, Redis unavailable (%s)", what, exc)
         except Exception:
-            log.exception("intervention agent: %s failed", what)
+            log.exception("%s failed", what)
 
     def _delivered(self, outcome: DeliveryOutcome) -> str | None:
         """Apply the platform's word on one delivery; why not, if it cannot be applied."""
@@ -251,8 +256,6 @@ class Collector:
             )
             return
         self.book.set_event_overrides(valid_stored_overrides(overrides))
-        if self.is_leader:
-            self._end_abandoned_sessions()
 
     def _end_abandoned_sessions(self) -> None:
         """Catalogue rows still 'live' that no collector has ticked for a while: a leader died

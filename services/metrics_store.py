@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from services.episode_log import episode_json
 from services.pg_copy import copy_upsert
 from services.schema import anomalies, engagement_metrics, sessions
+from services.session_stats import reset_late
 
 LIVE = "live"
 ENDED = "ended"
@@ -91,6 +92,7 @@ class MetricsStore:
                 self._copy_batch(conn, metric_rows, session_rows)
             else:
                 self._sqlite_batch(conn, metric_rows, session_rows)
+            reset_late(conn, metric_rows, datetime.now(UTC))
             if episode_rows:
                 insert = (
                     postgresql.insert(anomalies)

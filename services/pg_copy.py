@@ -44,7 +44,9 @@ def copy_upsert(
             for row in unique.values():
                 copy.write_row(
                     [
-                        Jsonb(row[name]) if name in json_columns else row.get(name)
+                        Jsonb(row[name])
+                        if name in json_columns and row.get(name) is not None
+                        else row.get(name)
                         for name in columns
                     ]
                 )

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_VERSION = 4  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens
+SCHEMA_VERSION = (
+    4  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens, session figures
+)
 ID_LENGTH = 255
 
 metadata = sa.MetaData()
@@ -54,6 +56,15 @@ sessions = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("last_score", sa.Float),
     sa.Column("present_users", sa.Integer),
+    # Settled figures over the session's score rows up to `stats_through`, kept by
+    # services/session_stats.py so analysts can filter and sort thousands of sessions on them.
+    sa.Column("score_ticks", sa.Integer),
+    sa.Column("score_sum", sa.Float),
+    sa.Column("score_min", sa.Float),
+    # Ticks scored below 0.05, 0.10, … 0.95 (cumulative): "time below a threshold" on any of them.
+    sa.Column("ticks_below", JSONType),
+    sa.Column("peak_audience", sa.Integer),
+    sa.Column("stats_through", UTCDateTime),
     sa.Index("ix_sessions_event_status", "event_id", "status"),
     sa.Index("ix_sessions_last_seen", "last_seen"),
 )

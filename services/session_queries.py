@@ -3,20 +3,29 @@ whitelist), one session's series at a bucket, its anomalies and interventions.
 
 Every query is bounded: pages of at most MAX_PAGE_SIZE sessions, series of at most MAX_POINTS
 points (a finer bucket over a longer range is refused, not truncated), lists of at most
-MAX_ITEMS rows. Parameters arrive as text and are validated here, so every caller (API, pages)
-refuses the same bad input with the same message.
+MAX_ITEMS rows. Requests are validated first (services/analyst_requests.py).
+
+Filters and sorting on scores use each session's settled figures (services/session_stats.py:
+every score row older than two minutes); the figures shown are those plus the newest rows.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import Engine
 
-from services.contracts import valid_id
+from services.analyst_requests import (
+    BUCKETS,
+    EARLIEST,
+    MAX_ITEMS,
+    MAX_POINTS,
+    QueryError,
+    SeriesRequest,
+    SessionFilter,
+)
 from services.episode_log import episode_json
 from services.intervention_store import InterventionRecord
 from services.schema import (
@@ -26,114 +35,10 @@ from services.schema import (
     interventions,
     sessions,
 )
+from services.session_stats import SessionFigures, unsettled_tail
 
-MAX_PAGE_SIZE = 200
-MAX_POINTS = 5000
-MAX_ITEMS = 500
-MAX_SEARCH_LENGTH = 200
-
-BUCKETS: dict[str, timedelta | None] = {
-    "raw": None,
-    "1m": timedelta(minutes=1),
-    "5m": timedelta(minutes=5),
-    "1h": timedelta(hours=1),
-}
-SORTABLE = ("first_seen", "last_seen", "session_id", "event_id", "last_score", "present_users")
 # Where every bucket is anchored: buckets fall on whole minutes and hours in UTC.
 _ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-class QueryError(ValueError):
-    """Input a query cannot take, with a message meant for the person who sent it."""
-
-
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("give a time zone (e.g. 2026-11-26T10:00:00Z)")
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("out of range") from None
-    if not EARLIEST <= value <= LATEST:
-        raise ValueError("must be between the years 2000 and 2100")
-    return value
-
-
-class SessionFilter(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    events: tuple[str, ...] | None = None  # None: no restriction (callers pass the token's scope)
-    event: str | None = None
-    start: datetime | None = Field(None, alias="from")
-    end: datetime | None = Field(None, alias="to")
-    q: str | None = Field(None, max_length=MAX_SEARCH_LENGTH)
-    status: Literal["live", "ended"] | None = None
-    sort: Literal[SORTABLE] = "last_seen"  # type: ignore[valid-type]
-    order: Literal["asc", "desc"] = "desc"
-    page: int = Field(1, ge=1, le=1_000_000)
-    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
-    # "Minutes below" counts the ticks scored under this.
-    below: float = Field(0.4, ge=0.0, le=1.0, allow_inf_nan=False)
-
-    @field_validator("event")
-    @classmethod
-    def _event_id(cls, value: str | None) -> str | None:
-        if value is not None and not valid_id(value):
-            raise ValueError("not a valid event id")
-        return value
-
-    @field_validator("q")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        if value is not None and not value.isprintable():
-            raise ValueError("holds control characters")
-        return value
-
-    @field_validator("start", "end")
-    @classmethod
-    def _zoned(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _aware(value)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> SessionFilter:
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise ValueError("'from' must be before 'to'")
-        return self
-
-
-class SeriesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    bucket: Literal["raw", "1m", "5m", "1h"] = "1m"
-    start: datetime | None = Field(None, alias="from")
-    end: datetime | None = Field(None, alias="to")
-
-    @field_validator("start", "end")
-    @classmethod
-    def _zoned(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _aware(value)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> SeriesRequest:
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise ValueError("'from' must be before 'to'")
-        return self
-
-
-def parse(model: type[BaseModel], raw: dict[str, Any]) -> Any:
-    """A validated request model, or QueryError naming each bad parameter."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "request"
-            problems.append(f"{where}: {error['msg']}")
-        raise QueryError("; ".join(problems)) from None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -153,8 +58,46 @@ class SessionQueries:
 
     def sessions(self, flt: SessionFilter) -> dict[str, Any]:
         """One page of the catalogue with per-session figures, and the total that matched."""
+        where = self._where(flt)
+        column = self._sort_column(flt)
+        ordering = column.desc() if flt.order == "desc" else column.asc()
+        page = (
+            sa.select(sessions)
+            .where(*where)
+            .order_by(ordering.nulls_last(), sessions.c.session_id)
+            .limit(flt.page_size)
+            .offset((flt.page - 1) * flt.page_size)
+        )
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(sessions).where(*where))
+            rows = conn.execute(page).all()
+            figures = self._figures(conn, rows, flt.below_index)
+            total_count = int(total.scalar() or 0)
+        items = [_session_json(row) | figures[row.session_id] for row in rows]
+        return {
+            "total": total_count,
+            "page": flt.page,
+            "page_size": flt.page_size,
+            "items": items,
+        }
+
+    def _minutes_below(self, index: int) -> sa.ColumnElement[Any]:
+        ticks = sessions.c.ticks_below[index].as_integer()
+        return ticks * (self.tick_seconds / 60.0)
+
+    def _sort_column(self, flt: SessionFilter) -> sa.ColumnElement[Any]:
         s = sessions.c
-        where = []
+        if flt.sort == "avg_score":
+            return s.score_sum / sa.func.nullif(s.score_ticks, 0)
+        if flt.sort == "min_score":
+            return s.score_min
+        if flt.sort == "minutes_below":
+            return self._minutes_below(flt.below_index)
+        return getattr(s, flt.sort)
+
+    def _where(self, flt: SessionFilter) -> list[sa.ColumnElement[bool]]:
+        s = sessions.c
+        where: list[sa.ColumnElement[bool]] = []
         if flt.events is not None:
             where.append(s.event_id.in_(flt.events))
         if flt.event is not None:
@@ -173,63 +116,61 @@ class SessionQueries:
                     sa.func.lower(sa.func.coalesce(s.title, "")).like(pattern, escape="\\"),
                 )
             )
-        column = getattr(s, flt.sort)
-        ordering = column.desc() if flt.order == "desc" else column.asc()
-        page = (
-            sa.select(sessions)
-            .where(*where)
-            .order_by(ordering.nulls_last(), s.session_id)
-            .limit(flt.page_size)
-            .offset((flt.page - 1) * flt.page_size)
-        )
-        with self.engine.connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(sessions).where(*where))
-            rows = conn.execute(page).all()
-            figures = self._figures(conn, [row.session_id for row in rows], flt.below)
-            total_count = int(total.scalar() or 0)
-        items = [_session_json(row) | figures.get(row.session_id, {}) for row in rows]
-        return {
-            "total": total_count,
-            "page": flt.page,
-            "page_size": flt.page_size,
-            "items": items,
-        }
+        average = s.score_sum / sa.func.nullif(s.score_ticks, 0)
+        if flt.avg_min is not None:
+            where.append(average >= flt.avg_min)
+        if flt.avg_max is not None:
+            where.append(average <= flt.avg_max)
+        if flt.lowest_min is not None:
+            where.append(s.score_min >= flt.lowest_min)
+        if flt.lowest_max is not None:
+            where.append(s.score_min <= flt.lowest_max)
+        if flt.below_minutes is not None:
+            where.append(self._minutes_below(flt.below_index) >= flt.below_minutes)
+        if flt.anomaly:
+            a = anomalies.c
+            where.append(
+                sa.exists().where(
+                    a.session_id == s.session_id, a.type.in_([t.value for t in flt.anomaly])
+                )
+            )
+        if flt.intervention:
+            t = interventions.c
+            where.append(
+                sa.exists().where(
+                    t.session_id == s.session_id,
+                    t.type.in_([kind.value for kind in flt.intervention]),
+                    t.executed_at.is_not(None),
+                )
+            )
+        return where
 
     def _figures(
-        self, conn: sa.Connection, ids: list[str], below_score: float
+        self, conn: sa.Connection, rows: list[sa.Row[Any]], below_index: int
     ) -> dict[str, dict[str, Any]]:
-        """Average and minimum score, minutes below `below_score`, peak audience and counts,
-        for one page's sessions."""
-        if not ids:
+        """Average and minimum score, minutes below the threshold, peak audience and counts,
+        for one page's sessions: the settled figures plus the rows since."""
+        if not rows:
             return {}
-        m = engagement_metrics.c
-        below = sa.func.sum(sa.case((m.engagement_score < below_score, 1), else_=0))
-        scores = conn.execute(
-            sa.select(
-                m.session_id,
-                sa.func.avg(m.engagement_score),
-                sa.func.min(m.engagement_score),
-                sa.func.count(),
-                below,
-                sa.func.max(m.extra["total_users"].as_float()),
+        ids = [row.session_id for row in rows]
+        tail = unsettled_tail(conn, ids)
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            figures = SessionFigures.from_row(row).plus(
+                tail.get(row.session_id, SessionFigures.empty())
             )
-            .where(m.session_id.in_(ids))
-            .group_by(m.session_id)
-        ).all()
-        found: dict[str, dict[str, Any]] = {
-            sid: {
-                "avg_score": avg,
-                "min_score": low,
-                "ticks": n,
-                "minutes_below": round((low_ticks or 0) * self.tick_seconds / 60, 2),
-                "peak_audience": int(peak) if peak is not None else None,
+            found[row.session_id] = {
+                "avg_score": figures.average,
+                "min_score": figures.score_min,
+                "ticks": figures.ticks,
+                "minutes_below": round(
+                    figures.ticks_below[below_index] * self.tick_seconds / 60, 2
+                ),
+                "peak_audience": figures.peak_audience,
+                "anomalies": 0,
+                "interventions": 0,
+                "success_rate": None,
             }
-            for sid, avg, low, n, low_ticks, peak in scores
-        }
-        empty = {"avg_score": None, "min_score": None, "ticks": 0, "minutes_below": 0.0}
-        for sid in ids:
-            found.setdefault(sid, empty | {"peak_audience": None})
-            found[sid] |= {"anomalies": 0, "interventions": 0, "success_rate": None}
         for sid, n in conn.execute(
             sa.select(anomalies.c.session_id, sa.func.count())
             .where(anomalies.c.session_id.in_(ids))

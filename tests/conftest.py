@@ -6,10 +6,12 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+import sqlalchemy as sa
 
 from services.collector import Collector
 from services.database import create_db_engine, ensure_schema
@@ -44,6 +46,18 @@ def pg_url() -> Iterator[str]:
         yield url.replace("postgresql://", "postgresql+psycopg://", 1)
     finally:
         drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine on a fresh SQLite file, then on the test's own PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ec.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = create_db_engine(url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from flask.testing import FlaskClient
 
 from app.factory import create_app
 from app.runtime import Runtime
-from services.access_tokens import Role, mint_token
+from services.access_tokens import EmbedResource, Role, mint_token
 from services.schema import anomalies, interventions
+from services.session_stats import SessionStatsRollup
 from services.settings import load_settings
 from tests.browser.support import metric_row, session_row
 from tests.conftest import PG_ADMIN_URL, REDIS_URL, _create_database
@@ -27,6 +28,10 @@ T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 def token(role: Role, *events: str, ttl: int = 600) -> str:
     return mint_token(SECRET, role, list(events), ttl)
+
+
+def embed_token() -> str:
+    return mint_token(SECRET, Role.EMBED, ["evt-1"], 60, EmbedResource.parse("live/s-a"))
 
 
 def auth(role: Role, *events: str) -> dict[str, str]:
@@ -41,7 +46,11 @@ def seed(runtime: Runtime) -> None:
     ):
         start = T0 + timedelta(hours=n)
         stamps = [start + timedelta(seconds=5 * i) for i in range(720)]
-        rows += [metric_row(sid, event, at, 0.2 + 0.1 * n) for at in stamps]
+        # s-b dips to 0.1 for its first five minutes.
+        rows += [
+            metric_row(sid, event, at, 0.1 if sid == "s-b" and i < 60 else 0.2 + 0.1 * n)
+            for i, at in enumerate(stamps)
+        ]
         row = session_row(sid, event, stamps[-1], status="ended", score=0.2 + 0.1 * n)
         catalogue.append(row | {"first_seen": start})
     runtime.store.write_batch(rows, catalogue)
@@ -75,6 +84,36 @@ def seed(runtime: Runtime) -> None:
                 executed_at=T0 + timedelta(minutes=6),
             )
         )
+        later = T0 + timedelta(hours=2, minutes=5)
+        conn.execute(
+            anomalies.insert().values(
+                time=later,
+                episode_id="ep-2",
+                session_id="s-c",
+                event_id="evt-1",
+                type="MASS_EXIT",
+                severity="CRITICAL",
+                anomaly_score=0.9,
+                current_engagement=0.3,
+                expected_engagement=0.4,
+                deviation=-0.3,
+                signals={},
+                explanation="many left",
+            )
+        )
+        conn.execute(
+            interventions.insert().values(
+                time=later,
+                intervention_id="iv-2",
+                session_id="s-c",
+                event_id="evt-1",
+                type="CHAT_PROMPT",
+                status="refused",
+                content={},
+            )
+        )
+    # Settled figures for s-a and s-b; s-c and s-x are shown from their rows alone.
+    SessionStatsRollup(runtime.engine).advance(T0 + timedelta(hours=2, minutes=2))
 
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
@@ -117,7 +156,7 @@ ROUTES = [
     [
         (lambda: auth(Role.PRODUCER, "evt-1"), 200),
         (lambda: auth(Role.ANALYST, "evt-1"), 200),
-        (lambda: auth(Role.EMBED, "evt-1"), 403),
+        (lambda: {"Authorization": f"Bearer {embed_token()}"}, 403),
         (lambda: {}, 401),
         (lambda: {"Authorization": "Bearer not-a-jwt"}, 401),
         (lambda: {"Authorization": f"Basic {token(Role.ANALYST, 'evt-1')}"}, 401),
@@ -190,9 +229,52 @@ def test_filters_sorting_and_pagination(client: FlaskClient) -> None:
     assert ids("event=evt-1&status=ended&sort=last_score&order=asc") == ["s-a", "s-b", "s-c"]
 
 
+def test_score_anomaly_and_intervention_filters(client: FlaskClient) -> None:
+    headers = auth(Role.ANALYST, "evt-1")
+
+    def ids(query: str) -> list[str]:
+        if "sort=" not in query:
+            query += "&sort=session_id&order=asc"
+        response = client.get(f"/api/sessions?{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return [s["session_id"] for s in response.get_json()["items"]]
+
+    # Averages: s-a 0.2, s-b (60 ticks of 0.1, 660 of 0.3) 0.283, s-c 0.4.
+    assert ids("avg_max=0.25") == ["s-a"]
+    assert ids("avg_min=0.25&avg_max=0.35") == ["s-b"]
+    assert ids("avg_min=0.25") == ["s-b", "s-c"]
+    assert ids("lowest_max=0.15") == ["s-b"]
+    assert ids("lowest_min=0.15") == ["s-a", "s-c"]
+    assert ids("below=0.2&below_minutes=5") == ["s-b"]
+    assert ids("below=0.2&below_minutes=5.1") == []
+    assert ids("below=0.35&below_minutes=60") == ["s-a", "s-b"]
+    assert ids("anomaly=SUDDEN_DROP") == ["s-a"]
+    assert ids("anomaly=MASS_EXIT,SUDDEN_DROP") == ["s-a", "s-c"]
+    assert ids("intervention=POLL") == ["s-a"]
+    assert ids("intervention=CHAT_PROMPT") == []  # refused, never executed
+    assert ids("anomaly=MASS_EXIT&intervention=POLL") == []
+    assert ids("sort=avg_score&order=desc") == ["s-c", "s-b", "s-a"]
+    assert ids("sort=min_score&order=asc") == ["s-b", "s-a", "s-c"]
+    assert ids("sort=minutes_below&below=0.15&order=desc")[0] == "s-b"
+    shown = client.get("/api/sessions?avg_min=0.25&avg_max=0.35", headers=headers).get_json()
+    figures = shown["items"][0]
+    assert figures["avg_score"] == pytest.approx((60 * 0.1 + 660 * 0.3) / 720)
+    assert figures["min_score"] == pytest.approx(0.1) and figures["ticks"] == 720
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
+        ("below=0.37", "multiples of 0.05"),
+        ("below=0.0", "below"),
+        ("below_minutes=-1", "below_minutes"),
+        ("avg_min=0.6&avg_max=0.2", "'avg_min' must not be above 'avg_max'"),
+        ("lowest_max=2", "lowest_max"),
+        ("avg_min=nan", "avg_min"),
+        ("anomaly=NOPE", "anomaly"),
+        ("intervention=POLL,HACK", "intervention"),
+        ("anomaly=" + ",".join(["MASS_EXIT"] * 5), "anomaly"),
+        ("sort=ticks_below", "sort"),
         ("from=yesterday", "from"),
         ("from=2026-11-20T12:00:00Z&to=2026-11-20T11:00:00Z", "'from' must be before 'to'"),
         ("from=2026-11-20T12:00:00", "time zone"),

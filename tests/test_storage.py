@@ -24,17 +24,6 @@ TIMESCALE_ADMIN_URL = os.environ.get(
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ec.sqlite3'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = create_db_engine(url)
-    yield engine
-    engine.dispose()
-
-
 def metric_row(session: str, at: datetime, score: float, event: str | None = "evt") -> dict:
     return {
         "time": at,

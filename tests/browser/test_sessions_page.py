@@ -11,8 +11,16 @@ import sqlalchemy as sa
 
 from app.runtime import Runtime
 from components import ids
-from services.schema import sessions
-from tests.browser.support import T0, seed_session, stamps_from, wait_until
+from services.schema import anomalies, sessions
+from services.session_stats import SessionStatsRollup
+from tests.browser.support import (
+    T0,
+    anomaly_row,
+    episode,
+    seed_session,
+    stamps_from,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -122,4 +130,45 @@ def test_sessions_overlay_by_time_since_start(served: Any, runtime: Runtime) -> 
     assert (
         "align=start" in dash_duo.driver.current_url and "bucket=raw" in dash_duo.driver.current_url
     )
+    assert dash_duo.get_logs() == []
+
+
+def test_score_and_anomaly_filters_round_trip_and_sort(served: Any, runtime: Runtime) -> None:
+    dash_duo = served
+    for n, (sid, score) in enumerate((("quiet", 0.2), ("steady", 0.5), ("lively", 0.8))):
+        start = T0 + timedelta(minutes=n)
+        seed_session(
+            runtime, sid, "evt-1", stamps=stamps_from(start, 24), score_of=lambda _, s=score: s
+        )
+    low = episode("quiet", "ep-low", T0) | {"type": "LOW_ENGAGEMENT"}
+    with runtime.engine.begin() as conn:
+        conn.execute(anomalies.insert().values(**anomaly_row(low)))
+    SessionStatsRollup(runtime.engine).catch_up(T0 + timedelta(hours=1))
+
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/sessions")
+    wait_until(dash_duo, lambda: len(rows(dash_duo)) == 3, "all three sessions listed")
+    dash_duo.find_element(f"#{ids.SESSIONS_AVG_MIN}").send_keys("0.4")
+    dash_duo.find_element(f"#{ids.SESSIONS_APPLY}").click()
+    wait_until(dash_duo, lambda: sorted(rows(dash_duo)) == ["lively", "steady"], "avg filter")
+    assert "avg_min=0.4" in dash_duo.driver.current_url
+    # Sorting by average keeps the filter.
+    dash_duo.driver.execute_script(
+        f"Array.from(document.querySelectorAll('#{ids.SESSIONS_TABLE} th a'))"
+        ".find(function (a) { return a.innerText.startsWith('Avg score'); }).click();"
+    )
+    wait_until(dash_duo, lambda: rows(dash_duo) == ["lively", "steady"], "sorted by average")
+    assert "sort=avg_score" in dash_duo.driver.current_url
+
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/sessions")
+    wait_until(dash_duo, lambda: len(rows(dash_duo)) == 3, "all listed again")
+    dash_duo.select_dcc_dropdown(f"#{ids.SESSIONS_ANOMALY}", "Low engagement")
+    dash_duo.find_element(f"#{ids.SESSIONS_APPLY}").click()
+    wait_until(dash_duo, lambda: rows(dash_duo) == ["quiet"], "anomaly filter")
+    assert "anomaly=LOW_ENGAGEMENT" in dash_duo.driver.current_url
+    # The link alone reproduces it, the choice shown in its control.
+    dash_duo.wait_for_page(dash_duo.driver.current_url)
+    wait_until(dash_duo, lambda: rows(dash_duo) == ["quiet"], "reloaded")
+    dash_duo.wait_for_contains_text(f"#{ids.SESSIONS_ANOMALY}", "Low engagement")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/sessions?below=0.37&below_minutes=1")
+    dash_duo.wait_for_contains_text(".sessions-page", "multiples of 0.05")
     assert dash_duo.get_logs() == []

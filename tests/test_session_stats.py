@@ -1,0 +1,169 @@
+"""Per-session figures rolled up from score rows: exact for settled rows, counted once, redone
+when rows arrive late, and the same figures the analysts' list shows at any point."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from services.analyst_requests import SessionFilter
+from services.database import ensure_schema
+from services.metrics_store import MetricsStore
+from services.schema import engagement_metrics, sessions
+from services.session_queries import SessionQueries
+from services.session_stats import (
+    SETTLE,
+    THRESHOLDS,
+    SessionStatsRollup,
+    threshold_index,
+)
+from tests.test_storage import catalogue_row, metric_row
+
+
+def scored(session: str, start: datetime, count: int) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(count):
+        row = metric_row(session, start + timedelta(seconds=5 * i), round((i * 37 % 100) / 100, 2))
+        row["extra"] = {"total_users": 10 + i % 7}
+        rows.append(row)
+    return rows
+
+
+def stored(engine: sa.Engine, session: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(sessions).where(sessions.c.session_id == session)).one()
+    return dict(row._mapping)
+
+
+def raw_figures(engine: sa.Engine, session: str, upto: datetime | None = None) -> dict[str, Any]:
+    m = engagement_metrics.c
+    where = [m.session_id == session] + ([m.time <= upto] if upto else [])
+    with engine.connect() as conn:
+        scores = [
+            r.engagement_score for r in conn.execute(sa.select(m.engagement_score).where(*where))
+        ]
+        peaks = [r[0] for r in conn.execute(sa.select(m.extra).where(*where))]
+    return {
+        "score_ticks": len(scores),
+        "score_sum": pytest.approx(sum(scores)),
+        "score_min": min(scores) if scores else None,
+        "ticks_below": [sum(1 for s in scores if s < t) for t in THRESHOLDS],
+        "peak_audience": max(p["total_users"] for p in peaks) if peaks else None,
+    }
+
+
+def figures(engine: sa.Engine, session: str) -> dict[str, Any]:
+    row = stored(engine, session)
+    return {
+        key: row[key]
+        for key in ("score_ticks", "score_sum", "score_min", "ticks_below", "peak_audience")
+    }
+
+
+@pytest.fixture
+def store(engine: sa.Engine) -> MetricsStore:
+    ensure_schema(engine)
+    return MetricsStore(engine)
+
+
+def test_thresholds_are_the_twentieths() -> None:
+    assert THRESHOLDS[0] == 0.05 and THRESHOLDS[-1] == 0.95 and len(THRESHOLDS) == 19
+    assert threshold_index(0.4) == 7
+    for bad in (0.0, 0.37, 1.0, 0.041):
+        with pytest.raises(ValueError, match=r"multiples of 0\.05"):
+            threshold_index(bad)
+
+
+def test_settled_rows_are_rolled_up_once(store: MetricsStore) -> None:
+    engine = store.engine
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(minutes=10)
+    store.write_batch(scored("s-1", start, 121), [catalogue_row("s-1", start) | {"last_seen": now}])
+    rollup = SessionStatsRollup(engine)
+    assert rollup.advance(now) == 1
+    settled = now - SETTLE
+    assert figures(engine, "s-1") == raw_figures(engine, "s-1", settled)
+    assert stored(engine, "s-1")["stats_through"] == settled
+    rollup.advance(now)  # nothing new has settled: nothing changes
+    assert figures(engine, "s-1") == raw_figures(engine, "s-1", settled)
+    rollup.advance(now + SETTLE)
+    assert figures(engine, "s-1") == raw_figures(engine, "s-1")
+
+
+def test_late_and_rewritten_rows_are_counted_exactly(store: MetricsStore) -> None:
+    engine = store.engine
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(minutes=30)
+    rows = scored("s-1", start, 240)
+    store.write_batch(rows, [catalogue_row("s-1", start) | {"last_seen": now}])
+    rollup = SessionStatsRollup(engine)
+    rollup.advance(now + SETTLE)
+    assert figures(engine, "s-1")["score_ticks"] == 240
+    below_005 = figures(engine, "s-1")["ticks_below"][0]
+    # A backlog after an outage: an old tick rewritten with another score, one never seen.
+    assert rows[3]["engagement_score"] == 0.11
+    changed = rows[3] | {"engagement_score": 0.01}
+    missing = metric_row("s-1", start - timedelta(seconds=5), 0.99)
+    store.write_batch([changed, missing], [])
+    assert stored(engine, "s-1")["stats_through"] is None  # forgotten, to be recomputed
+    rollup.advance(now + SETTLE)
+    assert figures(engine, "s-1") == raw_figures(engine, "s-1")
+    assert figures(engine, "s-1")["score_ticks"] == 241
+    assert figures(engine, "s-1")["ticks_below"][0] == below_005 + 1
+
+
+def test_rollups_racing_each_other_count_each_row_once(store: MetricsStore) -> None:
+    engine = store.engine
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(minutes=20)
+    for n in range(20):
+        sid = f"s-{n}"
+        store.write_batch(scored(sid, start, 100), [catalogue_row(sid, start) | {"last_seen": now}])
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def roll() -> None:
+        try:
+            barrier.wait()
+            SessionStatsRollup(engine).catch_up(now + SETTLE)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=roll) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    for n in range(20):
+        assert figures(engine, f"s-{n}") == raw_figures(engine, f"s-{n}")
+
+
+def test_the_list_shows_the_same_figures_before_and_after_a_rollup(store: MetricsStore) -> None:
+    engine = store.engine
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(minutes=10)
+    store.write_batch(scored("s-1", start, 121), [catalogue_row("s-1", start) | {"last_seen": now}])
+    queries = SessionQueries(engine)
+
+    def shown() -> dict[str, Any]:
+        item = queries.sessions(SessionFilter(below=0.5))["items"][0]
+        return {
+            k: item[k]
+            for k in ("avg_score", "min_score", "ticks", "minutes_below", "peak_audience")
+        }
+
+    before = shown()
+    SessionStatsRollup(engine).advance(now)  # part of the rows settled
+    assert shown() == pytest.approx(before)
+    SessionStatsRollup(engine).advance(now + SETTLE)
+    assert shown() == pytest.approx(before)
+    raw = raw_figures(engine, "s-1")
+    assert before["ticks"] == 121 and before["min_score"] == raw["score_min"]
+    assert before["minutes_below"] == pytest.approx(
+        raw["ticks_below"][threshold_index(0.5)] * 5 / 60, abs=0.01
+    )
