@@ -82,7 +82,9 @@ def authorised(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def _queries() -> SessionQueries:
     runtime = _runtime()
-    return SessionQueries(runtime.engine, runtime.settings.tick_seconds)
+    return SessionQueries(
+        runtime.engine, runtime.settings.tick_seconds, runtime.database.has_aggregates
+    )
 
 
 def _scoped_session(grant: AccessGrant, session_id: str) -> dict[str, Any]:

@@ -174,7 +174,7 @@ def collect() -> None:
     if settings.embedded_redis:
         raise click.ClickException("collect needs REDIS_URL: an embedded Redis has no platform")
     engine = create_db_engine(settings.database_url)
-    ensure_schema(engine)
+    ensure_schema(engine, settings.storage_policy())
     collector = Collector(settings, connect_redis(settings.redis_url), MetricsStore(engine))
     _on_sigterm(collector.stop)
     try:
@@ -284,7 +284,7 @@ def detector_settings(event_id: str, assignments: tuple[str, ...], reset: bool) 
     settings = _settings()
     engine = create_db_engine(settings.database_url)
     try:
-        ensure_schema(engine)
+        ensure_schema(engine, settings.storage_policy())
         store = EventSettingsStore(engine)
         try:
             overrides = (

@@ -36,7 +36,9 @@ SERIES_FIELDS = (
 
 def _queries() -> SessionQueries:
     runtime: Runtime = current_app.config["EC_RUNTIME"]
-    return SessionQueries(runtime.engine, runtime.settings.tick_seconds)
+    return SessionQueries(
+        runtime.engine, runtime.settings.tick_seconds, runtime.database.has_aggregates
+    )
 
 
 def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...], name: str) -> Response:

@@ -38,7 +38,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, with_collector: bool = True) -> Runtime:
         engine = create_db_engine(settings.database_url)
-        database = ensure_schema(engine)
+        database = ensure_schema(engine, settings.storage_policy())
         client = connect_redis(settings.redis_url)
         store = MetricsStore(engine)
         names = RedisNames(settings.redis_key_prefix)

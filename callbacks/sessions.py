@@ -33,7 +33,9 @@ NOT_YOURS = "This session belongs to an event your sign-in does not name."
 
 def render_sessions(runtime: Runtime, who: Principal, path: str, search: str) -> html.Div:
     params = url_params(search)
-    queries = SessionQueries(runtime.engine, runtime.settings.tick_seconds)
+    queries = SessionQueries(
+        runtime.engine, runtime.settings.tick_seconds, runtime.database.has_aggregates
+    )
     if path.startswith(SESSIONS_PATH + "/"):
         return _detail(queries, who, path[len(SESSIONS_PATH) + 1 :], params)
     events = sorted(

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.agent_reward import RewardRule
 from services.event_settings import EventSettingsStore, valid_stored_overrides
+from services.housekeeping import Housekeeping
 from services.intervention_content import TemplateLibrary
 from services.intervention_desk import InterventionDesk, SessionContext
 from services.intervention_followup import InterventionFollowUp
@@ -31,7 +32,6 @@ from services.metrics_store import MetricsStore
 from services.outcome_reader import DeliveryOutcome, OutcomeReader
 from services.redis_bus import REDIS_DOWN, RedisNames
 from services.session_book import Lifetimes, SessionBook, TickOutput
-from services.session_stats import SessionStatsRollup
 from services.settings import Settings
 from services.stream_reader import StreamReader
 from services.tick_writer import TickWriter
@@ -129,7 +129,7 @@ class Collector:
         self._event_settings_at = 0.0
         self._redis_backoff = 0.0
         self.event_settings = EventSettingsStore(store.engine)
-        self.rollup = SessionStatsRollup(store.engine)
+        self.housekeeping = Housekeeping(settings, store)
         self.desk = InterventionDesk(store.engine, client, self.names, TemplateLibrary())
         delay = settings.agent_reward_delay_seconds
         self.followup = InterventionFollowUp(
@@ -177,8 +177,7 @@ class Collector:
             self._event_settings_at = now
             self._load_event_settings()
             if self.is_leader:
-                self._end_abandoned_sessions()
-                self._isolated_step("rolling up session figures", self.rollup.advance)
+                self.housekeeping.run()
         if now >= self._next_tick:
             boundary = math.floor(now / self.tick_seconds) * self.tick_seconds
             self.tick(boundary)
@@ -256,18 +255,6 @@ class Collector:
             )
             return
         self.book.set_event_overrides(valid_stored_overrides(overrides))
-
-    def _end_abandoned_sessions(self) -> None:
-        """Catalogue rows still 'live' that no collector has ticked for a while: a leader died
-        or restarted and never heard from them again. Ours are ticked every tick."""
-        stale_before = time.time() - max(3 * self.tick_seconds, self.settings.lease_seconds) - 30
-        try:
-            ended = self.store.end_abandoned_sessions(datetime.fromtimestamp(stale_before, UTC))
-        except SQLAlchemyError as exc:
-            log.warning("could not sweep abandoned sessions (%s)", exc.__class__.__name__)
-            return
-        if ended:
-            log.info("marked %d abandoned sessions as ended", ended)
 
     # -- lease ----------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services.schema import HYPERTABLES, SCHEMA_VERSION, metadata, schema_version
+from services.storage_policy import StoragePolicy, apply_on_timescale
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,11 @@ log = logging.getLogger(__name__)
 class DatabaseInfo:
     backend: str  # "sqlite", "postgresql" or "timescaledb"
     version: int
+
+    @property
+    def has_aggregates(self) -> bool:
+        """Whether the continuous aggregates of services/storage_policy.py exist."""
+        return self.backend == "timescaledb"
 
 
 def create_db_engine(url: str) -> Engine:
@@ -68,8 +74,9 @@ def _timescale_available(conn: sa.Connection) -> bool:
     return True
 
 
-def ensure_schema(engine: Engine) -> DatabaseInfo:
-    """Create what is missing; safe to run on every start and from several processes."""
+def ensure_schema(engine: Engine, policy: StoragePolicy | None = None) -> DatabaseInfo:
+    """Create what is missing; safe to run on every start and from several processes. With
+    TimescaleDB, also the aggregates and the storage policies (default: StoragePolicy())."""
     with engine.begin() as conn:
         backend = engine.dialect.name
         if backend == "postgresql":
@@ -88,6 +95,7 @@ def ensure_schema(engine: Engine) -> DatabaseInfo:
                     ),
                     {"table": table},
                 )
+            apply_on_timescale(conn, policy or StoragePolicy())
         current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
         if current is None or current < SCHEMA_VERSION:
             conn.execute(

@@ -84,6 +84,8 @@ engagement_metrics = sa.Table(
     sa.Column("extra", JSONType, nullable=False),
     sa.PrimaryKeyConstraint("session_id", "time", name="pk_engagement_metrics"),
     sa.Index("ix_engagement_metrics_event_time", "event_id", "time"),
+    # Retention finds old rows by time alone; BRIN stays tiny on append-ordered rows.
+    sa.Index("ix_engagement_metrics_time", "time", postgresql_using="brin"),
 )
 
 anomalies = sa.Table(

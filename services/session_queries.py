@@ -11,18 +11,14 @@ every score row older than two minutes); the figures shown are those plus the ne
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services.analyst_requests import (
-    BUCKETS,
-    EARLIEST,
     MAX_ITEMS,
-    MAX_POINTS,
-    QueryError,
     SeriesRequest,
     SessionFilter,
 )
@@ -31,14 +27,11 @@ from services.intervention_store import InterventionRecord
 from services.schema import (
     agent_performance,
     anomalies,
-    engagement_metrics,
     interventions,
     sessions,
 )
+from services.score_series import ScoreSeries
 from services.session_stats import SessionFigures, unsettled_tail
-
-# Where every bucket is anchored: buckets fall on whole minutes and hours in UTC.
-_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -52,9 +45,11 @@ def _like(text: str) -> str:
 
 
 class SessionQueries:
-    def __init__(self, engine: Engine, tick_seconds: float = 5.0) -> None:
+    def __init__(self, engine: Engine, tick_seconds: float = 5.0, aggregates: bool = False) -> None:
+        """`aggregates`: read buckets from TimescaleDB's continuous aggregates."""
         self.engine = engine
         self.tick_seconds = tick_seconds
+        self._series = ScoreSeries(engine, aggregates)
 
     def sessions(self, flt: SessionFilter) -> dict[str, Any]:
         """One page of the catalogue with per-session figures, and the total that matched."""
@@ -202,71 +197,7 @@ class SessionQueries:
 
     def series(self, session_id: str, request: SeriesRequest) -> list[dict[str, Any]]:
         """Score and signals at the bucket, oldest first; raises QueryError if too many points."""
-        m = engagement_metrics.c
-        end = request.end or datetime.now(UTC)
-        start = request.start or max(EARLIEST, end - timedelta(hours=24))
-        if start >= end:
-            raise QueryError("'from' must be before 'to' (which defaults to now)")
-        step = BUCKETS[request.bucket]
-        span = (end - start).total_seconds()
-        if step is not None and span / step.total_seconds() > MAX_POINTS:
-            raise QueryError(
-                f"{request.bucket} buckets over that range exceed {MAX_POINTS} points; "
-                "choose a coarser bucket or a shorter range"
-            )
-        where = [m.session_id == session_id, m.time >= start, m.time < end]
-        if step is None:
-            query = (
-                sa.select(
-                    m.time.label("bucket"),
-                    m.engagement_score.label("score"),
-                    m.chat_msgs_per_min.label("chat"),
-                    m.poll_participation.label("poll"),
-                    m.active_users.label("active"),
-                    m.reactions_per_min.label("reactions"),
-                    m.user_leave_rate.label("leave"),
-                    sa.literal(1).label("ticks"),
-                )
-                .where(*where)
-                .order_by(m.time)
-                .limit(MAX_POINTS + 1)
-            )
-        else:
-            bucket = self._bucket(step).label("bucket")
-            query = (
-                sa.select(
-                    bucket,
-                    sa.func.avg(m.engagement_score).label("score"),
-                    sa.func.avg(m.chat_msgs_per_min).label("chat"),
-                    sa.func.avg(m.poll_participation).label("poll"),
-                    sa.func.avg(m.active_users).label("active"),
-                    sa.func.avg(m.reactions_per_min).label("reactions"),
-                    sa.func.avg(m.user_leave_rate).label("leave"),
-                    sa.func.count().label("ticks"),
-                )
-                .where(*where)
-                .group_by(bucket)
-                .order_by(bucket)
-            )
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        if len(rows) > MAX_POINTS:
-            raise QueryError(
-                f"more than {MAX_POINTS} raw points in that range; choose a bucket or a "
-                "shorter range"
-            )
-        return [_point(row) for row in rows]
-
-    def _bucket(self, step: timedelta) -> sa.ColumnElement[Any]:
-        m = engagement_metrics.c
-        if self.engine.dialect.name == "postgresql":
-            return sa.func.date_bin(
-                sa.text(f"INTERVAL '{int(step.total_seconds())} seconds'"), m.time, _ORIGIN
-            )
-        # SQLite stores UTC text: whole seconds since the epoch, floored to the step.
-        seconds = int(step.total_seconds())
-        epoch = sa.cast(sa.func.strftime("%s", m.time), sa.Integer)
-        return (epoch // seconds) * seconds
+        return self._series.series(session_id, request)
 
     def anomalies(self, session_id: str) -> list[dict[str, Any]]:
         a = anomalies.c
@@ -304,24 +235,4 @@ def _session_json(row: sa.Row[Any]) -> dict[str, Any]:
         "duration_seconds": max(0.0, duration.total_seconds()),
         "last_score": row.last_score,
         "present_users": row.present_users,
-    }
-
-
-def _point(row: sa.Row[Any]) -> dict[str, Any]:
-    stamp = row.bucket
-    if isinstance(stamp, str):
-        stamp = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
-    elif isinstance(stamp, datetime):
-        stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-    else:  # SQLite's bucket: seconds since the epoch (an int or a Decimal)
-        stamp = datetime.fromtimestamp(float(stamp), UTC)
-    return {
-        "time": stamp.isoformat(),
-        "score": row.score,
-        "chat_msgs_per_min": row.chat,
-        "poll_participation": row.poll,
-        "active_users": row.active,
-        "reactions_per_min": row.reactions,
-        "user_leave_rate": row.leave,
-        "ticks": row.ticks,
     }

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.storage_policy import StoragePolicy
+
 EMBEDDED = "embedded"
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
 # What frame-ancestors accepts as a host source, without paths: a bare "*" is refused on purpose.
@@ -93,6 +95,15 @@ class Settings(BaseSettings):
         description="comma-separated origins (https://platform.example, https://*.example.com)"
         " whose pages may frame /embed/ panels; empty: none may",
     )
+    metrics_retention_days: int = Field(
+        0, ge=0, le=36500, description="days raw score rows are kept; 0 keeps them forever"
+    )
+    aggregate_retention_days: int = Field(
+        0, ge=0, le=36500, description="TimescaleDB: days 1-min/1-h buckets are kept; 0: forever"
+    )
+    compress_after_days: int = Field(
+        7, ge=0, le=36500, description="TimescaleDB: compress score chunks this old; 0: never"
+    )
     embed_cookie_seconds: int = Field(
         8 * 3600, ge=60, le=7 * 24 * 3600, description="how long an opened panel stays signed in"
     )
@@ -157,6 +168,18 @@ class Settings(BaseSettings):
             raise ValueError("ACTIVE_WINDOW_SECONDS must be at least TICK_SECONDS")
         return self
 
+    @model_validator(mode="after")
+    def _storage_policy_holds(self) -> Settings:
+        self.storage_policy()
+        return self
+
+    def storage_policy(self) -> StoragePolicy:
+        return StoragePolicy(
+            metrics_retention_days=self.metrics_retention_days,
+            aggregate_retention_days=self.aggregate_retention_days,
+            compress_after_days=self.compress_after_days,
+        )
+
     @cached_property
     def score(self) -> ScoreWeights:
         return ScoreWeights()
@@ -180,6 +203,7 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"]) or "settings"
-            lines.append(f"{prefix}{where.upper()}: {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{prefix}{where.upper()}: {message}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
     return settings

@@ -23,6 +23,9 @@ pytest_plugins = ["tests.redis_server"]
 
 PG_ADMIN_URL = os.environ.get("EC_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("EC_TEST_REDIS", "redis://127.0.0.1:6379/0")
+TIMESCALE_ADMIN_URL = os.environ.get(
+    "EC_TEST_TIMESCALE_ADMIN", "postgresql://postgres@127.0.0.1:5433/postgres"
+)
 
 
 def _create_database(admin_url: str) -> tuple[str, Callable[[], None]]:
@@ -46,6 +49,27 @@ def pg_url() -> Iterator[str]:
         yield url.replace("postgresql://", "postgresql+psycopg://", 1)
     finally:
         drop()
+
+
+@pytest.fixture
+def timescale_url() -> Iterator[str]:
+    try:
+        with psycopg.connect(TIMESCALE_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            available = conn.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+            ).fetchone()
+            preload = conn.execute("SHOW shared_preload_libraries").fetchone()
+            if not available or "timescaledb" not in (preload[0] if preload else ""):
+                pytest.skip(f"TimescaleDB is not installed and preloaded at {TIMESCALE_ADMIN_URL}")
+            name = f"ec_test_{uuid.uuid4().hex[:12]}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        pytest.skip(f"no TimescaleDB server at {TIMESCALE_ADMIN_URL} (EC_TEST_TIMESCALE_ADMIN)")
+    try:
+        yield TIMESCALE_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(TIMESCALE_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -313,6 +313,8 @@ def test_series_buckets_and_their_bounds(client: FlaskClient) -> None:
     assert len(minute["points"]) == 60
     assert minute["points"][0]["time"] == "2026-11-20T10:00:00+00:00"
     assert minute["points"][0]["ticks"] == 12 and minute["points"][0]["score"] == pytest.approx(0.2)
+    # Regression: PostgreSQL's avg() of an integer column is numeric, which came out as a string.
+    assert isinstance(minute["points"][0]["active_users"], float)
     hour = client.get(base + "&bucket=1h", headers=headers).get_json()
     assert [p["ticks"] for p in hour["points"]] == [720]
     raw = client.get(base + "&bucket=raw", headers=headers).get_json()

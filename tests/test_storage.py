@@ -3,14 +3,10 @@ ticks upserted in batches, the catalogue kept, the chart window read back."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -18,9 +14,6 @@ from services.database import create_db_engine, ensure_schema
 from services.metrics_store import ENDED, LIVE, MetricsStore
 from services.schema import SCHEMA_VERSION, engagement_metrics, schema_version
 
-TIMESCALE_ADMIN_URL = os.environ.get(
-    "EC_TEST_TIMESCALE_ADMIN", "postgresql://postgres@127.0.0.1:5433/postgres"
-)
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
 
@@ -108,27 +101,6 @@ def test_catalogue_keeps_first_seen_and_follows_status(engine: sa.Engine) -> Non
     assert [s.session_id for s in store.list_sessions()] == ["s2"]
     assert store.list_events() == [("evt", 1)]
     assert store.get_session("nope") is None
-
-
-@pytest.fixture
-def timescale_url() -> Iterator[str]:
-    try:
-        with psycopg.connect(TIMESCALE_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            available = conn.execute(
-                "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-            ).fetchone()
-            preload = conn.execute("SHOW shared_preload_libraries").fetchone()
-            if not available or "timescaledb" not in (preload[0] if preload else ""):
-                pytest.skip(f"TimescaleDB is not installed and preloaded at {TIMESCALE_ADMIN_URL}")
-            name = f"ec_test_{uuid.uuid4().hex[:12]}"
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        pytest.skip(f"no TimescaleDB server at {TIMESCALE_ADMIN_URL} (EC_TEST_TIMESCALE_ADMIN)")
-    try:
-        yield TIMESCALE_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(TIMESCALE_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.timescale
