@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import click
 
@@ -75,7 +76,10 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     settings = _settings(**overrides)
     runtime = Runtime.build(settings)
     simulated = demo_sessions(sessions, seed)
-    agent_lines = _demo_agent_settings(runtime, sorted({s.event_id for s in simulated}))
+    events = sorted({s.event_id for s in simulated})
+    agent_lines = _demo_agent_settings(runtime, events)
+    panel = f"http://{settings.host}:{settings.port}/embed/event/{quote(events[0], safe='')}"
+    agent_lines.append(f"  an iframe panel (docs/embedding.md): {panel}")
     platform = Simulator(simulated, seed=seed)
     stop = threading.Event()
     sim = threading.Thread(

@@ -34,6 +34,11 @@ def test_demo_serves_scored_simulated_sessions_on_the_embedded_default(tmp_path:
         banner = proc.stdout.readline()
         url = f"http://127.0.0.1:{port}/"
         assert url in banner
+        panel = ""
+        while "/embed/event/" not in panel:
+            panel = proc.stdout.readline()
+            assert panel, "the demo never printed its panel's address"
+        panel_url = panel.split(": ", 1)[1].strip()
 
         def healthy_with_sessions() -> dict[str, Any] | None:
             code, body = get_json(url + "health")
@@ -44,6 +49,10 @@ def test_demo_serves_scored_simulated_sessions_on_the_embedded_default(tmp_path:
         with urllib.request.urlopen(url, timeout=5) as response:
             assert response.status == 200
             assert "Engagement Conductor" in response.read().decode()
+        with urllib.request.urlopen(panel_url, timeout=5) as response:
+            # Open access opens panels too; with no allow-list nothing may frame them.
+            assert response.status == 200
+            assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
