@@ -148,7 +148,7 @@ class SessionQueries:
         if not rows:
             return {}
         ids = [row.session_id for row in rows]
-        tail = unsettled_tail(conn, ids)
+        tail = unsettled_tail(conn, rows)
         found: dict[str, dict[str, Any]] = {}
         for row in rows:
             figures = SessionFigures.from_row(row).plus(

@@ -113,21 +113,26 @@ def figures_of(row: Any) -> SessionFigures:
     )
 
 
-def unsettled_tail(conn: sa.Connection, session_ids: Iterable[str]) -> dict[str, SessionFigures]:
-    """Figures of each session's rows not rolled up yet (all of them for a session never rolled
-    up): added to the stored ones, they give the figures as of now."""
-    ids = list(session_ids)
-    if not ids:
+def unsettled_tail(conn: sa.Connection, rows: Iterable[Any]) -> dict[str, SessionFigures]:
+    """Figures of the score rows each catalogue row's figures do not cover yet (all of them for
+    a session never rolled up): added to the stored ones, they give the figures as of now.
+
+    A session whose figures reach past its last tick has none, and is not queried at all; the
+    others get their own constant lower bound, which an index (and TimescaleDB's chunk
+    exclusion) can use, where a join on `stats_through` would read every row of the session.
+    """
+    m = engagement_metrics.c
+    bounds = []
+    for row in rows:
+        through = row.stats_through
+        if through is None:
+            bounds.append(m.session_id == row.session_id)
+        elif row.last_seen > through:
+            bounds.append(sa.and_(m.session_id == row.session_id, m.time > through))
+    if not bounds:
         return {}
-    m, s = engagement_metrics.c, sessions.c
-    query = figures_query(
-        [
-            m.session_id.in_(ids),
-            s.session_id == m.session_id,
-            sa.or_(s.stats_through.is_(None), m.time > s.stats_through),
-        ]
-    )
-    return {row.session_id: figures_of(row) for row in conn.execute(query)}
+    query = figures_query([sa.or_(*bounds)])
+    return {found.session_id: figures_of(found) for found in conn.execute(query)}
 
 
 class SessionStatsRollup:
