@@ -59,6 +59,17 @@ class Principal:
     subject: str
     # Embed sign-ins: the panels their cookies open (events alone open nothing for them).
     panels: frozenset[EmbedResource] = field(default_factory=frozenset)
+    name: str | None = None  # the token's `name` claim
+
+    @property
+    def actor(self) -> str:
+        """Who this is in the intervention log: the name the platform gave, else the role and
+        the sign-in's token id."""
+        if self.name:
+            return self.name
+        if self.events is None:
+            return f"{self.role.value} (open access)"
+        return f"{self.role.value} {self.subject[:8]}"
 
     def may_see(self, event_id: str | None) -> bool:
         if self.events is None:
@@ -106,7 +117,13 @@ def _from_cookie() -> Principal | None:
         return None
     if not isinstance(events, list) or expires <= time.time():
         return None
-    return Principal(role, frozenset(str(e) for e in events), str(session.get("sub", "")))
+    name = session.get("name")
+    return Principal(
+        role,
+        frozenset(str(e) for e in events),
+        str(session.get("sub", "")),
+        name=str(name) if name else None,
+    )
 
 
 _TITLES = {401: "Sign in", 403: "Not allowed", 404: "Not found"}
@@ -208,6 +225,7 @@ def install_access_control(
                 events=list(grant.events),
                 exp=grant.expires_at,
                 sub=grant.token_id,
+                name=grant.name,
             )
             session.permanent = False
             log.info("signed in: %s for events %s", grant.role.value, ", ".join(grant.events))

@@ -226,12 +226,19 @@ def simulate(sessions: int, seed: int) -> None:
     "interventions/<session> or event/<event>.",
 )
 @click.option(
+    "--name",
+    default=None,
+    help="Producers and analysts: who holds the token, as the intervention log names them.",
+)
+@click.option(
     "--ttl",
     default=None,
     type=click.IntRange(1),
     help="Lifetime in seconds: default 3600 (at most 30 days); embed tokens 60 (at most 60).",
 )
-def token(role: str, events: tuple[str, ...], resource: str | None, ttl: int | None) -> None:
+def token(
+    role: str, events: tuple[str, ...], resource: str | None, name: str | None, ttl: int | None
+) -> None:
     """Print one signed access token (needs AUTH_SECRET)."""
     # Imported here: `serve` must reach gunicorn's gevent patching before anything loads ssl.
     from services.access_tokens import EMBED_MAX_TTL_SECONDS, EmbedResource, Role, mint_token

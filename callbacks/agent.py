@@ -34,9 +34,13 @@ from services.metrics_store import SessionRecord
 log = logging.getLogger(__name__)
 
 LOG_ROWS = 50
-# Until access control names the person, decisions made on the page are the producer's.
-PAGE_ACTOR = "producer (live page)"
 DATABASE_DOWN = "The database cannot be reached right now; nothing was changed. Try again."
+
+
+def _actor() -> str:
+    """The signed-in producer, as the intervention log records who decided."""
+    who = access.current()
+    return who.actor if who is not None else "producer"
 
 
 def _message(text: str, kind: str) -> html.Div:
@@ -161,13 +165,13 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
                 return _message(NOT_YOURS, "error"), dash.no_update
             event_id = session.event_id
             if trigger["type"] == ids.APPROVE_BUTTON:
-                record = desk.approve(intervention_id, event_id, PAGE_ACTOR)
+                record = desk.approve(intervention_id, event_id, _actor())
                 text = f"Approved: {record.preview or record.type}. Status: {record.status}." + (
                     f" {record.note}" if record.note else ""
                 )
                 kind = "info" if record.status == InterventionStatus.EXECUTED else "error"
             else:
-                record = desk.dismiss(intervention_id, event_id, PAGE_ACTOR)
+                record = desk.dismiss(intervention_id, event_id, _actor())
                 text, kind = "Dismissed; the agent will not send it.", "info"
         except InterventionError as exc:
             text, kind = str(exc).capitalize(), "error"
@@ -196,7 +200,7 @@ def register_agent(app: dash.Dash, runtime: Runtime) -> None:
             if in_scope(str(config.get("sessionId"))) is None:
                 return _message(NOT_YOURS, "error"), dash.no_update
             session, anomaly, deviation = session_context(runtime, config["sessionId"])
-            record = desk.trigger(session, chosen, PAGE_ACTOR, anomaly, deviation)
+            record = desk.trigger(session, chosen, _actor(), anomaly, deviation)
             text = f"Launched: {record.preview or record.type}. Status: {record.status}." + (
                 f" {record.note}" if record.note else ""
             )

@@ -21,6 +21,7 @@ ALGORITHM = "HS256"
 MIN_SECRET_LENGTH = 32
 MAX_TTL_SECONDS = 30 * 24 * 3600
 EMBED_MAX_TTL_SECONDS = 60
+MAX_NAME_LENGTH = 100
 # Clocks of the platform and this server may disagree by this much.
 CLOCK_LEEWAY_SECONDS = 5
 
@@ -78,6 +79,11 @@ class AccessGrant:
     token_id: str
     expires_at: int
     resource: EmbedResource | None = None  # set exactly for embed tokens
+    name: str | None = None  # who holds it, as the intervention log shows them
+
+
+def valid_name(name: object) -> bool:
+    return isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH and name.isprintable()
 
 
 def mint_token(
@@ -86,6 +92,7 @@ def mint_token(
     events: list[str],
     ttl_seconds: int,
     resource: EmbedResource | None = None,
+    name: str | None = None,
 ) -> str:
     if len(secret) < MIN_SECRET_LENGTH:
         raise ValueError(f"AUTH_SECRET must be at least {MIN_SECRET_LENGTH} characters")
@@ -98,6 +105,8 @@ def mint_token(
         raise ValueError("an embed token names exactly one resource; other tokens name none")
     if resource is not None and resource.kind is PanelKind.EVENT and resource.target not in events:
         raise ValueError("an event panel's event must be one of the token's events")
+    if name is not None and not valid_name(name):
+        raise ValueError(f"a name is 1-{MAX_NAME_LENGTH} printable characters")
     now = int(time.time())
     claims: dict[str, object] = {
         "iss": ISSUER,
@@ -109,6 +118,8 @@ def mint_token(
     }
     if resource is not None:
         claims["res"] = str(resource)
+    if name is not None:
+        claims["name"] = name
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -130,7 +141,10 @@ def verify_token(secret: str, token: str) -> AccessGrant:
     if not isinstance(events, list) or not events or not all(valid_id(e) for e in events):
         raise TokenRejected("token names no valid events")
     resource = _embed_resource(role, claims.get("res"), issued, expires)
-    return AccessGrant(role, tuple(events), str(claims["jti"]), expires, resource)
+    name = claims.get("name")
+    if name is not None and not valid_name(name):
+        raise TokenRejected(f"the name claim must be 1-{MAX_NAME_LENGTH} printable characters")
+    return AccessGrant(role, tuple(events), str(claims["jti"]), expires, resource, name)
 
 
 def _embed_resource(role: Role, claim: object, issued: int, expires: int) -> EmbedResource | None:

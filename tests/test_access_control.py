@@ -313,3 +313,22 @@ def test_review_regressions_of_the_analyst_pages(client: FlaskClient, runtime: R
     page = json.dumps(call_dash(client, ids.URL, inputs, []).get_json())
     assert "session-graph" in page and "Cannot show that" not in page
     assert client.get("/export/sessions/s-long/series.csv").status_code == 200
+
+
+def test_the_intervention_log_names_who_launched(client: FlaskClient, runtime: Runtime) -> None:
+    def launch(token: str) -> str | None:
+        assert client.get(f"/?token={token}").status_code == 303
+        states = [
+            {"id": ids.AGENT_LAUNCH_TYPE, "property": "value", "value": "POLL"},
+            config("s-1"),
+            {"id": ids.AGENT_SIGNAL, "property": "data", "value": 0},
+        ]
+        clicked = {"id": ids.AGENT_LAUNCH, "property": "n_clicks", "value": 1}
+        assert call_dash(client, ids.AGENT_LAUNCH, [clicked], states).status_code == 200
+        return runtime.desk.store.for_session("s-1", 1)[0].approved_by
+
+    named = mint_token(SECRET, Role.PRODUCER, ["evt-1"], 600, name="Ada Lovelace")
+    assert launch(named) == "Ada Lovelace"
+    unnamed = link(Role.PRODUCER, "evt-1")
+    token_id = jwt.decode(unnamed, SECRET, algorithms=["HS256"], issuer="engagement-conductor")
+    assert launch(unnamed) == f"producer {token_id['jti'][:8]}"

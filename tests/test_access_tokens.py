@@ -55,6 +55,8 @@ def test_the_well_formed_default_of_these_cases_verifies() -> None:
         (lambda: signed(sub="root"), "root"),  # unknown role
         (lambda: signed(events=[]), "no valid events"),
         (lambda: signed(iss="someone-else"), "issuer"),
+        (lambda: signed(name="Ada\n<script>"), "name claim"),
+        (lambda: signed(name="x" * 101), "name claim"),
         (lambda: "not.a.token", ""),
         (lambda: "", ""),
     ],
