@@ -17,6 +17,9 @@ from services.storage_policy import ScorePruner
 
 log = logging.getLogger(__name__)
 
+# Each turn (every 15 s) rolls up at most this long, so a backlog never delays the tick much.
+ROLLUP_BUDGET_SECONDS = 2.0
+
 
 class Housekeeping:
     def __init__(self, settings: Settings, store: MetricsStore) -> None:
@@ -28,7 +31,7 @@ class Housekeeping:
     def run(self) -> None:
         chores: tuple[tuple[str, Callable[[], object]], ...] = (
             ("sweeping abandoned sessions", self.end_abandoned_sessions),
-            ("rolling up session figures", self.rollup.advance),
+            ("rolling up session figures", self._roll_up),
             ("deleting score rows past retention", self.pruner.run),
         )
         for what, chore in chores:
@@ -39,6 +42,9 @@ class Housekeeping:
                 log.warning("%s skipped, database error (%s)", what, reason)
             except Exception:
                 log.exception("%s failed", what)
+
+    def _roll_up(self) -> None:
+        self.rollup.catch_up(budget_seconds=ROLLUP_BUDGET_SECONDS)
 
     def end_abandoned_sessions(self) -> None:
         """Catalogue rows still 'live' that no collector has ticked for a while: a leader died

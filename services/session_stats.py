@@ -11,6 +11,7 @@ row older than SETTLE; filters and sorting on them say so (docs/api.md).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -194,11 +195,17 @@ class SessionStatsRollup:
                 moved += result.rowcount
         return moved
 
-    def catch_up(self, now: datetime | None = None) -> int:
-        """Advance until every session is rolled up to `now` - SETTLE (a bench, a backfill)."""
+    def catch_up(self, now: datetime | None = None, budget_seconds: float | None = None) -> int:
+        """Advance until every session is rolled up to `now` - SETTLE, or until the budget is
+        spent (the housekeeping's turn: thousands of live sessions still settle within it)."""
+        started = time.monotonic()
+        # One `now` for the whole catch-up: a session done is then not due again.
+        now = now or datetime.now(UTC)
         total = 0
         while moved := self.advance(now):
             total += moved
+            if budget_seconds is not None and time.monotonic() - started >= budget_seconds:
+                break
         return total
 
 

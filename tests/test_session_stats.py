@@ -167,3 +167,29 @@ def test_the_list_shows_the_same_figures_before_and_after_a_rollup(store: Metric
     assert before["minutes_below"] == pytest.approx(
         raw["ticks_below"][threshold_index(0.5)] * 5 / 60, abs=0.01
     )
+
+
+def test_catching_up_with_live_sessions_ends_once_each_is_done(store: MetricsStore) -> None:
+    """A live session stays due as time passes: the catch-up must still end, having rolled
+    each session up once, and in batches when there are more sessions than a batch."""
+    engine = store.engine
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(minutes=5)
+    for n in range(7):
+        sid = f"live-{n}"
+        store.write_batch(scored(sid, start, 60), [catalogue_row(sid, start) | {"last_seen": now}])
+    rollup = SessionStatsRollup(engine)
+    calls: list[int] = []
+    advance = rollup.advance
+
+    def counted(at: datetime | None = None, limit: int = 3) -> int:
+        moved = advance(at, limit=3)
+        calls.append(moved)
+        assert len(calls) < 10, f"the catch-up never ended: {calls}"
+        return moved
+
+    rollup.advance = counted  # type: ignore[method-assign]
+    assert rollup.catch_up() == 7
+    assert calls == [3, 3, 1, 0]
+    for n in range(7):
+        assert figures(engine, f"live-{n}") == raw_figures(engine, f"live-{n}", now - SETTLE)
