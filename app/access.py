@@ -15,6 +15,7 @@ announces in a banner; `serve` refuses it unless ALLOW_OPEN_ACCESS is set.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, g, jsonify, redirect, request, session
 from markupsafe import escape
@@ -40,7 +41,7 @@ from app.embed_access import (
     panel_of_path,
     redeem_embed_token,
 )
-from services.access_tokens import EmbedResource, Role, TokenRejected, verify_token
+from services.access_tokens import EmbedResource, PanelKind, Role, TokenRejected, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +77,27 @@ class Principal:
             return True
         return event_id is not None and event_id in self.events
 
+    def holds_pass(self, resource: EmbedResource) -> bool:
+        """A redeemed embed token for this panel (its event was checked then)."""
+        return resource in self.panels
+
     def may_embed(self, resource: EmbedResource) -> bool:
-        """Whether this principal may view the panel: an embed sign-in holding its pass, or a
-        producer previewing a panel (its event is checked where the panel is rendered)."""
-        if self.role is Role.EMBED:
-            return resource in self.panels
-        return self.role is Role.PRODUCER
+        """Whether this principal may view the panel: with its pass, or as a producer
+        previewing it (the event is checked where the panel is rendered)."""
+        return self.holds_pass(resource) or self.role is Role.PRODUCER
 
-    def may_follow_session(self, session_id: str) -> bool:
-        """For an embed sign-in: whether one of its panels shows this session live."""
-        return any(panel.kind.of_session and panel.target == session_id for panel in self.panels)
+    def socket_parts(self, session_id: str) -> frozenset[PanelKind]:
+        """Which of its panels' passes cover this session's live socket: each allows only the
+        messages its panel shows."""
+        return frozenset(
+            panel.kind
+            for panel in self.panels
+            if panel.target == session_id and panel.kind in SOCKET_PANELS
+        )
 
+
+# The panels fed by the live socket.
+SOCKET_PANELS = frozenset({PanelKind.LIVE, PanelKind.ANOMALIES, PanelKind.INTERVENTIONS})
 
 OPEN_ACCESS = Principal(Role.PRODUCER, None, "open access (no AUTH_SECRET)")
 
@@ -148,21 +159,26 @@ _EMBED_PATHS = (DASH_PREFIX, "/ws/live/")
 
 
 def _may_open(who: Principal, path: str) -> bool:
-    if who.role is Role.PRODUCER:
-        return True
-    if who.role is Role.ANALYST:
-        return path.startswith(_ANALYST_PATHS)
     panel = panel_of_path(path)
     if panel is not None:
         return who.may_embed(panel)
-    return path.startswith(_EMBED_PATHS)
+    if who.role is Role.PRODUCER:
+        return True
+    if who.panels and path.startswith(_EMBED_PATHS):
+        return True
+    return who.role is Role.ANALYST and path.startswith(_ANALYST_PATHS)
 
 
-def _embed_principal(passes: list[PanelPass]) -> Principal | None:
+def _with_passes(found: Principal | None, passes: list[PanelPass]) -> Principal | None:
+    """The principal with the panels its embed cookies hold. A browser signed in to the product
+    itself can frame panels too (the platform on the same site): its panels then come on top
+    of its own role, never instead of it."""
     if not passes:
-        return None
-    events = frozenset(event for found in passes for event in found.events)
-    panels = frozenset(found.resource for found in passes)
+        return found
+    panels = frozenset(item.resource for item in passes)
+    if found is not None:
+        return dataclasses.replace(found, panels=panels)
+    events = frozenset(event for item in passes for event in item.events)
     subject = "embed " + ", ".join(sorted(str(panel) for panel in panels))
     return Principal(Role.EMBED, events, subject, panels)
 
@@ -185,8 +201,10 @@ def is_producer() -> bool:
 
 
 def _without_token() -> str:
+    """This URL without its token. `request.path` is decoded, so it is encoded again: an id
+    holding `?`, `#` or `%` must come back to the same path."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
-    return request.path + (f"?{urlencode(args)}" if args else "")
+    return quote(request.path, safe="/") + (f"?{urlencode(args)}" if args else "")
 
 
 def install_access_control(
@@ -231,8 +249,8 @@ def install_access_control(
             log.info("signed in: %s for events %s", grant.role.value, ", ".join(grant.events))
             return redirect(_without_token(), code=303)
         found = _from_cookie()
-        if found is None and panel_cookies is not None:
-            found = _embed_principal(panel_cookies.read(request.cookies))
+        if panel_cookies is not None:
+            found = _with_passes(found, panel_cookies.read(request.cookies))
         if found is None:
             if request.path.startswith(EMBED_PREFIX):
                 return _refuse(401, "This panel needs a fresh embed link from the platform.")

@@ -251,7 +251,8 @@ def token(
         ttl = EMBED_MAX_TTL_SECONDS if chosen is Role.EMBED else 3600
     try:
         panel = EmbedResource.parse(resource) if resource is not None else None
-        text = mint_token(settings.auth_secret.get_secret_value(), chosen, list(events), ttl, panel)
+        secret = settings.auth_secret.get_secret_value()
+        text = mint_token(secret, chosen, list(events), ttl, panel, name)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(text)

@@ -35,13 +35,20 @@ MAX_PANEL_COOKIES = 12
 
 
 def panel_of_path(path: str) -> EmbedResource | None:
-    """The resource an `/embed/<kind>/<id>` path shows, or None for any other path."""
+    """The resource a decoded `/embed/<kind>/<id>` path shows (Flask's `request.path`), or None
+    for any other path."""
     if not path.startswith(EMBED_PREFIX):
         return None
     try:
-        return EmbedResource.parse(unquote(path[len(EMBED_PREFIX) :]))
+        return EmbedResource.parse(path[len(EMBED_PREFIX) :])
     except ValueError:
         return None
+
+
+def panel_of_url(pathname: str) -> EmbedResource | None:
+    """The same for a path as the browser's address bar has it (percent-encoded), which is what
+    Dash's `dcc.Location` reports."""
+    return panel_of_path(unquote(pathname))
 
 
 def embed_href(resource: EmbedResource) -> str:

@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed, Server
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import access
 from app.runtime import Runtime
+from services.access_tokens import PanelKind
 from services.contracts import valid_id
 from services.metrics_store import ChartPoint, MetricsStore
 from services.push_hub import RESYNC
@@ -99,7 +100,8 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
     who = access.current()
     if who is None:
         return _refusal(401, "sign in first")
-    if not (access.is_producer() or who.may_follow_session(session_id)):
+    parts = who.socket_parts(session_id)
+    if not (access.is_producer() or parts):
         return _refusal(403, "the live feed is for producers and for panels of this session")
     if _foreign_origin():
         return _refusal(403, "this socket only serves pages of this server")
@@ -110,8 +112,11 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
         return _refusal(503, "the database is unreachable; retry shortly")
     if record is None:
         return _refusal(404, f"unknown session {session_id!r}")
-    if not who.may_see(record.event_id):
+    full = access.is_producer() and who.may_see(record.event_id)
+    if not (full or parts):
         return _refusal(403, "your sign-in does not name this session's event")
+    # A panel's pass gets only what its panel shows (the route reads this).
+    g.ec_socket_parts = None if full else parts
     if not _is_upgrade():
         response, status = _refusal(426, "this endpoint only accepts WebSocket upgrades")
         response.headers["Upgrade"] = "websocket"
@@ -129,7 +134,34 @@ def window_anomalies(
     return [record.as_json() for record in records]
 
 
-def backfill_message(runtime: Runtime, session_id: str) -> str:
+# What each panel's pass may receive, by message kind; `None` parts: everything (a producer).
+_KINDS_OF_PANEL: dict[PanelKind, frozenset[str]] = {
+    PanelKind.LIVE: frozenset({"tick", "anomaly"}),
+    PanelKind.ANOMALIES: frozenset({"anomaly"}),
+    PanelKind.INTERVENTIONS: frozenset({"intervention"}),
+}
+_ALWAYS = frozenset({"backfill", "ended", "hub_down"})
+
+
+def allowed_kinds(parts: frozenset[PanelKind] | None) -> frozenset[str] | None:
+    if parts is None:
+        return None
+    return _ALWAYS.union(*(_KINDS_OF_PANEL[part] for part in parts))
+
+
+def socket_permits(text: str, kinds: frozenset[str] | None) -> bool:
+    if kinds is None:
+        return True
+    try:
+        kind = json.loads(text).get("kind")
+    except (ValueError, AttributeError):
+        return False
+    return kind in kinds
+
+
+def backfill_message(runtime: Runtime, session_id: str, kinds: frozenset[str] | None = None) -> str:
+    """The window the chart starts from; with `kinds`, only the parts they allow (points with
+    ticks, episodes with anomalies)."""
     store = runtime.store
     points = store.recent_points(session_id, runtime.settings.chart_points)
     anomalies = window_anomalies(store, session_id, points)
@@ -140,10 +172,14 @@ def backfill_message(runtime: Runtime, session_id: str) -> str:
         "status": record.status if record is not None else None,
         # Without the hub's Redis feed no ticks follow this backfill; the page says so.
         "feed": "up" if runtime.hub.connected else "down",
-        "points": [point.as_json() for point in points],
-        "anomalies": anomalies,
+        "points": [point.as_json() for point in points] if _wants(kinds, "tick") else [],
+        "anomalies": anomalies if _wants(kinds, "anomaly") else [],
     }
     return json.dumps(body)
+
+
+def _wants(kinds: frozenset[str] | None, kind: str) -> bool:
+    return kinds is None or kind in kinds
 
 
 def _answer_client(ws: Server) -> None:
@@ -166,14 +202,19 @@ def _finish(ws: Server, reason: int, message: str) -> None:
         ws.sock.shutdown(socket.SHUT_RDWR)
 
 
-def stream_session(ws: Server, runtime: Runtime, session_id: str) -> None:
+def stream_session(
+    ws: Server, runtime: Runtime, session_id: str, parts: frozenset[PanelKind] | None = None
+) -> None:
+    """Backfill, then every push of the session until either side closes; `parts`: the panels
+    whose messages this socket may carry (None: all of them)."""
     hub = runtime.hub
+    kinds = allowed_kinds(parts)
     close_code, close_message = _CLOSE_NORMAL, ""
     # Subscribe before reading the database: a tick published meanwhile is then either in the
     # backfill or in the queue (or both; the browser drops duplicates), never in neither.
     sub = hub.subscribe(session_id)
     try:
-        ws.send(backfill_message(runtime, session_id))
+        ws.send(backfill_message(runtime, session_id, kinds))
         while ws.connected:
             if sub.overflowed:
                 # Points were dropped for this socket: better a reconnect with a fresh
@@ -185,8 +226,8 @@ def stream_session(ws: Server, runtime: Runtime, session_id: str) -> None:
             except queue.Empty:
                 text = None
             if text == RESYNC:
-                ws.send(backfill_message(runtime, session_id))
-            elif text is not None:
+                ws.send(backfill_message(runtime, session_id, kinds))
+            elif text is not None and socket_permits(text, kinds):
                 ws.send(text)
             _answer_client(ws)
     except SQLAlchemyError:
@@ -214,4 +255,4 @@ def register_live_socket(server: Flask, runtime: Runtime) -> None:
 
     @sock.route(SOCKET_PREFIX + "<path:session_id>")
     def live_socket(ws: Server, session_id: str) -> None:
-        stream_session(ws, runtime, session_id)
+        stream_session(ws, runtime, session_id, g.get("ec_socket_parts"))

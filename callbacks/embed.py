@@ -12,7 +12,7 @@ from dash import Input, Output, State, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.access import Principal, current
-from app.embed_access import panel_of_path
+from app.embed_access import panel_of_url
 from app.live_socket import window_anomalies
 from app.runtime import Runtime
 from components import ids
@@ -26,7 +26,7 @@ from components.embed_panels import (
     panel_problem,
     panel_socket_config,
 )
-from services.access_tokens import EmbedResource, PanelKind
+from services.access_tokens import EmbedResource, PanelKind, Role
 from services.metrics_store import SessionRecord
 from services.overview import OverviewQueries
 
@@ -45,25 +45,33 @@ def refresh_ms(runtime: Runtime) -> int:
     return int(max(5.0, runtime.settings.tick_seconds) * 1000)
 
 
+def _in_scope(who: Principal, panel: EmbedResource, event_id: str | None) -> bool:
+    """With the panel's pass (its event was checked when the token was redeemed), or as a
+    producer of the panel's event."""
+    if who.holds_pass(panel):
+        return True
+    return who.role is Role.PRODUCER and who.may_see(event_id)
+
+
 def panel_session(runtime: Runtime, who: Principal, panel: EmbedResource) -> SessionRecord | None:
     """The panel's session if `who` may see this panel of it (None otherwise)."""
     if not panel.kind.of_session or not who.may_embed(panel):
         return None
     record = runtime.store.get_session(panel.target)
-    if record is None or not who.may_see(record.event_id):
+    if record is None or not _in_scope(who, panel, record.event_id):
         return None
     return record
 
 
 def may_see_event_tile(who: Principal, panel: EmbedResource) -> bool:
-    return panel.kind is PanelKind.EVENT and who.may_embed(panel) and who.may_see(panel.target)
+    return panel.kind is PanelKind.EVENT and _in_scope(who, panel, panel.target)
 
 
 def render_panel(
     runtime: Runtime, who: Principal, path: str
 ) -> tuple[html.Div, dict[str, Any] | None]:
     """The panel at `path` and, for panels fed by the live socket, its config."""
-    panel = panel_of_path(path)
+    panel = panel_of_url(path)
     if panel is None:
         return panel_problem(NOT_A_PANEL), None
     if panel.kind is PanelKind.EVENT:
@@ -107,7 +115,7 @@ def register_embed(app: dash.Dash, runtime: Runtime) -> None:
     )
     def refresh_panel(_n: int | None, _signal: int | None, pathname: str | None) -> Any:
         who = current()
-        panel = panel_of_path(pathname or "")
+        panel = panel_of_url(pathname or "")
         if who is None or panel is None:
             return dash.no_update
         try:

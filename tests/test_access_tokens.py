@@ -78,7 +78,11 @@ def test_token_command_prints_a_verifiable_token(monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(main, ["token", "--role", "analyst", "--event", "e9"])
     assert result.exit_code == 0, result.output
     grant = verify_token(SECRET, result.output.strip())
-    assert grant.events == ("e9",) and grant.resource is None
+    assert grant.events == ("e9",) and grant.resource is None and grant.name is None
+    named = CliRunner().invoke(
+        main, ["token", "--role", "producer", "--event", "e9", "--name", "Ada Lovelace"]
+    )
+    assert verify_token(SECRET, named.output.strip()).name == "Ada Lovelace"  # review: dropped
     assert grant.expires_at - time.time() == pytest.approx(3600, abs=5)
     embed = CliRunner().invoke(
         main, ["token", "--role", "embed", "--event", "e9", "--resource", "anomalies/S 1"]

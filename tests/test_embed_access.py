@@ -13,14 +13,15 @@ import jwt
 import pytest
 from flask.testing import FlaskClient
 
-from app.embed_access import MAX_PANEL_COOKIES, PanelCookies
+from app.embed_access import MAX_PANEL_COOKIES, PanelCookies, embed_href
 from app.factory import create_app
+from app.live_socket import allowed_kinds, backfill_message, socket_permits
 from app.runtime import Runtime
 from callbacks.agent import NOT_YOURS
 from callbacks.embed import NOT_ALLOWED
 from callbacks.routing import PANELS_ONLY
 from components import ids
-from services.access_tokens import EmbedResource, Role, mint_token
+from services.access_tokens import EmbedResource, PanelKind, Role, mint_token
 from services.embed_ledger import EmbedLedger
 from services.settings import Settings
 from tests.browser.support import T0, seed_session, stamps_from
@@ -253,3 +254,52 @@ def test_without_an_allow_list_no_page_may_be_framed(
         assert panel.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     finally:
         rt.engine.dispose()
+
+
+def test_ids_with_url_characters_come_back_to_their_panel(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    """Review: the redirect put the decoded id in Location, so `?`, `#` and `%` in an id sent
+    the browser elsewhere after the token was spent."""
+    for odd in ("x?y", "p#q", "a%41", "with space", "a/b"):
+        seed_session(runtime, odd, "evt-1", stamps=stamps_from(T0, 3))
+        resource = EmbedResource.parse(f"live/{odd}")
+        href = embed_href(resource)
+        token = mint_token(SECRET, Role.EMBED, ["evt-1"], 60, resource)
+        answer = client.get(f"{href}?token={token}")
+        assert answer.status_code == 303, (odd, answer.data)
+        location = answer.headers["Location"]
+        assert client.get(location).status_code == 200, (odd, location)
+        config = route(client, location)[ids.LIVE_CONFIG]["data"]
+        assert config is not None and config["sessionId"] == odd
+
+
+def test_a_product_sign_in_keeps_its_panels(client: FlaskClient, runtime: Runtime) -> None:
+    """Review: on a platform of the same site the product's own Lax cookie comes along, and it
+    hid the panel's pass (403 after the token was spent)."""
+    token = mint_token(SECRET, Role.ANALYST, ["evt-9"], 600)
+    assert client.get(f"/?token={token}").status_code == 303
+    open_panel(client, "live/s-1")
+    assert client.get("/embed/live/s-1").status_code == 200
+    assert route(client, "/embed/live/s-1")[ids.LIVE_CONFIG]["data"]["sessionId"] == "s-1"
+    assert client.get("/ws/live/s-1").status_code == 426
+    # The analyst's own role and scope are unchanged.
+    assert client.get("/sessions").status_code == 200
+    assert client.get("/live/s-1").status_code == 403
+    assert client.get("/embed/live/s-2").status_code == 403
+
+
+def test_each_panel_pass_gets_only_its_panels_messages(runtime: Runtime) -> None:
+    """Review: any session panel's pass got the session's whole feed over the socket."""
+    assert allowed_kinds(None) is None
+    anomalies_only = allowed_kinds(frozenset({PanelKind.ANOMALIES}))
+    assert anomalies_only is not None and "tick" not in anomalies_only
+    backfill = json.loads(backfill_message(runtime, "s-1", anomalies_only))
+    assert backfill["points"] == [] and backfill["kind"] == "backfill"
+    log_only = allowed_kinds(frozenset({PanelKind.INTERVENTIONS}))
+    tick = json.dumps({"kind": "tick", "score": 0.5})
+    assert not socket_permits(tick, log_only) and not socket_permits(tick, anomalies_only)
+    assert socket_permits(json.dumps({"kind": "intervention"}), log_only)
+    assert socket_permits(tick, allowed_kinds(frozenset({PanelKind.LIVE})))
+    full = json.loads(backfill_message(runtime, "s-1"))
+    assert len(full["points"]) == 3
