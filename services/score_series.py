@@ -61,6 +61,10 @@ class ScoreSeries:
                 f"{request.bucket} buckets over that range exceed {MAX_POINTS} points; "
                 "choose a coarser bucket or a shorter range"
             )
+        if step is not None:
+            # Whole buckets on every backend (an aggregate cannot cut one): the range widens
+            # to the buckets that hold its ends.
+            start, end = _floor(start, step), _ceil(end, step)
         if step is None:
             query = self._raw(session_id, start, end)
         elif self.aggregates:
@@ -128,9 +132,8 @@ class ScoreSeries:
         source = ENGAGEMENT_1H if step >= timedelta(hours=1) else ENGAGEMENT_1M
         c = source.c
         native = timedelta(hours=1) if source is ENGAGEMENT_1H else timedelta(minutes=1)
-        # Buckets that hold rows of [start, end): the one `start` falls in, up to `end`.
-        first = start - timedelta(seconds=start.timestamp() % native.total_seconds())
-        where = [c.session_id == session_id, c.bucket >= first, c.bucket < end]
+        # `start` and `end` fall on the step's boundaries, and so on the aggregate's.
+        where = [c.session_id == session_id, c.bucket >= start, c.bucket < end]
         if step == native:
             return (
                 sa.select(
@@ -149,12 +152,22 @@ class ScoreSeries:
             sa.select(
                 bucket,
                 *[_ratio(sa.func.sum(c[f"{s}_sum"]), ticks).label(s) for s in _SIGNALS],
-                ticks.label("ticks"),
+                # sum(bigint) is numeric: JSON would get a string.
+                sa.cast(ticks, sa.BigInteger).label("ticks"),
             )
             .where(*where)
             .group_by(bucket)
             .order_by(bucket)
         )
+
+
+def _floor(at: datetime, step: timedelta) -> datetime:
+    return _ORIGIN + ((at - _ORIGIN) // step) * step
+
+
+def _ceil(at: datetime, step: timedelta) -> datetime:
+    floor = _floor(at, step)
+    return floor if floor == at else floor + step
 
 
 def _ratio(total: sa.ColumnElement[Any], ticks: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

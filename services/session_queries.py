@@ -33,6 +33,8 @@ from services.schema import (
 from services.score_series import ScoreSeries
 from services.session_stats import SessionFigures, unsettled_tail
 
+_EPSILON = 1e-9
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
@@ -112,16 +114,18 @@ class SessionQueries:
                 )
             )
         average = s.score_sum / sa.func.nullif(s.score_ticks, 0)
+        # A sum of floats is off in its last bits (0.6 x 60 / 60 is 0.6000000000000002): the
+        # bounds are inclusive as the user means them.
         if flt.avg_min is not None:
-            where.append(average >= flt.avg_min)
+            where.append(average >= flt.avg_min - _EPSILON)
         if flt.avg_max is not None:
-            where.append(average <= flt.avg_max)
+            where.append(average <= flt.avg_max + _EPSILON)
         if flt.lowest_min is not None:
             where.append(s.score_min >= flt.lowest_min)
         if flt.lowest_max is not None:
             where.append(s.score_min <= flt.lowest_max)
         if flt.below_minutes is not None:
-            where.append(self._minutes_below(flt.below_index) >= flt.below_minutes)
+            where.append(self._minutes_below(flt.below_index) >= flt.below_minutes - _EPSILON)
         if flt.anomaly:
             a = anomalies.c
             where.append(

@@ -31,6 +31,7 @@ LATE_AFTER = SETTLE - timedelta(seconds=20)
 THRESHOLD_STEP = 0.05
 THRESHOLDS: tuple[float, ...] = tuple(round(THRESHOLD_STEP * k, 2) for k in range(1, 20))
 BATCH_SESSIONS = 500
+RECOMPUTE_SESSIONS = 50
 
 
 def threshold_index(threshold: float) -> int:
@@ -142,47 +143,52 @@ class SessionStatsRollup:
 
     def advance(self, now: datetime | None = None, limit: int = BATCH_SESSIONS) -> int:
         """Roll the settled rows of up to `limit` sessions into their figures; returns how many
-        sessions moved. Safe to run from several processes at once: each session's update
-        only lands if nobody moved it meanwhile."""
+        sessions moved.
+
+        The batch's catalogue rows are locked (skipping rows a writer holds) and read with
+        their figures in one statement, so the figures, the bound of the rows added and the
+        update all agree; a writer that brings late rows waits for the lock and then resets
+        what this roll-up stored (`reset_late`). SQLite has one writer at a time: a roll-up
+        that raced one fails and is retried at the next turn."""
         upto = (now or datetime.now(UTC)) - SETTLE
         s, m = sessions.c, engagement_metrics.c
         due = (
-            sa.select(s.session_id, s.stats_through)
+            sa.select(sessions)
             .where(sa.or_(s.stats_through.is_(None), s.last_seen > s.stats_through))
             .where(sa.or_(s.stats_through.is_(None), s.stats_through < upto))
             .order_by(s.stats_through.asc().nulls_first(), s.session_id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         with self.engine.begin() as conn:
-            batch = {row.session_id: row.stats_through for row in conn.execute(due)}
+            batch = conn.execute(due).all()
+            if batch and batch[0].stats_through is None:
+                # Whole sessions to recompute: a few at a time keeps each batch short.
+                batch = [row for row in batch if row.stats_through is None][:RECOMPUTE_SESSIONS]
             if not batch:
                 return 0
-            current = {
-                row.session_id: SessionFigures.from_row(row)
-                for row in conn.execute(sa.select(sessions).where(s.session_id.in_(batch)))
-            }
+            ranges = [
+                sa.and_(m.session_id == row.session_id, m.time <= upto)
+                if row.stats_through is None
+                else sa.and_(
+                    m.session_id == row.session_id, m.time > row.stats_through, m.time <= upto
+                )
+                for row in batch
+            ]
             added = {
                 row.session_id: figures_of(row)
-                for row in conn.execute(
-                    figures_query(
-                        [
-                            m.session_id.in_(batch),
-                            s.session_id == m.session_id,
-                            sa.or_(s.stats_through.is_(None), m.time > s.stats_through),
-                            m.time <= upto,
-                        ]
-                    )
-                )
+                for row in conn.execute(figures_query([sa.or_(*ranges)]))
             }
             moved = 0
-            for session_id, through in batch.items():
-                total = current.get(session_id, SessionFigures.empty()).plus(
-                    added.get(session_id, SessionFigures.empty())
+            for row in batch:
+                total = SessionFigures.from_row(row).plus(
+                    added.get(row.session_id, SessionFigures.empty())
                 )
+                through = row.stats_through
                 same = s.stats_through.is_(None) if through is None else s.stats_through == through
                 result = conn.execute(
                     sa.update(sessions)
-                    .where(s.session_id == session_id, same)
+                    .where(s.session_id == row.session_id, same)
                     .values(
                         score_ticks=total.ticks,
                         score_sum=total.score_sum,
@@ -223,6 +229,14 @@ def reset_late(conn: sa.Connection, metric_rows: Sequence[dict[str, Any]], now: 
     if not earliest:
         return
     s = sessions.c
+    if conn.dialect.name == "postgresql":
+        # Wait for a roll-up holding these rows: what it stores is then there to be reset.
+        conn.execute(
+            sa.select(s.session_id)
+            .where(s.session_id.in_(sorted(earliest)))
+            .order_by(s.session_id)
+            .with_for_update()
+        ).all()
     forget = (
         sa.update(sessions)
         .where(

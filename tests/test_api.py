@@ -241,6 +241,8 @@ def test_score_anomaly_and_intervention_filters(client: FlaskClient) -> None:
 
     # Averages: s-a 0.2, s-b (60 ticks of 0.1, 660 of 0.3) 0.283, s-c 0.4.
     assert ids("avg_max=0.25") == ["s-a"]
+    # Review: the stored sum is off in its last bits, and inclusive bounds missed exact values.
+    assert ids("avg_min=0.2&avg_max=0.2") == ["s-a"]
     assert ids("avg_min=0.25&avg_max=0.35") == ["s-b"]
     assert ids("avg_min=0.25") == ["s-b", "s-c"]
     assert ids("lowest_max=0.15") == ["s-b"]
