@@ -178,9 +178,9 @@ def _with_passes(found: Principal | None, passes: list[PanelPass]) -> Principal 
     panels = frozenset(item.resource for item in passes)
     if found is not None:
         return dataclasses.replace(found, panels=panels)
-    events = frozenset(event for item in passes for event in item.events)
     subject = "embed " + ", ".join(sorted(str(panel) for panel in panels))
-    return Principal(Role.EMBED, events, subject, panels)
+    # No events: a pass opens its panel, never an event's other sessions.
+    return Principal(Role.EMBED, frozenset(), subject, panels)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,11 +57,10 @@ def embed_href(resource: EmbedResource) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PanelPass:
-    """One redeemed embed token, as its cookie carries it."""
+    """One redeemed embed token, as its cookie carries it: the panel (its event was checked at
+    the redemption), when, and under which cookie name."""
 
     resource: EmbedResource
-    events: frozenset[str]
-    token_id: str
     issued_at: float
     cookie: str
 
@@ -96,13 +95,11 @@ class PanelCookies:
                     value, max_age=self._lifetime, return_timestamp=True
                 )
                 resource = EmbedResource.parse(str(body["res"]))
-                events = frozenset(str(e) for e in body["events"])
-                token_id = str(body["jti"])
             except (BadSignature, KeyError, TypeError, ValueError):
                 continue
             if name != self.name(resource):
                 continue  # a valid value under another panel's name is not that panel's
-            passes.append(PanelPass(resource, events, token_id, signed_at.timestamp(), name))
+            passes.append(PanelPass(resource, signed_at.timestamp(), name))
         return sorted(passes, key=lambda found: found.issued_at)
 
     def grant(self, response: Response, grant: AccessGrant, existing: list[PanelPass]) -> None:
@@ -111,9 +108,7 @@ class PanelCookies:
         others = [found for found in existing if found.cookie != name]
         for stale in others[: max(0, len(others) - (MAX_PANEL_COOKIES - 1))]:
             self._set(response, stale.cookie, "", max_age=0)
-        value = self._signer.dumps(
-            {"res": str(grant.resource), "events": list(grant.events), "jti": grant.token_id}
-        )
+        value = self._signer.dumps({"res": str(grant.resource)})
         self._set(response, name, value, max_age=self._lifetime)
 
     @staticmethod

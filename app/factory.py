@@ -14,7 +14,6 @@ from app.health import health
 from app.live_socket import register_live_socket
 from app.runtime import Runtime
 from callbacks import register_callbacks
-from components.embed_panels import embed_shell
 from components.shell import app_shell
 from services.access_tokens import Role
 from services.embed_ledger import EmbedLedger
@@ -53,9 +52,7 @@ def page_shell() -> html.Div:
     """Called per page load, inside the request: the banner follows the signed-in principal, and
     an embed sign-in (which opens nothing but panels) gets no navigation at all."""
     who = current()
-    if who is not None and who.role is Role.EMBED:
-        return embed_shell()
-    return app_shell(open_access())
+    return app_shell(open_access(), embedded=who is not None and who.role is Role.EMBED)
 
 
 def embed_policy(runtime: Runtime) -> EmbedPolicy:

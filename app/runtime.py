@@ -49,6 +49,11 @@ class Runtime:
         log.info("database backend: %s (schema v%d)", database.backend, database.version)
         return cls(settings, engine, database, client, store, names, hub, desk, collector)
 
+    @property
+    def refresh_ms(self) -> int:
+        """How often lists of sessions re-query: about a tick, never hammering faster than 5 s."""
+        return int(max(5.0, self.settings.tick_seconds) * 1000)
+
     def start(self) -> None:
         self._start_thread("push-hub", self.hub.run)
         if self.collector is not None:

@@ -41,10 +41,6 @@ NOT_ALLOWED = "This sign-in does not open this panel."
 UNKNOWN_SESSION = "This session is not known."
 
 
-def refresh_ms(runtime: Runtime) -> int:
-    return int(max(5.0, runtime.settings.tick_seconds) * 1000)
-
-
 def _in_scope(who: Principal, panel: EmbedResource, event_id: str | None) -> bool:
     """With the panel's pass (its event was checked when the token was redeemed), or as a
     producer of the panel's event."""
@@ -77,7 +73,7 @@ def render_panel(
     if panel.kind is PanelKind.EVENT:
         if not may_see_event_tile(who, panel):
             return panel_problem(NOT_ALLOWED), None
-        tile = event_tile_panel(panel.target, _glances(runtime, panel.target), refresh_ms(runtime))
+        tile = event_tile_panel(panel.target, _glances(runtime, panel.target), runtime.refresh_ms)
         return tile, None
     if not who.may_embed(panel):
         return panel_problem(NOT_ALLOWED), None
@@ -91,7 +87,7 @@ def render_panel(
     if panel.kind is PanelKind.INTERVENTIONS:
         records = runtime.desk.store.for_session(record.session_id, LOG_ROWS)
         shown = intervention_log(records)
-        return intervention_log_panel(record, shown, refresh_ms(runtime)), config
+        return intervention_log_panel(record, shown, runtime.refresh_ms), config
     points = store.recent_points(record.session_id, settings.chart_points)
     anomalies = window_anomalies(store, record.session_id, points)
     if panel.kind is PanelKind.ANOMALIES:

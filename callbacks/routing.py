@@ -57,11 +57,6 @@ DATABASE_DOWN = (
 )
 
 
-def refresh_ms(runtime: Runtime) -> int:
-    """How often lists of sessions re-query: about a tick, never hammering faster than 5 s."""
-    return int(max(5.0, runtime.settings.tick_seconds) * 1000)
-
-
 def visible_events(runtime: Runtime, who: Principal) -> list[tuple[str, int]]:
     return [item for item in runtime.store.list_events() if who.may_see(item[0])]
 
@@ -98,7 +93,7 @@ def render_path(
             return render_sessions(runtime, who, path, search), None
         if path == "/":
             page = home_page(
-                visible_events(runtime, who), glances(runtime, who), refresh_ms(runtime)
+                visible_events(runtime, who), glances(runtime, who), runtime.refresh_ms
             )
             return page, None
         if path in (LIVE_PATH, LIVE_PATH + "/"):
@@ -113,7 +108,7 @@ def render_path(
 
 def _pickers_only(runtime: Runtime, who: Principal, problem: html.Div | None) -> html.Div:
     return picker_page(
-        visible_events(runtime, who), visible_sessions(runtime, who), refresh_ms(runtime), problem
+        visible_events(runtime, who), visible_sessions(runtime, who), runtime.refresh_ms, problem
     )
 
 
@@ -139,7 +134,7 @@ def _live(
         visible_sessions(runtime, who, record.event_id),
         points,
         settings.tick_seconds,
-        refresh_ms(runtime),
+        runtime.refresh_ms,
         anomalies=window_anomalies(store, session_id, recent),
         agent=_agent_panels(runtime, record),
     )
@@ -160,7 +155,7 @@ def _agent_panels(runtime: Runtime, record: SessionRecord) -> list[html.Div | ht
             event_settings.mode,
             session_mode,
             [arm.value for arm in event_settings.allowed_types],
-            refresh_ms(runtime),
+            runtime.refresh_ms,
         ),
         settings_panel(record.event_id, event_settings, detector, set(valid)),
     ]

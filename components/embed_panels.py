@@ -4,17 +4,16 @@ filling whatever frame the platform gives them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from dash import dcc, html
 
 from components import ids
-from components.anomalies import anomaly_items
 from components.figures import live_figure
-from components.home_page import anomaly_badges
+from components.home_page import glance_cells, live_count
 from components.live_page import (
     ENDED_MESSAGE,
+    anomaly_list,
     category_class,
     connection_light,
     format_category,
@@ -26,28 +25,9 @@ from components.live_page import (
 )
 from services.access_tokens import PanelKind
 from services.metrics_store import ENDED, SessionRecord
-from services.overview import TREND_MINUTES, SessionGlance, sparkline
+from services.overview import SessionGlance
 
 NO_SESSIONS_IN_EVENT = "No live sessions in this event right now."
-
-
-def embed_shell() -> html.Div:
-    """The page around a panel: no navigation, no alerts; the same ids as the full shell so
-    routing and the live socket work unchanged."""
-    return html.Div(
-        id=ids.SHELL,
-        className="shell shell-embed",
-        children=[
-            dcc.Location(id=ids.URL, refresh="callback-nav"),
-            html.Main(
-                html.Div("Loading…", className="notice notice-info"),
-                id=ids.PAGE,
-                className="page embed-page",
-            ),
-            dcc.Store(id=ids.LIVE_CONFIG, data=None),
-            dcc.Store(id=ids.SOCKET_SINK, data=None),
-        ],
-    )
 
 
 def panel_problem(text: str) -> html.Div:
@@ -120,12 +100,7 @@ def anomaly_list_panel(record: SessionRecord, anomalies: Sequence[dict[str, Any]
         className="embed-panel embed-anomalies",
         children=[
             _head("Anomalies", record.session_id, live=True),
-            html.Div(
-                anomaly_items(anomalies, datetime.now(UTC)),
-                id=ids.ANOMALY_LIST,
-                className="anomaly-list",
-                role="log",
-            ),
+            anomaly_list(anomalies),
         ],
     )
 
@@ -150,36 +125,25 @@ def event_tile_body(sessions: Sequence[SessionGlance]) -> html.Div | html.Table:
     producer's page inside the platform's frame."""
     if not sessions:
         return html.Div(NO_SESSIONS_IN_EVENT, className="notice notice-empty")
-    rows = []
-    for glance in sessions:
-        record = glance.record
-        score = record.last_score
-        rows.append(
-            html.Tr(
-                className="overview-row",
-                **{"data-session": record.session_id},
-                children=[
-                    html.Td(record.session_id, className="embed-session"),
-                    html.Td(format_score(score), className="num"),
-                    html.Td(html.Span(format_category(score), className=category_class(score))),
-                    html.Td(
-                        sparkline(glance.trend),
-                        className="sparkline",
-                        title=f"engagement over the last {TREND_MINUTES} minutes",
-                    ),
-                    html.Td(anomaly_badges(glance) or "—"),
-                ],
-            )
+    rows = [
+        html.Tr(
+            className="overview-row",
+            **{"data-session": glance.record.session_id},
+            children=[
+                html.Td(glance.record.session_id, className="embed-session"),
+                *glance_cells(glance),
+            ],
         )
+        for glance in sessions
+    ]
     return html.Table(className="sessions-table embed-table", children=[html.Tbody(rows)])
 
 
 def event_tile_panel(event_id: str, sessions: Sequence[SessionGlance], refresh_ms: int) -> html.Div:
-    count = f"{len(sessions)} live session" + ("" if len(sessions) == 1 else "s")
     return html.Div(
         className="embed-panel embed-event",
         children=[
-            _head(event_id, count, live=False),
+            _head(event_id, live_count(sessions), live=False),
             html.Div(event_tile_body(sessions), id=ids.EMBED_BODY, className="embed-body"),
             # No push bumps it here; the refresh callback takes it as input on every panel.
             dcc.Store(id=ids.EMBED_SIGNAL, data=0),

@@ -20,7 +20,7 @@ from services.overview import TREND_MINUTES, SessionGlance, sparkline
 NO_EVENT = "Sessions without an event id"
 
 
-def anomaly_badges(glance: SessionGlance) -> list[html.Span]:
+def _badges(glance: SessionGlance) -> list[html.Span]:
     return [
         html.Span(
             f"{episode.type.replace('_', ' ').lower()} · {episode.severity}",
@@ -30,23 +30,35 @@ def anomaly_badges(glance: SessionGlance) -> list[html.Span]:
     ]
 
 
+def glance_cells(glance: SessionGlance) -> list[html.Td]:
+    """Score, category, recent trend and open anomalies: the overview's cells of a session,
+    also on the embedded event tile."""
+    score = glance.record.last_score
+    return [
+        html.Td(format_score(score), className="num"),
+        html.Td(html.Span(format_category(score), className=category_class(score))),
+        html.Td(
+            sparkline(glance.trend),
+            className="sparkline",
+            title=f"engagement over the last {TREND_MINUTES} minutes",
+        ),
+        html.Td(_badges(glance) or "—"),
+    ]
+
+
+def live_count(sessions: Sequence[SessionGlance]) -> str:
+    return f"{len(sessions)} live session" + ("" if len(sessions) == 1 else "s")
+
+
 def _session_row(glance: SessionGlance) -> html.Tr:
     record = glance.record
-    score = record.last_score
     present = "—" if record.present_users is None else str(record.present_users)
     return html.Tr(
         className="overview-row",
         **{"data-session": record.session_id},
         children=[
             html.Td(dcc.Link(record.session_id, href=live_href(record.session_id))),
-            html.Td(format_score(score), className="num"),
-            html.Td(html.Span(format_category(score), className=category_class(score))),
-            html.Td(
-                sparkline(glance.trend),
-                className="sparkline",
-                title=f"engagement over the last {TREND_MINUTES} minutes",
-            ),
-            html.Td(anomaly_badges(glance) or "—"),
+            *glance_cells(glance),
             html.Td(glance.mode, className="agent-mode"),
             html.Td(present, className="num"),
             html.Td(f"{record.last_seen:%H:%M:%S} UTC"),
@@ -80,10 +92,9 @@ def _event_block(title: str, sessions: Sequence[SessionGlance]) -> html.Section:
                 html.Tbody([_session_row(glance) for glance in sessions]),
             ],
         )
-    count = f"{len(sessions)} live session" + ("" if len(sessions) == 1 else "s")
     return html.Section(
         className="event-block",
-        children=[html.H2([title, html.Span(count, className="event-count")]), body],
+        children=[html.H2([title, html.Span(live_count(sessions), className="event-count")]), body],
     )
 
 

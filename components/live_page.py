@@ -247,19 +247,20 @@ def signal_cards(signals: dict[str, Any] | None) -> html.Div:
     return html.Div(className="signal-cards", children=cards)
 
 
-def anomaly_panel(anomalies: Sequence[dict[str, Any]]) -> html.Div:
+def anomaly_list(anomalies: Sequence[dict[str, Any]]) -> html.Div:
     """The session's anomaly episodes, newest first; assets/live_anomalies.js keeps it live."""
     return html.Div(
+        anomaly_items(anomalies, datetime.now(UTC)),
+        id=ids.ANOMALY_LIST,
+        className="anomaly-list",
+        role="log",
+    )
+
+
+def anomaly_panel(anomalies: Sequence[dict[str, Any]]) -> html.Div:
+    return html.Div(
         className="card anomaly-panel",
-        children=[
-            html.H2("Anomalies", className="panel-title"),
-            html.Div(
-                anomaly_items(anomalies, datetime.now(UTC)),
-                id=ids.ANOMALY_LIST,
-                className="anomaly-list",
-                role="log",
-            ),
-        ],
+        children=[html.H2("Anomalies", className="panel-title"), anomaly_list(anomalies)],
     )
 
 

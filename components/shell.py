@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import dcc, html
 
 from components import ids
@@ -12,7 +14,9 @@ OPEN_ACCESS_WARNING = (
 )
 
 
-def app_shell(open_access: bool) -> html.Div:
+def app_shell(open_access: bool, embedded: bool = False) -> html.Div:
+    """Every page's frame. `embedded`: for an embed sign-in, which opens nothing but panels:
+    no navigation and no alerts, the same ids, so routing and the live socket work unchanged."""
     warning = (
         [html.Div(OPEN_ACCESS_WARNING, className="open-access-banner", role="alert")]
         if open_access
@@ -20,34 +24,41 @@ def app_shell(open_access: bool) -> html.Div:
     )
     return html.Div(
         id=ids.SHELL,
-        className="shell",
+        className="shell shell-embed" if embedded else "shell",
         children=[
             *warning,
             # Callbacks that change the pathname navigate without a reload; the routing
             # callback renders the new page.
             dcc.Location(id=ids.URL, refresh="callback-nav"),
-            html.Header(
-                className="nav",
-                children=[
-                    dcc.Link("Engagement Conductor", href="/", className="brand"),
-                    html.Nav(
-                        [
-                            dcc.Link("Events", href="/", className="nav-link"),
-                            dcc.Link("Live", href="/live", className="nav-link"),
-                            dcc.Link("Past sessions", href="/sessions", className="nav-link"),
-                        ]
-                    ),
-                ],
-            ),
-            html.Div(id=ids.ALERTS, className="alerts", role="alert"),
-            dcc.Interval(id=ids.ALERT_POLL, interval=5000),
-            dcc.Store(id=ids.ALERTED, storage_type="session", data={}),
+            *([] if embedded else _navigation()),
             html.Main(
                 html.Div("Loading…", className="notice notice-info"),
                 id=ids.PAGE,
-                className="page",
+                className="page embed-page" if embedded else "page",
             ),
             dcc.Store(id=ids.LIVE_CONFIG, data=None),
             dcc.Store(id=ids.SOCKET_SINK, data=None),
         ],
     )
+
+
+def _navigation() -> list[Any]:
+    """The header, and the CRITICAL alerts raised on any page."""
+    return [
+        html.Header(
+            className="nav",
+            children=[
+                dcc.Link("Engagement Conductor", href="/", className="brand"),
+                html.Nav(
+                    [
+                        dcc.Link("Events", href="/", className="nav-link"),
+                        dcc.Link("Live", href="/live", className="nav-link"),
+                        dcc.Link("Past sessions", href="/sessions", className="nav-link"),
+                    ]
+                ),
+            ],
+        ),
+        html.Div(id=ids.ALERTS, className="alerts", role="alert"),
+        dcc.Interval(id=ids.ALERT_POLL, interval=5000),
+        dcc.Store(id=ids.ALERTED, storage_type="session", data={}),
+    ]

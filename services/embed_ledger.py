@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -36,8 +35,3 @@ class EmbedLedger:
         except IntegrityError:
             return False
         return True
-
-    def count(self) -> int:
-        query = sa.select(sa.func.count()).select_from(embed_token_uses)
-        with self._engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())

@@ -11,6 +11,7 @@ from typing import Any
 
 import jwt
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from app.embed_access import MAX_PANEL_COOKIES, PanelCookies, embed_href
@@ -22,7 +23,7 @@ from callbacks.embed import NOT_ALLOWED
 from callbacks.routing import PANELS_ONLY
 from components import ids
 from services.access_tokens import EmbedResource, PanelKind, Role, mint_token
-from services.embed_ledger import EmbedLedger
+from services.schema import embed_token_uses
 from services.settings import Settings
 from tests.browser.support import T0, seed_session, stamps_from
 from tests.test_access_control import call_dash, config
@@ -87,7 +88,9 @@ def test_an_embed_token_opens_its_panel_once(client: FlaskClient, runtime: Runti
     page = client.get("/embed/live/s-1")
     assert page.status_code == 200
     assert page.headers["Content-Security-Policy"] == f"frame-ancestors {PLATFORM}"
-    assert EmbedLedger(runtime.engine).count() == 1
+    with runtime.engine.connect() as conn:
+        spent = conn.execute(sa.select(sa.func.count()).select_from(embed_token_uses)).scalar()
+    assert spent == 1
     # The same link again, from anywhere, opens nothing.
     replay = create_app(runtime).server.test_client().get(f"/embed/live/s-1?token={token}")
     assert replay.status_code == 401 and b"already used" in replay.data
