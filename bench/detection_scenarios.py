@@ -201,6 +201,24 @@ def match(results: Iterable[RunResult], mode: str) -> dict[str, Any]:
     return out
 
 
+def confusion(results: Iterable[RunResult]) -> str:
+    """The type of each episode's first alarm (in [start, end + GRACE]), per true type."""
+    counts: dict[str, dict[str, int]] = {kind: defaultdict(int) for kind in TYPES}
+    for r in results:
+        for kind, start, end in r.truth:
+            first = next((d.type for d in r.detections if start <= d.at <= end + GRACE), "none")
+            counts[kind][first] += 1
+    cols = [*TYPES, "none"]
+    lines = [
+        "**first alarm's type, per true type**",
+        "",
+        "| true \\ first alarm | " + " | ".join(cols) + " |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
+    lines += [f"| {k} | " + " | ".join(str(counts[k][c]) for c in cols) + " |" for k in TYPES]
+    return "\n".join(lines)
+
+
 def fmt(x: float, pct: bool = False) -> str:
     if isinstance(x, float) and math.isnan(x):
         return "-"
@@ -228,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", choices=sorted(FACTORIES), default="ours")
     ap.add_argument("--seeds", type=int, default=8, help="seeds per audience below 10,000")
     ap.add_argument("--big-seeds", type=int, default=2, help="seeds at 10,000 present")
+    ap.add_argument(
+        "--first-seed", type=int, default=0, help="first seed (seeds 0-7 tuned the detector)"
+    )
     ap.add_argument("--minutes", type=float, default=40.0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--audiences", default=",".join(map(str, AUDIENCES)))
@@ -236,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [
         (a.detector, aud, seed, quiet, a.minutes)
         for aud in audiences
-        for seed in range(a.big_seeds if aud >= 10000 else a.seeds)
+        for seed in range(a.first_seed, a.first_seed + (a.big_seeds if aud >= 10000 else a.seeds))
         for quiet in (False, True)
     ]
     started = time.perf_counter()
@@ -254,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table("follow-on policy (see FOLLOW_ON)", match(results, "follow-on")))
     print()
     print(table("any type (an alarm of any type in the episode)", match(results, "any")))
+    print()
+    print(confusion(results))
     print()
     print("Per audience (strict): recall / precision / quiet alarms per hour / median delays")
     print("| present | recall | precision | quiet/h | SD | GD | ME | LE |")

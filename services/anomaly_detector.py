@@ -3,26 +3,28 @@
 `SessionDetector(session_id, settings).update(now, score, signals)` is called once per tick for
 one live session and returns that tick's episode transitions (usually none):
 `AnomalyStarted`, `AnomalyEscalated`, `AnomalyEnded` (see `services.anomaly_episodes`). Work per
-tick is O(1) and memory bounded (rings of at most 25 numbers and one `CoreScorer`).
+tick is O(1) and memory bounded (rings of at most 25 numbers, the fall typer's 14 candidate
+starts, and one `CoreScorer`).
 
-The types (tests in `services.anomaly_rules`, thresholds in `DetectorSettings`):
+Two questions are answered separately:
 
-- MASS_EXIT: the room lost >= 20 % of its people (and >= 3) within 3 ticks; exact counts, so it
-  fires on the first tick that shows it. The activity baseline is then re-learnt for the smaller
-  room (its chat and reactions fall with it, which is not a second anomaly).
-- SUDDEN_DROP: a cliff in the per-tick chat + reaction counts: <= 30 % of the previous minute's
-  level within 1-3 ticks (longer in tiny rooms), at Poisson z <= -3.5.
-- GRADUAL_DECLINE: the 30-s mean <= 70 % of the 5-min baseline for 2 ticks, significant, and
-  falling slowly (a faster slide into a low level is LOW_ENGAGEMENT's onset).
-- LOW_ENGAGEMENT: the 30-s mean <= 45 % of baseline for 30 s, or the engagement score below an
-  absolute floor for 3 minutes (a session that is low from its start has no baseline to fall from).
+- *Is something wrong?* MASS_EXIT from the present count: the room lost >= 20 % of its people
+  (and >= 3) within 3 ticks; exact counts, so it fires on the first tick that shows it, and the
+  activity baseline is then re-learnt for the smaller room. The activity rules
+  (`services.anomaly_rules`) on the per-tick chat + reaction counts: a cliff against the previous
+  minute, a significant slide below the 5-min baseline, or a level held low for 30 s. The
+  engagement score below an absolute floor for 3 minutes (a session that is low from its start
+  has no baseline to fall from) opens LOW_ENGAGEMENT on its own.
+- *Which kind of fall?* When an activity rule fires, the episode is named by the shape of the
+  fall since it began (`services.anomaly_falls`: a collapse is a SUDDEN_DROP, a lull a
+  LOW_ENGAGEMENT, a slide over minutes a GRADUAL_DECLINE), whichever rule saw it first. One
+  activity episode is open at a time; it stays open while any rule still sees the fall.
 
 An episode opens once (WARNING, or CRITICAL when already deep), may escalate to CRITICAL, and
 closes after `recover_ticks` ticks back near the baseline (recording `recovery_seconds`), or
 unrecovered after `max_episode_seconds` (the baseline is then re-learnt: the dip is the new
 normal). A closed type does not re-open for `cooldown_seconds`. While an activity episode is open
-the baseline is frozen, and LOW_ENGAGEMENT does not open on top of a SUDDEN_DROP or
-GRADUAL_DECLINE that already explains the low level.
+the baseline is frozen.
 
 Bad values (None, NaN, inf, negative) are "no information this tick": nothing opens on them and
 baselines skip them. Time going backwards or a silence of `restart_gap_seconds` resets the state.
@@ -49,7 +51,11 @@ from services.anomaly_episodes import (
     finite,
     signals_dict,
 )
+from services.anomaly_falls import FallTyper, explain_fall
 from services.anomaly_rules import ActivityRules, MassExitRule
+
+# A collapse or a lull is described by its level over at most this many ticks since it began.
+RECENT_TICKS = 6
 
 __all__ = [
     "AnomalyEnded",
@@ -78,6 +84,7 @@ class SessionDetector:
         s = self.settings
         self.core = CoreScorer(s.core)
         self.activity = ActivityRules(s)
+        self.falls = FallTyper()
         self.exits = MassExitRule(s)
         self.open: dict[AnomalyType, OpenEpisode] = {}
         self._cooldown_until: dict[AnomalyType, float] = {}
@@ -161,6 +168,7 @@ class SessionDetector:
         if count is not None:
             if rebasing:
                 act.rebase()
+                self.falls.reset()
             else:
                 act.learn(count, frozen=any(k in self.open for k in ACTIVITY_TYPES))
         self.exits.push(present)
@@ -168,32 +176,53 @@ class SessionDetector:
         return out
 
     def _activity_findings(self, now: float, findings: dict[AnomalyType, Finding]) -> None:
+        act, s = self.activity, self.settings
+        if act.warm:
+            self.falls.push(act.latest, act.base)
+        else:
+            self.falls.reset()
+        alarms = self._activity_alarms(now)
+        current = next((k for k in ACTIVITY_TYPES if k in self.open), None)
+        if current is not None:
+            # One activity episode at a time: it stays open while any rule still sees the fall,
+            # and escalates when a rule calls it critical or the room sinks further.
+            deep = act.ratio_now() <= s.critical_ratio
+            if alarms or deep:
+                critical = deep or any(f.severity is Severity.CRITICAL for f in alarms.values())
+                findings[current] = Finding(
+                    Severity.CRITICAL if critical else Severity.WARNING,
+                    f"activity is down to {act.ratio_now():.0%} of normal",
+                    max((f.score for f in alarms.values()), default=1.0),
+                )
+            return
+        if not alarms:
+            return
+        # The rules say that the room fell; the shape of the fall says which kind of fall it was.
+        verdict = self.falls.verdict()
+        critical = any(f.severity is Severity.CRITICAL for f in alarms.values())
+        score = max(f.score for f in alarms.values())
+        if verdict is None:
+            kind, first = next(iter(alarms.items()))
+            findings[kind] = first
+            return
+        if verdict.kind is AnomalyType.GRADUAL_DECLINE:
+            recent = act.level()
+        else:
+            recent = act.level(max(1, min(verdict.ticks_since_start, RECENT_TICKS)))
+        findings[verdict.kind] = Finding(
+            Severity.CRITICAL if critical else Severity.WARNING,
+            explain_fall(verdict, act.base, recent, s.tick_seconds),
+            score,
+        )
+
+    def _activity_alarms(self, now: float) -> dict[AnomalyType, Finding]:
         act = self.activity
-        open_types = set(self.open)
+        alarms: dict[AnomalyType, Finding] = {}
         drop = act.sudden()
         if drop is not None:
-            findings[AnomalyType.SUDDEN_DROP] = drop[0]
-        elif (
-            AnomalyType.SUDDEN_DROP in self.open and act.ratio_now() <= self.settings.critical_ratio
-        ):
-            # Escalate an open drop if the room sinks further.
-            findings[AnomalyType.SUDDEN_DROP] = Finding(
-                Severity.CRITICAL, f"activity is down to {act.ratio_now():.0%} of normal", 1.0
-            )
-        slow = act.slow(now, open_types)
-        explained = AnomalyType.SUDDEN_DROP in findings or AnomalyType.SUDDEN_DROP in self.open
-        gd = slow.get(AnomalyType.GRADUAL_DECLINE)
-        if (
-            gd is not None
-            and (not explained or AnomalyType.GRADUAL_DECLINE in self.open)
-            and AnomalyType.LOW_ENGAGEMENT not in self.open
-        ):
-            findings[AnomalyType.GRADUAL_DECLINE] = gd
-        low = slow.get(AnomalyType.LOW_ENGAGEMENT)
-        explained = explained or AnomalyType.GRADUAL_DECLINE in self.open
-        explained = explained or AnomalyType.GRADUAL_DECLINE in findings
-        if low is not None and (not explained or AnomalyType.LOW_ENGAGEMENT in self.open):
-            findings[AnomalyType.LOW_ENGAGEMENT] = low
+            alarms[AnomalyType.SUDDEN_DROP] = drop[0]
+        alarms.update(act.slow(now, set(self.open)))
+        return alarms
 
     def _score_floor(
         self, now: float, sc: float | None, findings: dict[AnomalyType, Finding]
@@ -284,6 +313,7 @@ class SessionDetector:
             s.mass_exit_cooldown_seconds if ep.type is AnomalyType.MASS_EXIT else s.cooldown_seconds
         )
         self._cooldown_until[ep.type] = now + cool
+        self.falls.reset()  # a later fall is judged from its own start
         if not recovered and ep.type in ACTIVITY_TYPES:
             self.activity.rebase()  # the dip has become the room's normal
         return AnomalyEnded(

@@ -55,7 +55,7 @@ class DetectorSettings:
 
     tick_seconds: float = 5.0
     sensitivity: float = 1.0
-    cooldown_seconds: float = 120.0
+    cooldown_seconds: float = 90.0
     # Exact counts need no cooldown against noise: a second walk-out soon after is real.
     mass_exit_cooldown_seconds: float = 30.0
     # Activity baseline: EW mean of per-tick counts over `baseline_ticks` (5 min), trusted after

@@ -1,4 +1,7 @@
-"""The per-type tests of the session detector, on per-tick counts. O(1) per tick, bounded memory.
+"""The session detector's alarms, on per-tick counts. O(1) per tick, bounded memory.
+
+These rules decide that activity fell; `services.anomaly_falls` names the kind of fall (their own
+type is used only when no shape of fall explains the counts).
 
 Activity is chat + reactions per tick (votes are left out: a poll is a scripted burst, and its end
 is not a disengagement). Counts are Poisson-like, so every test asks two things: is the shortfall
@@ -75,6 +78,11 @@ class ActivityRules:
     @property
     def warm(self) -> bool:
         return self.n >= self.s.warmup_ticks
+
+    @property
+    def latest(self) -> float:
+        """The newest tick's count (0 before any)."""
+        return self._hist[-1] if self._hist else 0.0
 
     def window(self) -> int:
         """Ticks needed to expect `min_expected` events at baseline; 0 if a room is too quiet."""

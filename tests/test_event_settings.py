@@ -117,7 +117,7 @@ def test_the_cli_change_reaches_a_running_collector(
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["overrides"] == {"sensitivity": 2.5, "low_score": 0.15}
-    assert shown["settings"]["cooldown_seconds"] == 120.0  # a default, shown for reference
+    assert shown["settings"]["cooldown_seconds"] == 90.0  # a default, shown for reference
     wait_until(
         lambda: collector.book.detectors["s1"].settings.sensitivity == 2.5,
         what="the running detector to take the new sensitivity",

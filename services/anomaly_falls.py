@@ -1,0 +1,189 @@
+"""How did the room's activity fall? Poisson likelihoods of three shapes of fall, to type episodes.
+
+The activity rules (`services.anomaly_rules`) decide *that* a session's chat + reactions are
+abnormally low; this module decides *which kind* of fall it is, from the per-tick counts since it
+began. Each shape is a path of the expected count, as a share m(j) of the usual count per tick
+(the activity baseline), j ticks after the fall began:
+
+- SUDDEN_DROP, a collapse: nearly everything stops (a tenth is left) from one tick to the next;
+- LOW_ENGAGEMENT, a lull: the room settles at about a quarter of its usual level within ~15 s;
+- GRADUAL_DECLINE, a slide: a straight line down to a fifth of the usual level over ~3 minutes.
+
+For every shape the evidence is the Poisson log-likelihood ratio of the counts against "no fall",
+maximised over when the fall began: Σ_j [x_j ln m(j) - (m(j) - 1)·usual] (a generalised CUSUM).
+The tick in which a fall begins holds part of the old level and part of the new one, so its share
+is fitted (anywhere between the shape's first step and 1). The likeliest shape names the episode.
+
+Shapes are told apart by how deep and how fast the room fell, the two things the counts can show.
+The shares and durations are round values chosen on simulated rooms (docs/detection.md lists the
+plateau around them); nothing here depends on the simulator's code.
+
+Cost per tick is O(start times tried) = 1 + 3 + 12 additions, and memory is that many pairs of
+numbers: a candidate start older than its shape's fall is on the shape's floor for good, so all
+such candidates merge into one running maximum (the CUSUM recursion).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from services.anomaly_episodes import AnomalyType
+
+
+@dataclass(frozen=True, slots=True)
+class FallShape:
+    """A kind of fall: down to `floor` of the usual activity, linearly over `ticks` ticks."""
+
+    kind: AnomalyType
+    floor: float
+    ticks: int
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.floor < 1.0 or self.ticks < 1:
+            raise ValueError("a fall goes to a floor in (0, 1) over at least one tick")
+
+    def share(self, j: int) -> float:
+        """Expected share of the usual activity j ticks after the fall began."""
+        return 1.0 - (1.0 - self.floor) * min(1.0, (j + 1) / self.ticks)
+
+
+FALL_SHAPES = (
+    FallShape(AnomalyType.SUDDEN_DROP, floor=0.10, ticks=1),
+    FallShape(AnomalyType.LOW_ENGAGEMENT, floor=0.25, ticks=3),
+    FallShape(AnomalyType.GRADUAL_DECLINE, floor=0.20, ticks=36),
+)
+
+
+# Start times tried per shape: one per tick, or one per 1/12 of a slow fall.
+START_CANDIDATES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class FallVerdict:
+    """The likeliest shape, its evidence (nats over "no fall") and how many ticks ago it began."""
+
+    kind: AnomalyType
+    evidence: float
+    ticks_since_start: int
+
+
+class FallEvidence:
+    """The running evidence for one shape of fall: O(shape.ticks / stride) per tick."""
+
+    __slots__ = (
+        "_clock",
+        "_evidence",
+        "_log_share",
+        "_seen",
+        "_settled",
+        "_settled_age",
+        "_share",
+        "_stride",
+        "shape",
+    )
+
+    def __init__(self, shape: FallShape) -> None:
+        self.shape = shape
+        self._share = [shape.share(j) for j in range(shape.ticks)]
+        self._log_share = [math.log(m) for m in self._share]
+        # A slow fall's start needs no finer grain than a twelfth of its length.
+        self._stride = max(1, shape.ticks // START_CANDIDATES)
+        self.reset()
+
+    def reset(self) -> None:
+        # Candidate starts still inside their fall, oldest first: evidence and ticks seen.
+        self._evidence: list[float] = []
+        self._seen: list[int] = []
+        # The best start whose fall is complete (on the floor ever since), and its age in ticks.
+        self._settled = -math.inf
+        self._settled_age = 0
+        self._clock = 0
+
+    def push(self, count: float, usual: float) -> None:
+        """Add one tick: `count` events where `usual` per tick is the room's normal."""
+        share, log_share, evidence, seen = self._share, self._log_share, self._evidence, self._seen
+        last = len(share) - 1
+        if self._settled > -math.inf:
+            self._settled += count * log_share[last] - (share[last] - 1.0) * usual
+            self._settled_age += 1
+        for i, j in enumerate(seen):
+            evidence[i] += count * log_share[j] - (share[j] - 1.0) * usual
+            seen[i] = j + 1
+        # Oldest first, so only the front can have finished its fall.
+        while seen and seen[0] > last:
+            self._settle(evidence.pop(0), seen.pop(0))
+        if self._clock % self._stride == 0:
+            # A fall that began during this tick: the tick's share is fitted, within the shape.
+            m0 = min(1.0, max(share[0], count / usual))
+            first = count * math.log(m0) - (m0 - 1.0) * usual
+            if last:
+                evidence.append(first)
+                seen.append(1)
+            else:
+                self._settle(first, 1)
+        self._clock += 1
+
+    def _settle(self, evidence: float, age: int) -> None:
+        if evidence > self._settled:
+            self._settled, self._settled_age = evidence, age
+
+    def best(self) -> tuple[float, int]:
+        """(evidence, ticks since the fall began) of the likeliest start; (0, 0) if none."""
+        evidence, age = self._settled, self._settled_age
+        for ev, seen in zip(self._evidence, self._seen, strict=True):
+            if ev > evidence:
+                evidence, age = ev, seen
+        return (evidence, age) if evidence > 0 else (0.0, 0)
+
+
+class FallTyper:
+    """The three shapes side by side; `verdict()` names the likeliest."""
+
+    __slots__ = ("_shapes",)
+
+    def __init__(self, shapes: tuple[FallShape, ...] = FALL_SHAPES) -> None:
+        self._shapes = [FallEvidence(s) for s in shapes]
+
+    def reset(self) -> None:
+        for s in self._shapes:
+            s.reset()
+
+    def push(self, count: float, usual: float) -> None:
+        if usual <= 0:
+            self.reset()
+            return
+        for s in self._shapes:
+            s.push(count, usual)
+
+    def verdict(self) -> FallVerdict | None:
+        """The likeliest shape, or None while no shape explains the counts better than no fall."""
+        best: FallVerdict | None = None
+        for s in self._shapes:
+            evidence, age = s.best()
+            if evidence > 0 and (best is None or evidence > best.evidence):
+                best = FallVerdict(s.shape.kind, evidence, age)
+        return best
+
+
+def explain_fall(verdict: FallVerdict, usual: float, recent: float, tick_seconds: float) -> str:
+    """One line in plain words: from what to what, and how fast (counts are per tick)."""
+    per_min = 60.0 / tick_seconds
+    before, now = usual * per_min, recent * per_min
+    took = _span(max(1, verdict.ticks_since_start) * tick_seconds)
+    if verdict.kind is AnomalyType.SUDDEN_DROP:
+        return f"chat and reactions fell from {before:.0f}/min to {now:.0f}/min in {took}"
+    if verdict.kind is AnomalyType.GRADUAL_DECLINE:
+        return f"chat and reactions slid from {before:.0f}/min to {now:.0f}/min over {took}"
+    share = recent / usual if usual > 0 else 0.0
+    return (
+        f"chat and reactions have been down at {now:.0f}/min for {took}, "
+        f"{share:.0%} of the usual {before:.0f}/min"
+    )
+
+
+def _span(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    if not minutes:
+        return f"{secs} s"
+    return f"{minutes} min {secs} s" if secs else f"{minutes} min"

@@ -1,0 +1,116 @@
+"""The fall typer on crafted count series: fast, deterministic, no sleeps."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from services.anomaly_episodes import AnomalyType
+from services.anomaly_falls import (
+    FALL_SHAPES,
+    START_CANDIDATES,
+    FallEvidence,
+    FallShape,
+    FallTyper,
+    FallVerdict,
+    explain_fall,
+)
+
+USUAL = 10.0  # chat + reactions per 5-s tick: a room of about a thousand people
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def feed(typer: FallTyper, rng: random.Random, shares: list[float]) -> None:
+    for share in shares:
+        typer.push(poisson(rng, USUAL * share), USUAL)
+
+
+FALLS = {
+    AnomalyType.SUDDEN_DROP: [0.1] * 3,  # a collapse, 3 ticks in
+    AnomalyType.LOW_ENGAGEMENT: [0.75, 0.5] + [0.25] * 8,  # a lull, 50 s in
+    AnomalyType.GRADUAL_DECLINE: [1.0 - 0.8 * i / 36 for i in range(30)],  # a slide, 150 s in
+}
+
+
+@pytest.mark.parametrize("kind", FALLS)
+def test_each_kind_of_fall_is_named_right_in_most_rooms(kind: AnomalyType) -> None:
+    # Typing is statistical: an unlucky stretch before the fall can make another shape likelier.
+    # Over 40 rooms of about 1,000 people each kind must be named right at least 80 % of the time
+    # (measured: 35, 36 and 40 of 40), and dated from when it began.
+    right = 0
+    for seed in range(40):
+        typer = FallTyper()
+        feed(typer, random.Random(seed), [1.0] * 60 + FALLS[kind])
+        verdict = typer.verdict()
+        if verdict is not None and verdict.kind is kind:
+            right += 1
+            began = len(FALLS[kind])
+            assert abs(verdict.ticks_since_start - began) <= max(2, began // 4)
+    assert right >= 32
+
+
+def test_steady_noise_gives_little_evidence_for_any_fall() -> None:
+    rng = random.Random(11)
+    typer = FallTyper()
+    strongest = 0.0
+    for _ in range(720):  # an hour of ticks
+        typer.push(poisson(rng, USUAL), USUAL)
+        verdict = typer.verdict()
+        strongest = max(strongest, verdict.evidence if verdict else 0.0)
+    # A real collapse gives tens of nats within a few ticks (see below); noise stays far under.
+    assert strongest < 8.0
+    feed(typer, rng, [0.1] * 3)
+    verdict = typer.verdict()
+    assert verdict is not None and verdict.evidence > 15.0
+
+
+def test_memory_stays_bounded_and_reset_forgets() -> None:
+    rng = random.Random(12)
+    slide = FallEvidence(FALL_SHAPES[2])
+    for i in range(5000):
+        slide.push(poisson(rng, USUAL * (0.5 + 0.5 * math.sin(i / 40))), USUAL)
+        assert len(slide._evidence) <= START_CANDIDATES
+    assert slide.best()[0] > 0
+    slide.reset()
+    assert slide.best() == (0.0, 0)
+
+
+def test_a_room_without_a_baseline_resets_instead_of_dividing_by_zero() -> None:
+    typer = FallTyper()
+    feed(typer, random.Random(13), [1.0] * 20 + [0.1] * 3)
+    assert typer.verdict() is not None
+    typer.push(0.0, 0.0)
+    assert typer.verdict() is None
+
+
+def test_shapes_are_validated() -> None:
+    with pytest.raises(ValueError):
+        FallShape(AnomalyType.SUDDEN_DROP, floor=0.0, ticks=1)
+    with pytest.raises(ValueError):
+        FallShape(AnomalyType.SUDDEN_DROP, floor=0.1, ticks=0)
+    assert FALL_SHAPES[1].share(0) == pytest.approx(0.75)
+    assert FALL_SHAPES[1].share(2) == pytest.approx(0.25)
+
+
+def test_explanations_say_from_what_to_what_and_how_fast() -> None:
+    drop = FallVerdict(AnomalyType.SUDDEN_DROP, 20.0, 2)
+    assert explain_fall(drop, 10.0, 1.0, 5.0) == (
+        "chat and reactions fell from 120/min to 12/min in 10 s"
+    )
+    slide = FallVerdict(AnomalyType.GRADUAL_DECLINE, 9.0, 30)
+    assert explain_fall(slide, 10.0, 4.0, 5.0) == (
+        "chat and reactions slid from 120/min to 48/min over 2 min 30 s"
+    )
+    lull = FallVerdict(AnomalyType.LOW_ENGAGEMENT, 12.0, 12)
+    assert explain_fall(lull, 10.0, 2.5, 5.0) == (
+        "chat and reactions have been down at 30/min for 1 min, 25% of the usual 120/min"
+    )
