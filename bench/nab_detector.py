@@ -1,16 +1,17 @@
 """NAB adapter for the detector's core: `run_detector.py bench/nab_detector.py:make`.
 
     cd ../shared/nab && python run_detector.py "$OLDPWD/bench/nab_detector.py:make" \
-        --split dev --restamp 5 [--arg horizon=300 ...]
+        --split dev --restamp 5 [--arg learn=288 ...]
 
-`make(**kwargs)` returns a fresh `MultiScaleScorer` (two `CoreScorer`s at level-shift windows 5
-and 51 plus a re-alarm hold); keyword arguments `long_window`, `hold`, `hold_threshold` go to it,
-the rest override `CoreSettings` fields. `make_core` is a single `CoreScorer`. The core is
-two-sided already (every measure uses |z|), so it is scored as is.
-`make_seed` is the seed system's hybrid (bench/seed_detector.py) on the same harness.
-`make_context` (70.1 on dev), `make_entropy` and `make_combo` are the NAB detectors of
-bench/nab_detectors.py; `rest` / `rest_threshold` set their `RestPeriod`, the rest go to the
-scorer.
+`make(**kwargs)` returns `NoveltyScorer(NoveltySettings(**kwargs))` (services/anomaly_novelty.py);
+with no arguments that is exactly the default core the live detector runs, so the score printed is
+the product's. It is two-sided by construction (it quantises the value itself), so it is scored as
+is. `make_multiscale` is the previous core, `MultiScaleScorer` (two `CoreScorer`s at level-shift
+windows 5 and 51 plus a re-alarm hold); its keyword arguments `long_window`, `hold`,
+`hold_threshold` go to it, the rest override `CoreSettings` fields. `make_core` is a single
+`CoreScorer`. `make_seed` is the seed system's hybrid (bench/seed_detector.py) on the same harness.
+`make_context`, `make_entropy` and `make_combo` are the NAB experiments of bench/nab_detectors.py;
+`rest` / `rest_threshold` set their `RestPeriod`, the rest go to the scorer.
 """
 
 from __future__ import annotations
@@ -24,12 +25,17 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from services.anomaly_core import CoreScorer, CoreSettings, MultiScaleScorer  # noqa: E402
+from bench.multiscale_core import CoreScorer, CoreSettings, MultiScaleScorer  # noqa: E402
+from services.anomaly_novelty import NoveltyScorer, NoveltySettings  # noqa: E402
 
 _OWN = ("long_window", "hold", "hold_threshold")
 
 
-def make(**kwargs: Any) -> MultiScaleScorer:
+def make(**kwargs: Any) -> NoveltyScorer:
+    return NoveltyScorer(NoveltySettings(**kwargs))
+
+
+def make_multiscale(**kwargs: Any) -> MultiScaleScorer:
     own = {k: kwargs.pop(k) for k in _OWN if k in kwargs}
     return MultiScaleScorer(CoreSettings(**kwargs), **own)
 

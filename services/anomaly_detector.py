@@ -4,7 +4,7 @@
 one live session and returns that tick's episode transitions (usually none):
 `AnomalyStarted`, `AnomalyEscalated`, `AnomalyEnded` (see `services.anomaly_episodes`). Work per
 tick is O(1) and memory bounded (rings of at most 25 numbers, the fall typer's 14 candidate
-starts, and one `CoreScorer`).
+starts, and one `NoveltyScorer`: 288 floats while it learns, then 256 bits).
 
 Two questions are answered separately:
 
@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from services.anomaly_core import CoreReading, CoreScorer
 from services.anomaly_episodes import (
     ACTIVITY_TYPES,
     AnomalyEnded,
@@ -52,6 +51,7 @@ from services.anomaly_episodes import (
     signals_dict,
 )
 from services.anomaly_falls import FallTyper, explain_fall
+from services.anomaly_novelty import NoveltyReading, NoveltyScorer
 from services.anomaly_rules import ActivityRules, MassExitRule
 
 # A collapse or a lull is described by its level over at most this many ticks since it began.
@@ -82,7 +82,7 @@ class SessionDetector:
 
     def _reset_state(self) -> None:
         s = self.settings
-        self.core = CoreScorer(s.core)
+        self.core = NoveltyScorer(s.core)
         self.activity = ActivityRules(s)
         self.falls = FallTyper()
         self.exits = MassExitRule(s)
@@ -94,7 +94,7 @@ class SessionDetector:
         self._score_low_since: float | None = None
         self._rebase_until = -math.inf
         self._exit_ref = 0
-        self.last_reading: CoreReading | None = None
+        self.last_reading: NoveltyReading | None = None
 
     @property
     def expected_engagement(self) -> float:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from services.anomaly_core import CoreSettings
+from services.anomaly_novelty import NoveltySettings
 from services.contracts import SIGNAL_NAMES
 
 
@@ -105,7 +105,7 @@ class DetectorSettings:
     max_episode_seconds: float = 900.0
     # A silence this long, or time going backwards, resets the detector.
     restart_gap_seconds: float = 300.0
-    core: CoreSettings = field(default_factory=CoreSettings)
+    core: NoveltySettings = field(default_factory=NoveltySettings)
 
     def __post_init__(self) -> None:
         if not self.sensitivity > 0:

@@ -1,11 +1,14 @@
-"""Fast unit tests for the NAB detectors in bench/nab_detectors.py."""
+"""Fast unit tests for the NAB factory and the NAB experiments in bench/nab_detectors.py."""
 
 from __future__ import annotations
 
 import math
 import random
 
+from bench.multiscale_core import CoreScorer
+from bench.nab_detector import make
 from bench.nab_detectors import ContextScorer, RelativeEntropyScorer, RestPeriod
+from services.anomaly_novelty import NoveltyScorer, NoveltySettings
 
 
 def _noise(n: int, seed: int = 1, level: float = 10.0, sd: float = 1.0) -> list[float]:
@@ -15,6 +18,14 @@ def _noise(n: int, seed: int = 1, level: float = 10.0, sd: float = 1.0) -> list[
 
 def _feed(det, values):
     return [det.update(float(i), v) for i, v in enumerate(values)]
+
+
+def test_make_is_the_product_core_with_its_defaults() -> None:
+    # The NAB number must be the number of what the live detector runs.
+    det = make()
+    assert type(det) is NoveltyScorer
+    assert det.settings == NoveltySettings()
+    assert make(learn=300).settings == NoveltySettings(learn=300)
 
 
 def test_context_flags_a_level_shift_soon_after() -> None:
@@ -63,3 +74,22 @@ def test_relative_entropy_flags_a_new_distribution() -> None:
     # It fires often on plain noise too (about a quarter of windows here, which is why it
     # scores low on NAB), but a shifted distribution keeps it firing.
     assert sum(after[-30:]) / 30 > 2 * sum(base[2000:]) / 1000
+
+
+def test_core_step_down_flagged_within_three_ticks() -> None:
+    rng = random.Random(1)
+    core = CoreScorer()
+    before = [core.update(i * 5.0, 10.0 + rng.gauss(0, 0.2)) for i in range(200)]
+    after = [core.update((200 + i) * 5.0, 5.0 + rng.gauss(0, 0.2)) for i in range(3)]
+    # Scores are novelty-calibrated: a 25-sigma step scores several times the noise's best.
+    assert max(after) > 0.3
+    assert max(after) > 3 * max(before[50:])
+
+
+def test_core_steady_noise_is_quiet_and_bad_values_are_harmless() -> None:
+    rng = random.Random(2)
+    core = CoreScorer()
+    scores = [core.update(i * 5.0, rng.gauss(0, 1)) for i in range(3000)]
+    assert max(scores[500:]) < 0.5
+    for bad in (math.nan, math.inf, None):
+        assert 0.0 <= core.update(3000 * 5.0, bad) <= 1.0  # type: ignore[arg-type]

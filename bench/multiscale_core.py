@@ -1,7 +1,8 @@
-"""A generic univariate streaming anomaly scorer: `update(t, x) -> score in [0, 1]`.
+"""The live detector's first statistical core, kept as a NAB baseline: `update(t, x) -> [0, 1]`.
 
-This is the statistical core that `services.anomaly_detector.SessionDetector` runs on a live
-session's engagement score, and the thing scored on the Numenta Anomaly Benchmark (NAB). It knows
+`services.anomaly_novelty.NoveltyScorer` replaced it in `SessionDetector` (it scores 69.4 on the
+Numenta Anomaly Benchmark's dev split where this file's `MultiScaleScorer` scores 45.1, see
+docs/detection.md); `bench/nab_detector.py:make_multiscale` and `make_core` still run it. It knows
 nothing about engagement. Every update is O(1) time and memory (a handful of floats plus two
 fixed-length rings), there is no model to rebuild, and it scores from the third sample on.
 
