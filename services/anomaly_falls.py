@@ -140,19 +140,24 @@ class FallEvidence:
 class FallTyper:
     """The three shapes side by side; `verdict()` names the likeliest."""
 
-    __slots__ = ("_shapes",)
+    __slots__ = ("_fresh", "_shapes")
 
     def __init__(self, shapes: tuple[FallShape, ...] = FALL_SHAPES) -> None:
         self._shapes = [FallEvidence(s) for s in shapes]
+        self._fresh = True
 
     def reset(self) -> None:
-        for s in self._shapes:
-            s.reset()
+        # A detector resets every tick while its baseline warms up: nothing to forget then.
+        if not self._fresh:
+            for s in self._shapes:
+                s.reset()
+            self._fresh = True
 
     def push(self, count: float, usual: float) -> None:
         if usual <= 0:
             self.reset()
             return
+        self._fresh = False
         for s in self._shapes:
             s.push(count, usual)
 

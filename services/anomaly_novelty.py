@@ -57,8 +57,12 @@ class NoveltyReading:
     score: float  # in [0, 1], after the rest period
     bins_away: float  # signed distance from the nearest visited bin, in bins (> 0: above it)
     expected: float  # the centre of the nearest visited bin
-    width: float  # the bin width (0 while learning)
+    width: float  # the bin width (0 for a sample that was not judged)
     warm: bool  # False while learning, or for a skipped sample
+
+
+# Every unjudged sample reads the same; one instance, since every session reads one per tick.
+_IDLE = NoveltyReading(0.0, 0.0, 0.0, 0.0, warm=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +183,7 @@ class NoveltyScorer:
 
     def _idle_reading(self) -> NoveltyReading:
         """A sample that was not judged (skipped, or the grid is still being learnt)."""
-        return NoveltyReading(0.0, 0.0, 0.0, self._width, warm=False)
+        return _IDLE
 
     # -- time ------------------------------------------------------------------------------
 

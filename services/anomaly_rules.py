@@ -55,6 +55,7 @@ class ActivityRules:
         "_hist",
         "_low_since",
         "_normal_at",
+        "_suffix",
         "base",
         "n",
         "s",
@@ -70,6 +71,7 @@ class ActivityRules:
         self.base = 0.0
         self.n = 0
         self._hist.clear()
+        self._suffix = [0.0]
         self._decline_run = 0
         self._low_since: float | None = None
         self._normal_at: float | None = None
@@ -93,9 +95,8 @@ class ActivityRules:
         return w if w <= s.max_window_ticks else 0
 
     def _sum(self, lo: int, hi: int) -> float:
-        """Sum of hist[-hi:-lo] (ticks lo+1..hi back, 1 = the newest), in O(hi - lo)."""
-        h = self._hist
-        return sum(h[-i] for i in range(lo + 1, hi + 1))
+        """Sum of hist[-hi:-lo] (ticks lo+1..hi back, 1 = the newest), in O(1)."""
+        return self._suffix[hi] - self._suffix[lo]
 
     def level(self, ticks: int | None = None) -> float:
         """Mean count per tick over the last `ticks` (default: the slow-rule window)."""
@@ -107,6 +108,12 @@ class ActivityRules:
 
     def push(self, count: float) -> None:
         self._hist.append(count)
+        # The cliff rule sums dozens of windows a tick; sums of the newest i counts make each O(1).
+        total, suffix = 0.0, [0.0]
+        for x in reversed(self._hist):
+            total += x
+            suffix.append(total)
+        self._suffix = suffix
 
     def learn(self, count: float, frozen: bool) -> None:
         s = self.s
