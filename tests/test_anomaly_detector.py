@@ -15,6 +15,7 @@ from services.anomaly_detector import (
     DetectorSettings,
     SessionDetector,
 )
+from services.sim_audience import poisson
 
 TICK = 5.0
 
@@ -40,18 +41,6 @@ def run(det: SessionDetector, frames: list[tuple[float, Sig]], t0: float = 0.0) 
     for i, (score, sig) in enumerate(frames):
         out.extend(det.update(t0 + i * TICK, score, sig))
     return out
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    return max(0, round(rng.gauss(mean, math.sqrt(mean)))) if mean > 30 else _knuth(rng, mean)
-
-
-def _knuth(rng: random.Random, mean: float) -> int:
-    limit, k, p = math.exp(-mean), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
 
 
 class Room:

@@ -17,16 +17,9 @@ from services.anomaly_falls import (
     FallVerdict,
     explain_fall,
 )
+from services.sim_audience import poisson
 
 USUAL = 10.0  # chat + reactions per 5-s tick: a room of about a thousand people
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    limit, k, p = math.exp(-mean), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
 
 
 def feed(typer: FallTyper, rng: random.Random, shares: list[float]) -> None:
