@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -22,12 +21,6 @@ from services.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# A collector holding thousands of live sessions' windows keeps millions of objects alive. At the
-# interpreter's default thresholds a full collection walked them all every 4th tick or so, adding
-# 0.5-1 s to a 10,000-session tick (docs/benchmarks.md). Rarer young collections let short-lived
-# objects die by reference count before they are promoted, so full collections become rare.
-COLLECTOR_GC_THRESHOLDS = (50_000, 20, 100)
-
 
 @dataclass
 class Runtime:
@@ -41,7 +34,6 @@ class Runtime:
     desk: InterventionDesk
     collector: Collector | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
-    _gc_thresholds: tuple[int, int, int] | None = None
 
     @classmethod
     def build(cls, settings: Settings, with_collector: bool = True) -> Runtime:
@@ -65,8 +57,6 @@ class Runtime:
     def start(self) -> None:
         self._start_thread("push-hub", self.hub.run)
         if self.collector is not None:
-            self._gc_thresholds = gc.get_threshold()
-            gc.set_threshold(*COLLECTOR_GC_THRESHOLDS)
             self._start_thread("collector", self.collector.run)
 
     def _start_thread(self, name: str, target: Callable[[], None]) -> None:
@@ -81,7 +71,4 @@ class Runtime:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
-        if self._gc_thresholds is not None:
-            gc.set_threshold(*self._gc_thresholds)
-            self._gc_thresholds = None
         self.engine.dispose()

@@ -4,7 +4,7 @@ The batch write is compared in the same run against the naive way of writing a t
 per row in a loop, committed once). Prints a Markdown table.
 
     python bench/tick_cost.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
-                              [--redis redis://127.0.0.1:6379/0] [--ticks 5] [--warm-ticks 8]
+                              [--redis redis://127.0.0.1:6379/0] [--ticks 5] [--warm-ticks 12]
                               [--gc collector|interpreter]
 """
 
@@ -21,10 +21,10 @@ import psycopg
 import redis
 import sqlalchemy as sa
 
-from app.runtime import COLLECTOR_GC_THRESHOLDS
 from services.collector import Collector
 from services.contracts import SignalEvent, SignalKind
 from services.database import create_db_engine, ensure_schema
+from services.gc_tuning import COLLECTOR_GC_THRESHOLDS
 from services.metrics_store import MetricsStore
 from services.schema import engagement_metrics, sessions
 from services.session_book import Lifetimes, SessionBook
@@ -118,7 +118,10 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument(
-        "--warm-ticks", type=int, default=8, help="ticks scored before measuring (detector warm-up)"
+        "--warm-ticks",
+        type=int,
+        default=12,
+        help="ticks scored before measuring (detector warm-up)",
     )
     parser.add_argument(
         "--gc",

@@ -3,8 +3,8 @@
 `SessionDetector(session_id, settings).update(now, score, signals)` is called once per tick for
 one live session and returns that tick's episode transitions (usually none):
 `AnomalyStarted`, `AnomalyEscalated`, `AnomalyEnded` (see `services.anomaly_episodes`). Work per
-tick is O(1) and memory bounded (rings of at most 25 numbers, the fall typer's 14 candidate
-starts, and one `NoveltyScorer`: 288 floats while it learns, then 256 bits).
+tick is O(1) and memory bounded (rings of at most 25 numbers, the fall typer's 17 sums, and one
+`NoveltyScorer`: 288 floats while it learns, then 256 bits).
 
 Two questions are answered separately:
 
@@ -18,13 +18,15 @@ Two questions are answered separately:
 - *Which kind of fall?* When an activity rule fires, the episode is named by the shape of the
   fall since it began (`services.anomaly_falls`: a collapse is a SUDDEN_DROP, a lull a
   LOW_ENGAGEMENT, a slide over minutes a GRADUAL_DECLINE), whichever rule saw it first. One
-  activity episode is open at a time; it stays open while any rule still sees the fall.
+  activity episode is open at a time; it stays open while any rule still sees the fall. The
+  score floor's LOW_ENGAGEMENT is a separate condition: a collapse under it opens its own episode.
 
 An episode opens once (WARNING, or CRITICAL when already deep), may escalate to CRITICAL, and
-closes after `recover_ticks` ticks back near the baseline (recording `recovery_seconds`), or
-unrecovered after `max_episode_seconds` (the baseline is then re-learnt: the dip is the new
-normal). A closed type does not re-open for `cooldown_seconds`. While an activity episode is open
-the baseline is frozen.
+closes after `recover_ticks` ticks back near the baseline (recording `recovery_seconds`; a tick
+without counts is no step either way), or unrecovered after `max_episode_seconds` (the baseline
+is then re-learnt: the dip is the new normal). A mass exit ends an open activity episode
+unrecovered: the smaller room is judged afresh. A closed type does not re-open for
+`cooldown_seconds`. While an activity episode is open the activity baseline is frozen.
 
 Bad values (None, NaN, inf, negative) are "no information this tick": nothing opens on them and
 baselines skip them. Time going backwards or a silence of `restart_gap_seconds` resets the state.
@@ -36,7 +38,6 @@ import math
 from typing import Any
 
 from services.anomaly_episodes import (
-    ACTIVITY_TYPES,
     AnomalyEnded,
     AnomalyEscalated,
     AnomalyStarted,
@@ -51,7 +52,7 @@ from services.anomaly_episodes import (
     signals_dict,
 )
 from services.anomaly_falls import FallTyper, explain_fall
-from services.anomaly_novelty import NoveltyReading, NoveltyScorer
+from services.anomaly_novelty import NoveltyScorer
 from services.anomaly_rules import ActivityRules, MassExitRule
 
 # A collapse or a lull is described by its level over at most this many ticks since it began.
@@ -94,7 +95,7 @@ class SessionDetector:
         self._score_low_since: float | None = None
         self._rebase_until = -math.inf
         self._exit_ref = 0
-        self.last_reading: NoveltyReading | None = None
+        self._core_score = 0.0
 
     @property
     def expected_engagement(self) -> float:
@@ -136,11 +137,13 @@ class SessionDetector:
         present_f = finite(getattr(signals, "total_users", None))
         present = int(present_f) if present_f is not None else None
         count = chat + react if chat is not None and react is not None else None
-        self.last_reading = self.core.read(now, sc)
+        self._core_score = self.core.update(now, sc)
 
         act = self.activity
         if count is not None:
             act.push(count)
+        else:
+            self.falls.skip()  # a fall's age is time, even across ticks without counts
         findings: dict[AnomalyType, Finding] = {}
         exit_found = self.exits.check(present)
         if exit_found is not None:
@@ -164,13 +167,18 @@ class SessionDetector:
                 )
                 self.last_explanation = f.why
 
+        current = self._activity_episode()
+        if rebasing and current is not None:
+            # The room's size changed under it: its fall can't be judged against the old
+            # baseline, and the mass exit now says what happened.
+            out.append(self._close(self.open[current], now, recovered=False))
         out.extend(self._recoveries(now, present, sc, findings, count is not None))
         if count is not None:
             if rebasing:
                 act.rebase()
                 self.falls.reset()
             else:
-                act.learn(count, frozen=any(k in self.open for k in ACTIVITY_TYPES))
+                act.learn(count, frozen=self._activity_episode() is not None)
         self.exits.push(present)
         self._learn_score(sc)
         return out
@@ -182,18 +190,19 @@ class SessionDetector:
         else:
             self.falls.reset()
         alarms = self._activity_alarms(now)
-        current = next((k for k in ACTIVITY_TYPES if k in self.open), None)
+        current = self._activity_episode()
         if current is not None:
             # One activity episode at a time: it stays open while any rule still sees the fall,
             # and escalates when a rule calls it critical or the room sinks further.
-            deep = act.ratio_now() <= s.critical_ratio
-            if alarms or deep:
-                critical = deep or any(f.severity is Severity.CRITICAL for f in alarms.values())
-                findings[current] = Finding(
-                    Severity.CRITICAL if critical else Severity.WARNING,
-                    f"activity is down to {act.ratio_now():.0%} of normal",
-                    max((f.score for f in alarms.values()), default=1.0),
-                )
+            critical = [f for f in alarms.values() if f.severity is Severity.CRITICAL]
+            ratio = act.ratio_now()
+            if critical:
+                findings[current] = critical[0]
+            elif ratio <= s.critical_ratio:
+                why = f"chat and reactions are down to {ratio:.0%} of normal"
+                findings[current] = Finding(Severity.CRITICAL, why, 1.0, on_activity=True)
+            elif alarms:
+                findings[current] = next(iter(alarms.values()))
             return
         if not alarms:
             return
@@ -205,14 +214,17 @@ class SessionDetector:
             kind, first = next(iter(alarms.items()))
             findings[kind] = first
             return
-        if verdict.kind is AnomalyType.GRADUAL_DECLINE:
-            recent = act.level()
+        cliff = alarms.get(AnomalyType.SUDDEN_DROP)
+        if verdict.kind is AnomalyType.SUDDEN_DROP and cliff is not None:
+            why = cliff.why  # what the cliff rule saw: the level before, the level since
         else:
-            recent = act.level(max(1, min(verdict.ticks_since_start, RECENT_TICKS)))
+            if verdict.kind is AnomalyType.GRADUAL_DECLINE:
+                recent = act.level()
+            else:
+                recent = act.level(max(1, min(verdict.ticks_since_start, RECENT_TICKS)))
+            why = explain_fall(verdict, act.base, recent, s.tick_seconds)
         findings[verdict.kind] = Finding(
-            Severity.CRITICAL if critical else Severity.WARNING,
-            explain_fall(verdict, act.base, recent, s.tick_seconds),
-            score,
+            Severity.CRITICAL if critical else Severity.WARNING, why, score, on_activity=True
         )
 
     def _activity_alarms(self, now: float) -> dict[AnomalyType, Finding]:
@@ -220,9 +232,13 @@ class SessionDetector:
         alarms: dict[AnomalyType, Finding] = {}
         drop = act.sudden()
         if drop is not None:
-            alarms[AnomalyType.SUDDEN_DROP] = drop[0]
+            alarms[AnomalyType.SUDDEN_DROP] = drop
         alarms.update(act.slow(now, set(self.open)))
         return alarms
+
+    def _activity_episode(self) -> AnomalyType | None:
+        """The type of the open episode that the activity alarms opened, if any."""
+        return next((k for k, ep in self.open.items() if ep.on_activity), None)
 
     def _score_floor(
         self, now: float, sc: float | None, findings: dict[AnomalyType, Finding]
@@ -237,8 +253,11 @@ class SessionDetector:
         if self._score_low_since is None:
             self._score_low_since = now
         held = now - self._score_low_since
-        if held >= s.low_score_seconds / s.sensitivity and not any(
-            k in self.open for k in (AnomalyType.SUDDEN_DROP, AnomalyType.GRADUAL_DECLINE)
+        # An activity episode, open or opening, already explains the low score.
+        if (
+            held >= s.low_score_seconds / s.sensitivity
+            and self._activity_episode() is None
+            and not any(f.on_activity for f in findings.values())
         ):
             findings.setdefault(
                 AnomalyType.LOW_ENGAGEMENT,
@@ -255,7 +274,8 @@ class SessionDetector:
         self, kind: AnomalyType, f: Finding, now: float, sc: float | None, signals: Any
     ) -> AnomalyStarted:
         self._episode_seq += 1
-        ep = OpenEpisode(f"{self.session_id}:{self._episode_seq}", kind, f.severity, now)
+        episode_id = f"{self.session_id}:{self._episode_seq}"
+        ep = OpenEpisode(episode_id, kind, f.severity, now, on_activity=f.on_activity)
         self.open[kind] = ep
         if kind is AnomalyType.MASS_EXIT:
             self._exit_ref = self.exits.reference
@@ -264,7 +284,7 @@ class SessionDetector:
         cur = sc if sc is not None else 0.0
         exp = self._score_base
         dev = (cur - exp) / exp if exp > 0 else 0.0
-        core = self.last_reading.score if self.last_reading is not None else 0.0
+        core = self._core_score
         self.last_explanation = f.why
         return AnomalyStarted(
             session_id=self.session_id,
@@ -291,15 +311,18 @@ class SessionDetector:
         s = self.settings
         out: list[Transition] = []
         for kind, ep in list(self.open.items()):
+            ok: bool | None
             if kind in active:
                 ok = False
             elif kind is AnomalyType.MASS_EXIT:
                 ok = present is not None and present >= s.recover_ratio * self._exit_ref
-            elif have_counts and self.activity.base > 0:
-                ok = self.activity.recovered()
-            else:  # score-floor LOW_ENGAGEMENT, or no counts to judge by
+            elif ep.on_activity:
+                # Judged by chat and reactions only: a tick without them is no step either way.
+                ok = self.activity.recovered() if have_counts and self.activity.base > 0 else None
+            else:  # the score floor's LOW_ENGAGEMENT
                 ok = sc is not None and sc >= s.low_score
-            ep.good_ticks = ep.good_ticks + 1 if ok else 0
+            if ok is not None:
+                ep.good_ticks = ep.good_ticks + 1 if ok else 0
             if ep.good_ticks >= s.recover_ticks:
                 out.append(self._close(ep, now, recovered=True))
             elif now - ep.started_at >= s.max_episode_seconds:
@@ -314,7 +337,7 @@ class SessionDetector:
         )
         self._cooldown_until[ep.type] = now + cool
         self.falls.reset()  # a later fall is judged from its own start
-        if not recovered and ep.type in ACTIVITY_TYPES:
+        if not recovered and ep.on_activity:
             self.activity.rebase()  # the dip has become the room's normal
         return AnomalyEnded(
             session_id=self.session_id,

@@ -28,14 +28,6 @@ class Severity(StrEnum):
     CRITICAL = "CRITICAL"
 
 
-# The activity types: judged on per-tick chat + reaction counts against one baseline.
-ACTIVITY_TYPES = (
-    AnomalyType.SUDDEN_DROP,
-    AnomalyType.GRADUAL_DECLINE,
-    AnomalyType.LOW_ENGAGEMENT,
-)
-
-
 class SignalsLike(Protocol):
     """The fields of `services.windows.SessionSignals` that the detector reads.
 
@@ -72,7 +64,7 @@ class DetectorSettings:
     mass_exit_min_audience: int = 8
     mass_exit_ticks: int = 3
     mass_exit_critical_share: float = 0.4
-    # SUDDEN_DROP: the last k ticks (k <= 3, longer only in tiny rooms) hold at most
+    # SUDDEN_DROP: the last k ticks (k <= 4, longer only in tiny rooms) hold at most
     # `drop_ratio` of what the minute before them predicts, at Poisson z <= -drop_z, and that
     # minute was itself near normal (>= `drop_prior_ratio` of baseline): a cliff, not a slide.
     drop_ratio: float = 0.2
@@ -161,6 +153,9 @@ class OpenEpisode:
     severity: Severity
     started_at: float
     good_ticks: int = 0
+    # Opened by the activity alarms (one such episode at a time); not by a mass exit or the
+    # score floor, which judge other signals and recover by them.
+    on_activity: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +165,7 @@ class Finding:
     severity: Severity
     why: str
     score: float  # rule strength in [0, 1]
+    on_activity: bool = False  # from the activity alarms (see OpenEpisode.on_activity)
 
 
 def finite(x: Any) -> float | None:

@@ -18,9 +18,10 @@ Shapes are told apart by how deep and how fast the room fell, the two things the
 The shares and durations are round values chosen on simulated rooms (docs/detection.md lists the
 plateau around them); nothing here depends on the simulator's code.
 
-Cost per tick is O(start times tried) = 1 + 3 + 12 additions, and memory is that many pairs of
-numbers: a candidate start older than its shape's fall is on the shape's floor for good, so all
-such candidates merge into one running maximum (the CUSUM recursion).
+Cost per tick is O(start times tried): at most 0 + 2 + 12 starts still inside their fall, plus one
+running maximum per shape, so at most 17 sums. A start older than its shape's fall is on the
+shape's floor for good, so all such starts merge into that one running maximum (the CUSUM
+recursion).
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ FALL_SHAPES = (
 )
 
 
-# Start times tried per shape: one per tick, or one per 1/12 of a slow fall.
-START_CANDIDATES = 12
+# A slow fall is tried from a start every 1/12 of its length; a fast one from every tick.
+SLOW_FALL_STARTS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class FallEvidence:
         self._share = [shape.share(j) for j in range(shape.ticks)]
         self._log_share = [math.log(m) for m in self._share]
         # A slow fall's start needs no finer grain than a twelfth of its length.
-        self._stride = max(1, shape.ticks // START_CANDIDATES)
+        self._stride = max(1, shape.ticks // SLOW_FALL_STARTS)
         self.reset()
 
     def reset(self) -> None:
@@ -124,6 +125,18 @@ class FallEvidence:
                 self._settle(first, 1)
         self._clock += 1
 
+    def skip(self) -> None:
+        """A tick without counts: every start grows a tick older, and no evidence is added."""
+        if self._settled > -math.inf:
+            self._settled_age += 1
+        seen = self._seen
+        for i, j in enumerate(seen):
+            seen[i] = j + 1
+        last = len(self._share) - 1
+        while seen and seen[0] > last:
+            self._settle(self._evidence.pop(0), seen.pop(0))
+        self._clock += 1
+
     def _settle(self, evidence: float, age: int) -> None:
         if evidence > self._settled:
             self._settled, self._settled_age = evidence, age
@@ -154,12 +167,21 @@ class FallTyper:
             self._fresh = True
 
     def push(self, count: float, usual: float) -> None:
-        if usual <= 0:
-            self.reset()
+        """Add one tick's count against the room's usual count per tick."""
+        if not (math.isfinite(usual) and usual > 0):
+            self.reset()  # no baseline to fall from
+            return
+        if not (math.isfinite(count) and count >= 0):
+            self.skip()
             return
         self._fresh = False
         for s in self._shapes:
             s.push(count, usual)
+
+    def skip(self) -> None:
+        """A tick that brought no counts: the candidate starts age, their evidence stays."""
+        for s in self._shapes:
+            s.skip()
 
     def verdict(self) -> FallVerdict | None:
         """The likeliest shape, or None while no shape explains the counts better than no fall."""
@@ -177,7 +199,7 @@ def explain_fall(verdict: FallVerdict, usual: float, recent: float, tick_seconds
     before, now = usual * per_min, recent * per_min
     took = _span(max(1, verdict.ticks_since_start) * tick_seconds)
     if verdict.kind is AnomalyType.SUDDEN_DROP:
-        return f"chat and reactions fell from {before:.0f}/min to {now:.0f}/min in {took}"
+        return f"chat and reactions fell from {before:.0f}/min to {now:.0f}/min about {took} ago"
     if verdict.kind is AnomalyType.GRADUAL_DECLINE:
         return f"chat and reactions slid from {before:.0f}/min to {now:.0f}/min over {took}"
     share = recent / usual if usual > 0 else 0.0

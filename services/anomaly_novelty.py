@@ -1,9 +1,9 @@
 """A novelty core: "the value fell where this series has never been", two-sided, bounded.
 
 `NoveltyScorer` is the statistical core that `services.anomaly_detector.SessionDetector` runs on a
-live session's engagement score (`update(t, x) -> score in [0, 1]`, `read(t, x) ->
-NoveltyReading`, `reset()`); `bench/nab_detector.py:make` returns its default construction, so the
-NAB number is the number of what the live detector runs. It knows nothing about engagement.
+live session's engagement score (`update(t, x) -> score in [0, 1]`, `reset()`);
+`bench/nab_detector.py:make` returns its default construction, so the NAB number is the number
+of what the live detector runs. It knows nothing about engagement.
 Horizons are in samples; a live session's tick is 5 s.
 
 How a sample is judged:
@@ -48,21 +48,6 @@ from datetime import datetime
 _MAX_INDEX = 2**52
 # A learning range this small relative to the values is float noise, not movement.
 _REL_EPS = 1e-9
-
-
-@dataclass(frozen=True, slots=True)
-class NoveltyReading:
-    """One update's detail: its score and the visited value it was judged against."""
-
-    score: float  # in [0, 1], after the rest period
-    bins_away: float  # signed distance from the nearest visited bin, in bins (> 0: above it)
-    expected: float  # the centre of the nearest visited bin
-    width: float  # the bin width (0 for a sample that was not judged)
-    warm: bool  # False while learning, or for a skipped sample
-
-
-# Every unjudged sample reads the same; one instance, since every session reads one per tick.
-_IDLE = NoveltyReading(0.0, 0.0, 0.0, 0.0, warm=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,29 +133,21 @@ class NoveltyScorer:
         return self._mask.bit_length()
 
     def update(self, t: float | datetime | None, x: float | None) -> float:
-        """Feed one sample; return its anomaly score in [0, 1]."""
-        return self.read(t, x).score
-
-    def read(self, t: float | datetime | None, x: float | None) -> NoveltyReading:
-        """Feed one sample; return the score and the visited value it was judged against."""
+        """Feed one sample; return its anomaly score in [0, 1] (0 while learning or skipped)."""
         if x is None or not math.isfinite(x):
-            return self._idle_reading()
+            return 0.0
         x = float(x)
         self._tick(_timestamp(t))
         self._n += 1
         if not self.warm:
             self._learn(x)
-            return self._idle_reading()
-
+            return 0.0
         b = self._index(x)
         delta = self._offset(b)
-        width = self._width  # the grid x was judged on, before any coarsening
-        expected = self._anchor + (b - delta + 0.5) * width
         if delta:
             self._visit(b)
         d = abs(delta)
         score = d / (d + 1.0)
-
         s = self.settings
         if self._held > 0:
             self._held -= 1
@@ -179,11 +156,7 @@ class NoveltyScorer:
         if score >= s.rest_threshold:
             self._held = s.rest
             self._peak = score
-        return NoveltyReading(score, (x - expected) / width, expected, width, warm=True)
-
-    def _idle_reading(self) -> NoveltyReading:
-        """A sample that was not judged (skipped, or the grid is still being learnt)."""
-        return _IDLE
+        return score
 
     # -- time ------------------------------------------------------------------------------
 

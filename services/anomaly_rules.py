@@ -132,8 +132,8 @@ class ActivityRules:
 
     # -- tests ----------------------------------------------------------------------------
 
-    def sudden(self) -> tuple[Finding, float] | None:
-        """A cliff in the last few ticks; returns the finding and the share of activity left."""
+    def sudden(self) -> Finding | None:
+        """A cliff in the last few ticks."""
         s = self.s
         w = self.window()
         if not w or not self.warm:
@@ -165,14 +165,14 @@ class ActivityRules:
         if best is None:
             return None
         z, k, obs, expected = best
-        left = obs / expected
-        sev = Severity.CRITICAL if left <= s.critical_ratio else Severity.WARNING
+        sev = Severity.CRITICAL if obs <= s.critical_ratio * expected else Severity.WARNING
+        secs = k * s.tick_seconds
+        per_min = 60.0 / secs
         why = (
-            f"activity fell sharply: {obs:.0f} chat messages and reactions in the last "
-            f"{k * s.tick_seconds:.0f} s where about {expected:.0f} were expected "
-            f"({1 - left:.0%} missing)"
+            f"chat and reactions fell from {expected * per_min:.0f}/min to {obs * per_min:.0f}/min"
+            f": {obs:.0f} in the last {secs:.0f} s where about {expected:.0f} were expected"
         )
-        return Finding(sev, why, min(1.0, -z / 8.0)), left
+        return Finding(sev, why, min(1.0, -z / 8.0), on_activity=True)
 
     def slow(self, now: float, open_types: set[AnomalyType]) -> dict[AnomalyType, Finding]:
         """GRADUAL_DECLINE and LOW_ENGAGEMENT on the w-tick mean against the baseline."""
@@ -203,7 +203,9 @@ class ActivityRules:
                 f"and reactions a minute against a usual {self.base / s.tick_seconds * 60:.0f}"
                 f" ({ratio:.0%} of normal)"
             )
-            out[AnomalyType.LOW_ENGAGEMENT] = Finding(sev, why, min(1.0, 1.0 - ratio))
+            out[AnomalyType.LOW_ENGAGEMENT] = Finding(
+                sev, why, min(1.0, 1.0 - ratio), on_activity=True
+            )
         # GRADUAL_DECLINE: low-ish, and it took a while to get here from a normal level (a
         # slide that took under `decline_min_seconds` is a LOW_ENGAGEMENT onset instead).
         declining = significant and ratio <= 1.0 - (1.0 - s.decline_ratio) / s.sensitivity
@@ -226,7 +228,9 @@ class ActivityRules:
                 f"a minute against a usual {self.base / s.tick_seconds * 60:.0f} "
                 f"({ratio - 1:+.0%})"
             )
-            out[AnomalyType.GRADUAL_DECLINE] = Finding(sev, why, min(1.0, -z / 8.0))
+            out[AnomalyType.GRADUAL_DECLINE] = Finding(
+                sev, why, min(1.0, -z / 8.0), on_activity=True
+            )
         return out
 
     def recovered(self) -> bool:

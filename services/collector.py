@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.agent_reward import RewardRule
 from services.event_settings import EventSettingsStore, valid_stored_overrides
+from services.gc_tuning import collector_gc_thresholds
 from services.housekeeping import Housekeeping
 from services.intervention_content import TemplateLibrary
 from services.intervention_desk import InterventionDesk, SessionContext
@@ -147,17 +148,18 @@ class Collector:
         self.running = True
         log.info("collector %s starting", self.settings.consumer_name)
         try:
-            while not self.stop_event.is_set():
-                try:
-                    self.step()
-                    self._redis_recovered()
-                except REDIS_DOWN as exc:
-                    self._redis_failed(exc)
-                except Exception:
-                    # A bug or an unforeseen server error must not end collection for good:
-                    # log it loudly, pause, and carry on with the next turn.
-                    log.exception("collector turn failed; retrying in %.0f s", _FAILURE_PAUSE)
-                    self.stop_event.wait(_FAILURE_PAUSE)
+            with collector_gc_thresholds():
+                while not self.stop_event.is_set():
+                    try:
+                        self.step()
+                        self._redis_recovered()
+                    except REDIS_DOWN as exc:
+                        self._redis_failed(exc)
+                    except Exception:
+                        # A bug or an unforeseen server error must not end collection for good:
+                        # log it loudly, pause, and carry on with the next turn.
+                        log.exception("collector turn failed; retrying in %.0f s", _FAILURE_PAUSE)
+                        self.stop_event.wait(_FAILURE_PAUSE)
         finally:
             self._shutdown()
 

@@ -173,3 +173,68 @@ def test_signals_without_tick_counts_only_miss_activity_rules() -> None:
 
     out = [tr for i in range(100) for tr in det.update(i * TICK, 0.5, Old())]
     assert out == []
+
+
+def test_a_later_fall_is_named_from_its_own_start() -> None:
+    # A slide ends, and the room collapses 20 s later. The typer forgets the slide when its
+    # episode closes; otherwise the slide's evidence named the collapse a GRADUAL_DECLINE, which
+    # its cooldown then kept shut (measured: 26 of 40 rooms right with the reset, 1 without).
+    right = 0
+    for seed in range(40):
+        r = Room(seed)
+        frames = r.frames(60) + [f for i in range(30) for f in r.frames(1, 1.0 - 0.7 * i / 30)]
+        frames += r.frames(4) + r.frames(8, 0.1)
+        out = run(SessionDetector("s"), frames)
+        first = next((tr for tr in out if isinstance(tr, AnomalyStarted)), None)
+        later = [tr for tr in out if isinstance(tr, AnomalyStarted) and tr.at >= 94 * TICK]
+        closed = any(isinstance(tr, AnomalyEnded) for tr in out)
+        if first is not None and first.type is AnomalyType.GRADUAL_DECLINE and closed and later:
+            right += later[0].type is AnomalyType.SUDDEN_DROP
+    assert right >= 20
+
+
+def test_a_collapse_under_the_score_floor_still_opens_its_own_episode() -> None:
+    # The score has sat under the floor from the start (a LOW_ENGAGEMENT from the score), and
+    # then chat collapses: that collapse is news, not an escalation of the old episode.
+    r = Room(4)
+    frames = r.frames(120, score=0.05) + r.frames(30, factor=0.05, score=0.05)
+    starts = [tr for tr in run(SessionDetector("s"), frames) if isinstance(tr, AnomalyStarted)]
+    assert [tr.type for tr in starts] == [AnomalyType.LOW_ENGAGEMENT, AnomalyType.SUDDEN_DROP]
+    assert starts[0].at < 120 * TICK <= starts[1].at <= 123 * TICK
+
+
+def test_the_score_floor_neither_freezes_nor_resets_the_activity_baseline() -> None:
+    det = SessionDetector("s")
+    r = Room(5)
+    run(det, r.frames(300, score=0.05))  # 25 min: the floor's episode opens and times out
+    assert det.activity.n >= 290  # learnt on every tick with counts
+    assert abs(det.activity.base - r.per_tick) < 0.25 * r.per_tick
+
+
+def test_ticks_without_counts_are_no_step_towards_recovery() -> None:
+    r = Room(1)
+    frames = r.frames(60) + r.frames(3, factor=0.25)
+    frames += [(0.6, Sig(None, None, 200))] * 6  # 30 s of no chat or reaction counts at all
+    frames += r.frames(20, factor=0.25)
+    out = run(SessionDetector("s"), frames)
+    starts = [tr for tr in out if isinstance(tr, AnomalyStarted)]
+    assert len(starts) == 1  # the fall is one episode, before and after the gap
+    assert not any(isinstance(tr, AnomalyEnded) and tr.recovered for tr in out)
+
+
+def test_a_mass_exit_supersedes_an_open_fall() -> None:
+    # Chat collapses, then half the room walks out: the collapse can't be judged against the
+    # old room's baseline any more, so it ends (unrecovered) and the mass exit tells the story.
+    r = Room(6)
+    frames = r.frames(60) + r.frames(2, factor=0.1)
+    r.present = 100
+    frames += r.frames(10, factor=0.1)
+    out = run(SessionDetector("s"), frames)
+    kinds = [(type(tr).__name__, tr.type) for tr in out]
+    assert kinds[:3] == [
+        ("AnomalyStarted", AnomalyType.SUDDEN_DROP),
+        ("AnomalyStarted", AnomalyType.MASS_EXIT),
+        ("AnomalyEnded", AnomalyType.SUDDEN_DROP),
+    ]
+    ended = out[2]
+    assert isinstance(ended, AnomalyEnded) and not ended.recovered

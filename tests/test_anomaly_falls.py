@@ -10,7 +10,7 @@ import pytest
 from services.anomaly_episodes import AnomalyType
 from services.anomaly_falls import (
     FALL_SHAPES,
-    START_CANDIDATES,
+    SLOW_FALL_STARTS,
     FallEvidence,
     FallShape,
     FallTyper,
@@ -59,7 +59,7 @@ def test_steady_noise_gives_little_evidence_for_any_fall() -> None:
         typer.push(poisson(rng, USUAL), USUAL)
         verdict = typer.verdict()
         strongest = max(strongest, verdict.evidence if verdict else 0.0)
-    # A real collapse gives tens of nats within a few ticks (see below); noise stays far under.
+    # A real collapse gives tens of nats within a few ticks (see below); noise stays under 8.
     assert strongest < 8.0
     feed(typer, rng, [0.1] * 3)
     verdict = typer.verdict()
@@ -68,13 +68,17 @@ def test_steady_noise_gives_little_evidence_for_any_fall() -> None:
 
 def test_memory_stays_bounded_and_reset_forgets() -> None:
     rng = random.Random(12)
-    slide = FallEvidence(FALL_SHAPES[2])
+    shapes = [FallEvidence(shape) for shape in FALL_SHAPES]
     for i in range(5000):
-        slide.push(poisson(rng, USUAL * (0.5 + 0.5 * math.sin(i / 40))), USUAL)
-        assert len(slide._evidence) <= START_CANDIDATES
-    assert slide.best()[0] > 0
-    slide.reset()
-    assert slide.best() == (0.0, 0)
+        count = poisson(rng, USUAL * (0.5 + 0.5 * math.sin(i / 40)))
+        for shape in shapes:
+            shape.push(count, USUAL)
+        # Starts still inside their fall: none for a collapse, 2 for a lull, 12 for a slide.
+        limits = (0, 2, SLOW_FALL_STARTS)
+        assert all(len(s._evidence) <= n for s, n in zip(shapes, limits, strict=True))
+    assert shapes[2].best()[0] > 0
+    shapes[2].reset()
+    assert shapes[2].best() == (0.0, 0)
 
 
 def test_a_room_without_a_baseline_resets_instead_of_dividing_by_zero() -> None:
@@ -97,7 +101,7 @@ def test_shapes_are_validated() -> None:
 def test_explanations_say_from_what_to_what_and_how_fast() -> None:
     drop = FallVerdict(AnomalyType.SUDDEN_DROP, 20.0, 2)
     assert explain_fall(drop, 10.0, 1.0, 5.0) == (
-        "chat and reactions fell from 120/min to 12/min in 10 s"
+        "chat and reactions fell from 120/min to 12/min about 10 s ago"
     )
     slide = FallVerdict(AnomalyType.GRADUAL_DECLINE, 9.0, 30)
     assert explain_fall(slide, 10.0, 4.0, 5.0) == (
@@ -107,3 +111,19 @@ def test_explanations_say_from_what_to_what_and_how_fast() -> None:
     assert explain_fall(lull, 10.0, 2.5, 5.0) == (
         "chat and reactions have been down at 30/min for 1 min, 25% of the usual 120/min"
     )
+
+
+def test_a_fall_ages_through_ticks_without_counts_and_bad_counts_add_nothing() -> None:
+    typer = FallTyper()
+    feed(typer, random.Random(14), [1.0] * 40 + [0.1] * 3)
+    before = typer.verdict()
+    assert before is not None
+    for bad in (math.nan, -1.0, math.inf):
+        typer.push(bad, USUAL)  # skipped like a tick without counts
+    typer.skip()
+    after = typer.verdict()
+    assert after is not None
+    assert after.ticks_since_start == before.ticks_since_start + 4
+    assert after.evidence == before.evidence
+    typer.push(5.0, math.nan)  # no baseline to fall from: forget
+    assert typer.verdict() is None
