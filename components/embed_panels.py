@@ -19,6 +19,7 @@ from components.live_page import (
     format_category,
     format_score,
     format_time,
+    live_banner,
     notice,
     socket_config,
     waiting_message,
@@ -78,12 +79,7 @@ def live_chart_panel(
                     connection_light(),
                 ],
             ),
-            html.Div(
-                banner,
-                id=ids.LIVE_BANNER,
-                className="banner" + ("" if banner else " banner-empty"),
-                role="status",
-            ),
+            live_banner(banner),
             dcc.Graph(
                 id=ids.GRAPH,
                 className="embed-graph",

@@ -196,6 +196,16 @@ def picker_page(
     )
 
 
+def live_banner(text: str) -> html.Div:
+    """The live chart's status line (waiting for data, session ended); hidden when empty."""
+    return html.Div(
+        text,
+        id=ids.LIVE_BANNER,
+        className="banner" + ("" if text else " banner-empty"),
+        role="status",
+    )
+
+
 def connection_light() -> html.Div:
     return html.Div(
         id=ids.LIGHT,
@@ -291,12 +301,7 @@ def live_page(
                     connection_light(),
                 ],
             ),
-            html.Div(
-                banner,
-                id=ids.LIVE_BANNER,
-                className="banner" + ("" if banner else " banner-empty"),
-                role="status",
-            ),
+            live_banner(banner),
             html.Div(
                 className="live-grid",
                 children=[

@@ -3,7 +3,7 @@ reproduces the view (callbacks/sessions.py turns the form back into a URL)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dash import dcc, html
@@ -54,6 +54,23 @@ def _threshold(text: str) -> str:
     except ValueError:
         return text
     return next((f"{t:g}" for t in THRESHOLDS if abs(t - wanted) < 1e-9), text)
+
+
+def _types_field(
+    label: str, control_id: str, types: Iterable[str], params: Mapping[str, str], key: str
+) -> html.Div:
+    """Pick any of a vocabulary's types (none picked: any or none)."""
+    options = [{"label": _label(t), "value": t} for t in types]
+    return _field(
+        label,
+        dcc.Dropdown(
+            id=control_id,
+            options=options,
+            value=_listed(params, key),
+            multi=True,
+            placeholder="Any or none",
+        ),
+    )
 
 
 def _listed(params: Mapping[str, str], key: str) -> list[str]:
@@ -136,25 +153,19 @@ def filter_form(params: Mapping[str, str], events: Sequence[str]) -> html.Div:
                             ],
                         ),
                     ),
-                    _field(
+                    _types_field(
                         "Had an anomaly of type",
-                        dcc.Dropdown(
-                            id=ids.SESSIONS_ANOMALY,
-                            options=[{"label": _label(t), "value": t} for t in AnomalyType],
-                            value=_listed(params, "anomaly"),
-                            multi=True,
-                            placeholder="Any or none",
-                        ),
+                        ids.SESSIONS_ANOMALY,
+                        AnomalyType,
+                        params,
+                        "anomaly",
                     ),
-                    _field(
+                    _types_field(
                         "Ran an intervention of type",
-                        dcc.Dropdown(
-                            id=ids.SESSIONS_INTERVENTION,
-                            options=[{"label": _label(t), "value": t} for t in InterventionType],
-                            value=_listed(params, "intervention"),
-                            multi=True,
-                            placeholder="Any or none",
-                        ),
+                        ids.SESSIONS_INTERVENTION,
+                        InterventionType,
+                        params,
+                        "intervention",
                     ),
                 ],
             ),

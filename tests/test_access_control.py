@@ -24,7 +24,7 @@ from components import ids
 from services.access_tokens import EmbedResource, Role, mint_token
 from services.schema import sessions
 from services.settings import Settings
-from tests.browser.support import T0, seed_session, stamps_from
+from tests.browser.support import T0, seed_session, stamps_from, two_event_runtime
 
 SECRET = "a" * 40
 
@@ -35,11 +35,7 @@ def link(role: Role, *events: str) -> str:
 
 @pytest.fixture
 def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
-    rt = Runtime.build(make_settings(auth_secret=SECRET), with_collector=False)
-    seed_session(rt, "s-1", "evt-1", stamps=stamps_from(T0, 3))
-    seed_session(rt, "s-2", "evt-2", stamps=stamps_from(T0, 3))
-    yield rt
-    rt.engine.dispose()
+    yield from two_event_runtime(make_settings(auth_secret=SECRET))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from callbacks.routing import NOT_YOUR_EVENT, PANELS_ONLY, PRODUCERS_ONLY
 from components import ids
 from services.access_tokens import EmbedResource, Role, mint_token
 from services.settings import Settings
-from tests.browser.support import T0, seed_session, stamps_from
+from tests.browser.support import two_event_runtime
 from tests.test_access_control import call_dash, config
 
 SECRET = "m" * 40
@@ -52,11 +52,7 @@ PAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 @pytest.fixture
 def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
-    rt = Runtime.build(make_settings(auth_secret=SECRET), with_collector=False)
-    seed_session(rt, "s-1", "evt-1", stamps=stamps_from(T0, 3))
-    seed_session(rt, "s-2", "evt-2", stamps=stamps_from(T0, 3))
-    yield rt
-    rt.engine.dispose()
+    yield from two_event_runtime(make_settings(auth_secret=SECRET))
 
 
 def signed_in(runtime: Runtime, role: str) -> FlaskClient:

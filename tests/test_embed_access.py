@@ -25,7 +25,7 @@ from components import ids
 from services.access_tokens import EmbedResource, PanelKind, Role, mint_token
 from services.schema import embed_token_uses
 from services.settings import Settings
-from tests.browser.support import T0, seed_session, stamps_from
+from tests.browser.support import T0, seed_session, stamps_from, two_event_runtime
 from tests.test_access_control import call_dash, config
 
 SECRET = "e" * 40
@@ -53,12 +53,7 @@ def signed(**claims: object) -> str:
 
 @pytest.fixture
 def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
-    settings = make_settings(auth_secret=SECRET, embed_allowed_origins=PLATFORM)
-    rt = Runtime.build(settings, with_collector=False)
-    seed_session(rt, "s-1", "evt-1", stamps=stamps_from(T0, 3))
-    seed_session(rt, "s-2", "evt-2", stamps=stamps_from(T0, 3))
-    yield rt
-    rt.engine.dispose()
+    yield from two_event_runtime(make_settings(auth_secret=SECRET, embed_allowed_origins=PLATFORM))
 
 
 @pytest.fixture

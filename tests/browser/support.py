@@ -97,6 +97,15 @@ def stamps_from(start: datetime, count: int, step: float = 5.0) -> list[datetime
     return [start + timedelta(seconds=step * i) for i in range(count)]
 
 
+def two_event_runtime(settings: Settings) -> Iterator[Runtime]:
+    """A web-only runtime with s-1 in evt-1 and s-2 in evt-2 (3 ticks each), for access tests."""
+    rt = Runtime.build(settings, with_collector=False)
+    seed_session(rt, "s-1", "evt-1", stamps=stamps_from(T0, 3))
+    seed_session(rt, "s-2", "evt-2", stamps=stamps_from(T0, 3))
+    yield rt
+    rt.engine.dispose()
+
+
 def tick_message(session_id: str, at: datetime, score: float, i: int = 0) -> dict[str, Any]:
     return {
         "kind": "tick",
