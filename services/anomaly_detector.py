@@ -233,11 +233,13 @@ class SessionDetector:
         drop = act.sudden()
         if drop is not None:
             alarms[AnomalyType.SUDDEN_DROP] = drop
-        alarms.update(act.slow(now, set(self.open)))
+        alarms.update(act.slow(now, self.open.keys()))
         return alarms
 
     def _activity_episode(self) -> AnomalyType | None:
         """The type of the open episode that the activity alarms opened, if any."""
+        if not self.open:
+            return None
         return next((k for k, ep in self.open.items() if ep.on_activity), None)
 
     def _score_floor(

@@ -75,27 +75,35 @@ class FallEvidence:
     __slots__ = (
         "_clock",
         "_evidence",
-        "_log_share",
-        "_seen",
+        "_first",
+        "_floor",
+        "_phases",
         "_settled",
         "_settled_age",
-        "_share",
-        "_stride",
         "shape",
     )
 
     def __init__(self, shape: FallShape) -> None:
         self.shape = shape
-        self._share = [shape.share(j) for j in range(shape.ticks)]
-        self._log_share = [math.log(m) for m in self._share]
+        share = [shape.share(j) for j in range(shape.ticks)]
+        last = shape.ticks - 1
         # A slow fall's start needs no finer grain than a twelfth of its length.
-        self._stride = max(1, shape.ticks // SLOW_FALL_STARTS)
+        stride = max(1, shape.ticks // SLOW_FALL_STARTS)
+        # Starts are tried every `stride` ticks, so at clock c the starts still inside their fall
+        # are 1 <= j <= last ticks old with j = c (mod stride): one table of (age, ln m(j),
+        # m(j) - 1) per phase, youngest first, replaces per-start bookkeeping.
+        self._phases = [
+            [(j, math.log(share[j]), share[j] - 1.0) for j in range(r or stride, last + 1, stride)]
+            for r in range(stride)
+        ]
+        self._first = share[0]
+        self._floor = (math.log(share[last]), share[last] - 1.0)
         self.reset()
 
     def reset(self) -> None:
-        # Candidate starts still inside their fall, oldest first: evidence and ticks seen.
+        # Evidence of the starts still inside their fall, youngest first; a start that a tick
+        # without counts kept from being tried holds -inf, so ages stay implied by position.
         self._evidence: list[float] = []
-        self._seen: list[int] = []
         # The best start whose fall is complete (on the floor ever since), and its age in ticks.
         self._settled = -math.inf
         self._settled_age = 0
@@ -103,39 +111,47 @@ class FallEvidence:
 
     def push(self, count: float, usual: float) -> None:
         """Add one tick: `count` events where `usual` per tick is the room's normal."""
-        share, log_share, evidence, seen = self._share, self._log_share, self._evidence, self._seen
-        last = len(share) - 1
+        clock, phases = self._clock, self._phases
         if self._settled > -math.inf:
-            self._settled += count * log_share[last] - (share[last] - 1.0) * usual
+            log_floor, floor_step = self._floor
+            self._settled += count * log_floor - floor_step * usual
             self._settled_age += 1
-        for i, j in enumerate(seen):
-            evidence[i] += count * log_share[j] - (share[j] - 1.0) * usual
-            seen[i] = j + 1
-        # Oldest first, so only the front can have finished its fall.
-        while seen and seen[0] > last:
-            self._settle(evidence.pop(0), seen.pop(0))
-        if self._clock % self._stride == 0:
+        evidence = self._evidence
+        if evidence:
+            phase = phases[clock % len(phases)]
+            evidence = [
+                e + (count * log_m - step * usual)
+                for e, (_, log_m, step) in zip(evidence, phase, strict=False)
+            ]
+            self._retire(evidence, phase)
+            self._evidence = evidence
+        if clock % len(phases) == 0:
             # A fall that began during this tick: the tick's share is fitted, within the shape.
-            m0 = min(1.0, max(share[0], count / usual))
+            m0 = min(1.0, max(self._first, count / usual))
             first = count * math.log(m0) - (m0 - 1.0) * usual
-            if last:
-                evidence.append(first)
-                seen.append(1)
+            if phases[0]:
+                evidence.insert(0, first)
             else:
                 self._settle(first, 1)
-        self._clock += 1
+        self._clock = clock + 1
 
     def skip(self) -> None:
         """A tick without counts: every start grows a tick older, and no evidence is added."""
+        clock, phases = self._clock, self._phases
         if self._settled > -math.inf:
             self._settled_age += 1
-        seen = self._seen
-        for i, j in enumerate(seen):
-            seen[i] = j + 1
-        last = len(self._share) - 1
-        while seen and seen[0] > last:
-            self._settle(self._evidence.pop(0), seen.pop(0))
-        self._clock += 1
+        evidence = self._evidence
+        if evidence:
+            self._retire(evidence, phases[clock % len(phases)])
+        if clock % len(phases) == 0 and phases[0]:
+            evidence.insert(0, -math.inf)  # no start can be tried in a tick without counts
+        self._clock = clock + 1
+
+    def _retire(self, evidence: list[float], phase: list[tuple[int, float, float]]) -> None:
+        """The oldest start, once its whole fall has been seen, joins the settled maximum."""
+        age = phase[len(evidence) - 1][0]
+        if age == self.shape.ticks - 1:
+            self._settle(evidence.pop(), age + 1)
 
     def _settle(self, evidence: float, age: int) -> None:
         if evidence > self._settled:
@@ -144,7 +160,8 @@ class FallEvidence:
     def best(self) -> tuple[float, int]:
         """(evidence, ticks since the fall began) of the likeliest start; (0, 0) if none."""
         evidence, age = self._settled, self._settled_age
-        for ev, seen in zip(self._evidence, self._seen, strict=True):
+        phase = self._phases[self._clock % len(self._phases)]
+        for ev, (seen, _, _) in zip(self._evidence, phase, strict=False):
             if ev > evidence:
                 evidence, age = ev, seen
         return (evidence, age) if evidence > 0 else (0.0, 0)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Collection
+from itertools import accumulate
 
 from services.anomaly_episodes import AnomalyType, DetectorSettings, Finding, Severity
 
@@ -109,11 +111,7 @@ class ActivityRules:
     def push(self, count: float) -> None:
         self._hist.append(count)
         # The cliff rule sums dozens of windows a tick; sums of the newest i counts make each O(1).
-        total, suffix = 0.0, [0.0]
-        for x in reversed(self._hist):
-            total += x
-            suffix.append(total)
-        self._suffix = suffix
+        self._suffix = list(accumulate(reversed(self._hist), initial=0.0))
 
     def learn(self, count: float, frozen: bool) -> None:
         s = self.s
@@ -140,25 +138,35 @@ class ActivityRules:
             return None
         short = min(max(s.drop_short_ticks, 2 * w), s.max_window_ticks)
         h = len(self._hist)
+        base, suffix = self.base, self._suffix
+        # Every window holds the newest tick and expects at most k * base, so a newest count
+        # above every window's allowance rules a cliff out at once (most ticks of a lively room).
+        longest = min(short, h)
+        allowance = s.drop_ratio * min(longest, s.drop_short_ticks)
+        if longest > s.drop_short_ticks:
+            allowance = max(allowance, s.drop_long_ratio * longest)
+        if suffix[1] > allowance * base:
+            return None
         best: tuple[float, int, float, float] | None = None
         for k in range(1, short + 1):
             prior_n = min(s.max_window_ticks, h - k)
             if prior_n < s.warmup_ticks:
                 break
-            prior = self._sum(k, k + prior_n) / prior_n
-            near_n = min(max(2, w), prior_n)
-            near = self._sum(k, k + near_n) / near_n
-            if min(prior, near) < s.drop_prior_ratio * self.base:
-                continue  # the room was already sinking: a slide, not a cliff
-            ref = min(prior, self.base)
-            expected = k * ref
-            if expected < s.min_expected:
-                continue
-            obs = self._sum(0, k)
-            z = poisson_z(obs, expected, s.drop_spread)
             # A window longer than the short one (tiny rooms) must show a deeper cliff: a slide
             # into a low level would otherwise pass for one.
             ratio = s.drop_ratio if k <= s.drop_short_ticks else s.drop_long_ratio
+            obs = suffix[k]
+            if obs > ratio * k * base:
+                continue  # more than a cliff leaves, even against the full baseline
+            prior = (suffix[k + prior_n] - obs) / prior_n
+            near_n = min(max(2, w), prior_n)
+            near = (suffix[k + near_n] - obs) / near_n
+            if min(prior, near) < s.drop_prior_ratio * base:
+                continue  # the room was already sinking: a slide, not a cliff
+            expected = k * min(prior, base)
+            if expected < s.min_expected:
+                continue
+            z = poisson_z(obs, expected, s.drop_spread)
             hit = obs <= ratio * expected and z <= -s.drop_z / s.sensitivity
             if hit and (best is None or z < best[0]):
                 best = (z, k, obs, expected)
@@ -174,12 +182,13 @@ class ActivityRules:
         )
         return Finding(sev, why, min(1.0, -z / 8.0), on_activity=True)
 
-    def slow(self, now: float, open_types: set[AnomalyType]) -> dict[AnomalyType, Finding]:
+    def slow(self, now: float, open_types: Collection[AnomalyType]) -> dict[AnomalyType, Finding]:
         """GRADUAL_DECLINE and LOW_ENGAGEMENT on the w-tick mean against the baseline."""
         s = self.s
         out: dict[AnomalyType, Finding] = {}
-        w = max(self.window(), s.warmup_ticks)
-        if not self.window() or self.n < 2 * s.warmup_ticks or len(self._hist) < w:
+        window = self.window()
+        w = max(window, s.warmup_ticks)
+        if not window or self.n < 2 * s.warmup_ticks or len(self._hist) < w:
             self._decline_run = 0
             self._low_since = None
             return out

@@ -127,3 +127,50 @@ def test_a_fall_ages_through_ticks_without_counts_and_bad_counts_add_nothing() -
     assert after.evidence == before.evidence
     typer.push(5.0, math.nan)  # no baseline to fall from: forget
     assert typer.verdict() is None
+
+
+def _evidence_by_definition(
+    shape: FallShape, ticks: list[tuple[float, float] | None]
+) -> tuple[float, int]:
+    """Max over tried starts of the summed log-likelihood ratio, straight from the formula."""
+    stride = max(1, shape.ticks // SLOW_FALL_STARTS)
+    best, age = 0.0, 0
+    for start, first in enumerate(ticks):
+        if start % stride or first is None:
+            continue  # starts are tried every `stride` ticks, and only in ticks with counts
+        count, usual = first
+        m0 = min(1.0, max(shape.share(0), count / usual))
+        total = count * math.log(m0) - (m0 - 1.0) * usual
+        for j, tick in enumerate(ticks[start + 1 :], start=1):
+            if tick is not None:
+                m = shape.share(min(j, shape.ticks - 1))
+                total += tick[0] * math.log(m) - (m - 1.0) * tick[1]
+        if total > best:
+            best, age = total, len(ticks) - start
+    return best, age
+
+
+@pytest.mark.parametrize("shape", FALL_SHAPES, ids=lambda s: str(s.kind))
+def test_running_evidence_equals_the_formula_through_gaps_and_changing_baselines(
+    shape: FallShape,
+) -> None:
+    # The running sums keep each start's age implied by its position; this checks them against
+    # the definition over a long series with gaps, a changing baseline and falls of every depth.
+    rng = random.Random(15)
+    running = FallEvidence(shape)
+    ticks: list[tuple[float, float] | None] = []
+    for i in range(400):
+        if rng.random() < 0.08:
+            running.skip()
+            ticks.append(None)
+        else:
+            usual = 8.0 + 4.0 * math.sin(i / 30)
+            count = float(poisson(rng, usual * rng.choice((1.0, 1.0, 0.6, 0.25, 0.1))))
+            running.push(count, usual)
+            ticks.append((count, usual))
+        if i % 7 == 0:
+            evidence, age = running.best()
+            want, want_age = _evidence_by_definition(shape, ticks)
+            assert evidence == pytest.approx(want, rel=1e-9, abs=1e-9)
+            if want > 0:
+                assert age == want_age
