@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -94,24 +94,13 @@ def seed_factory() -> Any:
 FACTORIES: dict[str, Factory] = {"ours": ours, "seed": seed_factory}
 
 
-def run_one(job: tuple[str, int, int, bool, float]) -> RunResult:
-    name, audience, seed, quiet, minutes = job
-    spec = SimSession(
-        session_id=f"a{audience}-s{seed}",
-        event_id="bench",
-        title="bench",
-        audience=audience,
-        episode_every=None if quiet else 150.0,
-    )
-    sim = Simulator([spec], seed=seed, start=T0)
+def simulated_ticks(
+    sim: Simulator, session_id: str, minutes: float
+) -> Iterator[tuple[float, float, SessionSignals]]:
+    """Drive `sim` second by second into a `SessionBook`; yield (time, score, signals) per tick."""
     book = SessionBook(WindowConfig(), ScoreWeights(), Lifetimes())
-    weights = book.weights
-    det = FACTORIES[name]()
-    detections: list[Detection] = []
     end = T0 + minutes * 60.0
     t = T0
-    updates = 0
-    spent = 0.0
     while t < end:
         t += 1.0
         for stream, payload in sim.step(t):
@@ -120,16 +109,38 @@ def run_one(job: tuple[str, int, int, bool, float]) -> RunResult:
             except PayloadRejected:
                 continue
         if (t - T0) % TICK == 0:
-            window = book.windows.get(spec.session_id)
-            if window is None:
-                continue
-            sig = window.snapshot(t)
-            score = score_signals(sig, weights).score
-            started = time.perf_counter()
-            found = det.update(t, score, sig)
-            spent += time.perf_counter() - started
-            updates += 1
-            detections.extend(found)
+            window = book.windows.get(session_id)
+            if window is not None:
+                sig = window.snapshot(t)
+                yield t, score_signals(sig, book.weights).score, sig
+
+
+def scenario(audience: int, seed: int, quiet: bool) -> tuple[Simulator, str]:
+    """One simulated session of `audience` people, with random scripted episodes unless quiet."""
+    spec = SimSession(
+        session_id=f"a{audience}-s{seed}",
+        event_id="bench",
+        title="bench",
+        audience=audience,
+        episode_every=None if quiet else 150.0,
+    )
+    return Simulator([spec], seed=seed, start=T0), spec.session_id
+
+
+def run_one(job: tuple[str, int, int, bool, float]) -> RunResult:
+    name, audience, seed, quiet, minutes = job
+    sim, session_id = scenario(audience, seed, quiet)
+    det = FACTORIES[name]()
+    detections: list[Detection] = []
+    updates = 0
+    spent = 0.0
+    for t, score, sig in simulated_ticks(sim, session_id, minutes):
+        started = time.perf_counter()
+        found = det.update(t, score, sig)
+        spent += time.perf_counter() - started
+        updates += 1
+        detections.extend(found)
+    end = T0 + minutes * 60.0
     truth = [(str(ep.kind), ep.start, ep.end) for _, ep in sim.ground_truth() if ep.start < end]
     return RunResult(audience, seed, quiet, minutes / 60.0, truth, detections, updates, spent)
 
