@@ -35,7 +35,7 @@ from services.redis_bus import REDIS_DOWN, RedisNames
 from services.session_book import Lifetimes, SessionBook, TickOutput
 from services.settings import Settings
 from services.stream_reader import StreamReader
-from services.tick_writer import TickWriter
+from services.tick_writer import TickWriter, WriterThread
 from services.windows import WindowConfig
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class CollectorStatus:
     pending_rows: int
     dropped_rows: int
     database_error: str | None
+    missed_ticks: int = 0
     outcomes_accepted: int = 0
     outcomes_rejected: int = 0
 
@@ -79,6 +80,7 @@ class CollectorStatus:
             "rejected_events": self.rejected,
             "pending_rows": self.pending_rows,
             "dropped_rows": self.dropped_rows,
+            "missed_ticks": self.missed_ticks,
             "database_error": self.database_error,
             "intervention_outcomes": {
                 "accepted": self.outcomes_accepted,
@@ -111,7 +113,7 @@ class Collector:
             Lifetimes(settings.session_idle_seconds, settings.session_empty_seconds),
         )
         self.store = store
-        self.writer = TickWriter(store.write_batch, settings.write_buffer_rows)
+        self.writer = WriterThread(TickWriter(store.write_batch, settings.write_buffer_rows))
         self.lease = client.lock(
             self.names.leader_lease,
             timeout=settings.lease_seconds,
@@ -124,6 +126,7 @@ class Collector:
         self.running = False
         self.last_tick: float | None = None
         self.last_tick_ms: float | None = None
+        self.missed_ticks = 0
         self._next_tick = 0.0
         self._lease_checked_at = 0.0
         self._reclaimed_at = 0.0
@@ -147,6 +150,7 @@ class Collector:
         """Run until `stop()`; flushes buffered rows and gives up the lease on the way out."""
         self.running = True
         log.info("collector %s starting", self.settings.consumer_name)
+        self.writer.start()
         try:
             with collector_gc_thresholds():
                 while not self.stop_event.is_set():
@@ -182,6 +186,8 @@ class Collector:
                 self.housekeeping.run()
         if now >= self._next_tick:
             boundary = math.floor(now / self.tick_seconds) * self.tick_seconds
+            if self._next_tick and boundary > self._next_tick:
+                self._note_missed(round((boundary - self._next_tick) / self.tick_seconds))
             self.tick(boundary)
             self._next_tick = boundary + self.tick_seconds
             return
@@ -196,13 +202,23 @@ class Collector:
         started = time.perf_counter()
         out = self.book.score_tick(boundary)
         self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
-        self.writer.flush()
         self.publish_tick(out)
         self.follow_interventions(out)
         self.last_tick = boundary
         self.last_tick_ms = (time.perf_counter() - started) * 1000
         self._write_heartbeat()
         return out
+
+    def _note_missed(self, ticks: int) -> None:
+        # The loop was held up past whole ticks (a slow agent step, a starved process): those
+        # boundaries get no row. Their events are not lost, they count in the next tick.
+        self.missed_ticks += ticks
+        log.warning(
+            "collector %s was %d tick(s) late; %d missed in total",
+            self.settings.consumer_name,
+            ticks,
+            self.missed_ticks,
+        )
 
     def follow_interventions(self, out: TickOutput) -> None:
         """The agent's turn: suggest for new episodes, expire, measure, read delivery outcomes.
@@ -355,6 +371,7 @@ class Collector:
             pending_rows=self.writer.pending_rows,
             dropped_rows=stats.dropped_rows,
             database_error=stats.last_error,
+            missed_ticks=self.missed_ticks,
             outcomes_accepted=self.outcomes.accepted,
             outcomes_rejected=self.outcomes.rejected,
         )
@@ -375,8 +392,8 @@ class Collector:
             log.error("Redis unreachable (%s); collector pausing and reconnecting", exc)
         self.redis_ok = False
         self._redis_backoff = min(10.0, max(0.2, self._redis_backoff * 2))
-        # Without Redis there is no input: writing scores now would show a false collapse.
-        self.writer.flush()
+        # Without Redis there is no input: scoring now would show a false collapse. What is
+        # buffered keeps being written by the writer's thread.
         self.stop_event.wait(self._redis_backoff)
 
     def _redis_recovered(self) -> None:
@@ -393,10 +410,7 @@ class Collector:
             # The episode rows are buffered all the same; without Redis only the push is lost.
             with contextlib.suppress(*REDIS_DOWN):
                 self._forget_sessions(time.time())
-        deadline = time.monotonic() + 10
-        while not self.writer.flush(force=True) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if self.writer.pending_rows:
+        if not self.writer.stop(flush_seconds=10.0):
             log.error("shutting down with %d score rows unwritten", self.writer.pending_rows)
         if self.is_leader:
             try:

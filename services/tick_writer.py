@@ -1,12 +1,16 @@
-"""A bounded, retrying buffer between the tick and the database.
+"""A bounded, retrying buffer between the tick and the database, written from its own thread.
 
-The tick never blocks on a database outage: rows wait here and are retried with exponential
-backoff. When the buffer is full the oldest score rows go first; each one is counted and logged.
+The tick never blocks on the database: it hands its rows to `WriterThread` and goes on. A database
+that is away, or one that hangs on a lock, only holds up that thread; rows wait in the buffer and
+are retried with exponential backoff. When the buffer is full the oldest score rows go first; each
+one is counted and logged.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -122,3 +126,77 @@ class TickWriter:
             len(self._metrics),
             self._backoff,
         )
+
+
+class WriterThread:
+    """Runs a `TickWriter` on a thread of its own; `submit` only hands rows over.
+
+    The writer and its buffer are touched by this thread alone. While a write hangs (a lock, a
+    slow disk) submitted ticks queue up in front of it and join the bounded buffer as soon as the
+    write returns, so the bound holds once the thread can act again.
+    """
+
+    def __init__(self, writer: TickWriter, idle_seconds: float = 0.5) -> None:
+        self.writer = writer
+        self._idle = idle_seconds
+        self._inbox: queue.SimpleQueue[tuple[Rows, Rows, Rows]] = queue.SimpleQueue()
+        self._queued = 0
+        self._count_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def stats(self) -> WriterStats:
+        return self.writer.stats
+
+    @property
+    def pending_rows(self) -> int:
+        """Score rows not yet written: handed over, or buffered for a retry."""
+        return self._queued + self.writer.pending_rows
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="tick-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, metric_rows: Rows, session_rows: Rows, episode_rows: Rows = ()) -> None:
+        with self._count_lock:
+            self._queued += len(metric_rows)
+        self._inbox.put((metric_rows, session_rows, episode_rows))
+
+    def stop(self, flush_seconds: float = 10.0) -> bool:
+        """Write what is left, trying for up to `flush_seconds`; True if nothing is left."""
+        thread = self._thread
+        if thread is not None:
+            self._stopping.set()
+            thread.join()
+            self._thread = None
+        deadline = time.monotonic() + flush_seconds
+        self._take_inbox()
+        while not self.writer.flush(force=True) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return self.pending_rows == 0
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                item = self._inbox.get(timeout=self._idle)
+            except queue.Empty:
+                item = None
+            if item is not None:
+                self._hand_over(item)
+            self._take_inbox()
+            self.writer.flush()
+
+    def _take_inbox(self) -> None:
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            self._hand_over(item)
+
+    def _hand_over(self, item: tuple[Rows, Rows, Rows]) -> None:
+        self.writer.submit(*item)
+        with self._count_lock:
+            self._queued -= len(item[0])

@@ -117,6 +117,35 @@ def test_rows_are_buffered_while_the_database_is_away_and_written_when_it_return
     assert collector.status().dropped_rows == 0
 
 
+def test_a_write_that_hangs_on_a_lock_holds_up_no_tick(
+    run_collector: RunCollector, redis_client: redis.Redis, pg_url: str
+) -> None:
+    """Review: the loop wrote each tick itself, so a write waiting on a lock (up to the
+    statement's lock timeout, 30 s on SQLite) froze scoring and those ticks never got a row."""
+    collector = run_collector()
+    wait_until(lambda: collector.is_leader, what="leadership")
+    join(redis_client, collector, "s-l", "u1")
+    wait_until(lambda: rows(collector, "s-l"), what="a first row")
+
+    plain_url = pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(plain_url) as locker:
+        # Reads go on, writes wait: what a long migration or a stuck transaction does.
+        locker.execute("LOCK TABLE engagement_metrics IN EXCLUSIVE MODE")
+        locked_at = collector.last_tick or 0.0
+        wait_until(
+            lambda: (collector.last_tick or 0.0) >= locked_at + 7,
+            timeout=20,
+            what="ticks going on while the write waits",
+        )
+        assert collector.status().pending_rows >= 3
+    wait_until(lambda: collector.status().pending_rows == 0, timeout=40, what="the buffer to drain")
+    times = [r.time.timestamp() for r in rows(collector, "s-l")]
+    assert times == [times[0] + i for i in range(len(times))]
+    status = collector.status()
+    assert status.missed_ticks == 0
+    assert status.dropped_rows == 0
+
+
 def test_sigterm_stops_the_collect_command_cleanly_and_flushes(
     make_settings: Callable[..., Settings], redis_client: redis.Redis
 ) -> None:

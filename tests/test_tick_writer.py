@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from services.tick_writer import TickWriter
+from services.tick_writer import TickWriter, WriterThread
+from tests.waiting import wait_until
 
 
 class FlakyDatabase:
@@ -90,3 +92,49 @@ def test_overflow_drops_the_oldest_rows_and_counts_them(caplog: pytest.LogCaptur
     db.down = False
     assert writer.flush(force=True)
     assert [r["tick"] for r in db.rows] == [2, 3, 4, 5]
+
+
+class HangingDatabase(FlakyDatabase):
+    """Each write waits until `release` is set: a table lock, a stuck disk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.writing = threading.Event()
+
+    def write(self, *batch: Sequence[dict[str, Any]]) -> None:
+        self.writing.set()
+        self.release.wait(10)
+        super().write(*batch)
+
+
+def test_submitting_never_waits_for_a_write_that_hangs() -> None:
+    db = HangingDatabase()
+    writer = WriterThread(TickWriter(db.write, max_rows=100), idle_seconds=0.05)
+    writer.start()
+    try:
+        writer.submit([{"tick": 0}], [])
+        assert db.writing.wait(5)
+        for tick in range(1, 4):  # returns at once though the first write is still waiting
+            writer.submit([{"tick": tick}], [{"session_id": "s", "tick": tick}])
+        assert not db.release.is_set() and writer.pending_rows == 4
+        db.release.set()
+        wait_until(lambda: writer.pending_rows == 0, what="the rows to be written")
+    finally:
+        db.release.set()
+        assert writer.stop(flush_seconds=1)
+    assert [r["tick"] for r in db.rows] == [0, 1, 2, 3]
+    assert db.sessions["s"]["tick"] == 3
+
+
+def test_stopping_writes_what_was_handed_over_last() -> None:
+    db = FlakyDatabase()
+    writer = WriterThread(TickWriter(db.write, max_rows=100), idle_seconds=0.05)
+    writer.start()
+    db.down = True
+    writer.submit([{"tick": 0}], [])
+    wait_until(lambda: writer.stats.failed_attempts >= 1, what="a failed write")
+    db.down = False
+    writer.submit([{"tick": 1}], [], [{"episode_id": "e"}])
+    assert writer.stop(flush_seconds=5)
+    assert [r["tick"] for r in db.rows] == [0, 1] and "e" in db.episodes
