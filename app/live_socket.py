@@ -11,8 +11,6 @@ import json
 import logging
 import queue
 import socket
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +23,7 @@ from app import access
 from app.runtime import Runtime
 from services.access_tokens import PanelKind
 from services.contracts import valid_id
-from services.metrics_store import ChartPoint, MetricsStore
+from services.metrics_store import MetricsStore
 from services.push_hub import RESYNC
 
 log = logging.getLogger(__name__)
@@ -124,14 +122,10 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
     return None
 
 
-def window_anomalies(
-    store: MetricsStore, session_id: str, points: Sequence[ChartPoint]
-) -> list[dict[str, Any]]:
-    """EPISODE dicts, newest first: the session's episodes that overlap the chart's points,
-    plus any still open."""
-    since = points[0].time if points else datetime.now(UTC)
-    records = store.recent_anomalies(session_id, since=since, limit=MAX_ANOMALIES)
-    return [record.as_json() for record in records]
+def session_anomalies(store: MetricsStore, session_id: str) -> list[dict[str, Any]]:
+    """EPISODE dicts, newest first: the session's episodes, whether or not the chart's window
+    still shows them (the chart bands only those it does)."""
+    return [record.as_json() for record in store.recent_anomalies(session_id, limit=MAX_ANOMALIES)]
 
 
 # What each panel's pass may receive, by message kind; `None` parts: everything (a producer).
@@ -164,7 +158,7 @@ def backfill_message(runtime: Runtime, session_id: str, kinds: frozenset[str] | 
     ticks, episodes with anomalies)."""
     store = runtime.store
     points = store.recent_points(session_id, runtime.settings.chart_points)
-    anomalies = window_anomalies(store, session_id, points)
+    anomalies = session_anomalies(store, session_id)
     record = store.get_session(session_id)
     body: dict[str, Any] = {
         "kind": "backfill",

@@ -200,17 +200,15 @@ class MetricsStore:
         return points
 
     def recent_anomalies(
-        self, session_id: str, since: datetime, limit: int = 50
+        self, session_id: str, since: datetime | None = None, limit: int = 50
     ) -> list[AnomalyRecord]:
-        """The session's episodes still open or ended after `since`, newest first."""
+        """The session's newest episodes first; with `since`, only those still open or ended
+        after it."""
         a = anomalies
-        query = (
-            sa.select(a)
-            .where(a.c.session_id == session_id)
-            .where(sa.or_(a.c.ended_at.is_(None), a.c.ended_at >= since))
-            .order_by(a.c.time.desc())
-            .limit(limit)
-        )
+        query = sa.select(a).where(a.c.session_id == session_id)
+        if since is not None:
+            query = query.where(sa.or_(a.c.ended_at.is_(None), a.c.ended_at >= since))
+        query = query.order_by(a.c.time.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [AnomalyRecord(episode_json(row)) for row in conn.execute(query)]
 
