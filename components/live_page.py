@@ -98,7 +98,7 @@ def format_signals(signals: dict[str, Any] | None) -> dict[str, str]:
 
 SIGNAL_LABELS: dict[str, tuple[str, str]] = {
     "chat": ("Chat", "messages per minute"),
-    "poll": ("Poll participation", "of the room voted in open polls"),
+    "poll": ("Poll participation", "share of the room that voted, while a poll is open"),
     "users": ("Active / present", "users who interacted recently / in the room"),
     "reactions": ("Reactions", "per minute"),
     "leave": ("Leave rate", "of the room left in the last minute"),

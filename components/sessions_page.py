@@ -225,16 +225,22 @@ def session_figure(
     ]
     layout = {
         "yaxis": {"range": [0, 1.05], "title": {"text": "engagement score"}},
+        # The signals start hidden: without a zero line and below-zero range the empty axis
+        # draws nothing that could be read as a threshold on the score.
         "yaxis2": {
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
-            "title": {"text": "signal"},
+            "zeroline": False,
+            "rangemode": "nonnegative",
+            "title": {"text": "signal (pick one in the legend)"},
         },
         "xaxis": {"title": {"text": x_title}},
         "shapes": shapes,
-        "margin": {"l": 50, "r": 50, "t": 20, "b": 40},
+        "margin": {"l": 50, "r": 60, "t": 60, "b": 40},
         "showlegend": True,
+        # Beside the plot the legend covered the signal axis's labels.
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
     }
     return {"data": data, "layout": layout}
 

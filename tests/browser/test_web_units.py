@@ -21,6 +21,7 @@ from components.live_page import (
     session_options,
     socket_config,
 )
+from components.sessions_page import Series, session_figure
 from services.metrics_store import ENDED, LIVE, SessionRecord
 from services.score import CATEGORY_BANDS
 from tests.browser.support import T0, seed_session, stamps_from
@@ -37,6 +38,19 @@ def record(session_id: str = "s1", status: str = LIVE, score: float | None = 0.5
 
 
 # -- figures --------------------------------------------------------------------------------------
+
+
+def test_the_hidden_signal_axis_draws_nothing_that_reads_as_a_score_threshold() -> None:
+    """Review: the past-session chart's empty signal axis drew its zero line across the plot at
+    about score 0.2, with labels from -1 to 3.8 clipped by the legend."""
+    xs = [p["timestamp"] for p in POINTS]
+    figure = session_figure(Series("s1", xs, POINTS), [], [], [], "time (UTC)")
+    validated = go.Figure(figure)  # plotly accepts every property
+    y2 = validated.layout.yaxis2
+    assert y2.zeroline is False and y2.rangemode == "nonnegative"
+    assert validated.layout.legend.orientation == "h"
+    hidden = [t for t in validated.data if t.yaxis == "y2"]
+    assert hidden and all(t.visible == "legendonly" for t in hidden)
 
 
 def test_figure_plots_the_points_in_order_on_a_fixed_0_to_1_axis() -> None:
