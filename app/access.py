@@ -45,9 +45,14 @@ from services.access_tokens import EmbedResource, PanelKind, Role, TokenRejected
 
 log = logging.getLogger(__name__)
 
-# Static code and styles carry no data; health checks are for load balancers.
-PUBLIC_PREFIXES = ("/health/", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/api/")
+# Static code and styles carry no data; health checks are for load balancers; the JSON API
+# checks its own Bearer tokens (app/api.py), so a cookie's absence must not answer it in HTML.
+DASH_FAVICON = "/_favicon.ico"
+PUBLIC_PREFIXES = ("/health/", "/assets/", "/_dash-component-suites/", DASH_FAVICON, "/api/")
 PUBLIC_PATHS = ("/health", "/api")
+# Browsers ask for it on pages that name no icon (the refusals, JSON); Dash serves its icon at
+# DASH_FAVICON, and its catch-all would answer this path with the app's HTML.
+BROWSER_FAVICON = "/favicon.ico"
 # Dash's own XHR routes: answered with JSON errors, never with an HTML page.
 DASH_PREFIX = "/_dash"
 COOKIE_NAME = "ec_session"
@@ -137,6 +142,11 @@ def _from_cookie() -> Principal | None:
     )
 
 
+def with_article(noun: str) -> str:
+    """`noun` after "a" or "an", by its first letter (enough for the role names)."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
 _TITLES = {401: "Sign in", 403: "Not allowed", 404: "Not found"}
 
 
@@ -223,6 +233,8 @@ def install_access_control(
 
     @server.before_request
     def check_access() -> Any:
+        if request.path == BROWSER_FAVICON:
+            return redirect(DASH_FAVICON, code=301)
         if request.path.startswith(PUBLIC_PREFIXES) or request.path in PUBLIC_PATHS:
             return None
         if secret is None:
@@ -264,8 +276,8 @@ def install_access_control(
                 return _refuse(403, "An embed sign-in opens only the panels it was given.")
             return _refuse(
                 403,
-                f"A {found.role.value} sign-in cannot open this page. Analysts have the past "
-                "sessions (/sessions) and the JSON API (/api/).",
+                f"{with_article(found.role.value).capitalize()} sign-in cannot open this page. "
+                "Analysts have the past sessions (/sessions) and the JSON API (/api/).",
             )
         g.ec_principal = found
         return None

@@ -11,8 +11,11 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 
+from app.access import with_article
 from app.runtime import Runtime
 from services.access_tokens import AccessGrant, Role, TokenRejected, verify_token
 from services.analyst_requests import QueryError, SeriesRequest, SessionFilter, parse
@@ -49,7 +52,7 @@ def _grant() -> AccessGrant:
     except TokenRejected as exc:
         raise ApiError(401, f"token refused: {exc}") from None
     if grant.role not in READERS:
-        raise ApiError(403, f"a {grant.role.value} token cannot use the API")
+        raise ApiError(403, f"{with_article(grant.role.value)} token cannot use the API")
     return grant
 
 
@@ -109,6 +112,13 @@ def _params() -> dict[str, Any]:
     return raw
 
 
+class NoParameters(BaseModel):
+    """The query of a route that takes no parameters: any one is refused as unknown, with the
+    message the other routes give."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 @api.get("/sessions")
 @authorised
 def list_sessions(grant: AccessGrant) -> Any:
@@ -134,6 +144,7 @@ def session_series(grant: AccessGrant, session_id: str) -> Any:
 @authorised
 def session_anomalies(grant: AccessGrant, session_id: str) -> Any:
     _scoped_session(grant, session_id)
+    parse(NoParameters, _params())
     return jsonify({"session_id": session_id, "items": _queries().anomalies(session_id)})
 
 
@@ -141,6 +152,7 @@ def session_anomalies(grant: AccessGrant, session_id: str) -> Any:
 @authorised
 def session_interventions(grant: AccessGrant, session_id: str) -> Any:
     _scoped_session(grant, session_id)
+    parse(NoParameters, _params())
     return jsonify({"session_id": session_id, "items": _queries().interventions(session_id)})
 
 
@@ -150,9 +162,33 @@ def session_detail(grant: AccessGrant, session_id: str) -> Any:
     return jsonify(_scoped_session(grant, session_id))
 
 
+# `/api` and `/api/` name no route either; without this rule Dash's catch-all would answer them
+# with its HTML page.
+@api.route("/", defaults={"_anything": ""}, strict_slashes=False)
 @api.route("/<path:_anything>")
 def unknown(_anything: str) -> Any:
     return _json_error(404, "no such API route (see docs/api.md)")
+
+
+def _under_api(path: str) -> bool:
+    prefix = api.url_prefix or ""
+    return path == prefix or path.startswith(prefix + "/")
+
+
+# App-wide as well: a method the route does not take (405) fails in routing, before the
+# blueprint is known, so only the app's handler sees it.
+@api.app_errorhandler(HTTPException)
+@api.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Any:
+    """Werkzeug's errors under /api/ as JSON, keeping their headers (a 405's `Allow`); every
+    other path's unchanged."""
+    if not _under_api(request.path):
+        return exc
+    response, status = _json_error(exc.code or 500, exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
 
 
 @api.errorhandler(Exception)

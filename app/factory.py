@@ -49,10 +49,15 @@ def create_app(runtime: Runtime) -> dash.Dash:
 
 
 def page_shell() -> html.Div:
-    """Called per page load, inside the request: the banner follows the signed-in principal, and
-    an embed sign-in (which opens nothing but panels) gets no navigation at all."""
+    """Called per page load, inside the request: the banner follows the signed-in principal, an
+    analyst's navigation holds only the pages it may open, and an embed sign-in (which opens
+    nothing but panels) gets no navigation at all."""
     who = current()
-    return app_shell(open_access(), embedded=who is not None and who.role is Role.EMBED)
+    return app_shell(
+        open_access(),
+        embedded=who is not None and who.role is Role.EMBED,
+        producer=who is None or who.role is Role.PRODUCER,
+    )
 
 
 def embed_policy(runtime: Runtime) -> EmbedPolicy:

@@ -14,9 +14,11 @@ OPEN_ACCESS_WARNING = (
 )
 
 
-def app_shell(open_access: bool, embedded: bool = False) -> html.Div:
+def app_shell(open_access: bool, embedded: bool = False, producer: bool = True) -> html.Div:
     """Every page's frame. `embedded`: for an embed sign-in, which opens nothing but panels:
-    no navigation and no alerts, the same ids, so routing and the live socket work unchanged."""
+    no navigation and no alerts, the same ids, so routing and the live socket work unchanged.
+    `producer`: False for an analyst sign-in, whose navigation leads only to the past sessions
+    (the one page of these app/access.py lets it open)."""
     warning = (
         [html.Div(OPEN_ACCESS_WARNING, className="open-access-banner", role="alert")]
         if open_access
@@ -30,7 +32,7 @@ def app_shell(open_access: bool, embedded: bool = False) -> html.Div:
             # Callbacks that change the pathname navigate without a reload; the routing
             # callback renders the new page.
             dcc.Location(id=ids.URL, refresh="callback-nav"),
-            *([] if embedded else _navigation()),
+            *([] if embedded else _navigation(producer)),
             html.Main(
                 html.Div("Loading…", className="notice notice-info"),
                 id=ids.PAGE,
@@ -42,20 +44,16 @@ def app_shell(open_access: bool, embedded: bool = False) -> html.Div:
     )
 
 
-def _navigation() -> list[Any]:
+def _navigation(producer: bool) -> list[Any]:
     """The header, and the CRITICAL alerts raised on any page."""
+    producer_links = [("Events", "/"), ("Live", "/live")] if producer else []
+    links = [*producer_links, ("Past sessions", "/sessions")]
     return [
         html.Header(
             className="nav",
             children=[
-                dcc.Link("Engagement Conductor", href="/", className="brand"),
-                html.Nav(
-                    [
-                        dcc.Link("Events", href="/", className="nav-link"),
-                        dcc.Link("Live", href="/live", className="nav-link"),
-                        dcc.Link("Past sessions", href="/sessions", className="nav-link"),
-                    ]
-                ),
+                dcc.Link("Engagement Conductor", href=links[0][1], className="brand"),
+                html.Nav([dcc.Link(text, href=href, className="nav-link") for text, href in links]),
             ],
         ),
         html.Div(id=ids.ALERTS, className="alerts", role="alert"),

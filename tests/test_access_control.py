@@ -90,8 +90,9 @@ def test_a_sign_in_link_sets_the_cookie_and_drops_the_token(client: FlaskClient)
     assert "ec_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert link(Role.PRODUCER, "evt-1") not in cookie
     assert client.get("/live/s-1").status_code == 200
-    assert client.get("/_dash-layout").status_code == 200
-    assert b"Open access" not in client.get("/_dash-layout").data
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200 and b"Open access" not in layout.data
+    assert [href for _, href in _find_links(layout.get_json())] == ["/", "/", "/live", "/sessions"]
 
 
 @pytest.mark.parametrize(
@@ -124,10 +125,29 @@ def test_analysts_cannot_open_producers_pages(client: FlaskClient) -> None:
     sign_in(client, Role.ANALYST, "evt-1")
     for path in ("/", "/live/s-1"):
         response = client.get(path)
-        assert response.status_code == 403 and b"cannot open this page" in response.data
+        assert response.status_code == 403
+        assert b"An analyst sign-in cannot open this page" in response.data
     # Analysts use Dash's routes for their own pages; each producer callback checks the role
     # itself (tested below).
-    assert client.get("/_dash-layout").status_code == 200
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200
+    # Review: the navigation led analysts to the pages above.
+    assert list(_find_links(layout.get_json())) == [
+        ("Engagement Conductor", "/sessions"),
+        ("Past sessions", "/sessions"),
+    ]
+
+
+def _find_links(node: Any) -> Iterator[tuple[str, str]]:
+    """Every dcc.Link in a layout Dash serialised: its text and target."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _find_links(item)
+    elif isinstance(node, dict):
+        props = node.get("props", {})
+        if node.get("type") == "Link":
+            yield props["children"], props["href"]
+        yield from _find_links(props.get("children"))
 
 
 def test_an_embed_token_does_not_sign_in_or_end_a_sign_in(client: FlaskClient) -> None:
@@ -143,8 +163,25 @@ def test_an_embed_token_does_not_sign_in_or_end_a_sign_in(client: FlaskClient) -
 def test_near_miss_paths_are_not_public(client: FlaskClient) -> None:
     for path in ("/healthz", "/healthanything", "/api-docs"):
         assert client.get(path).status_code == 401, path
-    missing = client.get("/api/nothing")
-    assert missing.status_code == 404 and missing.get_json()["error"]
+    # The API checks its own Bearer tokens: any path under it, `/api` itself included (review:
+    # it was Dash's HTML page), is the API's JSON 404 with or without a sign-in cookie.
+    for signed_in in (False, True):
+        if signed_in:
+            sign_in(client, Role.ANALYST, "evt-1")
+        for path in ("/api", "/api/", "/api/nothing"):
+            missing = client.get(path)
+            assert missing.status_code == 404 and missing.get_json()["error"], path
+
+
+@pytest.mark.parametrize("role", [None, Role.ANALYST, Role.PRODUCER])
+def test_the_browsers_favicon_request_gets_the_icon(client: FlaskClient, role: Role | None) -> None:
+    # Review: a signed-in analyst's got a 403, a producer's the app's HTML.
+    if role is not None:
+        sign_in(client, role, "evt-1")
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response.headers["Location"] == "/_favicon.ico"
+    icon = client.get(response.headers["Location"])
+    assert icon.status_code == 200 and icon.mimetype == "image/x-icon"
 
 
 def test_pages_show_only_the_signed_in_events(client: FlaskClient) -> None:

@@ -179,6 +179,11 @@ def test_authorisation_by_role(
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_an_embed_token_is_refused_in_words(client: FlaskClient) -> None:
+    response = client.get("/api/sessions", headers={"Authorization": f"Bearer {embed_token()}"})
+    assert response.get_json()["error"] == "an embed token cannot use the API"
+
+
 @pytest.mark.parametrize("route", ROUTES[1:])
 def test_another_events_session_is_forbidden(client: FlaskClient, route: str) -> None:
     response = client.get(route, headers=auth(Role.ANALYST, "evt-2"))
@@ -348,3 +353,44 @@ def test_platform_text_comes_back_as_json_data(client: FlaskClient) -> None:
     assert body["items"][0]["content"]["poll"]["question"] == "<script>alert(1)</script>?"
     response = client.get("/api/sessions/s-a/interventions", headers=auth(Role.PRODUCER, "evt-1"))
     assert response.mimetype == "application/json"
+
+
+@pytest.mark.parametrize(
+    "route",
+    ["/api/sessions/s-a/anomalies", "/api/sessions/s-a/interventions", "/api/sessions/s-a/series"],
+)
+def test_every_session_route_refuses_an_unknown_parameter(client: FlaskClient, route: str) -> None:
+    # Review: the anomalies and interventions took none and ignored whatever they were given.
+    response = client.get(f"{route}?x=1", headers=auth(Role.ANALYST, "evt-1"))
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "x: Extra inputs are not permitted"}
+    repeated = client.get(f"{route}?x=1&x=2", headers=auth(Role.ANALYST, "evt-1"))
+    assert repeated.status_code == 400 and "give it once" in repeated.get_json()["error"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("route", [*ROUTES, "/api", "/api/nothing"])
+def test_a_method_the_api_does_not_take_is_a_json_405(
+    client: FlaskClient, route: str, method: str
+) -> None:
+    # Review: these were Werkzeug's HTML page.
+    response = client.open(route, method=method, headers=auth(Role.ANALYST, "evt-1"))
+    assert response.status_code == 405 and response.mimetype == "application/json"
+    assert response.get_json()["error"]
+    assert "GET" in response.headers["Allow"].split(", ")
+
+
+@pytest.mark.parametrize("headers", [lambda: auth(Role.ANALYST, "evt-1"), lambda: {}])
+@pytest.mark.parametrize("route", ["/api", "/api/", "/api/nothing"])
+def test_the_api_root_is_an_unknown_route_like_any_other(
+    client: FlaskClient, route: str, headers: Callable[[], dict[str, str]]
+) -> None:
+    # Review: `/api` and `/api/` were Dash's HTML "page not found" with a 200.
+    response = client.get(route, headers=headers())
+    assert response.status_code == 404 and response.mimetype == "application/json"
+    assert response.get_json() == {"error": "no such API route (see docs/api.md)"}
+
+
+def test_errors_outside_the_api_are_left_alone(client: FlaskClient) -> None:
+    response = client.post("/health")
+    assert response.status_code == 405 and response.mimetype == "text/html"
