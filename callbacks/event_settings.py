@@ -12,32 +12,35 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import access
 from app.runtime import Runtime
 from components import ids
-from components.event_settings_panel import DETECTOR_INPUT, DETECTOR_LABELS
+from components.agent_panel import launch_options, mode_note, mode_options
+from components.event_settings_panel import DETECTOR_INPUT, detector_label
 from services.agent_settings import AgentSettingsError
-from services.anomaly_episodes import DetectorSettings
 from services.contracts import valid_id
-from services.event_settings import EventSettingsError, EventSettingsStore, validate_overrides
+from services.event_settings import EventSettingsError, EventSettingsStore, overrides_from_form
 
 log = logging.getLogger(__name__)
 
 
-def detector_changes(names: list[str], values: list[Any]) -> dict[str, Any]:
-    """The detector fields that differ from the defaults: what the event overrides."""
-    defaults = DetectorSettings()
-    changes = {}
-    for name, value in zip(names, values, strict=True):
-        if value is None or name not in DETECTOR_LABELS:
-            continue  # an emptied field goes back to the default; a forged one is not ours
-        if value != getattr(defaults, name):
-            changes[name] = value
-    return changes
-
-
 def register_event_settings(app: dash.Dash, runtime: Runtime) -> None:
     detector_store = EventSettingsStore(runtime.engine)
+    agent_store = runtime.desk.settings
+
+    def refused(text: str) -> tuple[Any, ...]:
+        # The agent box keeps what it shows: nothing it reflects has changed.
+        return (
+            html.Div(text, className="notice notice-error"),
+            dash.no_update,
+            dash.no_update,
+            dash.no_update,
+        )
 
     @app.callback(
         Output(ids.SETTINGS_MESSAGE, "children"),
+        # The agent box on the same page shows the event's mode and allowed types: a save
+        # must show there at once, not at the next reload.
+        Output(ids.AGENT_MODE, "options"),
+        Output(ids.AGENT_MODE_NOTE, "children", allow_duplicate=True),
+        Output(ids.AGENT_LAUNCH_TYPE, "options"),
         Input(ids.SETTINGS_SAVE, "n_clicks"),
         State(ids.SETTINGS_MODE, "value"),
         State(ids.SETTINGS_APPROVE, "value"),
@@ -52,26 +55,23 @@ def register_event_settings(app: dash.Dash, runtime: Runtime) -> None:
     def save(
         clicks: int | None,
         mode: str | None,
-        approve: float | None,
-        minimum: float | None,
+        approve: str | float | None,
+        minimum: str | float | None,
         allowed: list[str] | None,
-        cap: int | None,
-        ttl: float | None,
+        cap: str | int | None,
+        ttl: str | float | None,
         detector_values: list[Any],
         config: dict[str, Any] | None,
     ) -> Any:
         if not clicks or not config:
-            return dash.no_update
+            return (dash.no_update,) * 4
         who = access.current()
         session_id = str(config.get("sessionId"))
         session = runtime.store.get_session(session_id) if valid_id(session_id) else None
         if session is None or session.event_id is None:
-            return html.Div("This session names no event.", className="notice notice-error")
+            return refused("This session names no event.")
         if who is None or not access.is_producer() or not who.may_see(session.event_id):
-            return html.Div(
-                "Your sign-in does not name this event: nothing was saved.",
-                className="notice notice-error",
-            )
+            return refused("Your sign-in does not name this event: nothing was saved.")
         names = [item["id"]["name"] for item in ctx.states_list[6]]
         agent_fields = {
             "mode": mode,
@@ -81,28 +81,38 @@ def register_event_settings(app: dash.Dash, runtime: Runtime) -> None:
             "hourly_cap": cap,
             "suggestion_ttl_seconds": ttl,
         }
-        missing = [name for name, value in agent_fields.items() if value is None]
+        missing = [name for name, value in agent_fields.items() if value in (None, "")]
         if missing:
-            return html.Div(
-                f"Fill in: {', '.join(missing)}. Nothing was saved.",
-                className="notice notice-error",
-            )
+            return refused(f"Fill in: {', '.join(missing)}. Nothing was saved.")
         try:
             # Validate both before storing either, so a bad field saves nothing.
-            overrides = validate_overrides(detector_changes(names, detector_values))
-            saved = runtime.desk.settings.update(session.event_id, agent_fields)
+            overrides = overrides_from_form(dict(zip(names, detector_values, strict=True)))
+            session_mode = agent_store.session_mode(session_id)
+            saved = agent_store.update(session.event_id, agent_fields)
             detector_store.update(session.event_id, overrides, reset=True)
-        except (AgentSettingsError, EventSettingsError) as exc:
-            return html.Div(f"Not saved: {exc}", className="notice notice-error")
+        except AgentSettingsError as exc:
+            return refused(f"Not saved: {exc}")
+        except EventSettingsError as exc:
+            problems = "; ".join(problem.describe(detector_label) for problem in exc.problems)
+            return refused(f"Not saved: {problems}.")
         except SQLAlchemyError:
             log.warning("saving event settings failed on the database", exc_info=True)
-            return html.Div(
-                "The database cannot be reached right now; nothing was saved.",
-                className="notice notice-error",
+            return refused("The database cannot be reached right now; nothing was saved.")
+        notices = [
+            html.Div(
+                f"Saved for event {session.event_id}: agent {saved.mode.value}, "
+                f"{len(overrides)} detector threshold(s) differ from the defaults. Running "
+                "detectors take them on within about 15 s.",
+                className="notice notice-info",
             )
-        return html.Div(
-            f"Saved for event {session.event_id}: agent {saved.mode.value}, "
-            f"{len(overrides)} detector threshold(s) differ from the defaults. Running "
-            "detectors take them on within about 15 s.",
-            className="notice notice-info",
+        ]
+        notices += [
+            html.Div(f"Warning: {text}.", className="notice notice-error")
+            for text in saved.warnings()
+        ]
+        return (
+            notices,
+            mode_options(saved.mode),
+            mode_note(session_mode or saved.mode, session_mode is not None),
+            launch_options([arm.value for arm in saved.allowed_types]),
         )

@@ -34,12 +34,20 @@ DETECTOR_LABELS: dict[str, str] = {
 }
 
 
-def _number(label: str, component_id: object, value: float, step: float) -> html.Div:
+def detector_label(name: str) -> str:
+    """A detector setting as the form names it, in messages about it."""
+    return f"“{DETECTOR_LABELS.get(name, name)}”"
+
+
+def _number(label: str, component_id: object, value: float) -> html.Div:
+    # A text field, not type="number": the browser empties a number its `step` forbids (2.5
+    # people), and an empty value would save the default without a word. The server judges
+    # what was typed, with the same checks as the command line.
     return html.Div(
         className="setting",
         children=[
             html.Label(label),
-            dcc.Input(id=component_id, type="number", value=value, step=step, debounce=True),
+            dcc.Input(id=component_id, type="text", value=value, debounce=True),
         ],
     )
 
@@ -66,9 +74,8 @@ def settings_panel(
     for name, label in DETECTOR_LABELS.items():
         value = detector_values[name]
         marker = " (event's)" if name in detector_overridden else ""
-        step = 1 if isinstance(value, int) else 0.01
         detector_fields.append(
-            _number(label + marker, {"type": DETECTOR_INPUT, "name": name}, value, step)
+            _number(label + marker, {"type": DETECTOR_INPUT, "name": name}, value)
         )
     return html.Details(
         id=ids.SETTINGS_PANEL,
@@ -98,25 +105,21 @@ def settings_panel(
                         "Act alone at confidence ≥ (SEMI_AUTO)",
                         ids.SETTINGS_APPROVE,
                         agent.approve_threshold,
-                        0.01,
                     ),
                     _number(
                         "Suggest nothing below confidence",
                         ids.SETTINGS_MIN_CONFIDENCE,
                         agent.min_confidence,
-                        0.01,
                     ),
                     _number(
                         "Interventions per hour (event)",
                         ids.SETTINGS_HOURLY_CAP,
                         agent.hourly_cap,
-                        1,
                     ),
                     _number(
                         "Suggestion expires after (s)",
                         ids.SETTINGS_TTL,
                         agent.suggestion_ttl_seconds,
-                        1,
                     ),
                     html.Div(
                         className="setting",

@@ -53,6 +53,16 @@ class AgentSettings(BaseModel):
     def stored(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
+    def warnings(self) -> list[str]:
+        """Valid choices whose effect is easy to miss, said plainly when they are saved. No
+        allowed type is valid: it is the one way to stop manual launches as well."""
+        if not self.allowed_types:
+            return [
+                "no intervention type is allowed: the agent will suggest nothing and manual "
+                "launches are refused (to pause only the agent, set the mode to OFF)"
+            ]
+        return []
+
 
 DEFAULTS = AgentSettings()
 

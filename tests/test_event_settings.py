@@ -10,9 +10,15 @@ import redis
 from click.testing import CliRunner
 
 from app.cli import main
+from services.agent_settings import AgentSettings
 from services.contracts import LIVE_SYNC_STREAM, SignalEvent, SignalKind
 from services.database import create_db_engine, ensure_schema
-from services.event_settings import EventSettingsError, EventSettingsStore, validate_overrides
+from services.event_settings import (
+    EventSettingsError,
+    EventSettingsStore,
+    overrides_from_form,
+    validate_overrides,
+)
 from services.session_book import Lifetimes, SessionBook
 from services.settings import ScoreWeights
 from services.windows import WindowConfig
@@ -40,11 +46,80 @@ def test_valid_overrides_are_typed() -> None:
         ({"drop_ratio": 1.5}, "drop_ratio: a share"),
         ({"mass_exit_min_audience": 0}, "mass_exit_min_audience: a number of people"),
         ({"low_seconds": True}, "low_seconds: must be a finite number"),
+        # Whole numbers: 2.5 people was truncated to 2, and "2.0" was "not a number".
+        ({"mass_exit_min_users": 2.5}, "mass_exit_min_users: a whole number is required"),
+        ({"mass_exit_min_users": "2.0"}, "mass_exit_min_users: a whole number is required"),
+        ({"mass_exit_min_audience": "ten"}, "mass_exit_min_audience: 'ten' is not a number"),
+        # Settings that contradict each other or the defaults they leave in force.
+        ({"mass_exit_share": 0}, "mass_exit_share: a share of the room above 0"),
+        (
+            {"mass_exit_critical_share": 0.1},
+            r"mass_exit_critical_share: must be at least mass_exit_share \(0.2\)",
+        ),
+        (
+            {"mass_exit_share": 0.3, "mass_exit_critical_share": 0.25},
+            r"mass_exit_critical_share: must be at least mass_exit_share \(0.3\)",
+        ),
+        ({"mass_exit_share": 0.5}, r"mass_exit_share: must be at most mass_exit_critical_share"),
+        (
+            {"recover_ratio": 0.15, "drop_ratio": 0.2, "decline_ratio": 0.1, "low_ratio": 0.1},
+            r"recover_ratio: must be above drop_ratio \(0.2\)",
+        ),
+        # The tightest bound is the one named: above 0.62 is what would do.
+        ({"recover_ratio": 0.1}, r"recover_ratio: must be above decline_ratio \(0.62\)"),
+        ({"drop_ratio": 0.8}, r"drop_ratio: must be below recover_ratio \(0.7\)"),
+        ({"low_ratio": 0.7}, r"low_ratio: must be below recover_ratio \(0.7\)"),
+        ({"critical_ratio": 0.9}, r"critical_ratio: must be below recover_ratio \(0.7\)"),
     ],
 )
 def test_invalid_overrides_are_refused_naming_the_setting(raw: dict, message: str) -> None:
     with pytest.raises(EventSettingsError, match=message):
         validate_overrides(raw)
+
+
+def test_every_problem_is_named_and_order_is_judged_only_on_values_that_pass_alone() -> None:
+    with pytest.raises(EventSettingsError) as refused:
+        validate_overrides({"recover_ratio": 0.1, "mass_exit_min_users": 2.5, "drop_ratio": "x"})
+    assert [problem.setting for problem in refused.value.problems] == [
+        "mass_exit_min_users",
+        "drop_ratio",
+    ]
+
+
+def test_consistent_overrides_pass_and_the_defaults_agree_with_themselves() -> None:
+    assert validate_overrides({}) == {}
+    consistent = {
+        "mass_exit_share": 0.3,
+        "mass_exit_critical_share": 0.3,
+        "drop_ratio": 0.1,
+        "recover_ratio": 0.65,
+        "mass_exit_min_users": 2.0,  # a whole number, whatever its JSON type
+    }
+    assert validate_overrides(consistent) == consistent | {"mass_exit_min_users": 2}
+
+
+def test_a_problem_names_settings_as_the_form_does() -> None:
+    with pytest.raises(EventSettingsError) as refused:
+        validate_overrides({"recover_ratio": 0.1})
+    (problem,) = refused.value.problems
+    assert problem.describe(str.upper) == (
+        "RECOVER_RATIO: must be above DECLINE_RATIO (0.62): a level that opens an episode would "
+        "close it"
+    )
+
+
+def test_a_form_overrides_what_differs_and_keeps_the_default_where_blank() -> None:
+    form = {"sensitivity": 1, "cooldown_seconds": "", "low_score": " 0.2 ", "recover_ratio": None}
+    assert overrides_from_form(form) == {"low_score": 0.2}
+    with pytest.raises(EventSettingsError, match="mass_exit_min_users: a whole number"):
+        overrides_from_form(form | {"mass_exit_min_users": "2.5"})
+
+
+def test_allowing_no_intervention_type_is_valid_but_warned_about() -> None:
+    assert AgentSettings().warnings() == []
+    (warning,) = AgentSettings(allowed_types=()).warnings()
+    assert "the agent will suggest nothing" in warning
+    assert "manual launches are refused" in warning
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -70,7 +145,28 @@ def test_overrides_are_stored_merged_and_reset(
     assert store.overrides("evt")["sensitivity"] == 2.0  # a refused change changes nothing
     assert store.update("evt", {"low_score": 0.2}, reset=True) == {"low_score": 0.2}
     assert store.all_overrides() == {"evt": {"low_score": 0.2}}
+    # A change is judged with the overrides it joins: alone, decline_ratio 0.66 is fine.
+    store.update("evt", {"recover_ratio": 0.65})
+    with pytest.raises(EventSettingsError, match=r"must be above decline_ratio \(0.66\)"):
+        store.update("evt", {"decline_ratio": 0.66})
+    assert store.overrides("evt") == {"low_score": 0.2, "recover_ratio": 0.65}
     engine.dispose()
+
+
+def test_the_cli_refuses_a_fraction_of_a_person_and_a_contradiction(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'ec.sqlite3'}"}
+    refused = CliRunner().invoke(
+        main, ["detector-settings", "evt-9", "--set", "mass_exit_min_users=2.0"], env=env
+    )
+    assert refused.exit_code != 0
+    assert "mass_exit_min_users: a whole number is required, got '2.0'" in refused.output
+    refused = CliRunner().invoke(
+        main, ["detector-settings", "evt-9", "--set", "recover_ratio=0.1"], env=env
+    )
+    assert refused.exit_code != 0
+    assert "recover_ratio: must be above decline_ratio (0.62)" in refused.output
+    shown = CliRunner().invoke(main, ["detector-settings", "evt-9"], env=env)
+    assert json.loads(shown.output)["overrides"] == {}
 
 
 def test_running_detectors_take_on_their_events_thresholds() -> None:

@@ -236,3 +236,22 @@ def test_event_settings_are_saved_and_bad_ones_explained(served: Any, runtime: R
     )
     assert runtime.desk.settings.for_event("evt-1").min_confidence == 0.5
     assert dash_duo.get_logs() == []
+
+
+def test_saving_the_events_mode_shows_in_the_agent_box_at_once(
+    served: Any, runtime: Runtime
+) -> None:
+    dash_duo = served
+    runtime.desk.settings.update("evt-1", {"mode": "SEMI_AUTO"})
+    open_page(dash_duo, runtime)
+    dash_duo.wait_for_contains_text(f"#{ids.AGENT_MODE_NOTE}", "SEMI_AUTO (the event's mode)")
+    dash_duo.wait_for_contains_text(f"#{ids.AGENT_MODE}", "Event's mode (SEMI_AUTO)")
+    dash_duo.find_element(f"#{ids.SETTINGS_PANEL} summary").click()
+    dash_duo.select_dcc_dropdown(f"#{ids.SETTINGS_MODE}", "MANUAL: suggests; a producer approves")
+    dash_duo.find_element(f"#{ids.SETTINGS_SAVE}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.SETTINGS_MESSAGE}", "agent MANUAL")
+    # Regression: the box kept "Event's mode (SEMI_AUTO)" until a reload.
+    dash_duo.wait_for_contains_text(f"#{ids.AGENT_MODE_NOTE}", "MANUAL (the event's mode)")
+    dash_duo.wait_for_contains_text(f"#{ids.AGENT_MODE}", "Event's mode (MANUAL)")
+    assert runtime.desk.settings.for_event("evt-1").mode is AgentMode.MANUAL
+    assert dash_duo.get_logs() == []
