@@ -289,7 +289,8 @@ def performance_table(rows: Sequence[PerformanceRow], caption: str) -> html.Div:
             children=[
                 html.Td(type_label(row.type.value)),
                 html.Td(f"{row.rate:.0%}" if row.rate is not None else "no data"),
-                html.Td(f"{row.low:.0%} to {row.high:.0%}"),
+                # Before any outcome the interval is only the prior's (3 % to 98 %).
+                html.Td(f"{row.low:.0%} to {row.high:.0%}" if row.attempts else "—"),
                 html.Td(str(row.attempts)),
                 html.Td(f"{row.mean_delta:+.3f}" if row.mean_delta is not None else "—"),
             ],

@@ -14,6 +14,7 @@ from app.live_socket import MAX_CLIENT_MESSAGE_BYTES, reply_to_client
 from app.runtime import Runtime
 from callbacks.routing import render_path
 from components import ids
+from components.agent_panel import performance_table
 from components.figures import BAND_COLOURS, band_ranges, live_figure, live_layout
 from components.live_page import (
     format_signals,
@@ -22,6 +23,8 @@ from components.live_page import (
     socket_config,
 )
 from components.sessions_page import Series, session_figure
+from services.agent_report import PerformanceRow
+from services.agent_vocabulary import InterventionType
 from services.metrics_store import ENDED, LIVE, SessionRecord
 from services.score import CATEGORY_BANDS
 from tests.browser.support import T0, seed_session, stamps_from
@@ -38,6 +41,18 @@ def record(session_id: str = "s1", status: str = LIVE, score: float | None = 0.5
 
 
 # -- figures --------------------------------------------------------------------------------------
+
+
+def test_a_type_without_outcomes_shows_no_interval() -> None:
+    """Review: "no data" stood next to "3% to 98%", the prior's interval, as if measured."""
+    rows = [
+        PerformanceRow(InterventionType.POLL, 4, 3, 0.75, 0.3, 0.95, 0.05),
+        PerformanceRow(InterventionType.CHAT_PROMPT, 0, 0, None, 0.025, 0.975, None),
+    ]
+    body = performance_table(rows, "all contexts").children[1].children[1].children
+    cells = [[td.children for td in tr.children] for tr in body]
+    assert cells[0][1:4] == ["75%", "30% to 95%", "4"]
+    assert cells[1][1:4] == ["no data", "—", "0"]
 
 
 def test_the_hidden_signal_axis_draws_nothing_that_reads_as_a_score_threshold() -> None:
