@@ -141,7 +141,7 @@ def test_socket_config_carries_the_list_id_and_texts() -> None:
     assert config["anomalies"]["labels"]["SUDDEN_DROP"] == "Sudden drop"
 
 
-def test_backfill_and_page_carry_the_window_episodes(runtime: Runtime) -> None:
+def test_backfill_and_page_list_every_episode_and_band_the_windows(runtime: Runtime) -> None:
     stamps = stamps_from(T0, 5)
     seed_session(runtime, "s1", stamps=stamps)
     gone = episode("s1", "gone", T0 - timedelta(minutes=5), ended=T0 - timedelta(minutes=4))
@@ -151,8 +151,9 @@ def test_backfill_and_page_carry_the_window_episodes(runtime: Runtime) -> None:
     rows = [anomaly_row(e) for e in (gone, ended, still, other)]
     runtime.store.write_batch([], [], rows)
 
+    # The list is the session's, newest first; only the chart's bands keep to its window.
     message = json.loads(backfill_message(runtime, "s1"))
-    assert message["anomalies"] == [still, ended]
+    assert message["anomalies"] == [still, ended, gone]
     page, _ = render_path(runtime, "/live/s1", OPEN_ACCESS)
     text = str(page)
     assert "anomaly:open" in text and "anomaly:ended" in text and "anomaly:gone" not in text
