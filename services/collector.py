@@ -13,8 +13,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +22,8 @@ from redis.exceptions import LockError
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.agent_reward import RewardRule
+from services.chore_thread import ChoreThread
+from services.collector_status import CollectorStatus
 from services.event_settings import EventSettingsStore, valid_stored_overrides
 from services.gc_tuning import collector_gc_thresholds
 from services.housekeeping import Housekeeping
@@ -47,46 +48,7 @@ _EMPTY_READ_PAUSE = 0.02
 _FAILURE_PAUSE = 1.0
 # How soon a change to an event's detector settings reaches its running detectors.
 _EVENT_SETTINGS_SECONDS = 15.0
-
-
-@dataclass(slots=True)
-class CollectorStatus:
-    consumer: str
-    running: bool
-    role: str  # "leader", "standby" or "stopped"
-    redis_ok: bool
-    last_tick: float | None
-    last_tick_ms: float | None
-    live_sessions: int
-    accepted: int
-    rejected: int
-    pending_rows: int
-    dropped_rows: int
-    database_error: str | None
-    missed_ticks: int = 0
-    outcomes_accepted: int = 0
-    outcomes_rejected: int = 0
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "consumer": self.consumer,
-            "running": self.running,
-            "role": self.role,
-            "redis": "connected" if self.redis_ok else "disconnected",
-            "last_tick": self.last_tick,
-            "last_tick_ms": self.last_tick_ms,
-            "live_sessions": self.live_sessions,
-            "accepted_events": self.accepted,
-            "rejected_events": self.rejected,
-            "pending_rows": self.pending_rows,
-            "dropped_rows": self.dropped_rows,
-            "missed_ticks": self.missed_ticks,
-            "database_error": self.database_error,
-            "intervention_outcomes": {
-                "accepted": self.outcomes_accepted,
-                "rejected": self.outcomes_rejected,
-            },
-        }
+_HOUSEKEEPING_SECONDS = 15.0
 
 
 class Collector:
@@ -143,6 +105,12 @@ class Collector:
             client, self.names, settings.consumer_name, settings.dead_letter_maxlen
         )
         self.event_settings_every = _EVENT_SETTINGS_SECONDS
+        self.chores = ChoreThread(
+            self.follow_interventions,
+            self.housekeeping.run,
+            lambda: self.is_leader,
+            housekeeping_every=_HOUSEKEEPING_SECONDS,
+        )
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -151,6 +119,7 @@ class Collector:
         self.running = True
         log.info("collector %s starting", self.settings.consumer_name)
         self.writer.start()
+        self.chores.start()
         try:
             with collector_gc_thresholds():
                 while not self.stop_event.is_set():
@@ -182,8 +151,6 @@ class Collector:
         if now - self._event_settings_at >= self.event_settings_every:
             self._event_settings_at = now
             self._load_event_settings()
-            if self.is_leader:
-                self.housekeeping.run()
         if now >= self._next_tick:
             boundary = math.floor(now / self.tick_seconds) * self.tick_seconds
             if self._next_tick and boundary > self._next_tick:
@@ -203,7 +170,7 @@ class Collector:
         out = self.book.score_tick(boundary)
         self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
         self.publish_tick(out)
-        self.follow_interventions(out)
+        self.chores.tick_done(out.episodes.opened)
         self.last_tick = boundary
         self.last_tick_ms = (time.perf_counter() - started) * 1000
         self._write_heartbeat()
@@ -220,13 +187,14 @@ class Collector:
             self.missed_ticks,
         )
 
-    def follow_interventions(self, out: TickOutput) -> None:
-        """The agent's turn: suggest for new episodes, expire, measure, read delivery outcomes.
+    def follow_interventions(self, opened: Sequence[dict[str, Any]]) -> None:
+        """The agent's turn (on the chore thread): suggest for newly opened episodes, expire,
+        measure, read delivery outcomes.
 
         Each part fails on its own (logged): the database or Redis being away, or a bug in a
         content generator, costs that part of this turn, never the tick or the stream reading.
         """
-        for row in out.episodes.opened:
+        for row in opened:
             self._isolated_step("suggesting for a new episode", self._propose, row)
         self._isolated_step("expiring suggestions", self.followup.expire)
         self._isolated_step("measuring interventions", self.followup.measure)
@@ -406,6 +374,7 @@ class Collector:
 
     def _shutdown(self) -> None:
         self.running = False
+        self.chores.stop()
         if self.is_leader:
             # The episode rows are buffered all the same; without Redis only the push is lost.
             with contextlib.suppress(*REDIS_DOWN):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -144,6 +145,38 @@ def test_a_write_that_hangs_on_a_lock_holds_up_no_tick(
     status = collector.status()
     assert status.missed_ticks == 0
     assert status.dropped_rows == 0
+
+
+def test_a_locked_sqlite_file_holds_up_no_tick(
+    run_collector: RunCollector, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """Review of the demo: with the file locked, the tick loop waited in the housekeeping's and
+    the agent's writes (SQLite's 30-s busy timeout), lost the leader lease and never scored
+    those ticks."""
+    path = tmp_path / "locked.sqlite3"
+    collector = run_collector(database_url=f"sqlite:///{path}", lease_seconds=3.0)
+    collector.chores.housekeeping_every = 0.5
+    wait_until(lambda: collector.is_leader, what="leadership")
+    join(redis_client, collector, "s-q", "u1")
+    wait_until(lambda: rows(collector, "s-q"), what="a first row")
+
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # what another process writing a long batch does
+        locked_at = collector.last_tick or 0.0
+        wait_until(
+            lambda: (collector.last_tick or 0.0) >= locked_at + 7,
+            timeout=20,
+            what="ticks going on while the file is locked",
+        )
+        assert collector.is_leader
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    wait_until(lambda: collector.status().pending_rows == 0, timeout=40, what="the buffer to drain")
+    times = [r.time.timestamp() for r in rows(collector, "s-q")]
+    assert times == [times[0] + i for i in range(len(times))]
+    assert collector.status().missed_ticks == 0
 
 
 def test_sigterm_stops_the_collect_command_cleanly_and_flushes(

@@ -111,7 +111,7 @@ def test_the_leader_ends_sessions_no_collector_ticks_any_more(
     run_collector: RunCollector,
 ) -> None:
     collector = run_collector()
-    collector.event_settings_every = 0.5
+    collector.chores.housekeeping_every = 0.5
     long_ago = datetime.now(UTC) - timedelta(hours=2)
     collector.store.write_batch(
         [],
@@ -213,7 +213,7 @@ def test_a_failing_agent_step_costs_only_that_step_never_the_tick(
                 "signals": {"total_users": 40},
             }
         )
-        collector.follow_interventions(out)  # must not raise
+        collector.follow_interventions(out.episodes.opened)  # must not raise
         # The step after the broken one still ran: the old suggestion expired.
         assert collector.desk.store.get(pending.intervention_id).status == "expired"
     finally:

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 from simple_websocket import Client
+from simple_websocket.errors import ConnectionError as RefusedUpgrade
 
 from services.contracts import LIVE_SYNC_STREAM
 from services.settings import Settings
@@ -73,7 +74,13 @@ def test_serve_runs_workers_that_score_and_push_over_websockets(
 
         leader = wait_until(scored, timeout=20, what="the session to be scored")
         assert leader["consumer"].startswith("ec-serve-")
-        socket = Client.connect(f"ws://127.0.0.1:{port}/ws/live/s-serve")
+        # Rows are written from the writer's thread, just after the heartbeat that counted
+        # the session: until the catalogue row lands, the socket answers 404.
+        socket = wait_until(
+            lambda: _connect(f"ws://127.0.0.1:{port}/ws/live/s-serve"),
+            timeout=10,
+            what="the session's catalogue row",
+        )
         backfill = json.loads(socket.receive(timeout=10))
         assert backfill["kind"] == "backfill" and backfill["points"]
         tick = json.loads(socket.receive(timeout=10))
@@ -95,3 +102,10 @@ def test_serve_runs_workers_that_score_and_push_over_websockets(
     assert "Traceback" not in stderr
     # ssl loaded before gunicorn's gevent patching would leave sockets half-patched.
     assert "MonkeyPatchWarning" not in stderr
+
+
+def _connect(url: str) -> Client | None:
+    try:
+        return Client.connect(url)
+    except RefusedUpgrade:
+        return None
