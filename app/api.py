@@ -175,10 +175,9 @@ def _under_api(path: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-# App-wide as well: a method the route does not take (405) fails in routing, before the
-# blueprint is known, so only the app's handler sees it.
+# App-wide: a method the route does not take (405) fails in routing, before the blueprint is
+# known; errors raised in the API's own views reach this handler too.
 @api.app_errorhandler(HTTPException)
-@api.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Any:
     """Werkzeug's errors under /api/ as JSON, keeping their headers (a 405's `Allow`); every
     other path's unchanged."""

@@ -48,6 +48,7 @@ _EMPTY_READ_PAUSE = 0.02
 _FAILURE_PAUSE = 1.0
 # How soon a change to an event's detector settings reaches its running detectors.
 _EVENT_SETTINGS_SECONDS = 15.0
+# How often the leader's chore thread runs its housekeeping.
 _HOUSEKEEPING_SECONDS = 15.0
 
 
@@ -177,7 +178,7 @@ class Collector:
         return out
 
     def _note_missed(self, ticks: int) -> None:
-        # The loop was held up past whole ticks (a slow agent step, a starved process): those
+        # The loop was held up past whole ticks (Redis away, a starved process): those
         # boundaries get no row. Their events are not lost, they count in the next tick.
         self.missed_ticks += ticks
         log.warning(
