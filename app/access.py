@@ -41,7 +41,7 @@ from app.embed_access import (
     panel_of_path,
     redeem_embed_token,
 )
-from services.access_tokens import EmbedResource, PanelKind, Role, TokenRejected, verify_token
+from services.access.tokens import EmbedResource, PanelKind, Role, TokenRejected, verify_token
 
 log = logging.getLogger(__name__)
 

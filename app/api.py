@@ -17,10 +17,10 @@ from werkzeug.exceptions import HTTPException
 
 from app.access import with_article
 from app.runtime import Runtime
-from services.access_tokens import AccessGrant, Role, TokenRejected, verify_token
-from services.analyst_requests import QueryError, SeriesRequest, SessionFilter, parse
-from services.contracts import valid_id
-from services.session_queries import SessionQueries
+from services.access.tokens import AccessGrant, Role, TokenRejected, verify_token
+from services.core.platform import valid_id
+from services.storage.analyst_requests import QueryError, SeriesRequest, SessionFilter, parse
+from services.storage.session_queries import SessionQueries
 
 log = logging.getLogger(__name__)
 

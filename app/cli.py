@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import click
 
-from services.settings import Settings, SettingsError, load_settings
+from services.core.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -68,7 +68,7 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     the SQLite file of DATABASE_URL.
     """
     from app.runtime import Runtime
-    from services.simulator import Simulator, demo_sessions
+    from services.simulation.simulator import Simulator, demo_sessions
 
     overrides: dict[str, object] = {"redis_url": "embedded"}
     if port is not None:
@@ -135,7 +135,7 @@ _DEMO_MODES = ("SEMI_AUTO", "MANUAL", "AUTO")
 
 def _demo_agent_settings(runtime: Runtime, event_ids: list[str]) -> list[str]:
     """Set each demo event's agent mode (once); returns what each event runs, to print."""
-    from services.agent_settings import DEFAULTS
+    from services.storage.agent_settings import DEFAULTS
 
     store = runtime.desk.settings
     said = []
@@ -169,10 +169,10 @@ def _serve_demo(runtime: Runtime, settings: Settings, notes: list[str]) -> None:
 @main.command()
 def collect() -> None:
     """The collector alone: read the streams, score every tick, write and publish."""
-    from services.collector import Collector
-    from services.database import create_db_engine, ensure_schema
-    from services.metrics_store import MetricsStore
-    from services.redis_bus import connect_redis
+    from services.core.redis_bus import connect_redis
+    from services.live.collector import Collector
+    from services.storage.database import create_db_engine, ensure_schema
+    from services.storage.metrics_store import MetricsStore
 
     settings = _settings()
     if settings.embedded_redis:
@@ -194,8 +194,8 @@ def collect() -> None:
 @click.option("--seed", default=7, show_default=True, type=int)
 def simulate(sessions: int, seed: int) -> None:
     """A simulated event platform writing to REDIS_URL's streams."""
-    from services.redis_bus import RedisNames, connect_redis
-    from services.simulator import Simulator, demo_sessions
+    from services.core.redis_bus import RedisNames, connect_redis
+    from services.simulation.simulator import Simulator, demo_sessions
 
     settings = _settings()
     if settings.embedded_redis:
@@ -241,7 +241,7 @@ def token(
 ) -> None:
     """Print one signed access token (needs AUTH_SECRET)."""
     # Imported here: `serve` must reach gunicorn's gevent patching before anything loads ssl.
-    from services.access_tokens import EMBED_MAX_TTL_SECONDS, EmbedResource, Role, mint_token
+    from services.access.tokens import EMBED_MAX_TTL_SECONDS, EmbedResource, Role, mint_token
 
     settings = _settings()
     if settings.auth_secret is None:
@@ -280,10 +280,15 @@ def detector_settings(event_id: str, assignments: tuple[str, ...], reset: bool) 
     import dataclasses
     import json
 
-    from services.anomaly_detector import DetectorSettings
-    from services.contracts import valid_id
-    from services.database import create_db_engine, ensure_schema
-    from services.event_settings import TUNABLE, EventSettingsError, EventSettingsStore, effective
+    from services.core.platform import valid_id
+    from services.detection.detector import DetectorSettings
+    from services.detection.event_settings import (
+        TUNABLE,
+        EventSettingsError,
+        EventSettingsStore,
+        effective,
+    )
+    from services.storage.database import create_db_engine, ensure_schema
 
     if not valid_id(event_id):
         raise click.ClickException("EVENT_ID must be 1-255 printable characters")

@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote
 from flask import Response, redirect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from services.access_tokens import AccessGrant, EmbedResource, PanelKind
+from services.access.tokens import AccessGrant, EmbedResource, PanelKind
 
 log = logging.getLogger(__name__)
 

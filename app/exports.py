@@ -16,9 +16,9 @@ from app import access
 from app.runtime import Runtime
 from app.session_filters import fitting_bucket, scoped_filter, session_span, url_params
 from components.sessions_page import COLUMNS
-from services.analyst_requests import QueryError, SeriesRequest, parse
-from services.contracts import valid_id
-from services.session_queries import SessionQueries
+from services.core.platform import valid_id
+from services.storage.analyst_requests import QueryError, SeriesRequest, parse
+from services.storage.session_queries import SessionQueries
 
 exports = Blueprint("exports", __name__, url_prefix="/export")
 

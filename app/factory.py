@@ -15,8 +15,8 @@ from app.live_socket import register_live_socket
 from app.runtime import Runtime
 from callbacks import register_callbacks
 from components.shell import app_shell
-from services.access_tokens import Role
-from services.embed_ledger import EmbedLedger
+from services.access.embed_ledger import EmbedLedger
+from services.access.tokens import Role
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

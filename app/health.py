@@ -9,8 +9,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from app.runtime import Runtime
-from services.database import database_reachable
-from services.redis_bus import REDIS_DOWN
+from services.core.redis_bus import REDIS_DOWN
+from services.storage.database import database_reachable
 
 health = Blueprint("health", __name__)
 

@@ -21,10 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import access
 from app.runtime import Runtime
-from services.access_tokens import PanelKind
-from services.contracts import valid_id
-from services.metrics_store import MetricsStore
-from services.push_hub import RESYNC
+from services.access.tokens import PanelKind
+from services.core.platform import valid_id
+from services.live.push_hub import RESYNC
+from services.storage.metrics_store import MetricsStore
 
 log = logging.getLogger(__name__)
 

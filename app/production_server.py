@@ -10,7 +10,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from services.settings import Settings
+from services.core.settings import Settings
 
 
 class ProductionServer(BaseApplication):  # type: ignore[misc]

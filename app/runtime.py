@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 import redis
 from sqlalchemy.engine import Engine
 
-from services.collector import Collector
-from services.database import DatabaseInfo, create_db_engine, ensure_schema
-from services.intervention_content import TemplateLibrary
-from services.intervention_desk import InterventionDesk
-from services.metrics_store import MetricsStore
-from services.push_hub import PushHub
-from services.redis_bus import RedisNames, connect_redis
-from services.settings import Settings
+from services.agent.content import TemplateLibrary
+from services.agent.desk import InterventionDesk
+from services.core.redis_bus import RedisNames, connect_redis
+from services.core.settings import Settings
+from services.live.collector import Collector
+from services.live.push_hub import PushHub
+from services.storage.database import DatabaseInfo, create_db_engine, ensure_schema
+from services.storage.metrics_store import MetricsStore
 
 log = logging.getLogger(__name__)
 

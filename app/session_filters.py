@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from app.access import Principal
-from services.analyst_requests import BUCKETS, MAX_POINTS, QueryError, SessionFilter, parse
+from services.storage.analyst_requests import BUCKETS, MAX_POINTS, QueryError, SessionFilter, parse
 
 FILTER_KEYS = (
     "event",

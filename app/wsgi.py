@@ -12,7 +12,7 @@ import os
 
 from app.factory import create_app
 from app.runtime import Runtime
-from services.settings import load_settings
+from services.core.settings import load_settings
 
 settings = load_settings()
 if "CONSUMER_NAME" in os.environ:

@@ -3,9 +3,10 @@
     python bench/agent_regret.py [--seeds 5] [--episodes 500] [--sessions 24] [--jobs 2]
 
 Everything runs offline with the product's own parts: the simulator's audiences (whose true,
-context-dependent response to each intervention type lives in `services.sim_response`, never read
-by the agent), the collector's `SessionBook` (windows, scores, anomaly detector), the agent's
-`ThompsonSampler` with `MemoryPosteriors`, the content library, the guards and the reward rule.
+context-dependent response to each intervention type lives in `services.simulation.response`,
+never read by the agent), the collector's `SessionBook` (windows, scores, anomaly detector), the
+agent's `ThompsonSampler` with `MemoryPosteriors`, the content library, the guards and the reward
+rule.
 
 When a detected anomaly opens, the policy picks a type, the content library writes it, the
 simulated platform executes it, and RewardRule's delay later the outcome is judged from the
@@ -35,22 +36,18 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from services.agent_posteriors import MemoryPosteriors  # noqa: E402
-from services.agent_reward import RewardRule, judge  # noqa: E402
-from services.agent_vocabulary import (  # noqa: E402
-    INTERVENTION_TYPES,
-    PLATFORM_MESSAGE_TYPE,
-    AgentContext,
-    InterventionType,
-)
-from services.contracts import PayloadRejected, parse_signal  # noqa: E402
-from services.intervention_content import ContentRequest, TemplateLibrary  # noqa: E402
-from services.session_book import Lifetimes, SessionBook  # noqa: E402
-from services.settings import ScoreWeights  # noqa: E402
-from services.sim_response import best_arm, rescue_share  # noqa: E402
-from services.simulator import SimSession, Simulator  # noqa: E402
-from services.thompson import ThompsonSampler  # noqa: E402
-from services.windows import WindowConfig  # noqa: E402
+from services.agent.content import ContentRequest, TemplateLibrary  # noqa: E402
+from services.agent.posteriors import MemoryPosteriors  # noqa: E402
+from services.agent.reward import RewardRule, judge  # noqa: E402
+from services.agent.thompson import ThompsonSampler  # noqa: E402
+from services.core.platform import PLATFORM_MESSAGE_TYPE  # noqa: E402
+from services.core.settings import ScoreWeights  # noqa: E402
+from services.core.vocabulary import INTERVENTION_TYPES, AgentContext, InterventionType  # noqa: E402
+from services.ingest.contracts import PayloadRejected, parse_signal  # noqa: E402
+from services.ingest.windows import WindowConfig  # noqa: E402
+from services.live.session_book import Lifetimes, SessionBook  # noqa: E402
+from services.simulation.response import best_arm, rescue_share  # noqa: E402
+from services.simulation.simulator import SimSession, Simulator  # noqa: E402
 
 TICK = 5.0
 T0 = 1_700_000_000.0

@@ -34,13 +34,13 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from services.anomaly_detector import AnomalyStarted, SessionDetector  # noqa: E402
-from services.contracts import PayloadRejected, parse_signal  # noqa: E402
-from services.score import score_signals  # noqa: E402
-from services.session_book import Lifetimes, SessionBook  # noqa: E402
-from services.settings import ScoreWeights  # noqa: E402
-from services.simulator import SimSession, Simulator  # noqa: E402
-from services.windows import SessionSignals, WindowConfig  # noqa: E402
+from services.core.settings import ScoreWeights  # noqa: E402
+from services.detection.detector import AnomalyStarted, SessionDetector  # noqa: E402
+from services.ingest.contracts import PayloadRejected, parse_signal  # noqa: E402
+from services.ingest.score import score_signals  # noqa: E402
+from services.ingest.windows import SessionSignals, WindowConfig  # noqa: E402
+from services.live.session_book import Lifetimes, SessionBook  # noqa: E402
+from services.simulation.simulator import SimSession, Simulator  # noqa: E402
 
 AUDIENCES = (10, 50, 200, 1000, 10000)
 TYPES = ("SUDDEN_DROP", "GRADUAL_DECLINE", "MASS_EXIT", "LOW_ENGAGEMENT")

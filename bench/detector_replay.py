@@ -29,8 +29,8 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from bench.detection_scenarios import AUDIENCES, scenario, simulated_ticks  # noqa: E402
-from services.anomaly_detector import SessionDetector  # noqa: E402
-from services.windows import SessionSignals  # noqa: E402
+from services.detection.detector import SessionDetector  # noqa: E402
+from services.ingest.windows import SessionSignals  # noqa: E402
 
 Trace = list[tuple[float, float, SessionSignals]]
 

@@ -42,11 +42,12 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from services.analyst_requests import SeriesRequest, SessionFilter  # noqa: E402
-from services.database import create_db_engine, ensure_schema  # noqa: E402
-from services.session_queries import SessionQueries  # noqa: E402
-from services.session_stats import SessionStatsRollup  # noqa: E402
-from services.storage_policy import AGGREGATES, StoragePolicy  # noqa: E402
+from services.core.settings import StoragePolicy  # noqa: E402
+from services.storage.analyst_requests import SeriesRequest, SessionFilter  # noqa: E402
+from services.storage.database import create_db_engine, ensure_schema  # noqa: E402
+from services.storage.policy import AGGREGATES  # noqa: E402
+from services.storage.session_queries import SessionQueries  # noqa: E402
+from services.storage.session_stats import SessionStatsRollup  # noqa: E402
 
 DB_NAME = "ec_bench_history"
 SESSIONS = 10_000

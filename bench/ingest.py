@@ -16,14 +16,14 @@ import uuid
 
 import redis
 
-from services.contracts import CONSUMER_GROUP
-from services.redis_bus import RedisNames
-from services.session_book import Lifetimes, SessionBook
-from services.settings import ScoreWeights
-from services.sim_audience import SimSession
-from services.simulator import Simulator, publish
-from services.stream_reader import StreamReader
-from services.windows import WindowConfig
+from services.core.platform import CONSUMER_GROUP
+from services.core.redis_bus import RedisNames
+from services.core.settings import ScoreWeights
+from services.ingest.stream_reader import StreamReader
+from services.ingest.windows import WindowConfig
+from services.live.session_book import Lifetimes, SessionBook
+from services.simulation.audience import SimSession
+from services.simulation.simulator import Simulator, publish
 
 BATCH = 500
 

@@ -27,8 +27,8 @@ import psycopg
 import redis
 from selenium import webdriver
 
-from services.redis_bus import RedisNames
-from services.simulator import Simulator, demo_sessions
+from services.core.redis_bus import RedisNames
+from services.simulation.simulator import Simulator, demo_sessions
 
 WARM_UP_SAMPLES = 3  # the first points arrive while plotly.js is still loading
 

@@ -1,6 +1,6 @@
 """The live detector's first statistical core, kept as a NAB baseline: `update(t, x) -> [0, 1]`.
 
-`services.anomaly_novelty.NoveltyScorer` replaced it in `SessionDetector` (it scores 69.4 on the
+`services.detection.novelty.NoveltyScorer` replaced it in `SessionDetector` (it scores 69.4 on the
 Numenta Anomaly Benchmark's dev split where this file's `MultiScaleScorer` scores 45.1, see
 docs/detection.md); `bench/nab_detector.py:make_multiscale` and `make_core` still run it. It knows
 nothing about engagement. Every update is O(1) time and memory (a handful of floats plus two

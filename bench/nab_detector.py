@@ -3,7 +3,7 @@
     cd ../shared/nab && python run_detector.py "$OLDPWD/bench/nab_detector.py:make" \
         --split dev --restamp 5 [--arg learn=288 ...]
 
-`make(**kwargs)` returns `NoveltyScorer(NoveltySettings(**kwargs))` (services/anomaly_novelty.py);
+`make(**kwargs)` returns `NoveltyScorer(NoveltySettings(**kwargs))` (services/detection/novelty.py);
 with no arguments that is exactly the default core the live detector runs, so the score printed is
 the product's. It is two-sided by construction (it quantises the value itself), so it is scored as
 is. `make_multiscale` is the previous core, `MultiScaleScorer` (two `CoreScorer`s at level-shift
@@ -26,7 +26,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from bench.multiscale_core import CoreScorer, CoreSettings, MultiScaleScorer  # noqa: E402
-from services.anomaly_novelty import NoveltyScorer, NoveltySettings  # noqa: E402
+from services.detection.novelty import NoveltyScorer, NoveltySettings  # noqa: E402
 
 _OWN = ("long_window", "hold", "hold_threshold")
 

@@ -21,15 +21,15 @@ import psycopg
 import redis
 import sqlalchemy as sa
 
-from services.collector import Collector
-from services.contracts import SignalEvent, SignalKind
-from services.database import create_db_engine, ensure_schema
-from services.gc_tuning import COLLECTOR_GC_THRESHOLDS
-from services.metrics_store import MetricsStore
-from services.schema import engagement_metrics, sessions
-from services.session_book import Lifetimes, SessionBook
-from services.settings import ScoreWeights, load_settings
-from services.windows import WindowConfig
+from services.core.settings import ScoreWeights, load_settings
+from services.ingest.contracts import SignalEvent, SignalKind
+from services.ingest.windows import WindowConfig
+from services.live.collector import Collector
+from services.live.gc_tuning import COLLECTOR_GC_THRESHOLDS
+from services.live.session_book import Lifetimes, SessionBook
+from services.storage.database import create_db_engine, ensure_schema
+from services.storage.metrics_store import MetricsStore
+from services.storage.schema import engagement_metrics, sessions
 
 T0 = float(int(time.time()) // 5 * 5)
 

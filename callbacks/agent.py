@@ -24,12 +24,12 @@ from components.agent_panel import (
     pending_cards,
     performance_table,
 )
-from services.agent_report import performance_by_type, performance_in_context
-from services.agent_settings import AgentSettingsError, parse_mode
-from services.agent_vocabulary import AgentContext, InterventionStatus, InterventionType
-from services.contracts import valid_id
-from services.intervention_desk import InterventionError, SessionContext
-from services.metrics_store import SessionRecord
+from services.agent.desk import InterventionError, SessionContext
+from services.agent.report import performance_by_type, performance_in_context
+from services.core.platform import valid_id
+from services.core.vocabulary import AgentContext, InterventionStatus, InterventionType
+from services.storage.agent_settings import AgentSettingsError, parse_mode
+from services.storage.metrics_store import SessionRecord
 
 log = logging.getLogger(__name__)
 

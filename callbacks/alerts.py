@@ -17,7 +17,7 @@ from app.runtime import Runtime
 from callbacks.routing import visible_sessions
 from components import ids
 from components.alerts import alert_items
-from services.overview import OverviewQueries
+from services.storage.overview import OverviewQueries
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from components.embed_panels import (
     panel_problem,
     panel_socket_config,
 )
-from services.access_tokens import EmbedResource, PanelKind, Role
-from services.metrics_store import SessionRecord
-from services.overview import OverviewQueries
+from services.access.tokens import EmbedResource, PanelKind, Role
+from services.storage.metrics_store import SessionRecord
+from services.storage.overview import OverviewQueries
 
 log = logging.getLogger(__name__)
 

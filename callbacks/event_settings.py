@@ -14,9 +14,13 @@ from app.runtime import Runtime
 from components import ids
 from components.agent_panel import launch_options, mode_note, mode_options
 from components.event_settings_panel import DETECTOR_INPUT, detector_label
-from services.agent_settings import AgentSettingsError
-from services.contracts import valid_id
-from services.event_settings import EventSettingsError, EventSettingsStore, overrides_from_form
+from services.core.platform import valid_id
+from services.detection.event_settings import (
+    EventSettingsError,
+    EventSettingsStore,
+    overrides_from_form,
+)
+from services.storage.agent_settings import AgentSettingsError
 
 log = logging.getLogger(__name__)
 

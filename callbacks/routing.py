@@ -34,12 +34,12 @@ from components.live_page import (
     unknown_session_message,
 )
 from components.sessions_page import SESSIONS_PATH
-from services.access_tokens import Role
-from services.anomaly_episodes import DetectorSettings
-from services.contracts import valid_id
-from services.event_settings import EventSettingsStore, effective, valid_stored_overrides
-from services.metrics_store import SessionRecord
-from services.overview import OverviewQueries, SessionGlance
+from services.access.tokens import Role
+from services.core.platform import valid_id
+from services.detection.episodes import DetectorSettings
+from services.detection.event_settings import EventSettingsStore, effective, valid_stored_overrides
+from services.storage.metrics_store import SessionRecord
+from services.storage.overview import OverviewQueries, SessionGlance
 
 log = logging.getLogger(__name__)
 

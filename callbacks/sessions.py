@@ -1,5 +1,5 @@
 """Analysts' pages: render `/sessions` and `/sessions/<id>` from the URL, and turn the filter
-form into a URL (so a link reproduces the view). Queries: services/session_queries.py."""
+form into a URL (so a link reproduces the view). Queries: services/storage/session_queries.py."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from components.sessions_page import (
     session_figure,
     sessions_page,
 )
-from services.analyst_requests import QueryError, SeriesRequest, parse
-from services.contracts import valid_id
-from services.session_queries import SessionQueries
+from services.core.platform import valid_id
+from services.storage.analyst_requests import QueryError, SeriesRequest, parse
+from services.storage.session_queries import SessionQueries
 
 NOT_YOURS = "This session belongs to an event your sign-in does not name."
 

@@ -10,9 +10,9 @@ from typing import Any
 from dash import dcc, html
 
 from components import ids
-from services.agent_report import PerformanceRow
-from services.agent_vocabulary import INTERVENTION_TYPES, AgentMode
-from services.intervention_store import InterventionRecord
+from services.agent.report import PerformanceRow
+from services.core.vocabulary import INTERVENTION_TYPES, AgentMode
+from services.storage.interventions import InterventionRecord
 
 # The mode picker's value for "follow the event's mode".
 EVENT_MODE = "EVENT"

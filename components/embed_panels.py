@@ -24,9 +24,9 @@ from components.live_page import (
     socket_config,
     waiting_message,
 )
-from services.access_tokens import PanelKind
-from services.metrics_store import ENDED, SessionRecord
-from services.overview import SessionGlance
+from services.access.tokens import PanelKind
+from services.storage.metrics_store import ENDED, SessionRecord
+from services.storage.overview import SessionGlance
 
 NO_SESSIONS_IN_EVENT = "No live sessions in this event right now."
 

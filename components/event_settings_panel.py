@@ -9,8 +9,8 @@ from dash import dcc, html
 
 from components import ids
 from components.agent_panel import MODE_HELP, type_label
-from services.agent_settings import AgentSettings
-from services.agent_vocabulary import INTERVENTION_TYPES, AgentMode
+from services.core.vocabulary import INTERVENTION_TYPES, AgentMode
+from services.storage.agent_settings import AgentSettings
 
 # Pattern-matching id type of the detector's number inputs; the index is the setting's name.
 DETECTOR_INPUT = "detector-setting"

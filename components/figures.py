@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.anomalies import anomaly_shapes
-from services.score import CATEGORY_BANDS
+from services.ingest.score import CATEGORY_BANDS
 
 BAND_COLOURS: dict[str, str] = {
     "VERY_HIGH": "#1a9850",

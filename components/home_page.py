@@ -15,7 +15,7 @@ from components.live_page import (
     live_href,
     notice,
 )
-from services.overview import TREND_MINUTES, SessionGlance, sparkline
+from services.storage.overview import TREND_MINUTES, SessionGlance, sparkline
 
 NO_EVENT = "Sessions without an event id"
 

@@ -12,8 +12,8 @@ from dash import dcc, html
 from components import ids
 from components.anomalies import anomaly_config, anomaly_items
 from components.figures import live_figure, live_layout, live_trace
-from services.metrics_store import ENDED, SessionRecord
-from services.score import CATEGORY_BANDS, category_of
+from services.ingest.score import CATEGORY_BANDS, category_of
+from services.storage.metrics_store import ENDED, SessionRecord
 
 LIVE_PATH = "/live"
 SOCKET_PATH = "/ws/live/"

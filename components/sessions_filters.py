@@ -9,9 +9,8 @@ from typing import Any
 from dash import dcc, html
 
 from components import ids
-from services.agent_vocabulary import InterventionType
-from services.anomaly_episodes import AnomalyType
-from services.session_stats import THRESHOLDS
+from services.core.vocabulary import AnomalyType, InterventionType
+from services.storage.session_stats import THRESHOLDS
 
 SESSIONS_PATH = "/sessions"
 # URL parameter -> the control that edits it (a multi-select for the types).

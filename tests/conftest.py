@@ -13,10 +13,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from services.collector import Collector
-from services.database import create_db_engine, ensure_schema
-from services.metrics_store import MetricsStore
-from services.settings import Settings, load_settings
+from services.core.settings import Settings, load_settings
+from services.live.collector import Collector
+from services.storage.database import create_db_engine, ensure_schema
+from services.storage.metrics_store import MetricsStore
 
 # A private redis-server for the tests that kill and restart Redis.
 pytest_plugins = ["tests.redis_server"]

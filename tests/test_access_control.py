@@ -21,9 +21,9 @@ from app.runtime import Runtime
 from callbacks.agent import NOT_YOURS
 from callbacks.routing import NOT_YOUR_EVENT
 from components import ids
-from services.access_tokens import EmbedResource, Role, mint_token
-from services.schema import sessions
-from services.settings import Settings
+from services.access.tokens import EmbedResource, Role, mint_token
+from services.core.settings import Settings
+from services.storage.schema import sessions
 from tests.browser.support import T0, seed_session, stamps_from, two_event_runtime
 
 SECRET = "a" * 40

@@ -15,8 +15,8 @@ from callbacks.agent import NOT_YOURS
 from callbacks.embed import NOT_ALLOWED
 from callbacks.routing import NOT_YOUR_EVENT, PANELS_ONLY, PRODUCERS_ONLY
 from components import ids
-from services.access_tokens import EmbedResource, Role, mint_token
-from services.settings import Settings
+from services.access.tokens import EmbedResource, Role, mint_token
+from services.core.settings import Settings
 from tests.browser.support import two_event_runtime
 from tests.test_access_control import call_dash, config
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from services.access_tokens import (
+from services.access.tokens import (
     EmbedResource,
     PanelKind,
     Role,

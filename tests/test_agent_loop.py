@@ -12,9 +12,9 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
-from services.agent_settings import AgentSettingsStore
-from services.schema import agent_performance, agent_posteriors, interventions
-from services.simulator import Episode, EpisodeKind, SimSession, Simulator
+from services.simulation.simulator import Episode, EpisodeKind, SimSession, Simulator
+from services.storage.agent_settings import AgentSettingsStore
+from services.storage.schema import agent_performance, agent_posteriors, interventions
 from tests.conftest import RunCollector
 from tests.waiting import wait_until
 

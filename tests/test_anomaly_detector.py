@@ -7,7 +7,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from services.anomaly_detector import (
+from services.detection.detector import (
     AnomalyEnded,
     AnomalyEscalated,
     AnomalyStarted,
@@ -15,7 +15,7 @@ from services.anomaly_detector import (
     DetectorSettings,
     SessionDetector,
 )
-from services.sim_audience import poisson
+from services.simulation.audience import poisson
 
 TICK = 5.0
 

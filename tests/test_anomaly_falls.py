@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from services.anomaly_episodes import AnomalyType
-from services.anomaly_falls import (
+from services.core.vocabulary import AnomalyType
+from services.detection.falls import (
     FALL_SHAPES,
     SLOW_FALL_STARTS,
     FallEvidence,
@@ -17,7 +17,7 @@ from services.anomaly_falls import (
     FallVerdict,
     explain_fall,
 )
-from services.sim_audience import poisson
+from services.simulation.audience import poisson
 
 USUAL = 10.0  # chat + reactions per 5-s tick: a room of about a thousand people
 

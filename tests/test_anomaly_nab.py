@@ -8,7 +8,7 @@ import random
 from bench.multiscale_core import CoreScorer
 from bench.nab_detector import make
 from bench.nab_detectors import ContextScorer, RelativeEntropyScorer, RestPeriod
-from services.anomaly_novelty import NoveltyScorer, NoveltySettings
+from services.detection.novelty import NoveltyScorer, NoveltySettings
 
 
 def _noise(n: int, seed: int = 1, level: float = 10.0, sd: float = 1.0) -> list[float]:

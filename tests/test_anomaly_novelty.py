@@ -1,4 +1,4 @@
-"""The novelty core (services/anomaly_novelty.py) on crafted series: fast, pure logic."""
+"""The novelty core (services/detection/novelty.py) on crafted series: fast, pure logic."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.anomaly_novelty import NoveltyScorer, NoveltySettings
+from services.detection.novelty import NoveltyScorer, NoveltySettings
 
 TICK = 5.0
 LEARN = NoveltySettings().learn

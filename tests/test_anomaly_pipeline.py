@@ -10,8 +10,8 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
-from services.schema import anomalies
-from services.simulator import Episode, EpisodeKind, SimSession, Simulator
+from services.simulation.simulator import Episode, EpisodeKind, SimSession, Simulator
+from services.storage.schema import anomalies
 from tests.conftest import RunCollector
 from tests.waiting import wait_until
 

@@ -15,10 +15,10 @@ from flask.testing import FlaskClient
 
 from app.factory import create_app
 from app.runtime import Runtime
-from services.access_tokens import EmbedResource, Role, mint_token
-from services.schema import anomalies, interventions
-from services.session_stats import SessionStatsRollup
-from services.settings import load_settings
+from services.access.tokens import EmbedResource, Role, mint_token
+from services.core.settings import load_settings
+from services.storage.schema import anomalies, interventions
+from services.storage.session_stats import SessionStatsRollup
 from tests.browser.support import metric_row, session_row
 from tests.conftest import PG_ADMIN_URL, REDIS_URL, _create_database
 

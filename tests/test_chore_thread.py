@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from services.chore_thread import ChoreThread
+from services.live.chore_thread import ChoreThread
 from tests.waiting import wait_until
 
 

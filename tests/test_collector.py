@@ -10,7 +10,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from services.contracts import (
+from services.core.platform import (
     CHAT_STREAM,
     CONSUMER_GROUP,
     LIVE_SYNC_STREAM,
@@ -18,9 +18,9 @@ from services.contracts import (
     REACTION_STREAM,
     SIGNAL_NAMES,
 )
-from services.redis_bus import RedisNames
-from services.schema import engagement_metrics
-from services.settings import Settings
+from services.core.redis_bus import RedisNames
+from services.core.settings import Settings
+from services.storage.schema import engagement_metrics
 from tests.conftest import RunCollector
 from tests.waiting import wait_until
 

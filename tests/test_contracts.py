@@ -6,17 +6,14 @@ import json
 
 import pytest
 
-from services.contracts import (
+from services.core.platform import (
     CHAT_STREAM,
     LIVE_SYNC_STREAM,
     POLL_CLOSED_STREAM,
     POLL_VOTE_STREAM,
     REACTION_STREAM,
-    PayloadRejected,
-    SignalKind,
-    decode_entry,
-    parse_signal,
 )
+from services.ingest.contracts import PayloadRejected, SignalKind, decode_entry, parse_signal
 
 
 def test_each_stream_parses_the_platform_payload() -> None:

@@ -22,9 +22,9 @@ from callbacks.agent import NOT_YOURS
 from callbacks.embed import NOT_ALLOWED
 from callbacks.routing import PANELS_ONLY
 from components import ids
-from services.access_tokens import EmbedResource, PanelKind, Role, mint_token
-from services.schema import embed_token_uses
-from services.settings import Settings
+from services.access.tokens import EmbedResource, PanelKind, Role, mint_token
+from services.core.settings import Settings
+from services.storage.schema import embed_token_uses
 from tests.browser.support import T0, seed_session, stamps_from, two_event_runtime
 from tests.test_access_control import call_dash, config
 

@@ -10,18 +10,19 @@ import redis
 from click.testing import CliRunner
 
 from app.cli import main
-from services.agent_settings import AgentSettings
-from services.contracts import LIVE_SYNC_STREAM, SignalEvent, SignalKind
-from services.database import create_db_engine, ensure_schema
-from services.event_settings import (
+from services.core.platform import LIVE_SYNC_STREAM
+from services.core.settings import ScoreWeights
+from services.detection.event_settings import (
     EventSettingsError,
     EventSettingsStore,
     overrides_from_form,
     validate_overrides,
 )
-from services.session_book import Lifetimes, SessionBook
-from services.settings import ScoreWeights
-from services.windows import WindowConfig
+from services.ingest.contracts import SignalEvent, SignalKind
+from services.ingest.windows import WindowConfig
+from services.live.session_book import Lifetimes, SessionBook
+from services.storage.agent_settings import AgentSettings
+from services.storage.database import create_db_engine, ensure_schema
 from tests.conftest import RunCollector
 from tests.waiting import wait_until
 

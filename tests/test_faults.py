@@ -17,13 +17,13 @@ import psycopg
 import redis
 import sqlalchemy as sa
 
-from services.collector import Collector
-from services.contracts import LIVE_SYNC_STREAM
-from services.database import create_db_engine
-from services.push_hub import HUB_DOWN, RESYNC, PushHub
-from services.redis_bus import RedisNames
-from services.schema import engagement_metrics
-from services.settings import Settings
+from services.core.platform import LIVE_SYNC_STREAM
+from services.core.redis_bus import RedisNames
+from services.core.settings import Settings
+from services.live.collector import Collector
+from services.live.push_hub import HUB_DOWN, RESYNC, PushHub
+from services.storage.database import create_db_engine
+from services.storage.schema import engagement_metrics
 from tests.conftest import PG_ADMIN_URL, RunCollector
 from tests.redis_server import PrivateRedis
 from tests.waiting import wait_until

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 
 from app.runtime import Runtime
-from services.gc_tuning import COLLECTOR_GC_THRESHOLDS, collector_gc_thresholds
-from services.settings import Settings
+from services.core.settings import Settings
+from services.live.gc_tuning import COLLECTOR_GC_THRESHOLDS, collector_gc_thresholds
 from tests.waiting import wait_until
 
 

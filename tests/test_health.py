@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 
 from app.factory import create_app
 from app.runtime import Runtime
-from services.contracts import LIVE_SYNC_STREAM
-from services.settings import Settings
+from services.core.platform import LIVE_SYNC_STREAM
+from services.core.settings import Settings
 from tests.conftest import PG_ADMIN_URL
 from tests.redis_server import PrivateRedis
 from tests.waiting import wait_until

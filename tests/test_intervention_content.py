@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from services import intervention_templates as texts
-from services.agent_vocabulary import CHALLENGE_TEMPLATES, InterventionType
-from services.intervention_content import (
+from services.agent import templates as texts
+from services.agent.content import (
     ContentGenerator,
     ContentRequest,
     InterventionContent,
@@ -22,6 +21,8 @@ from services.intervention_content import (
     clean_title,
     validate_content,
 )
+from services.core.platform import CHALLENGE_TEMPLATES
+from services.core.vocabulary import InterventionType
 
 ANOMALIES = (None, "SUDDEN_DROP", "GRADUAL_DECLINE", "MASS_EXIT", "LOW_ENGAGEMENT")
 TYPES = tuple(InterventionType)

@@ -14,17 +14,17 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from services.agent_reward import RewardRule
-from services.agent_settings import AgentSettingsError
-from services.agent_vocabulary import AgentContext, AgentMode, InterventionType
-from services.database import create_db_engine, ensure_schema
-from services.intervention_content import TemplateLibrary
-from services.intervention_desk import InterventionDesk, InterventionError, SessionContext
-from services.intervention_followup import InterventionFollowUp
-from services.outcome_reader import OutcomeReader
-from services.redis_bus import RedisNames
-from services.schema import agent_performance, engagement_metrics, interventions
-from services.settings import Settings
+from services.agent.content import TemplateLibrary
+from services.agent.desk import InterventionDesk, InterventionError, SessionContext
+from services.agent.followup import InterventionFollowUp
+from services.agent.outcomes import OutcomeReader
+from services.agent.reward import RewardRule
+from services.core.redis_bus import RedisNames
+from services.core.settings import Settings
+from services.core.vocabulary import AgentContext, AgentMode, InterventionType
+from services.storage.agent_settings import AgentSettingsError
+from services.storage.database import create_db_engine, ensure_schema
+from services.storage.schema import agent_performance, engagement_metrics, interventions
 from tests.waiting import wait_until
 
 SESSION = SessionContext("sess-1", "evt-1", engagement=0.3, present_users=120, chat_per_min=4.0)

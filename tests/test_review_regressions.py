@@ -11,18 +11,18 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from services.anomaly_detector import AnomalyStarted, AnomalyType, DetectorSettings, Severity
-from services.anomaly_rules import MassExitRule
-from services.contracts import LIVE_SYNC_STREAM, REACTION_STREAM
-from services.episode_log import EpisodeLog, EpisodeOutput
-from services.event_settings import valid_stored_overrides
-from services.metrics_store import ENDED, LIVE
-from services.redis_bus import RedisNames
-from services.session_book import Lifetimes, SessionBook
-from services.settings import ScoreWeights
-from services.stream_reader import StreamReader
-from services.tick_writer import TickWriter
-from services.windows import WindowConfig
+from services.core.platform import LIVE_SYNC_STREAM, REACTION_STREAM
+from services.core.redis_bus import RedisNames
+from services.core.settings import ScoreWeights
+from services.detection.detector import AnomalyStarted, AnomalyType, DetectorSettings, Severity
+from services.detection.episode_log import EpisodeLog, EpisodeOutput
+from services.detection.event_settings import valid_stored_overrides
+from services.detection.rules import MassExitRule
+from services.ingest.stream_reader import StreamReader
+from services.ingest.windows import WindowConfig
+from services.live.session_book import Lifetimes, SessionBook
+from services.storage.metrics_store import ENDED, LIVE
+from services.storage.tick_writer import TickWriter
 from tests.conftest import RunCollector
 from tests.waiting import wait_until
 
@@ -45,8 +45,8 @@ def test_stored_overrides_that_no_longer_validate_are_ignored_not_fatal() -> Non
 
 
 def test_episode_ids_fit_the_column_whatever_the_session_id(pg_url: str) -> None:
-    from services.database import create_db_engine, ensure_schema
-    from services.metrics_store import MetricsStore
+    from services.storage.database import create_db_engine, ensure_schema
+    from services.storage.metrics_store import MetricsStore
 
     session_id = "s" * 255  # the contract allows this much
     started = AnomalyStarted(
@@ -160,7 +160,7 @@ def test_an_unexpected_error_in_a_turn_does_not_end_the_collector(
 
 
 def test_database_sessions_have_timeouts(pg_url: str) -> None:
-    from services.database import create_db_engine
+    from services.storage.database import create_db_engine
 
     engine = create_db_engine(pg_url)
     with engine.connect() as conn:
@@ -181,10 +181,10 @@ def test_a_failing_agent_step_costs_only_that_step_never_the_tick(
 ) -> None:
     """Review: any error but a database one escaped follow_interventions, so the tick was
     re-run forever and the streams were never read again."""
-    from services.collector import Collector
-    from services.database import create_db_engine, ensure_schema
-    from services.intervention_desk import SessionContext
-    from services.metrics_store import MetricsStore
+    from services.agent.desk import SessionContext
+    from services.live.collector import Collector
+    from services.storage.database import create_db_engine, ensure_schema
+    from services.storage.metrics_store import MetricsStore
 
     settings = make_settings(tick_seconds=1.0)
     engine = create_db_engine(settings.database_url)
@@ -225,11 +225,11 @@ def test_the_collectors_outcome_handler_acknowledges_what_it_reads(
 ) -> None:
     """CI: the collector's handler answered True/False where the reader expects a reason or
     None, so every read's acknowledgements failed (a bool cannot go into a Redis command)."""
-    from services.agent_vocabulary import InterventionType
-    from services.collector import Collector
-    from services.database import create_db_engine, ensure_schema
-    from services.intervention_desk import SessionContext
-    from services.metrics_store import MetricsStore
+    from services.agent.desk import SessionContext
+    from services.core.vocabulary import InterventionType
+    from services.live.collector import Collector
+    from services.storage.database import create_db_engine, ensure_schema
+    from services.storage.metrics_store import MetricsStore
 
     settings = make_settings(tick_seconds=1.0)
     engine = create_db_engine(settings.database_url)

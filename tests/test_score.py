@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from services.score import category_of, score_signals
-from services.settings import ScoreWeights
-from services.windows import SessionSignals
+from services.core.settings import ScoreWeights
+from services.ingest.score import category_of, score_signals
+from services.ingest.windows import SessionSignals
 
 
 def signals(**values: float) -> SessionSignals:

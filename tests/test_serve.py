@@ -17,8 +17,8 @@ import redis
 from simple_websocket import Client
 from simple_websocket.errors import ConnectionError as RefusedUpgrade
 
-from services.contracts import LIVE_SYNC_STREAM
-from services.settings import Settings
+from services.core.platform import LIVE_SYNC_STREAM
+from services.core.settings import Settings
 from tests.http import get_json
 from tests.redis_server import free_port
 from tests.waiting import wait_until

@@ -12,17 +12,12 @@ import pytest
 import sqlalchemy as sa
 from dash.testing.wait import until
 
-from services.analyst_requests import SessionFilter
-from services.database import create_db_engine, ensure_schema
-from services.metrics_store import MetricsStore
-from services.schema import engagement_metrics, sessions
-from services.session_queries import SessionQueries
-from services.session_stats import (
-    SETTLE,
-    THRESHOLDS,
-    SessionStatsRollup,
-    threshold_index,
-)
+from services.storage.analyst_requests import SessionFilter
+from services.storage.database import create_db_engine, ensure_schema
+from services.storage.metrics_store import MetricsStore
+from services.storage.schema import engagement_metrics, sessions
+from services.storage.session_queries import SessionQueries
+from services.storage.session_stats import SETTLE, THRESHOLDS, SessionStatsRollup, threshold_index
 from tests.test_storage import catalogue_row, metric_row
 
 

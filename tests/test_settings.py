@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.settings import SettingsError, load_settings
+from services.core.settings import SettingsError, load_settings
 
 
 def test_defaults_are_the_embedded_demo(monkeypatch: pytest.MonkeyPatch) -> None:

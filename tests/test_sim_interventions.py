@@ -16,11 +16,17 @@ import fakeredis
 import pytest
 import redis
 
-from services.agent_vocabulary import INTERVENTION_TYPES, PLATFORM_MESSAGE_TYPE, InterventionType
-from services.contracts import CHAT_STREAM, LIVE_SYNC_STREAM, POLL_CLOSED_STREAM, POLL_VOTE_STREAM
-from services.redis_bus import RedisNames
-from services.sim_response import EFFECT_SECONDS, best_arm, effect_fade, rescue_share
-from services.simulator import Episode, EpisodeKind, SimEvent, SimSession, Simulator
+from services.core.platform import (
+    CHAT_STREAM,
+    LIVE_SYNC_STREAM,
+    PLATFORM_MESSAGE_TYPE,
+    POLL_CLOSED_STREAM,
+    POLL_VOTE_STREAM,
+)
+from services.core.redis_bus import RedisNames
+from services.core.vocabulary import INTERVENTION_TYPES, InterventionType
+from services.simulation.response import EFFECT_SECONDS, best_arm, effect_fade, rescue_share
+from services.simulation.simulator import Episode, EpisodeKind, SimEvent, SimSession, Simulator
 from tests.conftest import REDIS_URL
 from tests.redis_server import PrivateRedis
 from tests.test_simulator import count, when

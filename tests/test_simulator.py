@@ -11,19 +11,17 @@ from typing import Any
 import fakeredis
 import redis
 
-from services.contracts import (
+from services.core.platform import (
     CHAT_STREAM,
     LIVE_SYNC_STREAM,
     POLL_CLOSED_STREAM,
     POLL_VOTE_STREAM,
     REACTION_STREAM,
     SIGNAL_STREAMS,
-    SignalKind,
-    decode_entry,
-    parse_signal,
 )
-from services.redis_bus import RedisNames
-from services.simulator import (
+from services.core.redis_bus import RedisNames
+from services.ingest.contracts import SignalKind, decode_entry, parse_signal
+from services.simulation.simulator import (
     Episode,
     EpisodeKind,
     SimEvent,

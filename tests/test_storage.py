@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.database import create_db_engine, ensure_schema
-from services.metrics_store import ENDED, LIVE, MetricsStore
-from services.schema import SCHEMA_VERSION, engagement_metrics, schema_version
+from services.storage.database import create_db_engine, ensure_schema
+from services.storage.metrics_store import ENDED, LIVE, MetricsStore
+from services.storage.schema import SCHEMA_VERSION, engagement_metrics, schema_version
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 

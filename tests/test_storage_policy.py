@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from services import storage_policy
-from services.database import ensure_schema
-from services.metrics_store import MetricsStore
-from services.schema import engagement_metrics
-from services.storage_policy import ScorePruner, StoragePolicy, prune_scores
+from services.core.settings import StoragePolicy
+from services.storage import policy as storage_policy
+from services.storage.database import ensure_schema
+from services.storage.metrics_store import MetricsStore
+from services.storage.policy import ScorePruner, prune_scores
+from services.storage.schema import engagement_metrics
 from tests.test_storage import catalogue_row, metric_row
 
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.agent_posteriors import MemoryPosteriors
-from services.agent_reward import RewardRule, judge
-from services.agent_vocabulary import AgentContext, InterventionType
-from services.intervention_guards import ExecutionHistory, GuardLimits, refusal
-from services.thompson import ArmRecord, ThompsonSampler, credible_interval, posterior
+from services.agent.guards import GuardLimits, refusal
+from services.agent.posteriors import MemoryPosteriors
+from services.agent.reward import RewardRule, judge
+from services.agent.thompson import ArmRecord, ThompsonSampler, credible_interval, posterior
+from services.core.vocabulary import AgentContext, InterventionType
+from services.storage.interventions import ExecutionHistory
 
 POLL, CHAT, NOTE, GAME = (
     InterventionType.POLL,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.tick_writer import TickWriter, WriterThread
+from services.storage.tick_writer import TickWriter, WriterThread
 from tests.waiting import wait_until
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.analyst_requests import SeriesRequest
-from services.database import create_db_engine, ensure_schema
-from services.metrics_store import MetricsStore
-from services.score_series import ScoreSeries
-from services.storage_policy import StoragePolicy
+from services.core.settings import StoragePolicy
+from services.storage.analyst_requests import SeriesRequest
+from services.storage.database import create_db_engine, ensure_schema
+from services.storage.metrics_store import MetricsStore
+from services.storage.score_series import ScoreSeries
 from tests.test_storage import catalogue_row, metric_row
 
 pytestmark = pytest.mark.timescale

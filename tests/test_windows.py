@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.contracts import SignalEvent, SignalKind
-from services.windows import RateCounter, SessionWindow, WindowConfig
+from services.ingest.contracts import SignalEvent, SignalKind
+from services.ingest.windows import RateCounter, SessionWindow, WindowConfig
 
 T0 = 1_800_000_000.0
 CFG = WindowConfig(tick_seconds=5, rate_window_seconds=60, active_window_seconds=120)

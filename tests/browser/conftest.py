@@ -16,7 +16,7 @@ from dash.testing.wait import until
 
 from app.factory import create_app
 from app.runtime import Runtime
-from services.settings import Settings
+from services.core.settings import Settings
 from tests.browser.support import started_runtime, wait_for_request_threads
 
 

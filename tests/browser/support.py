@@ -13,9 +13,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from app.runtime import Runtime
 from components import ids
-from services.metrics_store import ENDED, LIVE
-from services.push_hub import PushHub
-from services.settings import Settings
+from services.core.settings import Settings
+from services.live.push_hub import PushHub
+from services.storage.metrics_store import ENDED, LIVE
 
 # Whole seconds in the recent past, so every point lands inside the chart's 5-minute window.
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)

@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from app.runtime import Runtime
 from components import ids
 from components.agent_panel import NO_PENDING
-from services.agent_reward import RewardRule
-from services.agent_vocabulary import AgentMode
-from services.event_settings import EventSettingsStore
-from services.intervention_desk import SessionContext
-from services.intervention_followup import InterventionFollowUp
-from services.schema import engagement_metrics, interventions
+from services.agent.desk import SessionContext
+from services.agent.followup import InterventionFollowUp
+from services.agent.reward import RewardRule
+from services.core.vocabulary import AgentMode
+from services.detection.event_settings import EventSettingsStore
+from services.storage.schema import engagement_metrics, interventions
 from tests.browser.support import open_live, seed_session, stamps_from, wait_until
 
 pytestmark = pytest.mark.browser

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from dash.testing.wait import until
 
 from app.runtime import Runtime
-from services.schema import anomalies
-from services.settings import Settings
-from services.simulator import Episode, EpisodeKind, SimSession, Simulator
+from services.core.settings import Settings
+from services.simulation.simulator import Episode, EpisodeKind, SimSession, Simulator
+from services.storage.schema import anomalies
 from tests.browser.support import anomaly_list, bands, open_live, started_runtime, wait_until
 
 pytestmark = pytest.mark.browser

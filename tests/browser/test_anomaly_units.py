@@ -27,7 +27,7 @@ from components.anomalies import (
 )
 from components.figures import live_figure
 from components.live_page import socket_config
-from services.metrics_store import LIVE, SessionRecord
+from services.storage.metrics_store import LIVE, SessionRecord
 from tests.browser.support import T0, anomaly_row, episode, seed_session, stamps_from
 
 NOW = datetime(2025, 5, 1, 10, 0, 0, tzinfo=UTC)

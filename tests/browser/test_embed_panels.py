@@ -18,9 +18,9 @@ from selenium.webdriver.common.by import By
 from app.factory import create_app
 from app.runtime import Runtime
 from components import ids
-from services.access_tokens import EmbedResource, Role, mint_token
-from services.intervention_desk import SessionContext
-from services.settings import Settings
+from services.access.tokens import EmbedResource, Role, mint_token
+from services.agent.desk import SessionContext
+from services.core.settings import Settings
 from tests.browser.support import (
     CHART_JS,
     anomaly_message,

@@ -10,8 +10,8 @@ import pytest
 
 from app.runtime import Runtime
 from components import ids
-from services.agent_settings import DEFAULTS
-from services.event_settings import EventSettingsStore
+from services.detection.event_settings import EventSettingsStore
+from services.storage.agent_settings import DEFAULTS
 from tests.browser.support import T0, open_live, seed_session, stamps_from, wait_until
 
 pytestmark = pytest.mark.browser

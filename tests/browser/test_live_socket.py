@@ -13,8 +13,8 @@ import requests
 import simple_websocket
 
 from app.runtime import Runtime
-from services.contracts import SIGNAL_NAMES
-from services.metrics_store import ENDED
+from services.core.platform import SIGNAL_NAMES
+from services.storage.metrics_store import ENDED
 from tests.browser.support import (
     T0,
     publish,

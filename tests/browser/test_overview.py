@@ -9,8 +9,8 @@ import pytest
 
 from app.runtime import Runtime
 from components import ids
-from services.overview import OverviewQueries, sparkline
-from services.schema import anomalies
+from services.storage.overview import OverviewQueries, sparkline
+from services.storage.schema import anomalies
 from tests.browser.support import anomaly_row, episode, seed_session, stamps_from, wait_until
 
 ROWS_JS = """

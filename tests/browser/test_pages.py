@@ -10,7 +10,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from app.runtime import Runtime
 from components import ids
 from components.live_page import ENDED_MESSAGE, NO_LIVE_SESSIONS, format_score
-from services.metrics_store import ENDED
+from services.storage.metrics_store import ENDED
 from tests.browser.support import T0, ec_live, open_live, seed_session, stamps_from
 
 pytestmark = pytest.mark.browser

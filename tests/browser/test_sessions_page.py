@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from app.runtime import Runtime
 from components import ids
-from services.schema import anomalies, sessions
-from services.session_stats import SessionStatsRollup
+from services.storage.schema import anomalies, sessions
+from services.storage.session_stats import SessionStatsRollup
 from tests.browser.support import (
     T0,
     anomaly_row,

@@ -23,10 +23,10 @@ from components.live_page import (
     socket_config,
 )
 from components.sessions_page import Series, session_figure
-from services.agent_report import PerformanceRow
-from services.agent_vocabulary import InterventionType
-from services.metrics_store import ENDED, LIVE, SessionRecord
-from services.score import CATEGORY_BANDS
+from services.agent.report import PerformanceRow
+from services.core.vocabulary import InterventionType
+from services.ingest.score import CATEGORY_BANDS
+from services.storage.metrics_store import ENDED, LIVE, SessionRecord
 from tests.browser.support import T0, seed_session, stamps_from
 
 POINTS = [

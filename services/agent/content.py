@@ -1,0 +1,423 @@
+"""What an intervention says: the type-specific part of an `agent.interventions` message.
+
+The sampler decides *which* intervention type to try; a `ContentGenerator` decides *what* it
+says, from the session's context. `TemplateLibrary` is the built-in generator: hand-written
+variants per anomaly type (texts in `services.agent.templates`), filled with the session's
+title and numbers. Another generator (say, a language model) can implement the same protocol;
+`validate_content` is the gate every generator's output passes before it reaches the platform,
+because the platform executes whatever it hears on the channel (design §3).
+
+The payload holds only the type-specific keys; the caller adds the envelope (type,
+intervention_id, session_id, event_id, timestamp).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from services.agent.templates import (
+    ANOMALY_WORDS,
+    CHALLENGES,
+    CHAT_PROMPTS,
+    GENERIC,
+    NOTIFICATIONS,
+    POLLS,
+    ChallengeTemplate,
+    ChatTemplate,
+    NotificationTemplate,
+    PollTemplate,
+)
+from services.core.platform import CHALLENGE_TEMPLATES
+from services.core.vocabulary import InterventionType
+
+TITLE_LIMIT = 120  # a platform title is someone else's text: keep it from swamping ours
+PREVIEW_LIMIT = 200
+POLL_OPTIONS = (2, 5)
+POLL_SECONDS = (60, 180)
+CHALLENGE_MINUTES = (1, 10)
+PRIORITIES = ("HIGH", "MEDIUM", "LOW")
+NOTIFICATION_TYPE = "ENGAGEMENT_ALERT"
+NOTIFICATION_TARGET = "ORGANIZERS"
+POLL_KIND = "MULTIPLE_CHOICE"
+CHALLENGE_ACTION = "START_CHALLENGE"
+# The VERY_LOW category's bound (design §5): below it, organizers hear about it whatever the cause.
+VERY_LOW_ENGAGEMENT = 0.2
+LARGE_AUDIENCE = 50  # the largest audience bucket (agent_vocabulary.AUDIENCE_BUCKETS)
+SMALL_AUDIENCE = 10
+
+# Notification priority per anomaly when nothing calls for escalation.
+_PRIORITY = {
+    "SUDDEN_DROP": "HIGH",
+    "MASS_EXIT": "HIGH",
+    "GRADUAL_DECLINE": "MEDIUM",
+    "LOW_ENGAGEMENT": "MEDIUM",
+}
+_ENVELOPE = frozenset({"type", "intervention_id", "session_id", "event_id", "timestamp"})
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRequest:
+    """Everything a generator may base its text on; `anomaly_type` None is a manual trigger."""
+
+    intervention_type: InterventionType
+    anomaly_type: str | None
+    session_id: str
+    event_id: str | None
+    session_title: str | None
+    present_users: int
+    chat_per_min: float
+    engagement: float  # 0..1
+
+    def __post_init__(self) -> None:
+        # Fail where the bad number comes from, not later inside a half-rendered text.
+        try:
+            InterventionType(self.intervention_type)
+        except ValueError:
+            raise ValueError(f"unknown intervention type {self.intervention_type!r}") from None
+        users = self.present_users
+        if isinstance(users, bool) or not isinstance(users, int) or users < 0:
+            raise ValueError(f"present_users must be a count >= 0, not {self.present_users!r}")
+        if not (math.isfinite(self.chat_per_min) and self.chat_per_min >= 0):
+            raise ValueError(f"chat_per_min must be finite and >= 0, not {self.chat_per_min!r}")
+        if not (math.isfinite(self.engagement) and 0 <= self.engagement <= 1):
+            raise ValueError(f"engagement must be within 0..1, not {self.engagement!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class InterventionContent:
+    payload: dict[str, Any]  # the type-specific keys of the agent.interventions message
+    preview: str  # one plain-text line for a producer's suggestion card
+    variant: str  # stable id of the template used, e.g. "poll/SUDDEN_DROP/2"
+
+
+@runtime_checkable
+class ContentGenerator(Protocol):
+    def generate(self, request: ContentRequest, rng: random.Random) -> InterventionContent: ...
+
+
+# --------------------------------------------------------------------------- the template library
+
+_Rendered = tuple[dict[str, Any], str]
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, an ellipsis marking the cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def clean_title(title: str | None, limit: int = TITLE_LIMIT) -> str | None:
+    """The platform's title as one trimmed line, or None when there is nothing to show."""
+    if title is None:
+        return None
+    # Control characters (a stray newline, a NUL) would break a one-line card or a chat line.
+    kept = "".join(ch if unicodedata.category(ch) != "Cc" else " " for ch in title)
+    text = " ".join(kept.split())
+    return clip(text, limit) if text else None
+
+
+def _fields(request: ContentRequest) -> dict[str, str]:
+    title = clean_title(request.session_title)
+    quoted = f"“{title}”" if title else None
+    n = request.present_users
+    rate = request.chat_per_min
+    anomaly = request.anomaly_type
+    if anomaly is None:
+        words = ANOMALY_WORDS[GENERIC]
+    else:
+        words = ANOMALY_WORDS.get(anomaly) or anomaly.replace("_", " ").lower()
+    return {
+        "session": quoted or "this session",
+        "Session": quoted or "This session",
+        "in_session": f" in {quoted}" if quoted else "",
+        "users": str(n),
+        "people": "1 person" if n == 1 else f"{n} people",
+        # One decimal matters for a quiet room (0.4 vs 0.0), not for a busy one.
+        "chat": f"{rate:.1f}" if rate < 10 else f"{rate:.0f}",
+        "engagement": f"{round(request.engagement * 100)}%",
+        "anomaly": words,
+    }
+
+
+def _fill(template: str, fields: Mapping[str, str]) -> str:
+    # Only our template is parsed; values (the title) are inserted as they are, so "{" or "%" in
+    # a title can neither break the text nor reach into other fields.
+    return template.format_map(fields)
+
+
+def _fit(prefix: str, text: str, suffix: str = "") -> str:
+    """A preview line of at most PREVIEW_LIMIT characters, shortening only `text`."""
+    return prefix + clip(text, PREVIEW_LIMIT - len(prefix) - len(suffix)) + suffix
+
+
+def _clamp(value: int, bounds: tuple[int, int]) -> int:
+    return max(bounds[0], min(bounds[1], value))
+
+
+def _nice(points: float) -> int:
+    """Points rounded to a multiple of 5, at least 5: round numbers read as deliberate."""
+    return max(5, 5 * round(points / 5))
+
+
+def _poll(t: PollTemplate, fields: Mapping[str, str], request: ContentRequest) -> _Rendered:
+    question = _fill(t.question, fields)
+    options = [_fill(option, fields) for option in t.options]
+    # A big room needs longer for the votes to come in.
+    bonus = 30 if request.present_users >= LARGE_AUDIENCE else 0
+    duration = _clamp(t.seconds + bonus, POLL_SECONDS)
+    payload = {
+        "poll": {"question": question, "options": options, "type": POLL_KIND, "duration": duration}
+    }
+    return payload, _fit('Poll: "', question, f'" ({len(options)} options, {duration} s)')
+
+
+def _chat(t: ChatTemplate, fields: Mapping[str, str], request: ContentRequest) -> _Rendered:
+    message = _fill(t.message, fields)
+    return {"message": message}, _fit('Chat message: "', message, '"')
+
+
+def _notification(
+    t: NotificationTemplate, fields: Mapping[str, str], request: ContentRequest
+) -> _Rendered:
+    anomaly = request.anomaly_type
+    escalate = anomaly == "MASS_EXIT" or request.engagement < VERY_LOW_ENGAGEMENT
+    if escalate:
+        priority = "HIGH"
+    elif anomaly is None:
+        priority = "LOW"  # a producer's own check-in, nothing detected
+    else:
+        priority = _PRIORITY.get(anomaly, "MEDIUM")
+    title = _fill(t.title, fields)
+    payload = {
+        "notification_type": NOTIFICATION_TYPE,
+        "target": NOTIFICATION_TARGET,
+        "escalate": escalate,
+        "content": {
+            "title": title,
+            "body": _fill(t.body, fields),
+            "priority": priority,
+            "suggested_action": _fill(t.suggested_action, fields),
+        },
+    }
+    flag = ", escalated" if escalate else ""
+    return payload, _fit(f"Alert to organizers ({priority}{flag}): ", title)
+
+
+def _challenge(
+    t: ChallengeTemplate, fields: Mapping[str, str], request: ContentRequest
+) -> _Rendered:
+    n = request.present_users
+    minutes = t.minutes
+    # A handful of people runs out of steam sooner; a big room needs time to join in.
+    if n < SMALL_AUDIENCE:
+        minutes -= 1
+    elif n >= LARGE_AUDIENCE:
+        minutes += 1
+    if request.engagement < VERY_LOW_ENGAGEMENT:
+        minutes = min(minutes, 3)  # a nearly silent room needs a quick win, not a marathon
+    minutes = _clamp(minutes, CHALLENGE_MINUTES)
+    first = 50 * minutes  # longer challenges ask more of people, so they pay more
+    rewards = {"first": first, "second": _nice(first / 2), "third": _nice(first / 4)}
+    # No more podium places than there are people to fill them.
+    places = 3 if n >= 6 else 2 if n >= 3 else 1
+    rewards = dict(list(rewards.items())[:places])
+    # When people are leaving, staying is what is rewarded.
+    share = 4 if request.anomaly_type == "MASS_EXIT" else 10
+    rewards["participation"] = _nice(first / share)
+    filled = {
+        **fields,
+        "duration": "1 minute" if minutes == 1 else f"{minutes} minutes",
+        "first": str(first),
+    }
+    name = _fill(t.name, filled)
+    payload = {
+        "content": {
+            "action": CHALLENGE_ACTION,
+            "template": t.template,
+            "name": name,
+            "description": _fill(t.description, filled),
+            "duration_minutes": minutes,
+            "rewards": rewards,
+        }
+    }
+    suffix = f" ({t.template}, {minutes} min, {first} pts to the winner)"
+    return payload, _fit("Challenge: ", name, suffix)
+
+
+_TABLES: dict[InterventionType, tuple[Mapping[str, Sequence[Any]], Callable[..., _Rendered]]] = {
+    InterventionType.POLL: (POLLS, _poll),
+    InterventionType.CHAT_PROMPT: (CHAT_PROMPTS, _chat),
+    InterventionType.NOTIFICATION: (NOTIFICATIONS, _notification),
+    InterventionType.GAMIFICATION: (CHALLENGES, _challenge),
+}
+
+
+def _table_key(table: Mapping[str, Sequence[Any]], anomaly_type: str | None) -> str:
+    # An anomaly type added to the detector before it gets texts still gets sensible ones.
+    return anomaly_type if anomaly_type is not None and anomaly_type in table else GENERIC
+
+
+class TemplateLibrary:
+    """The built-in generator: a variant drawn at random from those written for the anomaly."""
+
+    def variant_ids(
+        self, intervention_type: InterventionType, anomaly_type: str | None
+    ) -> tuple[str, ...]:
+        """The ids `generate` can return for this type and anomaly."""
+        kind = InterventionType(intervention_type)
+        table, _ = _TABLES[kind]
+        key = _table_key(table, anomaly_type)
+        return tuple(f"{kind.lower()}/{key}/{i}" for i in range(1, len(table[key]) + 1))
+
+    def generate(self, request: ContentRequest, rng: random.Random) -> InterventionContent:
+        kind = InterventionType(request.intervention_type)
+        table, render = _TABLES[kind]
+        key = _table_key(table, request.anomaly_type)
+        variants = table[key]
+        # randrange has drawn the same way for a given seed since Python 3.2: reproducible.
+        index = rng.randrange(len(variants))
+        payload, preview = render(variants[index], _fields(request), request)
+        # A bad edit to the texts should fail here, in tests, not at the platform.
+        validate_content(kind, payload)
+        return InterventionContent(payload, preview, f"{kind.lower()}/{key}/{index + 1}")
+
+
+# --------------------------------------------------------------------------------- validation
+
+# A rule checks one value and appends what is wrong with it, naming where.
+_Rule = Callable[[Any, str, list[str]], None]
+
+
+def _text(limit: int) -> _Rule:
+    # The caps are roomy for our texts with a full-length title inside, and tight enough to stop
+    # a runaway generator from flooding a chat or a poll card.
+    def rule(value: Any, where: str, problems: list[str]) -> None:
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{where} must be non-empty text, not {value!r}")
+        elif len(value) > limit:
+            problems.append(f"{where} is longer than {limit} characters")
+
+    return rule
+
+
+def _whole(bounds: tuple[int, int]) -> _Rule:
+    def rule(value: Any, where: str, problems: list[str]) -> None:
+        # bool is an int to Python but not to the platform's JSON schema.
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{where} must be a whole number, not {value!r}")
+        elif not bounds[0] <= value <= bounds[1]:
+            problems.append(f"{where} must be {bounds[0]}..{bounds[1]}, not {value}")
+
+    return rule
+
+
+def _one_of(*allowed: str) -> _Rule:
+    def rule(value: Any, where: str, problems: list[str]) -> None:
+        if not isinstance(value, str) or value not in allowed:
+            problems.append(f"{where} must be one of {', '.join(allowed)}, not {value!r}")
+
+    return rule
+
+
+def _flag(value: Any, where: str, problems: list[str]) -> None:
+    if not isinstance(value, bool):
+        problems.append(f"{where} must be true or false, not {value!r}")
+
+
+def _options(value: Any, where: str, problems: list[str]) -> None:
+    if not isinstance(value, list):
+        problems.append(f"{where} must be a list, not {type(value).__name__}")
+        return
+    low, high = POLL_OPTIONS
+    if not low <= len(value) <= high:
+        problems.append(f"{where} must have {low} to {high} items, not {len(value)}")
+    option = _text(100)
+    for i, item in enumerate(value):
+        option(item, f"{where}[{i}]", problems)
+    texts = [item.strip().casefold() for item in value if isinstance(item, str)]
+    if len(set(texts)) != len(texts):
+        problems.append(f"{where} must all differ")
+
+
+def _rewards(value: Any, where: str, problems: list[str]) -> None:
+    if not isinstance(value, dict) or not value:
+        problems.append(f"{where} must be a non-empty object, not {value!r}")
+        return
+    for place, points in value.items():
+        if not isinstance(place, str) or not place.strip():
+            problems.append(f"{where}: {place!r} is not a name for a place")
+        elif isinstance(points, bool) or not isinstance(points, int) or points < 0:
+            problems.append(f"{where}.{place} must be whole points >= 0, not {points!r}")
+
+
+# Design §3, key by key: a nested dict is an object with exactly these keys.
+_SHAPES: dict[InterventionType, dict[str, Any]] = {
+    InterventionType.POLL: {
+        "poll": {
+            "question": _text(300),
+            "options": _options,
+            "type": _one_of(POLL_KIND),
+            "duration": _whole(POLL_SECONDS),
+        }
+    },
+    InterventionType.CHAT_PROMPT: {"message": _text(500)},
+    InterventionType.NOTIFICATION: {
+        "notification_type": _text(64),
+        "target": _one_of(NOTIFICATION_TARGET),
+        "escalate": _flag,
+        "content": {
+            "title": _text(200),
+            "body": _text(1000),
+            "priority": _one_of(*PRIORITIES),
+            "suggested_action": _text(300),
+        },
+    },
+    InterventionType.GAMIFICATION: {
+        "content": {
+            "action": _one_of(CHALLENGE_ACTION),
+            "template": _one_of(*CHALLENGE_TEMPLATES),
+            "name": _text(80),
+            "description": _text(500),
+            "duration_minutes": _whole(CHALLENGE_MINUTES),
+            "rewards": _rewards,
+        }
+    },
+}
+
+
+def _check(value: Any, shape: dict[str, Any] | _Rule, where: str, problems: list[str]) -> None:
+    if not isinstance(shape, dict):
+        shape(value, where, problems)
+        return
+    if not isinstance(value, dict):
+        problems.append(f"{where} must be an object, not {type(value).__name__}")
+        return
+    missing = [key for key in shape if key not in value]
+    if missing:
+        problems.append(f"{where}: missing {', '.join(missing)}")
+    extra = sorted(repr(key) for key in value if key not in shape)
+    if extra:
+        # The likeliest mistake: handing over the whole message instead of its payload.
+        hint = " (the envelope is added by the caller)" if _ENVELOPE & set(value) else ""
+        problems.append(f"{where}: unexpected {', '.join(extra)}{hint}")
+    for key, rule in shape.items():
+        if key in value:
+            _check(value[key], rule, key if where == "payload" else f"{where}.{key}", problems)
+
+
+def validate_content(intervention_type: InterventionType, payload: dict[str, Any]) -> None:
+    """Raise ValueError naming every way `payload` strays from the design §3 shape of its type."""
+    try:
+        kind = InterventionType(intervention_type)
+    except ValueError:
+        raise ValueError(f"unknown intervention type {intervention_type!r}") from None
+    problems: list[str] = []
+    _check(payload, _SHAPES[kind], "payload", problems)
+    if problems:
+        raise ValueError(f"invalid {kind} content: {'; '.join(problems)}")

@@ -1,0 +1,100 @@
+"""Redis connections (real or embedded) and the names of every key, stream and channel we use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import fakeredis
+import redis
+
+from services.core.platform import (
+    AGENT_CHANNEL,
+    ANOMALY_CHANNEL,
+    DEAD_LETTER_STREAM,
+    ENGAGEMENT_CHANNEL,
+    OUTCOME_STREAM,
+    PUSH_CHANNEL_PREFIX,
+    SIGNAL_STREAMS,
+)
+from services.core.settings import EMBEDDED
+
+# One in-process server per process, so the demo's collector, simulator and web tier share it.
+_EMBEDDED_SERVER = fakeredis.FakeServer()
+
+# Errors that mean "Redis is not there right now", as opposed to a bad command.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def connect_redis(url: str) -> redis.Redis:
+    if url == EMBEDDED:
+        return fakeredis.FakeRedis(server=_EMBEDDED_SERVER)
+    # Blocking reads wait up to a second; the socket timeout must outlast them.
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=10,
+        socket_connect_timeout=3,
+        health_check_interval=15,
+        retry_on_timeout=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RedisNames:
+    """Every Redis name, with the deployment's prefix (empty against the real platform)."""
+
+    prefix: str = ""
+
+    def stream(self, contract_name: str) -> str:
+        return self.prefix + contract_name
+
+    def contract_stream(self, name: str | bytes) -> str:
+        text = name.decode() if isinstance(name, bytes) else name
+        return text[len(self.prefix) :]
+
+    @property
+    def signal_streams(self) -> list[str]:
+        return [self.stream(name) for name in SIGNAL_STREAMS]
+
+    @property
+    def dead_letter(self) -> str:
+        return self.prefix + DEAD_LETTER_STREAM
+
+    @property
+    def engagement_channel(self) -> str:
+        return self.prefix + ENGAGEMENT_CHANNEL
+
+    @property
+    def anomaly_channel(self) -> str:
+        return self.prefix + ANOMALY_CHANNEL
+
+    def push_channel(self, session_id: str) -> str:
+        return f"{self.prefix}{PUSH_CHANNEL_PREFIX}{session_id}"
+
+    @property
+    def push_pattern(self) -> str:
+        # Session ids may hold glob characters; the pattern only ever ends in our own '*'.
+        return f"{_escape_glob(self.prefix + PUSH_CHANNEL_PREFIX)}*"
+
+    def session_of_push_channel(self, channel: str | bytes) -> str:
+        text = channel.decode() if isinstance(channel, bytes) else channel
+        return text[len(self.prefix + PUSH_CHANNEL_PREFIX) :]
+
+    @property
+    def agent_channel(self) -> str:
+        return self.prefix + AGENT_CHANNEL
+
+    @property
+    def outcome_stream(self) -> str:
+        return self.prefix + OUTCOME_STREAM
+
+    @property
+    def leader_lease(self) -> str:
+        return self.prefix + "engagement-conductor:collector:leader"
+
+    @property
+    def collector_status(self) -> str:
+        return self.prefix + "engagement-conductor:collector:status"
+
+
+def _escape_glob(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)

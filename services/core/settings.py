@@ -1,0 +1,233 @@
+"""Runtime settings from the environment (and `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+EMBEDDED = "embedded"
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
+# What frame-ancestors accepts as a host source, without paths: a bare "*" is refused on purpose.
+_ORIGIN_RE = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
+
+
+# Late rows (a backlog flushed after an outage) within this window are re-aggregated by the
+# refresh policy; the raw retention must be longer, or a refresh would erase buckets.
+REFRESH_WINDOW_DAYS = 7
+MIN_METRICS_RETENTION_DAYS = REFRESH_WINDOW_DAYS + 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePolicy:
+    metrics_retention_days: int = 0  # 0: keep raw score rows forever
+    aggregate_retention_days: int = 0  # 0: keep aggregate buckets forever
+    compress_after_days: int = 7  # 0: never compress
+
+    def __post_init__(self) -> None:
+        raw, aggregate = self.metrics_retention_days, self.aggregate_retention_days
+        if raw and raw < MIN_METRICS_RETENTION_DAYS:
+            raise ValueError(
+                f"METRICS_RETENTION_DAYS must be 0 (keep) or at least {MIN_METRICS_RETENTION_DAYS}"
+            )
+        if aggregate and (not raw or aggregate < raw):
+            raise ValueError(
+                "AGGREGATE_RETENTION_DAYS must be 0 (keep) or at least METRICS_RETENTION_DAYS, "
+                "with METRICS_RETENTION_DAYS set"
+            )
+
+
+class ScoreWeights(BaseSettings):
+    """Weights and caps of the engagement score (design §5); the leave rate subtracts."""
+
+    model_config = SettingsConfigDict(env_prefix="SCORE_", env_file=".env", extra="ignore")
+
+    chat: float = Field(0.30, ge=0, le=1)
+    poll: float = Field(0.25, ge=0, le=1)
+    active: float = Field(0.25, ge=0, le=1)
+    reactions: float = Field(0.10, ge=0, le=1)
+    leave: float = Field(0.10, ge=0, le=1)
+    chat_cap_per_min: float = Field(20.0, gt=0)
+    reactions_cap_per_min: float = Field(10.0, gt=0)
+    # A session with no poll running would otherwise lose a quarter of its score for something
+    # nobody in the room could do; its weight is shared out over the other positive terms.
+    redistribute_idle_poll_weight: bool = True
+
+    @model_validator(mode="after")
+    def _positive_total(self) -> ScoreWeights:
+        if self.chat + self.poll + self.active + self.reactions <= 0:
+            raise ValueError("at least one positive score weight must be above 0")
+        return self
+
+
+class Settings(BaseSettings):
+    """Operator-facing settings; every name matches an environment variable (design §7)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///engagement_conductor.sqlite3",
+        description="SQLAlchemy URL: sqlite:///file, or postgresql+psycopg://user@host/db",
+    )
+    redis_url: str = Field(
+        EMBEDDED, description="redis://host:port/db, or 'embedded' for an in-process Redis"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8050, ge=1, le=65535)
+    tick_seconds: float = Field(5.0, ge=0.2, le=300)
+    collector_enabled: bool = Field(True, description="run a collector in each server process")
+    web_workers: int = Field(2, ge=1, le=64, description="server processes for `serve`")
+    chart_points: int = Field(60, ge=2, le=2000)
+    rate_window_seconds: float = Field(60.0, gt=0, le=3600)
+    active_window_seconds: float = Field(120.0, gt=0, le=3600)
+    poll_idle_seconds: float = Field(600.0, gt=0)
+    session_idle_seconds: float = Field(900.0, gt=0)
+    session_empty_seconds: float = Field(60.0, gt=0)
+    redis_key_prefix: str = Field(
+        "", description="prepended to every stream, channel and key; empty for the platform"
+    )
+    consumer_name: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        min_length=1,
+        max_length=200,
+    )
+    read_batch: int = Field(500, ge=1, le=10_000)
+    reclaim_idle_seconds: float = Field(60.0, gt=0)
+    lease_seconds: float = Field(15.0, ge=1, le=600)
+    write_buffer_rows: int = Field(500_000, ge=1000)
+    dead_letter_maxlen: int = Field(10_000, ge=100)
+    agent_reward_delay_seconds: float = Field(
+        60.0, ge=10, le=3600, description="how long after an intervention its effect is measured"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    auth_secret: SecretStr | None = Field(
+        None, description="HS256 secret shared with the event platform for signed tokens"
+    )
+
+    allow_open_access: bool = Field(
+        False, description="let `serve` run without AUTH_SECRET: everyone is a producer"
+    )
+    secure_cookies: bool = Field(False, description="mark the sign-in cookie Secure (HTTPS)")
+    embed_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="comma-separated origins (https://platform.example, https://*.example.com)"
+        " whose pages may frame /embed/ panels; empty: none may",
+    )
+    metrics_retention_days: int = Field(
+        0, ge=0, le=36500, description="days raw score rows are kept; 0 keeps them forever"
+    )
+    aggregate_retention_days: int = Field(
+        0, ge=0, le=36500, description="TimescaleDB: days 1-min/1-h buckets are kept; 0: forever"
+    )
+    compress_after_days: int = Field(
+        7, ge=0, le=36500, description="TimescaleDB: compress score chunks this old; 0: never"
+    )
+    embed_cookie_seconds: int = Field(
+        8 * 3600, ge=60, le=7 * 24 * 3600, description="how long an opened panel stays signed in"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("DATABASE_URL must be an sqlite:/// or postgresql:// URL")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the only PostgreSQL driver we ship.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value != EMBEDDED and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "REDIS_URL must be redis://host:port/db, rediss://, unix:// or 'embedded'"
+            )
+        return value
+
+    @field_validator("auth_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Anyone holding one signed token could otherwise guess a short secret offline.
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("AUTH_SECRET must be at least 32 characters")
+        return value
+
+    @field_validator("embed_allowed_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("embed_allowed_origins")
+    @classmethod
+    def _framing_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "'self'" and not _ORIGIN_RE.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: use scheme://host[:port] "
+                    "(https://platform.example, https://*.example.com) or 'self'"
+                )
+        return value
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _safe_prefix(cls, value: str) -> str:
+        if not _PREFIX_RE.match(value):
+            raise ValueError("REDIS_KEY_PREFIX may hold at most 64 of A-Z a-z 0-9 _ . : -")
+        return value
+
+    @model_validator(mode="after")
+    def _windows_cover_a_tick(self) -> Settings:
+        if self.rate_window_seconds < self.tick_seconds:
+            raise ValueError("RATE_WINDOW_SECONDS must be at least TICK_SECONDS")
+        if self.active_window_seconds < self.tick_seconds:
+            raise ValueError("ACTIVE_WINDOW_SECONDS must be at least TICK_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _storage_policy_holds(self) -> Settings:
+        self.storage_policy()
+        return self
+
+    def storage_policy(self) -> StoragePolicy:
+        return StoragePolicy(
+            metrics_retention_days=self.metrics_retention_days,
+            aggregate_retention_days=self.aggregate_retention_days,
+            compress_after_days=self.compress_after_days,
+        )
+
+    @cached_property
+    def score(self) -> ScoreWeights:
+        return ScoreWeights()
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url == EMBEDDED
+
+
+class SettingsError(ValueError):
+    """Settings that cannot run, with one line per problem naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`, with keyword overrides; one line per problem."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        _ = settings.score
+    except ValidationError as exc:
+        prefix = "SCORE_" if exc.title == ScoreWeights.__name__ else ""
+        lines = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{prefix}{where.upper()}: {message}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    return settings

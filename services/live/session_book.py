@@ -1,0 +1,182 @@
+"""The live sessions' windows and the tick that scores them all at once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from services.core.settings import ScoreWeights
+from services.detection.detector import DetectorSettings, SessionDetector
+from services.detection.episode_log import EpisodeLog, EpisodeOutput
+from services.detection.event_settings import effective
+from services.ingest.contracts import SignalEvent
+from services.ingest.score import score_signals
+from services.ingest.windows import SessionWindow, WindowConfig
+from services.storage.metrics_store import ENDED, LIVE
+
+log = logging.getLogger(__name__)
+
+# Event ids remembered for sessions that ended, so a late event naming none still gets one.
+_KNOWN_EVENTS_KEPT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    idle_seconds: float = 900.0  # no event at all for this long ends a session
+    empty_seconds: float = 60.0  # nobody present and no event for this long ends it sooner
+
+
+@dataclass(slots=True)
+class TickOutput:
+    tick_time: datetime
+    metric_rows: list[dict[str, Any]] = field(default_factory=list)
+    session_rows: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)  # engagement:update payloads
+    # Beside the contract's signals, for the live page: is a poll running in the session?
+    poll_active: dict[str, bool] = field(default_factory=dict)
+    ended: list[str] = field(default_factory=list)
+    episodes: EpisodeOutput = field(default_factory=EpisodeOutput)
+
+
+class SessionBook:
+    def __init__(self, config: WindowConfig, weights: ScoreWeights, lifetimes: Lifetimes) -> None:
+        self.config = config
+        self.weights = weights
+        self.lifetimes = lifetimes
+        self.windows: dict[str, SessionWindow] = {}
+        self.detectors: dict[str, SessionDetector] = {}
+        self.detector_defaults = DetectorSettings(tick_seconds=config.tick_seconds)
+        self._event_detector_settings: dict[str, DetectorSettings] = {}
+        self.episodes = EpisodeLog()
+        # Events can name a session's event id only once; later ones inherit it (design §2).
+        self._known_event: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def apply(self, event: SignalEvent, at: float) -> None:
+        window = self.windows.get(event.session_id)
+        if window is None:
+            event_id = event.event_id or self._known_event.get(event.session_id)
+            window = SessionWindow(event.session_id, event_id, self.config, at)
+            self.windows[event.session_id] = window
+        window.apply(event, at)
+        if window.event_id is not None and event.session_id not in self._known_event:
+            self._known_event[event.session_id] = window.event_id
+            if len(self._known_event) > _KNOWN_EVENTS_KEPT:
+                del self._known_event[next(iter(self._known_event))]
+
+    def detector_settings(self, event_id: str | None) -> DetectorSettings:
+        if event_id is None:
+            return self.detector_defaults
+        return self._event_detector_settings.get(event_id, self.detector_defaults)
+
+    def set_event_overrides(self, overrides: dict[str, dict[str, float | int]]) -> None:
+        """Per-event detector thresholds; running detectors take them on at their next tick."""
+        self._event_detector_settings = {
+            event_id: effective(self.detector_defaults, values)
+            for event_id, values in overrides.items()
+            if values
+        }
+
+    def clear(self, at: float) -> EpisodeOutput:
+        """Forget every session; their open episodes end, unrecovered, at `at`."""
+        out = EpisodeOutput()
+        when = datetime.fromtimestamp(at, UTC)
+        for session_id in self.windows:
+            self.episodes.end_session(session_id, when, out)
+        self.windows.clear()
+        self.detectors.clear()
+        return out
+
+    def score_tick(self, tick_epoch: float) -> TickOutput:
+        """Score every live session at the tick boundary `tick_epoch`; end the idle ones."""
+        tick_time = datetime.fromtimestamp(tick_epoch, UTC)
+        stamp = tick_time.isoformat()
+        out = TickOutput(tick_time=tick_time)
+        for session_id, window in list(self.windows.items()):
+            silent_for = tick_epoch - window.last_event_at
+            if silent_for >= self.lifetimes.idle_seconds or (
+                window.present_count == 0 and silent_for >= self.lifetimes.empty_seconds
+            ):
+                del self.windows[session_id]
+                self.detectors.pop(session_id, None)
+                self.episodes.end_session(session_id, tick_time, out.episodes)
+                out.ended.append(session_id)
+                out.session_rows.append(
+                    _catalogue_row(window, tick_time, ENDED, None, ended_at=tick_time)
+                )
+                continue
+            signals = window.snapshot(tick_epoch)
+            scored = score_signals(signals, self.weights)
+            contract_signals = signals.as_contract()
+            out.metric_rows.append(
+                {
+                    "time": tick_time,
+                    "session_id": session_id,
+                    "event_id": window.event_id,
+                    "engagement_score": scored.score,
+                    "chat_msgs_per_min": signals.chat_msgs_per_min,
+                    "poll_participation": signals.poll_participation,
+                    "active_users": signals.active_users,
+                    "reactions_per_min": signals.reactions_per_min,
+                    "user_leave_rate": signals.user_leave_rate,
+                    "extra": {
+                        "total_users": signals.total_users,
+                        "category": scored.category,
+                        "poll_active": signals.poll_active,
+                        "breakdown": scored.breakdown,
+                    },
+                }
+            )
+            out.session_rows.append(_catalogue_row(window, tick_time, LIVE, scored.score))
+            wanted = self.detector_settings(window.event_id)
+            detector = self.detectors.get(session_id)
+            if detector is None:
+                detector = self.detectors[session_id] = SessionDetector(session_id, wanted)
+            elif detector.settings is not wanted:
+                # The event's thresholds changed, or the session's event became known.
+                detector.retune(wanted)
+            try:
+                transitions = detector.update(tick_epoch, scored.score, signals)
+            except Exception:
+                # One session's detector failing must not cost every session its tick.
+                log.exception(
+                    "anomaly detector of session %r failed; starting it afresh", session_id
+                )
+                del self.detectors[session_id]
+                transitions = []
+            if transitions:
+                self.episodes.record(transitions, window.event_id, contract_signals, out.episodes)
+            out.poll_active[session_id] = signals.poll_active
+            out.updates.append(
+                {
+                    "timestamp": stamp,
+                    "sessionId": session_id,
+                    "eventId": window.event_id,
+                    "score": round(scored.score, 5),
+                    "signals": contract_signals,
+                }
+            )
+        return out
+
+
+def _catalogue_row(
+    window: SessionWindow,
+    tick_time: datetime,
+    status: str,
+    score: float | None,
+    ended_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "session_id": window.session_id,
+        "event_id": window.event_id,
+        "first_seen": datetime.fromtimestamp(window.first_seen, UTC),
+        "last_seen": tick_time,
+        "ended_at": ended_at,
+        "status": status,
+        "last_score": score,
+        "present_users": window.present_count,
+    }
