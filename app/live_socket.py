@@ -24,12 +24,10 @@ from app.runtime import Runtime
 from services.access.tokens import PanelKind
 from services.core.platform import valid_id
 from services.live.push_hub import RESYNC
-from services.storage.metrics_store import MetricsStore
 
 log = logging.getLogger(__name__)
 
 SOCKET_PREFIX = "/ws/live/"
-MAX_ANOMALIES = 50
 MAX_CLIENT_MESSAGE_BYTES = 4096
 # Hard limit at which the socket library closes the connection; between the two the client
 # gets an error reply and the socket stays open.
@@ -122,12 +120,6 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
     return None
 
 
-def session_anomalies(store: MetricsStore, session_id: str) -> list[dict[str, Any]]:
-    """EPISODE dicts, newest first: the session's episodes, whether or not the chart's window
-    still shows them (the chart bands only those it does)."""
-    return [record.as_json() for record in store.recent_anomalies(session_id, limit=MAX_ANOMALIES)]
-
-
 # What each panel's pass may receive, by message kind; `None` parts: everything (a producer).
 _KINDS_OF_PANEL: dict[PanelKind, frozenset[str]] = {
     PanelKind.LIVE: frozenset({"tick", "anomaly"}),
@@ -158,7 +150,7 @@ def backfill_message(runtime: Runtime, session_id: str, kinds: frozenset[str] | 
     ticks, episodes with anomalies)."""
     store = runtime.store
     points = store.recent_points(session_id, runtime.settings.chart_points)
-    anomalies = session_anomalies(store, session_id)
+    anomalies = store.session_episodes(session_id)
     record = store.get_session(session_id)
     body: dict[str, Any] = {
         "kind": "backfill",

@@ -13,7 +13,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.access import Principal, current
 from app.embed_access import panel_of_url
-from app.live_socket import session_anomalies
 from app.runtime import Runtime
 from components import ids
 from components.agent_panel import intervention_log
@@ -89,7 +88,7 @@ def render_panel(
         shown = intervention_log(records)
         return intervention_log_panel(record, shown, runtime.refresh_ms), config
     points = store.recent_points(record.session_id, settings.chart_points)
-    anomalies = session_anomalies(store, record.session_id)
+    anomalies = store.session_episodes(record.session_id)
     if panel.kind is PanelKind.ANOMALIES:
         return anomaly_list_panel(record, anomalies), config
     rendered = [point.as_json() for point in points]

@@ -15,7 +15,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.access import Principal, current
 from app.embed_access import EMBED_PREFIX
-from app.live_socket import session_anomalies
 from app.runtime import Runtime
 from callbacks.embed import render_panel
 from callbacks.sessions import render_sessions
@@ -135,7 +134,7 @@ def _live(
         points,
         settings.tick_seconds,
         runtime.refresh_ms,
-        anomalies=session_anomalies(store, session_id),
+        anomalies=store.session_episodes(session_id),
         agent=_agent_panels(runtime, record),
     )
     return page, socket_config(record, settings.chart_points, settings.tick_seconds)

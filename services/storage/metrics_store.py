@@ -16,6 +16,8 @@ from services.storage.pg_copy import copy_upsert
 from services.storage.schema import anomalies, engagement_metrics, sessions
 from services.storage.session_stats import reset_late
 
+# How many of a session's episodes its anomaly list shows.
+LISTED_EPISODES = 50
 LIVE = "live"
 ENDED = "ended"
 
@@ -211,6 +213,11 @@ class MetricsStore:
         query = query.order_by(a.c.time.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [AnomalyRecord(episode_json(row)) for row in conn.execute(query)]
+
+    def session_episodes(self, session_id: str) -> list[dict[str, Any]]:
+        """EPISODE objects, newest first: the session's episodes, whether or not the chart's
+        window still shows them (the chart bands only those it does)."""
+        return [r.as_json() for r in self.recent_anomalies(session_id, limit=LISTED_EPISODES)]
 
     def end_abandoned_sessions(self, last_seen_before: datetime) -> int:
         """Mark 'live' sessions nobody has ticked since `last_seen_before` as ended.
