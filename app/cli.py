@@ -169,24 +169,21 @@ def _serve_demo(runtime: Runtime, settings: Settings, notes: list[str]) -> None:
 @main.command()
 def collect() -> None:
     """The collector alone: read the streams, score every tick, write and publish."""
-    from services.core.redis_bus import connect_redis
-    from services.live.collector import Collector
-    from services.storage.database import create_db_engine, ensure_schema
-    from services.storage.metrics_store import MetricsStore
+    from app.runtime import Runtime
 
     settings = _settings()
     if settings.embedded_redis:
         raise click.ClickException("collect needs REDIS_URL: an embedded Redis has no platform")
-    engine = create_db_engine(settings.database_url)
-    ensure_schema(engine, settings.storage_policy())
-    collector = Collector(settings, connect_redis(settings.redis_url), MetricsStore(engine))
+    runtime = Runtime.build(settings)
+    collector = runtime.collector
+    assert collector is not None
     _on_sigterm(collector.stop)
     try:
         collector.run()
     except KeyboardInterrupt:
         collector.stop()
     finally:
-        engine.dispose()
+        runtime.engine.dispose()
 
 
 @main.command()

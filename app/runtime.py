@@ -12,10 +12,12 @@ from sqlalchemy.engine import Engine
 
 from services.agent.content import TemplateLibrary
 from services.agent.desk import InterventionDesk
+from services.agent.sender import InterventionSender
 from services.core.redis_bus import RedisNames, connect_redis
 from services.core.settings import Settings
-from services.live.collector import Collector
+from services.live.collector import EVENT_SETTINGS_SECONDS, HOUSEKEEPING_SECONDS, Collector
 from services.live.push_hub import PushHub
+from services.live.stores import Stores
 from services.storage.database import DatabaseInfo, create_db_engine, ensure_schema
 from services.storage.metrics_store import MetricsStore
 
@@ -24,30 +26,51 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
+    """The one owner of each shared part: the web tier and the collector get the same stores,
+    desk and Redis names."""
+
     settings: Settings
-    engine: Engine
     database: DatabaseInfo
     redis: redis.Redis
-    store: MetricsStore
     names: RedisNames
-    hub: PushHub
+    stores: Stores
     desk: InterventionDesk
+    hub: PushHub
     collector: Collector | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, with_collector: bool = True) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        with_collector: bool = True,
+        *,
+        event_settings_every: float = EVENT_SETTINGS_SECONDS,
+        housekeeping_every: float = HOUSEKEEPING_SECONDS,
+    ) -> Runtime:
         engine = create_db_engine(settings.database_url)
         database = ensure_schema(engine, settings.storage_policy())
         client = connect_redis(settings.redis_url)
-        store = MetricsStore(engine)
         names = RedisNames(settings.redis_key_prefix)
+        stores = Stores.over(engine)
+        desk = InterventionDesk(
+            InterventionSender(stores.interventions, client, names),
+            stores.agent_settings,
+            stores.posteriors,
+            TemplateLibrary(),
+        )
         hub = PushHub(lambda: connect_redis(settings.redis_url), names)
-        # The web tier's desk: producers' approvals, dismissals and launches.
-        desk = InterventionDesk(engine, client, names, TemplateLibrary())
-        collector = Collector(settings, client, store) if with_collector else None
+        collector = Collector(settings, client, names, stores, desk) if with_collector else None
         log.info("database backend: %s (schema v%d)", database.backend, database.version)
-        return cls(settings, engine, database, client, store, names, hub, desk, collector)
+        return cls(settings, database, client, names, stores, desk, hub, collector)
+
+    @property
+    def engine(self) -> Engine:
+        return self.stores.engine
+
+    @property
+    def store(self) -> MetricsStore:
+        return self.stores.metrics
 
     @property
     def refresh_ms(self) -> int:

@@ -18,17 +18,15 @@ import time
 import uuid
 
 import psycopg
-import redis
 import sqlalchemy as sa
 
+from app.runtime import Runtime
 from services.core.settings import ScoreWeights, load_settings
 from services.ingest.contracts import SignalEvent, SignalKind
 from services.ingest.windows import WindowConfig
 from services.live.collector import Collector
 from services.live.gc_tuning import COLLECTOR_GC_THRESHOLDS
 from services.live.session_book import Lifetimes, SessionBook
-from services.storage.database import create_db_engine, ensure_schema
-from services.storage.metrics_store import MetricsStore
 from services.storage.schema import engagement_metrics, sessions
 
 T0 = float(int(time.time()) // 5 * 5)
@@ -138,13 +136,13 @@ def main() -> None:
     with psycopg.connect(args.pg, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = args.pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
-    engine = create_db_engine(url)
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     settings = load_settings(database_url=url, redis_url=args.redis, redis_key_prefix=prefix)
-    client = redis.Redis.from_url(args.redis)
-    collector = Collector(settings, client, MetricsStore(engine))
+    runtime = Runtime.build(settings)
+    collector, engine, client = runtime.collector, runtime.engine, runtime.redis
+    assert collector is not None
     try:
-        info = ensure_schema(engine)
+        info = runtime.database
         print(
             f"backend: {info.backend}; {args.ticks} ticks per size after {args.warm_ticks}; "
             f"gc thresholds {gc.get_threshold()}; medians in ms\n"

@@ -17,7 +17,6 @@ from app.runtime import Runtime
 from callbacks.routing import visible_sessions
 from components import ids
 from components.alerts import alert_items
-from services.storage.overview import OverviewQueries
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ REMEMBER_SECONDS = 3600.0
 
 
 def register_alerts(app: dash.Dash, runtime: Runtime) -> None:
-    queries = OverviewQueries(runtime.engine)
+    queries = runtime.stores.overview
 
     @app.callback(
         Output(ids.ALERTS, "children"),

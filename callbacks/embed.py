@@ -27,7 +27,6 @@ from components.embed_panels import (
 )
 from services.access.tokens import EmbedResource, PanelKind, Role
 from services.storage.metrics_store import SessionRecord
-from services.storage.overview import OverviewQueries
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ def render_panel(
 
 def _glances(runtime: Runtime, event_id: str) -> list[Any]:
     sessions = runtime.store.list_sessions(event_id=event_id)
-    return OverviewQueries(runtime.engine).glance(sessions, datetime.now(UTC))
+    return runtime.stores.overview.glance(sessions, datetime.now(UTC))
 
 
 def register_embed(app: dash.Dash, runtime: Runtime) -> None:

@@ -17,7 +17,6 @@ from components.event_settings_panel import DETECTOR_INPUT, detector_label
 from services.core.platform import valid_id
 from services.detection.event_settings import (
     EventSettingsError,
-    EventSettingsStore,
     overrides_from_form,
 )
 from services.storage.agent_settings import AgentSettingsError
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def register_event_settings(app: dash.Dash, runtime: Runtime) -> None:
-    detector_store = EventSettingsStore(runtime.engine)
+    detector_store = runtime.stores.event_settings
     agent_store = runtime.desk.settings
 
     def refused(text: str) -> tuple[Any, ...]:

@@ -36,9 +36,9 @@ from components.sessions_page import SESSIONS_PATH
 from services.access.tokens import Role
 from services.core.platform import valid_id
 from services.detection.episodes import DetectorSettings
-from services.detection.event_settings import EventSettingsStore, effective, valid_stored_overrides
+from services.detection.event_settings import effective, valid_stored_overrides
 from services.storage.metrics_store import SessionRecord
-from services.storage.overview import OverviewQueries, SessionGlance
+from services.storage.overview import SessionGlance
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def visible_sessions(
 
 
 def glances(runtime: Runtime, who: Principal) -> list[SessionGlance]:
-    return OverviewQueries(runtime.engine).glance(visible_sessions(runtime, who), datetime.now(UTC))
+    return runtime.stores.overview.glance(visible_sessions(runtime, who), datetime.now(UTC))
 
 
 def render_path(
@@ -144,9 +144,7 @@ def _agent_panels(runtime: Runtime, record: SessionRecord) -> list[html.Div | ht
     agent_store = runtime.desk.settings
     event_settings = agent_store.for_event(record.event_id)
     session_mode = agent_store.session_mode(record.session_id)
-    overrides = (
-        EventSettingsStore(runtime.engine).overrides(record.event_id) if record.event_id else {}
-    )
+    overrides = runtime.stores.event_settings.overrides(record.event_id) if record.event_id else {}
     valid = valid_stored_overrides({"event": overrides}).get("event", {})
     detector = dataclasses.asdict(effective(DetectorSettings(), valid))
     return [

@@ -13,10 +13,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from app.runtime import Runtime
 from services.core.settings import Settings, load_settings
-from services.live.collector import Collector
-from services.storage.database import create_db_engine, ensure_schema
-from services.storage.metrics_store import MetricsStore
+from services.live.collector import EVENT_SETTINGS_SECONDS, HOUSEKEEPING_SECONDS, Collector
+from services.storage.database import create_db_engine
 
 # A private redis-server for the tests that kill and restart Redis.
 pytest_plugins = ["tests.redis_server"]
@@ -117,21 +117,45 @@ def make_settings(pg_url: str, redis_prefix: str) -> Callable[..., Settings]:
     return build
 
 
+@pytest.fixture
+def make_runtime(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Runtime]]:
+    """Runtimes on the test's own database and prefix, not started, disposed afterwards;
+    keyword arguments override settings (`with_collector` and the intervals go to the build)."""
+    built: list[Runtime] = []
+
+    def build(
+        *,
+        with_collector: bool = True,
+        event_settings_every: float = EVENT_SETTINGS_SECONDS,
+        housekeeping_every: float = HOUSEKEEPING_SECONDS,
+        **overrides: object,
+    ) -> Runtime:
+        runtime = Runtime.build(
+            make_settings(**overrides),
+            with_collector,
+            event_settings_every=event_settings_every,
+            housekeeping_every=housekeeping_every,
+        )
+        built.append(runtime)
+        return runtime
+
+    yield build
+    for runtime in built:
+        runtime.engine.dispose()
+
+
 RunCollector = Callable[..., Collector]
 
 
 @pytest.fixture
-def run_collector(make_settings: Callable[..., Settings]) -> Iterator[RunCollector]:
+def run_collector(make_runtime: Callable[..., Runtime]) -> Iterator[RunCollector]:
     """Start collectors in threads, each its own consumer on a 1 s tick unless overridden;
     all are stopped afterwards."""
     running: list[tuple[Collector, threading.Thread]] = []
 
     def start(**overrides: object) -> Collector:
-        settings = make_settings(**({"tick_seconds": 1.0} | overrides))
-        engine = create_db_engine(settings.database_url)
-        ensure_schema(engine)
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-        collector = Collector(settings, client, MetricsStore(engine))
+        collector = make_runtime(**({"tick_seconds": 1.0} | overrides)).collector
+        assert collector is not None
         thread = threading.Thread(target=collector.run, daemon=True)
         thread.start()
         running.append((collector, thread))
@@ -141,4 +165,3 @@ def run_collector(make_settings: Callable[..., Settings]) -> Iterator[RunCollect
     for collector, thread in running:
         collector.stop()
         thread.join(20)
-        collector.store.engine.dispose()

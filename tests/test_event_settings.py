@@ -193,8 +193,7 @@ def test_running_detectors_take_on_their_events_thresholds() -> None:
 def test_the_cli_change_reaches_a_running_collector(
     run_collector: RunCollector, redis_client: redis.Redis
 ) -> None:
-    collector = run_collector()
-    collector.event_settings_every = 0.5
+    collector = run_collector(event_settings_every=0.5)
     settings = collector.settings
     wait_until(lambda: collector.is_leader, what="leadership")
     redis_client.xadd(

@@ -154,8 +154,9 @@ def test_a_locked_sqlite_file_holds_up_no_tick(
     the agent's writes (SQLite's 30-s busy timeout), lost the leader lease and never scored
     those ticks."""
     path = tmp_path / "locked.sqlite3"
-    collector = run_collector(database_url=f"sqlite:///{path}", lease_seconds=3.0)
-    collector.chores.housekeeping_every = 0.5
+    collector = run_collector(
+        database_url=f"sqlite:///{path}", lease_seconds=3.0, housekeeping_every=0.5
+    )
     wait_until(lambda: collector.is_leader, what="leadership")
     join(redis_client, collector, "s-q", "u1")
     wait_until(lambda: rows(collector, "s-q"), what="a first row")

@@ -18,10 +18,13 @@ from services.agent.content import TemplateLibrary
 from services.agent.desk import InterventionDesk, InterventionError, SessionContext
 from services.agent.followup import InterventionFollowUp
 from services.agent.outcomes import OutcomeReader
+from services.agent.posteriors import DatabasePosteriors
 from services.agent.reward import RewardRule
+from services.agent.sender import InterventionSender
 from services.core.redis_bus import RedisNames
 from services.core.settings import Settings
 from services.core.vocabulary import AgentContext, AgentMode, InterventionType
+from services.live.stores import Stores
 from services.storage.agent_settings import AgentSettingsError
 from services.storage.database import create_db_engine, ensure_schema
 from services.storage.schema import agent_performance, engagement_metrics, interventions
@@ -45,26 +48,42 @@ class Platform:
         return self.received
 
 
+def desk_over(engine: sa.Engine, client: redis.Redis, prefix: str) -> InterventionDesk:
+    ensure_schema(engine)
+    stores = Stores.over(engine)
+    sender = InterventionSender(stores.interventions, client, RedisNames(prefix))
+    return InterventionDesk(
+        sender, stores.agent_settings, stores.posteriors, TemplateLibrary(), rng=random.Random(7)
+    )
+
+
 @pytest.fixture
 def desk(
     make_settings: Callable[..., Settings], redis_client: redis.Redis
 ) -> Iterator[InterventionDesk]:
     settings = make_settings()
     engine = create_db_engine(settings.database_url)
-    ensure_schema(engine)
-    names = RedisNames(settings.redis_key_prefix)
-    yield InterventionDesk(engine, redis_client, names, TemplateLibrary(), rng=random.Random(7))
+    yield desk_over(engine, redis_client, settings.redis_key_prefix)
     engine.dispose()
 
 
 @pytest.fixture
+def desk_on_each_backend(
+    engine: sa.Engine, redis_client: redis.Redis, redis_prefix: str
+) -> InterventionDesk:
+    """A desk on SQLite (decisions serialised by BEGIN IMMEDIATE), then on PostgreSQL (by an
+    advisory lock)."""
+    return desk_over(engine, redis_client, redis_prefix)
+
+
+@pytest.fixture
 def followup(desk: InterventionDesk) -> InterventionFollowUp:
-    return InterventionFollowUp(desk.sender, RewardRule(delay_seconds=60))
+    return InterventionFollowUp(desk.sender, desk.posteriors, RewardRule(delay_seconds=60))
 
 
 @pytest.fixture
 def platform(desk: InterventionDesk, redis_client: redis.Redis) -> Iterator[Platform]:
-    listener = Platform(redis_client, desk.names)
+    listener = Platform(redis_client, desk.sender.names)
     yield listener
     listener.pubsub.close()
 
@@ -276,7 +295,7 @@ def test_delivery_outcomes_are_read_validated_and_applied(
     redis_client: redis.Redis,
     followup: InterventionFollowUp,
 ) -> None:
-    names = desk.names
+    names = desk.sender.names
     reader = OutcomeReader(redis_client, names, "test-consumer", 1000)
     reader.ensure_group()
     ok = desk.trigger(SESSION, InterventionType.POLL, "p", None)
@@ -320,7 +339,9 @@ def test_delivery_outcomes_are_read_validated_and_applied(
 
 def test_posteriors_are_shared_through_the_database(desk: InterventionDesk) -> None:
     _teach(desk, InterventionType.GAMIFICATION, successes=3, failures=1)
-    other = InterventionDesk(desk.engine, desk.client, desk.names, TemplateLibrary())
+    other = InterventionDesk(
+        desk.sender, desk.settings, DatabasePosteriors(desk.engine), TemplateLibrary()
+    )
     context = AgentContext.of("SUDDEN_DROP", 0.3, 120, -0.4)
     record = other.posteriors.records(context)[(context.key, InterventionType.GAMIFICATION)]
     assert (record.successes, record.failures) == (3, 1)
@@ -342,7 +363,7 @@ def test_outcomes_a_dead_consumer_left_pending_are_taken_over(
     redis_client: redis.Redis,
     followup: InterventionFollowUp,
 ) -> None:
-    names = desk.names
+    names = desk.sender.names
     OutcomeReader(redis_client, names, "dead", 1000).ensure_group()
     sent = desk.trigger(SESSION, InterventionType.POLL, "p", None)
     payload = {"success": True, "intervention_id": sent.intervention_id, "timestamp": "t"}
@@ -362,7 +383,7 @@ def test_a_poisoned_outcome_is_dead_lettered_and_does_not_hold_back_the_rest(
     redis_client: redis.Redis,
     followup: InterventionFollowUp,
 ) -> None:
-    names = desk.names
+    names = desk.sender.names
     reader = OutcomeReader(redis_client, names, "test-consumer", 1000)
     reader.ensure_group()
     first = desk.trigger(SESSION, InterventionType.POLL, "p", None)
@@ -415,8 +436,10 @@ def test_an_approval_being_sent_counts_against_the_rate_limit(
 
 
 def test_the_hourly_cap_holds_across_sessions_deciding_at_once(
-    desk: InterventionDesk, platform: Platform
+    desk_on_each_backend: InterventionDesk, redis_client: redis.Redis
 ) -> None:
+    desk = desk_on_each_backend
+    platform = Platform(redis_client, desk.sender.names)
     desk.settings.update("evt-1", {"hourly_cap": 1})
     results: list[str] = []
     barrier = threading.Barrier(3)
@@ -435,25 +458,64 @@ def test_the_hourly_cap_holds_across_sessions_deciding_at_once(
     for thread in threads:
         thread.join(20)
     assert sum("hourly cap of 1" in r for r in results) == 2
+    platform.pubsub.close()
 
 
-def test_dismissing_an_expired_suggestion_says_it_expired(
-    desk: InterventionDesk, followup: InterventionFollowUp
+def _approve_racing_expiry(
+    desk: InterventionDesk, followup: InterventionFollowUp, session: SessionContext
+) -> tuple[str, str]:
+    """The producer's approval and the collector's expiry of one suggestion, released at once:
+    the suggestion's final status and what the approval answered."""
+    # Shorter than the follow-up's 60 s for an approval stuck in sending, so the expiry below
+    # does not also take the approval being sent for a stuck one.
+    assert session.event_id is not None
+    desk.settings.update(session.event_id, {"suggestion_ttl_seconds": 30})
+    record = _propose(desk, session)
+    assert record.status == "pending" and record.expires_at is not None
+    answers: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def approve() -> None:
+        barrier.wait()
+        try:
+            answers.append(desk.approve(record.intervention_id, session.event_id, "p").status)
+        except InterventionError as exc:
+            answers.append(str(exc))
+
+    def expire() -> None:
+        barrier.wait()
+        # The collector's clock is past the suggestion's expiry; the producer's is not.
+        followup.expire(record.expires_at + timedelta(milliseconds=1))
+
+    threads = [threading.Thread(target=approve), threading.Thread(target=expire)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    final = desk.store.get(record.intervention_id)
+    assert final is not None
+    return final.status, answers[0]
+
+
+def test_approval_racing_the_collectors_expiry_executes_at_most_once(
+    desk_on_each_backend: InterventionDesk, redis_client: redis.Redis
 ) -> None:
-    record = _propose(desk)
-    with desk.engine.begin() as conn:
-        conn.execute(
-            sa.update(interventions)
-            .where(interventions.c.intervention_id == record.intervention_id)
-            .values(expires_at=record.time - timedelta(seconds=1))
-        )
-    with pytest.raises(InterventionError, match="already expired"):
-        desk.dismiss(record.intervention_id, "evt-1", "producer")
-    assert desk.store.get(record.intervention_id).status == "expired"
-
-
-def test_a_manual_launch_during_an_anomaly_learns_in_its_context(
-    desk: InterventionDesk, platform: Platform
-) -> None:
-    record = desk.trigger(SESSION, InterventionType.POLL, "p", "MASS_EXIT", deviation=-0.4)
-    assert record.context == AgentContext.of("MASS_EXIT", 0.3, 120, -0.4).key
+    """The web tier approves while the collector's follow-up expires the same suggestion: each
+    round exactly one of them moves it, and the platform hears of it at most once."""
+    desk = desk_on_each_backend
+    followup = InterventionFollowUp(desk.sender, desk.posteriors)
+    platform = Platform(redis_client, desk.sender.names)
+    finals = []
+    for n in range(12):
+        # Another event each round, so the hourly cap never decides the outcome.
+        session = SessionContext(f"sess-{n}", f"evt-{n}", 0.3, 120, 4.0)
+        final, answer = _approve_racing_expiry(desk, followup, session)
+        assert final in ("executed", "expired")
+        assert (answer == "executed") == (final == "executed")
+        finals.append(final)
+    executed = finals.count("executed")
+    wait_until(lambda: len(platform.drain()) >= executed, what="the executed ones' messages")
+    sent = platform.drain()
+    assert len(sent) == executed
+    assert len({message["intervention_id"] for message in sent}) == executed
+    platform.pubsub.close()

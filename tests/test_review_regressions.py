@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from app.runtime import Runtime
 from services.core.platform import LIVE_SYNC_STREAM, REACTION_STREAM
 from services.core.redis_bus import RedisNames
 from services.core.settings import ScoreWeights
@@ -110,8 +112,7 @@ def test_a_read_applies_entries_in_stamp_order_across_streams(
 def test_the_leader_ends_sessions_no_collector_ticks_any_more(
     run_collector: RunCollector,
 ) -> None:
-    collector = run_collector()
-    collector.chores.housekeeping_every = 0.5
+    collector = run_collector(housekeeping_every=0.5)
     long_ago = datetime.now(UTC) - timedelta(hours=2)
     collector.store.write_batch(
         [],
@@ -177,64 +178,52 @@ class _BrokenGenerator:
 
 
 def test_a_failing_agent_step_costs_only_that_step_never_the_tick(
-    make_settings: Any, redis_client: redis.Redis
+    make_runtime: Callable[..., Runtime],
 ) -> None:
     """Review: any error but a database one escaped follow_interventions, so the tick was
     re-run forever and the streams were never read again."""
     from services.agent.desk import SessionContext
-    from services.live.collector import Collector
-    from services.storage.database import create_db_engine, ensure_schema
-    from services.storage.metrics_store import MetricsStore
 
-    settings = make_settings(tick_seconds=1.0)
-    engine = create_db_engine(settings.database_url)
-    ensure_schema(engine)
-    collector = Collector(settings, redis_client, MetricsStore(engine))
-    try:
-        pending = collector.desk.propose(
-            SessionContext("s-old", "evt-1", 0.3, 50, 2.0), "SUDDEN_DROP", -0.5, None, "drop"
+    runtime = make_runtime(tick_seconds=1.0)
+    collector, engine = runtime.collector, runtime.engine
+    assert collector is not None
+    pending = collector.desk.propose(
+        SessionContext("s-old", "evt-1", 0.3, 50, 2.0), "SUDDEN_DROP", -0.5, None, "drop"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE interventions SET expires_at = :t"),
+            {"t": datetime.now(UTC) - timedelta(seconds=1)},
         )
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text("UPDATE interventions SET expires_at = :t"),
-                {"t": datetime.now(UTC) - timedelta(seconds=1)},
-            )
-        collector.desk.generator = _BrokenGenerator()
-        out = collector.book.score_tick(datetime.now(UTC).timestamp())
-        out.episodes.opened.append(
-            {
-                "session_id": "s-new",
-                "event_id": "evt-1",
-                "type": "MASS_EXIT",
-                "current_engagement": float("nan"),
-                "deviation": -0.4,
-                "episode_id": "ep",
-                "explanation": "left",
-                "signals": {"total_users": 40},
-            }
-        )
-        collector.follow_interventions(out.episodes.opened)  # must not raise
-        # The step after the broken one still ran: the old suggestion expired.
-        assert collector.desk.store.get(pending.intervention_id).status == "expired"
-    finally:
-        engine.dispose()
+    collector.desk.generator = _BrokenGenerator()
+    out = collector.book.score_tick(datetime.now(UTC).timestamp())
+    out.episodes.opened.append(
+        {
+            "session_id": "s-new",
+            "event_id": "evt-1",
+            "type": "MASS_EXIT",
+            "current_engagement": float("nan"),
+            "deviation": -0.4,
+            "episode_id": "ep",
+            "explanation": "left",
+            "signals": {"total_users": 40},
+        }
+    )
+    collector.follow_interventions(out.episodes.opened)  # must not raise
+    # The step after the broken one still ran: the old suggestion expired.
+    assert collector.desk.store.get(pending.intervention_id).status == "expired"
 
 
 def test_the_collectors_outcome_handler_acknowledges_what_it_reads(
-    make_settings: Any, redis_client: redis.Redis
+    make_runtime: Callable[..., Runtime], redis_client: redis.Redis
 ) -> None:
     """CI: the collector's handler answered True/False where the reader expects a reason or
     None, so every read's acknowledgements failed (a bool cannot go into a Redis command)."""
     from services.agent.desk import SessionContext
     from services.core.vocabulary import InterventionType
-    from services.live.collector import Collector
-    from services.storage.database import create_db_engine, ensure_schema
-    from services.storage.metrics_store import MetricsStore
 
-    settings = make_settings(tick_seconds=1.0)
-    engine = create_db_engine(settings.database_url)
-    ensure_schema(engine)
-    collector = Collector(settings, redis_client, MetricsStore(engine))
+    collector = make_runtime(tick_seconds=1.0).collector
+    assert collector is not None
     names = collector.names
     listener = redis_client.pubsub()
     listener.subscribe(names.agent_channel)
@@ -256,4 +245,3 @@ def test_the_collectors_outcome_handler_acknowledges_what_it_reads(
         assert redis_client.xlen(names.dead_letter) == 1
     finally:
         listener.close()
-        engine.dispose()

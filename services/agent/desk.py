@@ -11,14 +11,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -27,7 +25,6 @@ from services.agent.guards import GuardLimits, refusal
 from services.agent.posteriors import DatabasePosteriors
 from services.agent.sender import InterventionSender
 from services.agent.thompson import Choice, ThompsonSampler
-from services.core.redis_bus import RedisNames
 from services.core.vocabulary import AgentContext, AgentMode, InterventionStatus, InterventionType
 from services.storage.agent_settings import AgentSettings, AgentSettingsStore
 from services.storage.interventions import (
@@ -39,9 +36,6 @@ from services.storage.interventions import (
 log = logging.getLogger(__name__)
 
 S = InterventionStatus
-# SQLite has no row locks to serialise decisions; the embedded default runs in one process,
-# where this lock, shared by the collector's desk and the web tier's, does it.
-_SQLITE_DECISIONS = threading.Lock()
 # A manual launch outside any anomaly learns in contexts of its own.
 NO_ANOMALY = "NONE"
 
@@ -69,26 +63,24 @@ class SessionContext:
 class InterventionDesk:
     def __init__(
         self,
-        engine: Engine,
-        client: redis.Redis,
-        names: RedisNames,
+        sender: InterventionSender,
+        settings: AgentSettingsStore,
+        posteriors: DatabasePosteriors,
         generator: ContentGenerator,
         *,
         limits: GuardLimits | None = None,
         sampler: ThompsonSampler | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.engine = engine
-        self.client = client
-        self.names = names
+        self.sender = sender
+        self.store: InterventionStore = sender.store
+        self.engine: Engine = sender.engine
+        self.settings = settings
+        self.posteriors = posteriors
         self.generator = generator
         self.limits = limits or GuardLimits()
         self.sampler = sampler or ThompsonSampler()
         self.rng = rng or random.Random()
-        self.store = InterventionStore(engine)
-        self.sender = InterventionSender(engine, client, names)
-        self.settings = AgentSettingsStore(engine)
-        self.posteriors = DatabasePosteriors(engine)
 
     # -- the agent (collector) ------------------------------------------------------------------
 
@@ -354,8 +346,16 @@ class InterventionDesk:
                 )
                 yield conn
             return
-        with _SQLITE_DECISIONS, self.engine.begin() as conn:
-            yield conn
+        # SQLite has no row locks: BEGIN IMMEDIATE takes the database's write lock at once, so
+        # every thread and process deciding meanwhile waits (busy timeout) and then sees this.
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
 
 def _past(record: InterventionRecord, now: datetime) -> bool:

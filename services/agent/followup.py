@@ -21,12 +21,17 @@ STUCK_APPROVAL_SECONDS = 60.0
 
 
 class InterventionFollowUp:
-    def __init__(self, sender: InterventionSender, rule: RewardRule | None = None) -> None:
+    def __init__(
+        self,
+        sender: InterventionSender,
+        posteriors: DatabasePosteriors,
+        rule: RewardRule | None = None,
+    ) -> None:
         self.sender = sender
+        self.store: InterventionStore = sender.store
         self.engine: Engine = sender.engine
+        self.posteriors = posteriors
         self.rule = rule or RewardRule()
-        self.store = InterventionStore(self.engine)
-        self.posteriors = DatabasePosteriors(self.engine)
 
     def expire(self, now: datetime | None = None) -> list[InterventionRecord]:
         """Suggestions past their time, and approvals whose server died before sending."""

@@ -24,11 +24,11 @@ S = InterventionStatus
 
 
 class InterventionSender:
-    def __init__(self, engine: Engine, client: redis.Redis, names: RedisNames) -> None:
-        self.engine = engine
+    def __init__(self, store: InterventionStore, client: redis.Redis, names: RedisNames) -> None:
+        self.store = store
+        self.engine: Engine = store.engine
         self.client = client
         self.names = names
-        self.store = InterventionStore(engine)
 
     def execute(self, record: InterventionRecord) -> InterventionRecord:
         """Send an approved intervention to the platform (design §3) and record what happened."""

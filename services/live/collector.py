@@ -21,14 +21,13 @@ import redis
 from redis.exceptions import LockError
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.agent.content import TemplateLibrary
 from services.agent.desk import InterventionDesk, SessionContext
 from services.agent.followup import InterventionFollowUp
 from services.agent.outcomes import DeliveryOutcome, OutcomeReader
 from services.agent.reward import RewardRule
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 from services.core.settings import Settings
-from services.detection.event_settings import EventSettingsStore, valid_stored_overrides
+from services.detection.event_settings import valid_stored_overrides
 from services.ingest.stream_reader import StreamReader
 from services.ingest.windows import WindowConfig
 from services.live.chore_thread import ChoreThread
@@ -36,7 +35,7 @@ from services.live.collector_status import CollectorStatus
 from services.live.gc_tuning import collector_gc_thresholds
 from services.live.housekeeping import Housekeeping
 from services.live.session_book import Lifetimes, SessionBook, TickOutput
-from services.storage.metrics_store import MetricsStore
+from services.live.stores import Stores
 from services.storage.tick_writer import TickWriter, WriterThread
 
 log = logging.getLogger(__name__)
@@ -47,20 +46,33 @@ _MAX_BLOCK_MS = 1000
 _EMPTY_READ_PAUSE = 0.02
 _FAILURE_PAUSE = 1.0
 # How soon a change to an event's detector settings reaches its running detectors.
-_EVENT_SETTINGS_SECONDS = 15.0
+EVENT_SETTINGS_SECONDS = 15.0
 # How often the leader's chore thread runs its housekeeping.
-_HOUSEKEEPING_SECONDS = 15.0
+HOUSEKEEPING_SECONDS = 15.0
 
 
 class Collector:
-    def __init__(self, settings: Settings, client: redis.Redis, store: MetricsStore) -> None:
+    """Shared parts (the stores, the desk, the Redis names) come from the process's runtime;
+    the collector builds only what it alone uses (reader, book, writer, lease, follow-up)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: redis.Redis,
+        names: RedisNames,
+        stores: Stores,
+        desk: InterventionDesk,
+        *,
+        event_settings_every: float = EVENT_SETTINGS_SECONDS,
+        housekeeping_every: float = HOUSEKEEPING_SECONDS,
+    ) -> None:
         self.settings = settings
         self.client = client
-        self.names = RedisNames(settings.redis_key_prefix)
+        self.names = names
         self.tick_seconds = settings.tick_seconds
         self.reader = StreamReader(
             client,
-            self.names,
+            names,
             settings.consumer_name,
             settings.read_batch,
             settings.dead_letter_maxlen,
@@ -75,10 +87,11 @@ class Collector:
             settings.score,
             Lifetimes(settings.session_idle_seconds, settings.session_empty_seconds),
         )
-        self.store = store
-        self.writer = WriterThread(TickWriter(store.write_batch, settings.write_buffer_rows))
+        self.store = stores.metrics
+        self.event_settings = stores.event_settings
+        self.writer = WriterThread(TickWriter(self.store.write_batch, settings.write_buffer_rows))
         self.lease = client.lock(
-            self.names.leader_lease,
+            names.leader_lease,
             timeout=settings.lease_seconds,
             blocking=False,
             thread_local=False,
@@ -95,22 +108,23 @@ class Collector:
         self._reclaimed_at = 0.0
         self._event_settings_at = 0.0
         self._redis_backoff = 0.0
-        self.event_settings = EventSettingsStore(store.engine)
-        self.housekeeping = Housekeeping(settings, store)
-        self.desk = InterventionDesk(store.engine, client, self.names, TemplateLibrary())
+        self.event_settings_every = event_settings_every
+        self.desk = desk
         delay = settings.agent_reward_delay_seconds
         self.followup = InterventionFollowUp(
-            self.desk.sender, RewardRule(delay_seconds=delay, after_seconds=min(30.0, delay))
+            desk.sender,
+            stores.posteriors,
+            RewardRule(delay_seconds=delay, after_seconds=min(30.0, delay)),
         )
         self.outcomes = OutcomeReader(
-            client, self.names, settings.consumer_name, settings.dead_letter_maxlen
+            client, names, settings.consumer_name, settings.dead_letter_maxlen
         )
-        self.event_settings_every = _EVENT_SETTINGS_SECONDS
+        self.housekeeping = Housekeeping(settings, self.store)
         self.chores = ChoreThread(
             self.follow_interventions,
             self.housekeeping.run,
             lambda: self.is_leader,
-            housekeeping_every=_HOUSEKEEPING_SECONDS,
+            housekeeping_every=housekeeping_every,
         )
 
     # -- the loop -------------------------------------------------------------------------------

@@ -59,9 +59,9 @@ def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
 
 
 class OverviewQueries:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.settings = AgentSettingsStore(engine)
+    def __init__(self, settings: AgentSettingsStore) -> None:
+        self.settings = settings
+        self.engine: Engine = settings.engine
 
     def glance(self, records: Sequence[SessionRecord], now: datetime) -> list[SessionGlance]:
         ids = [record.session_id for record in records]

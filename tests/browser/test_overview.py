@@ -9,7 +9,7 @@ import pytest
 
 from app.runtime import Runtime
 from components import ids
-from services.storage.overview import OverviewQueries, sparkline
+from services.storage.overview import sparkline
 from services.storage.schema import anomalies
 from tests.browser.support import anomaly_row, episode, seed_session, stamps_from, wait_until
 
@@ -50,7 +50,7 @@ def test_sessions_are_ordered_by_attention(runtime: Runtime) -> None:
     open_episode(runtime, "warned", "ep-w", "WARNING")
     open_episode(runtime, "critical", "ep-c", "CRITICAL")
     records = runtime.store.list_sessions()
-    glances = OverviewQueries(runtime.engine).glance(records, datetime.now(UTC))
+    glances = runtime.stores.overview.glance(records, datetime.now(UTC))
     assert [g.record.session_id for g in glances] == ["critical", "warned", "low", "calm"]
     assert len(glances[0].trend) == 12 and glances[0].mode == "MANUAL"
 
