@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.core.push import episode_json
+from services.core.push import AnomalyMessage, AnomalyPhase, Episode
 from services.detection.detector import AnomalyEnded, AnomalyEscalated, AnomalyStarted, Transition
 
 _SEVERITY_RANK = {"WARNING": 1, "CRITICAL": 2}
+_PHASE_OF = {AnomalyStarted: AnomalyPhase.STARTED, AnomalyEscalated: AnomalyPhase.ESCALATED}
 
 
 def episode_id(started: AnomalyStarted) -> str:
@@ -28,7 +29,7 @@ def episode_id(started: AnomalyStarted) -> str:
 class EpisodeOutput:
     rows: list[dict[str, Any]] = field(default_factory=list)  # anomalies upserts
     detected: list[dict[str, Any]] = field(default_factory=list)  # anomaly:detected payloads
-    pushes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (session, message)
+    pushes: list[tuple[str, AnomalyMessage]] = field(default_factory=list)  # (session, message)
     opened: list[dict[str, Any]] = field(default_factory=list)  # rows of episodes begun this tick
 
 
@@ -48,14 +49,9 @@ class EpisodeLog:
             if row is None:
                 continue
             out.rows.append(dict(row))
-            phase = {AnomalyStarted: "started", AnomalyEscalated: "escalated"}.get(
-                type(transition), "ended"
-            )
+            phase = _PHASE_OF.get(type(transition), AnomalyPhase.ENDED)
             out.pushes.append(
-                (
-                    row["session_id"],
-                    {"kind": "anomaly", "phase": phase, "episode": episode_json(row)},
-                )
+                (row["session_id"], AnomalyMessage(phase=phase, episode=Episode.from_row(row)))
             )
             if isinstance(transition, AnomalyStarted):
                 out.detected.append(_detected_message(row))
@@ -68,7 +64,10 @@ class EpisodeLog:
             row.update(ended_at=at, recovered=False, recovery_seconds=None)
             out.rows.append(dict(row))
             out.pushes.append(
-                (session_id, {"kind": "anomaly", "phase": "ended", "episode": episode_json(row)})
+                (
+                    session_id,
+                    AnomalyMessage(phase=AnomalyPhase.ENDED, episode=Episode.from_row(row)),
+                )
             )
 
     def _apply(

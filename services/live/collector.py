@@ -25,6 +25,7 @@ from services.agent.desk import InterventionDesk, SessionContext
 from services.agent.followup import InterventionFollowUp
 from services.agent.outcomes import DeliveryOutcome, OutcomeReader
 from services.agent.reward import RewardRule
+from services.core.push import EndedMessage, TickMessage, TickSignals, encode
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 from services.core.settings import Settings
 from services.detection.event_settings import valid_stored_overrides
@@ -317,26 +318,26 @@ class Collector:
         computed_at = time.time()
         for i, update in enumerate(out.updates, start=1):
             pipe.publish(names.engagement_channel, json.dumps(update))
-            signals = dict(update["signals"], poll_active=out.poll_active[update["sessionId"]])
-            push = dict(update, kind="tick", computedAt=computed_at, signals=signals)
-            pipe.publish(names.push_channel(update["sessionId"]), json.dumps(push))
+            session_id = update["sessionId"]
+            tick = TickMessage(
+                timestamp=update["timestamp"],
+                sessionId=session_id,
+                eventId=update["eventId"],
+                score=update["score"],
+                signals=TickSignals(**update["signals"], poll_active=out.poll_active[session_id]),
+                computedAt=computed_at,
+            )
+            pipe.publish(names.push_channel(session_id), encode(tick))
             if i % _PUBLISH_CHUNK == 0:
                 pipe.execute()
         for message in out.episodes.detected:
             pipe.publish(names.anomaly_channel, json.dumps(message))
-        for session_id, push in out.episodes.pushes:
-            pipe.publish(names.push_channel(session_id), json.dumps(push))
+        for session_id, change in out.episodes.pushes:
+            pipe.publish(names.push_channel(session_id), encode(change))
+        ended_at = out.tick_time.isoformat()
         for session_id in out.ended:
-            pipe.publish(
-                names.push_channel(session_id),
-                json.dumps(
-                    {
-                        "kind": "ended",
-                        "sessionId": session_id,
-                        "timestamp": out.tick_time.isoformat(),
-                    }
-                ),
-            )
+            ended = EndedMessage(sessionId=session_id, timestamp=ended_at)
+            pipe.publish(names.push_channel(session_id), encode(ended))
         pipe.execute()
 
     def status(self) -> CollectorStatus:
