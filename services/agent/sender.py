@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.core.platform import PLATFORM_MESSAGE_TYPE
+from services.core.push import Intervention, InterventionMessage, encode
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 from services.core.vocabulary import InterventionStatus, InterventionType
 from services.storage.interventions import InterventionRecord, InterventionStore
@@ -78,14 +79,12 @@ class InterventionSender:
         return final
 
     def push(self, record: InterventionRecord) -> None:
-        message = {
-            "kind": "intervention",
-            "sessionId": record.session_id,
-            "intervention": record.as_json(),
-        }
+        message = InterventionMessage(
+            sessionId=record.session_id, intervention=Intervention.from_row(record)
+        )
         with contextlib.suppress(*REDIS_DOWN):
             # The database holds the truth; a page that misses this push catches up on reload.
-            self.client.publish(self.names.push_channel(record.session_id), json.dumps(message))
+            self.client.publish(self.names.push_channel(record.session_id), encode(message))
 
 
 def _now() -> datetime:

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from services.core.push import Intervention
 from services.core.vocabulary import InterventionStatus, InterventionType
 from services.storage.schema import agent_performance, engagement_metrics, interventions
 
@@ -29,10 +30,6 @@ class ExecutionHistory:
     session_recent: int  # the session's executions within the burst window
     event_hour: int  # the event's executions within the last hour
     type_last: Mapping[InterventionType, datetime]  # the session's latest per type
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +61,8 @@ class InterventionRecord:
         return cls(**{name: getattr(row, name) for name in cls.__slots__})
 
     def as_json(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in self.__slots__}
-        for name, value in data.items():
-            if isinstance(value, datetime):
-                data[name] = _iso(value)
-        return data
+        """The protocol's intervention object (services/core/push.py), as the API sends it."""
+        return Intervention.from_row(self).as_json()
 
 
 class InterventionStore:
