@@ -11,7 +11,6 @@ import json
 import logging
 import queue
 import socket
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, request
@@ -23,6 +22,20 @@ from app import access
 from app.runtime import Runtime
 from services.access.tokens import PanelKind
 from services.core.platform import valid_id
+from services.core.push import (
+    CLIENT_PING,
+    BackfillMessage,
+    BackfillPoint,
+    Episode,
+    ErrorMessage,
+    FeedState,
+    PongMessage,
+    PushKind,
+    PushProtocolError,
+    TickSignals,
+    encode,
+    peek_kind,
+)
 from services.live.push_hub import RESYNC
 
 log = logging.getLogger(__name__)
@@ -43,11 +56,11 @@ _CLOSE_INTERNAL = 1011
 _CLOSE_NORMAL = 1000
 _CLOSE_WAIT_SECONDS = 2.0
 
-PONG = json.dumps({"kind": "pong"})
+PONG = encode(PongMessage())
 
 
 def error_message(reason: str) -> str:
-    return json.dumps({"kind": "error", "error": reason})
+    return encode(ErrorMessage(error=reason))
 
 
 def reply_to_client(raw: str | bytes) -> str:
@@ -63,7 +76,7 @@ def reply_to_client(raw: str | bytes) -> str:
     if not isinstance(message, dict):
         return error_message('message must be a JSON object like {"type": "ping"}')
     kind = message.get("type")
-    if kind == "ping":
+    if kind == CLIENT_PING:
         return PONG
     if kind is None:
         return error_message('message has no "type"; the only type accepted is "ping"')
@@ -121,50 +134,51 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
 
 
 # What each panel's pass may receive, by message kind; `None` parts: everything (a producer).
-_KINDS_OF_PANEL: dict[PanelKind, frozenset[str]] = {
-    PanelKind.LIVE: frozenset({"tick", "anomaly"}),
-    PanelKind.ANOMALIES: frozenset({"anomaly"}),
-    PanelKind.INTERVENTIONS: frozenset({"intervention"}),
+_KINDS_OF_PANEL: dict[PanelKind, frozenset[PushKind]] = {
+    PanelKind.LIVE: frozenset({PushKind.TICK, PushKind.ANOMALY}),
+    PanelKind.ANOMALIES: frozenset({PushKind.ANOMALY}),
+    PanelKind.INTERVENTIONS: frozenset({PushKind.INTERVENTION}),
 }
-_ALWAYS = frozenset({"backfill", "ended", "hub_down"})
+_ALWAYS = frozenset({PushKind.BACKFILL, PushKind.ENDED, PushKind.HUB_DOWN})
 
 
-def allowed_kinds(parts: frozenset[PanelKind] | None) -> frozenset[str] | None:
+def allowed_kinds(parts: frozenset[PanelKind] | None) -> frozenset[PushKind] | None:
     if parts is None:
         return None
     return _ALWAYS.union(*(_KINDS_OF_PANEL[part] for part in parts))
 
 
-def socket_permits(text: str, kinds: frozenset[str] | None) -> bool:
+def socket_permits(text: str, kinds: frozenset[PushKind] | None) -> bool:
     if kinds is None:
         return True
     try:
-        kind = json.loads(text).get("kind")
-    except (ValueError, AttributeError):
+        return peek_kind(text) in kinds
+    except PushProtocolError:
         return False
-    return kind in kinds
 
 
-def backfill_message(runtime: Runtime, session_id: str, kinds: frozenset[str] | None = None) -> str:
+def backfill_message(
+    runtime: Runtime, session_id: str, kinds: frozenset[PushKind] | None = None
+) -> str:
     """The window the chart starts from; with `kinds`, only the parts they allow (points with
     ticks, episodes with anomalies)."""
     store = runtime.store
     points = store.recent_points(session_id, runtime.settings.chart_points)
     anomalies = store.session_episodes(session_id)
     record = store.get_session(session_id)
-    body: dict[str, Any] = {
-        "kind": "backfill",
-        "sessionId": session_id,
-        "status": record.status if record is not None else None,
+    chart = [BackfillPoint(p.time.isoformat(), p.score, TickSignals(**p.signals)) for p in points]
+    message = BackfillMessage(
+        sessionId=session_id,
+        status=record.status if record is not None else None,
         # Without the hub's Redis feed no ticks follow this backfill; the page says so.
-        "feed": "up" if runtime.hub.connected else "down",
-        "points": [point.as_json() for point in points] if _wants(kinds, "tick") else [],
-        "anomalies": anomalies if _wants(kinds, "anomaly") else [],
-    }
-    return json.dumps(body)
+        feed=FeedState.UP if runtime.hub.connected else FeedState.DOWN,
+        points=tuple(chart) if _wants(kinds, PushKind.TICK) else (),
+        anomalies=tuple(Episode(**e) for e in anomalies) if _wants(kinds, PushKind.ANOMALY) else (),
+    )
+    return encode(message)
 
 
-def _wants(kinds: frozenset[str] | None, kind: str) -> bool:
+def _wants(kinds: frozenset[PushKind] | None, kind: PushKind) -> bool:
     return kinds is None or kind in kinds
 
 

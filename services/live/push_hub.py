@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 
 import redis
 
+from services.core.push import HubDownMessage, ResyncMessage, encode
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 
 log = logging.getLogger(__name__)
 
 # Sent to every subscriber after the hub (re)subscribes: points may have been missed meanwhile.
-RESYNC = '{"kind":"resync"}'
-HUB_DOWN = '{"kind":"hub_down"}'
+RESYNC = encode(ResyncMessage())
+HUB_DOWN = encode(HubDownMessage())
 
 
 @dataclass(eq=False)
