@@ -1,6 +1,7 @@
 /*
  * Live chart push: one WebSocket per live page, started by a clientside callback with the
  * config from components/live_page.py (ids, texts, figure layout all come from there).
+ * The messages it reads, every kind and field: docs/push-protocol.md (services/core/push.py).
  *
  * Why the chart is fed the way it is: several dash_clientside.set_props calls on one prop
  * before React re-renders collapse into the last one, so a burst would lose points. Points are

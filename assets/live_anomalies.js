@@ -1,6 +1,7 @@
 /*
  * The live page's anomaly episodes: the list and the chart's bands, both redrawn from full
  * state (a map episodeId -> EPISODE) as components/anomalies.py draws the first render.
+ * The EPISODE object and the `anomaly` and `backfill` messages: docs/push-protocol.md.
  *
  * The list goes through set_props as component dicts whose texts are string children (React
  * escapes them). Bands go straight to plotly with Plotly.react on the graph's current data and

@@ -1,6 +1,7 @@
 /*
  * The live chart's figure and the checks that a batch sent to it has been drawn; the feed
- * itself (buffering, one batch in flight at a time) is in assets/live.js.
+ * itself (buffering, one batch in flight at a time) is in assets/live.js. Points and ticks as
+ * the server sends them: docs/push-protocol.md.
  */
 (function () {
     "use strict";

@@ -1,6 +1,7 @@
 /*
  * Texts of the live page for pushed data, formatted exactly as components/live_page.py and
- * components/anomalies.py format the page's first render. Pure functions, no DOM.
+ * components/anomalies.py format the page's first render. Pure functions, no DOM. The fields
+ * they read (signals, EPISODE): docs/push-protocol.md.
  */
 (function () {
     "use strict";
