@@ -62,7 +62,7 @@ IsoTime = Annotated[str, "an ISO 8601 time"]
 
 
 class PushProtocolError(ValueError):
-    """A text that is not a message of this protocol; the text says what is wrong and where."""
+    """Input that is not a message of this protocol; the error says what is wrong and where."""
 
 
 # -- the objects messages carry -----------------------------------------------------------------
