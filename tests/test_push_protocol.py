@@ -50,11 +50,9 @@ from services.core.settings import Settings
 from services.core.vocabulary import AnomalyType, Severity
 from services.detection.detector import AnomalyEnded, AnomalyStarted
 from services.ingest.contracts import SignalEvent, SignalKind
-from services.live.collector import Collector
 from services.live.push_hub import HUB_DOWN, RESYNC
 from services.storage.database import create_db_engine
-from services.storage.interventions import InterventionRecord
-from services.storage.metrics_store import MetricsStore
+from services.storage.interventions import InterventionRecord, InterventionStore
 from tests.browser.support import T0, anomaly_row, episode, seed_session, started_runtime
 from tests.waiting import wait_until
 
@@ -320,11 +318,11 @@ def push_listener(
 
 
 def test_the_collector_publishes_ticks_episodes_and_endings_the_decoder_accepts(
-    push_listener: tuple[Settings, redis.client.PubSub], redis_client: redis.Redis
+    push_listener: tuple[Settings, redis.client.PubSub], make_runtime: Callable[..., Runtime]
 ) -> None:
     settings, listener = push_listener
-    engine = create_db_engine(settings.database_url)
-    collector = Collector(settings, redis_client, MetricsStore(engine))
+    collector = make_runtime(redis_key_prefix=settings.redis_key_prefix).collector
+    assert collector is not None
     now = time.time()
     for user in ("u0", "u1", "u2"):
         collector.book.apply(SignalEvent(SignalKind.JOIN, "s-1", "evt-1", user), now - 10)
@@ -338,11 +336,8 @@ def test_the_collector_publishes_ticks_episodes_and_endings_the_decoder_accepts(
     )
     collector.book.episodes.record([fall, recovery], "evt-1", {}, out.episodes)
     out.ended.append("s-2")
-    try:
-        collector.publish_tick(out)
-        tick, started, ended_episode, ended = push_messages(listener, 4)
-    finally:
-        engine.dispose()
+    collector.publish_tick(out)
+    tick, started, ended_episode, ended = push_messages(listener, 4)
 
     assert isinstance(tick, TickMessage) and (tick.sessionId, tick.eventId) == ("s-1", "evt-1")
     poll_active = out.poll_active["s-1"]
@@ -364,7 +359,10 @@ def test_the_sender_pushes_the_intervention_object_the_api_returns(
     record = InterventionRecord(**(vars(INTERVENTION) | times))
     engine = create_db_engine(settings.database_url)
     try:
-        InterventionSender(engine, redis_client, RedisNames(settings.redis_key_prefix)).push(record)
+        sender = InterventionSender(
+            InterventionStore(engine), redis_client, RedisNames(settings.redis_key_prefix)
+        )
+        sender.push(record)
         (pushed,) = push_messages(listener, 1)
     finally:
         engine.dispose()
