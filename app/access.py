@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -41,7 +41,8 @@ from app.embed_access import (
     panel_of_path,
     redeem_embed_token,
 )
-from services.access.tokens import EmbedResource, PanelKind, Role, TokenRejected, verify_token
+from services.access.principal import OPEN_ACCESS, Principal
+from services.access.tokens import Role, TokenRejected, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -56,55 +57,6 @@ BROWSER_FAVICON = "/favicon.ico"
 # Dash's own XHR routes: answered with JSON errors, never with an HTML page.
 DASH_PREFIX = "/_dash"
 COOKIE_NAME = "ec_session"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    role: Role
-    events: frozenset[str] | None  # None: every event (open access)
-    subject: str
-    # Embed sign-ins: the panels their cookies open (events alone open nothing for them).
-    panels: frozenset[EmbedResource] = field(default_factory=frozenset)
-    name: str | None = None  # the token's `name` claim
-
-    @property
-    def actor(self) -> str:
-        """Who this is in the intervention log: the name the platform gave, else the role and
-        the sign-in's token id."""
-        if self.name:
-            return self.name
-        if self.events is None:
-            return f"{self.role.value} (open access)"
-        return f"{self.role.value} {self.subject[:8]}"
-
-    def may_see(self, event_id: str | None) -> bool:
-        if self.events is None:
-            return True
-        return event_id is not None and event_id in self.events
-
-    def holds_pass(self, resource: EmbedResource) -> bool:
-        """A redeemed embed token for this panel (its event was checked then)."""
-        return resource in self.panels
-
-    def may_embed(self, resource: EmbedResource) -> bool:
-        """Whether this principal may view the panel: with its pass, or as a producer
-        previewing it (the event is checked where the panel is rendered)."""
-        return self.holds_pass(resource) or self.role is Role.PRODUCER
-
-    def socket_parts(self, session_id: str) -> frozenset[PanelKind]:
-        """Which of its panels' passes cover this session's live socket: each allows only the
-        messages its panel shows."""
-        return frozenset(
-            panel.kind
-            for panel in self.panels
-            if panel.target == session_id and panel.kind in SOCKET_PANELS
-        )
-
-
-# The panels fed by the live socket.
-SOCKET_PANELS = frozenset({PanelKind.LIVE, PanelKind.ANOMALIES, PanelKind.INTERVENTIONS})
-
-OPEN_ACCESS = Principal(Role.PRODUCER, None, "open access (no AUTH_SECRET)")
 
 
 def current() -> Principal | None:
@@ -172,7 +124,7 @@ def _may_open(who: Principal, path: str) -> bool:
     panel = panel_of_path(path)
     if panel is not None:
         return who.may_embed(panel)
-    if who.role is Role.PRODUCER:
+    if who.is_producer:
         return True
     if who.panels and path.startswith(_EMBED_PATHS):
         return True
@@ -207,7 +159,7 @@ class EmbedPolicy:
 
 def is_producer() -> bool:
     found = current()
-    return found is not None and found.role is Role.PRODUCER
+    return found is not None and found.is_producer
 
 
 def _without_token() -> str:
