@@ -32,15 +32,14 @@ from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.embed_access import (
-    EMBED_PREFIX,
     EmbedRefused,
     PanelCookies,
     PanelPass,
     exchange_response,
     frame_ancestors,
-    panel_of_path,
     redeem_embed_token,
 )
+from components.embed_panels import EMBED_PREFIX, panel_of_path
 from services.access.principal import OPEN_ACCESS, Principal
 from services.access.tokens import Role, TokenRejected, verify_token
 

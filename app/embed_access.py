@@ -9,7 +9,8 @@ history and Referer. The iframe is cross-site, so the cookie is `SameSite=None; 
 Partitioned`: it goes only to this server, and only inside pages of the platform's site.
 
 Each resource has its own cookie, so panels loading side by side never overwrite each other's
-grant; at most MAX_PANEL_COOKIES are kept per partition so request headers stay small.
+grant; at most MAX_PANEL_COOKIES are kept per partition so request headers stay small. Panel
+paths are parsed in components/embed_panels.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote, unquote
 
 from flask import Response, redirect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -29,30 +29,8 @@ from services.access.tokens import AccessGrant, EmbedResource, PanelKind
 
 log = logging.getLogger(__name__)
 
-EMBED_PREFIX = "/embed/"
 COOKIE_PREFIX = "ec_embed_"
 MAX_PANEL_COOKIES = 12
-
-
-def panel_of_path(path: str) -> EmbedResource | None:
-    """The resource a decoded `/embed/<kind>/<id>` path shows (Flask's `request.path`), or None
-    for any other path."""
-    if not path.startswith(EMBED_PREFIX):
-        return None
-    try:
-        return EmbedResource.parse(path[len(EMBED_PREFIX) :])
-    except ValueError:
-        return None
-
-
-def panel_of_url(pathname: str) -> EmbedResource | None:
-    """The same for a path as the browser's address bar has it (percent-encoded), which is what
-    Dash's `dcc.Location` reports."""
-    return panel_of_path(unquote(pathname))
-
-
-def embed_href(resource: EmbedResource) -> str:
-    return f"{EMBED_PREFIX}{resource.kind.value}/{quote(resource.target, safe='')}"
 
 
 @dataclass(frozen=True, slots=True)

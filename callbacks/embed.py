@@ -12,7 +12,6 @@ from dash import Input, Output, State, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.access import Principal, current
-from app.embed_access import panel_of_url
 from app.runtime import Runtime
 from components import ids
 from components.agent_panel import intervention_log
@@ -22,6 +21,7 @@ from components.embed_panels import (
     event_tile_panel,
     intervention_log_panel,
     live_chart_panel,
+    panel_of_url,
     panel_problem,
     panel_socket_config,
 )

@@ -14,13 +14,12 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.access import Principal, current
-from app.embed_access import EMBED_PREFIX
 from app.runtime import Runtime
 from callbacks.embed import render_panel
 from callbacks.sessions import render_sessions
 from components import ids
 from components.agent_panel import agent_section
-from components.embed_panels import panel_problem
+from components.embed_panels import EMBED_PREFIX, panel_problem
 from components.event_settings_panel import settings_panel
 from components.home_page import error_page, home_body, home_page, not_found_page
 from components.live_page import (

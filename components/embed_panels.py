@@ -1,10 +1,11 @@
-"""Iframe panels (`/embed/<kind>/<id>`): one part of the product each, with minimal chrome,
-filling whatever frame the platform gives them."""
+"""Iframe panels (`/embed/<kind>/<id>`): their paths, and one part of the product each, with
+minimal chrome, filling whatever frame the platform gives them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote, unquote
 
 from dash import dcc, html
 
@@ -24,11 +25,33 @@ from components.live_page import (
     socket_config,
     waiting_message,
 )
-from services.access.tokens import PanelKind
+from services.access.tokens import EmbedResource, PanelKind
 from services.storage.metrics_store import ENDED, SessionRecord
 from services.storage.overview import SessionGlance
 
+EMBED_PREFIX = "/embed/"
 NO_SESSIONS_IN_EVENT = "No live sessions in this event right now."
+
+
+def panel_of_path(path: str) -> EmbedResource | None:
+    """The resource a decoded `/embed/<kind>/<id>` path shows (Flask's `request.path`), or None
+    for any other path."""
+    if not path.startswith(EMBED_PREFIX):
+        return None
+    try:
+        return EmbedResource.parse(path[len(EMBED_PREFIX) :])
+    except ValueError:
+        return None
+
+
+def panel_of_url(pathname: str) -> EmbedResource | None:
+    """The same for a path as the browser's address bar has it (percent-encoded), which is what
+    Dash's `dcc.Location` reports."""
+    return panel_of_path(unquote(pathname))
+
+
+def embed_href(resource: EmbedResource) -> str:
+    return f"{EMBED_PREFIX}{resource.kind.value}/{quote(resource.target, safe='')}"
 
 
 def panel_problem(text: str) -> html.Div:

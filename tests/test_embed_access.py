@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
-from app.embed_access import MAX_PANEL_COOKIES, PanelCookies, embed_href
+from app.embed_access import MAX_PANEL_COOKIES, PanelCookies
 from app.factory import create_app
 from app.live_socket import allowed_kinds, backfill_message, socket_permits
 from app.runtime import Runtime
@@ -22,6 +22,7 @@ from callbacks.agent import NOT_YOURS
 from callbacks.embed import NOT_ALLOWED
 from callbacks.routing import PANELS_ONLY
 from components import ids
+from components.embed_panels import embed_href
 from services.access.tokens import EmbedResource, PanelKind, Role, mint_token
 from services.core.settings import Settings
 from services.storage.schema import embed_token_uses
