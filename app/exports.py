@@ -14,10 +14,17 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import access
 from app.runtime import Runtime
-from app.session_filters import fitting_bucket, scoped_filter, session_span, url_params
 from components.sessions_page import COLUMNS
+from services.access.visibility import scoped_filter
 from services.core.platform import valid_id
-from services.storage.analyst_requests import QueryError, SeriesRequest, parse
+from services.storage.analyst_requests import (
+    QueryError,
+    SeriesRequest,
+    fitting_bucket,
+    parse,
+    session_span,
+    url_params,
+)
 from services.storage.session_queries import SessionQueries
 
 exports = Blueprint("exports", __name__, url_prefix="/export")

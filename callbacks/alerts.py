@@ -14,9 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import access
 from app.runtime import Runtime
-from callbacks.routing import visible_sessions
 from components import ids
 from components.alerts import alert_items
+from services.access.visibility import visible_sessions
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def register_alerts(app: dash.Dash, runtime: Runtime) -> None:
         try:
             others = [
                 record.session_id
-                for record in visible_sessions(runtime, who)
+                for record in visible_sessions(runtime.store, who)
                 if record.session_id != viewing
             ]
             found = queries.critical_alerts(

@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import access
 from app.runtime import Runtime
-from callbacks.routing import visible_events, visible_sessions
 from components import ids
 from components.live_page import event_options, live_href, session_options
+from services.access.visibility import visible_events, visible_sessions
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def register_live(app: dash.Dash, runtime: Runtime) -> None:
             shown = store.get_session(config["sessionId"]) if config else None
             if shown is not None and not who.may_see(shown.event_id):
                 shown = None
-            events = visible_events(runtime, who)
-            sessions = visible_sessions(runtime, who, event_id or None)
+            events = visible_events(store, who)
+            sessions = visible_sessions(store, who, event_id or None)
         except SQLAlchemyError:
             # The options on screen stay as they were; the next refresh tries again.
             log.warning("refreshing the live pickers failed on the database", exc_info=True)

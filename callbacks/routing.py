@@ -33,6 +33,7 @@ from components.live_page import (
 )
 from components.sessions_page import SESSIONS_PATH
 from services.access.tokens import Role
+from services.access.visibility import visible_events, visible_sessions
 from services.core.platform import valid_id
 from services.detection.episodes import DetectorSettings
 from services.detection.event_settings import effective, valid_stored_overrides
@@ -55,19 +56,9 @@ DATABASE_DOWN = (
 )
 
 
-def visible_events(runtime: Runtime, who: Principal) -> list[tuple[str, int]]:
-    return [item for item in runtime.store.list_events() if who.may_see(item[0])]
-
-
-def visible_sessions(
-    runtime: Runtime, who: Principal, event_id: str | None = None
-) -> list[SessionRecord]:
-    found = runtime.store.list_sessions(event_id=event_id)
-    return [record for record in found if who.may_see(record.event_id)]
-
-
 def glances(runtime: Runtime, who: Principal) -> list[SessionGlance]:
-    return runtime.stores.overview.glance(visible_sessions(runtime, who), datetime.now(UTC))
+    visible = visible_sessions(runtime.store, who)
+    return runtime.stores.overview.glance(visible, datetime.now(UTC))
 
 
 def render_path(
@@ -91,7 +82,7 @@ def render_path(
             return render_sessions(runtime, who, path, search), None
         if path == "/":
             page = home_page(
-                visible_events(runtime, who), glances(runtime, who), runtime.refresh_ms
+                visible_events(runtime.store, who), glances(runtime, who), runtime.refresh_ms
             )
             return page, None
         if path in (LIVE_PATH, LIVE_PATH + "/"):
@@ -106,7 +97,10 @@ def render_path(
 
 def _pickers_only(runtime: Runtime, who: Principal, problem: html.Div | None) -> html.Div:
     return picker_page(
-        visible_events(runtime, who), visible_sessions(runtime, who), runtime.refresh_ms, problem
+        visible_events(runtime.store, who),
+        visible_sessions(runtime.store, who),
+        runtime.refresh_ms,
+        problem,
     )
 
 
@@ -128,8 +122,8 @@ def _live(
     points = [point.as_json() for point in recent]
     page = live_page(
         record,
-        visible_events(runtime, who),
-        visible_sessions(runtime, who, record.event_id),
+        visible_events(runtime.store, who),
+        visible_sessions(runtime.store, who, record.event_id),
         points,
         settings.tick_seconds,
         runtime.refresh_ms,
@@ -186,7 +180,7 @@ def register_routing(app: dash.Dash, runtime: Runtime) -> None:
         if who is None or who.role is not Role.PRODUCER:
             raise PreventUpdate
         try:
-            return home_body(visible_events(runtime, who), glances(runtime, who))
+            return home_body(visible_events(runtime.store, who), glances(runtime, who))
         except SQLAlchemyError:
             log.warning("home refresh failed on the database", exc_info=True)
             return notice(DATABASE_DOWN, "error")

@@ -13,7 +13,6 @@ from dash import Input, Output, State, html
 
 from app.access import Principal
 from app.runtime import Runtime
-from app.session_filters import fitting_bucket, scoped_filter, session_span, url_params
 from components import ids
 from components.sessions_filters import SCORE_INPUTS, TYPE_PICKS
 from components.sessions_page import (
@@ -24,8 +23,16 @@ from components.sessions_page import (
     session_figure,
     sessions_page,
 )
+from services.access.visibility import scoped_filter, visible_events
 from services.core.platform import valid_id
-from services.storage.analyst_requests import QueryError, SeriesRequest, parse
+from services.storage.analyst_requests import (
+    QueryError,
+    SeriesRequest,
+    fitting_bucket,
+    parse,
+    session_span,
+    url_params,
+)
 from services.storage.session_queries import SessionQueries
 
 NOT_YOURS = "This session belongs to an event your sign-in does not name."
@@ -38,9 +45,7 @@ def render_sessions(runtime: Runtime, who: Principal, path: str, search: str) ->
     )
     if path.startswith(SESSIONS_PATH + "/"):
         return _detail(queries, who, path[len(SESSIONS_PATH) + 1 :], params)
-    events = sorted(
-        event for event, _ in runtime.store.list_events() if who.may_see(event) and event
-    )
+    events = sorted(event for event, _ in visible_events(runtime.store, who) if event)
     try:
         result = queries.sessions(scoped_filter(who, params))
     except QueryError as exc:

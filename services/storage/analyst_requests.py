@@ -1,11 +1,12 @@
 """What analysts and the JSON API may ask for: the past-sessions filter and a session's series,
 validated from text parameters, so every caller (API, pages, exports) refuses the same bad input
-with the same message."""
+with the same message; and the pages' parameters as their URLs carry them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,6 +35,25 @@ SORTABLE = (
     "avg_score",
     "min_score",
     "minutes_below",
+)
+# The filter's parameters in a page's URL (the exports take the same).
+FILTER_KEYS = (
+    "event",
+    "from",
+    "to",
+    "q",
+    "status",
+    "avg_min",
+    "avg_max",
+    "lowest_min",
+    "lowest_max",
+    "below",
+    "below_minutes",
+    "anomaly",
+    "intervention",
+    "sort",
+    "order",
+    "page",
 )
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -165,3 +185,33 @@ def parse(model: type[BaseModel], raw: dict[str, Any]) -> Any:
             message = str(error["msg"]).removeprefix("Value error, ")
             problems.append(f"{where}: {message}")
         raise QueryError("; ".join(problems)) from None
+
+
+def url_params(search: str) -> dict[str, str]:
+    """The page's parameters from its query string (unknown keys dropped, the last one wins)."""
+    return {
+        k: v
+        for k, v in parse_qsl(search.lstrip("?"))
+        if k in (*FILTER_KEYS, "bucket", "compare", "align")
+    }
+
+
+def session_span(session: dict[str, Any]) -> dict[str, str]:
+    """A series request's range for a whole session: from its start to an hour past its end
+    (its last tick included, whatever the bucket)."""
+    end = datetime.fromisoformat(session["ended_at"] or session["last_seen"])
+    return {"from": session["first_seen"], "to": (end + timedelta(hours=1)).isoformat()}
+
+
+def fitting_bucket(session: dict[str, Any]) -> str:
+    """The finest bucket (from 1 min) that shows the whole session within the point limit."""
+    span = session_span(session)
+    seconds = (
+        datetime.fromisoformat(span["to"]) - datetime.fromisoformat(span["from"])
+    ).total_seconds()
+    for name in ("1m", "5m"):
+        step = BUCKETS[name]
+        assert step is not None
+        if seconds / step.total_seconds() <= MAX_POINTS:
+            return name
+    return "1h"
