@@ -113,7 +113,7 @@ def _refuse(status: int, message: str) -> Response | tuple[Response, int]:
 
 
 # Analysts read past sessions; Dash's own routes serve every page, so each producer-only
-# callback checks the role itself (`producer_in_scope`).
+# callback checks the role itself (services/access/guard.py).
 _ANALYST_PATHS = ("/sessions", "/export/", DASH_PREFIX)
 # Embed panels run Dash and the live socket; the socket checks the session itself.
 _EMBED_PATHS = (DASH_PREFIX, "/ws/live/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dash
@@ -14,9 +15,11 @@ from app.health import health
 from app.live_socket import register_live_socket
 from app.runtime import Runtime
 from callbacks import register_callbacks
+from callbacks.boundary import WebDeps
 from components.shell import app_shell
 from services.access.embed_ledger import EmbedLedger
 from services.access.tokens import Role
+from services.storage.session_queries import SessionQueries
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -44,8 +47,24 @@ def create_app(runtime: Runtime) -> dash.Dash:
     server.register_blueprint(api)
     server.register_blueprint(exports)
     register_live_socket(server, runtime)
-    register_callbacks(app, runtime)
+    register_callbacks(app, web_deps(runtime), current)
     return app
+
+
+def web_deps(runtime: Runtime) -> WebDeps:
+    """What the callbacks get of the runtime: its stores and desk, never the runtime itself."""
+    settings = runtime.settings
+    return WebDeps(
+        stores=runtime.stores,
+        desk=runtime.desk,
+        session_queries=SessionQueries(
+            runtime.engine, settings.tick_seconds, runtime.database.has_aggregates
+        ),
+        clock=lambda: datetime.now(UTC),
+        chart_points=settings.chart_points,
+        tick_seconds=settings.tick_seconds,
+        refresh_ms=runtime.refresh_ms,
+    )
 
 
 def page_shell() -> html.Div:
@@ -56,7 +75,7 @@ def page_shell() -> html.Div:
     return app_shell(
         open_access(),
         embedded=who is not None and who.role is Role.EMBED,
-        producer=who is None or who.role is Role.PRODUCER,
+        producer=who is None or who.is_producer,
     )
 
 

@@ -7,20 +7,47 @@ from typing import Any
 
 import dash
 from dash import ClientsideFunction, Input, Output, State
+from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import access
-from app.runtime import Runtime
+from callbacks.boundary import LiveConfig, SignedIn, WebDeps, principal
 from components import ids
 from components.live_page import event_options, live_href, session_options
+from services.access.guard import Refusal, producer_session
+from services.access.principal import Principal
 from services.access.visibility import visible_events, visible_sessions
 
 log = logging.getLogger(__name__)
 
 
-def register_live(app: dash.Dash, runtime: Runtime) -> None:
-    store = runtime.store
+def refresh_pickers(
+    deps: WebDeps, who: Principal, event_id: str | None, viewing: LiveConfig | None
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The events' and sessions' options; the session on screen stays among them while `who`
+    may see it."""
+    if not who.is_producer:
+        raise PreventUpdate
+    metrics = deps.stores.metrics
+    try:
+        shown = producer_session(metrics, who, viewing.session_id) if viewing else None
+        events = visible_events(metrics, who)
+        sessions = visible_sessions(metrics, who, event_id or None)
+    except SQLAlchemyError:
+        # The options on screen stay as they were; the next refresh tries again.
+        log.warning("refreshing the live pickers failed on the database", exc_info=True)
+        raise PreventUpdate from None
+    current = None if isinstance(shown, Refusal) else shown
+    return event_options(events), session_options(sessions, current)
 
+
+def open_session(session_id: str | None, viewing: LiveConfig | None) -> str:
+    """The live page of the session picked, unless it is the one on screen."""
+    if not session_id or (viewing is not None and viewing.session_id == session_id):
+        raise PreventUpdate
+    return live_href(session_id)
+
+
+def register_live(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) -> None:
     @app.callback(
         Output(ids.EVENT_PICK, "options"),
         Output(ids.SESSION_PICK, "options"),
@@ -29,23 +56,8 @@ def register_live(app: dash.Dash, runtime: Runtime) -> None:
         State(ids.LIVE_CONFIG, "data"),
         prevent_initial_call=True,
     )
-    def refresh_pickers(
-        event_id: str | None, _n: int | None, config: dict[str, Any] | None
-    ) -> tuple[Any, Any]:
-        who = access.current()
-        if who is None or not access.is_producer():
-            return dash.no_update, dash.no_update
-        try:
-            shown = store.get_session(config["sessionId"]) if config else None
-            if shown is not None and not who.may_see(shown.event_id):
-                shown = None
-            events = visible_events(store, who)
-            sessions = visible_sessions(store, who, event_id or None)
-        except SQLAlchemyError:
-            # The options on screen stay as they were; the next refresh tries again.
-            log.warning("refreshing the live pickers failed on the database", exc_info=True)
-            return dash.no_update, dash.no_update
-        return event_options(events), session_options(sessions, shown)
+    def _refresh_pickers(event_id: str | None, _n: int | None, config: Any) -> Any:
+        return refresh_pickers(deps, principal(signed_in), event_id, LiveConfig.parse(config))
 
     @app.callback(
         Output(ids.URL, "pathname"),
@@ -53,10 +65,8 @@ def register_live(app: dash.Dash, runtime: Runtime) -> None:
         State(ids.LIVE_CONFIG, "data"),
         prevent_initial_call=True,
     )
-    def open_session(session_id: str | None, config: dict[str, Any] | None) -> Any:
-        if not session_id or (config is not None and config["sessionId"] == session_id):
-            return dash.no_update
-        return live_href(session_id)
+    def _open_session(session_id: str | None, config: Any) -> Any:
+        return open_session(session_id, LiveConfig.parse(config))
 
     # Runs on every page change: a config opens (or replaces) the socket, None closes it.
     app.clientside_callback(

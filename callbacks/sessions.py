@@ -1,145 +1,52 @@
-"""Analysts' pages: render `/sessions` and `/sessions/<id>` from the URL, and turn the filter
-form into a URL (so a link reproduces the view). Queries: services/storage/session_queries.py."""
+"""Analysts' pages: turn the filter and compare forms into a URL, so a link reproduces the view
+(callbacks/pages/sessions.py renders the pages from it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, State, html
+from dash import Input, Output, State
+from dash.exceptions import PreventUpdate
 
-from app.access import Principal
-from app.runtime import Runtime
 from components import ids
 from components.sessions_filters import SCORE_INPUTS, TYPE_PICKS
-from components.sessions_page import (
-    MAX_OVERLAYS,
-    SESSIONS_PATH,
-    Series,
-    session_detail_page,
-    session_figure,
-    sessions_page,
-)
-from services.access.visibility import scoped_filter, visible_events
-from services.core.platform import valid_id
-from services.storage.analyst_requests import (
-    QueryError,
-    SeriesRequest,
-    fitting_bucket,
-    parse,
-    session_span,
-    url_params,
-)
-from services.storage.session_queries import SessionQueries
+from services.storage.analyst_requests import url_params
 
-NOT_YOURS = "This session belongs to an event your sign-in does not name."
+# The filter form's fields, in the order its callback receives them.
+FILTER_FIELDS = ("event", "from", "to", "q", "status", *SCORE_INPUTS, "below", *TYPE_PICKS)
 
 
-def render_sessions(runtime: Runtime, who: Principal, path: str, search: str) -> html.Div:
-    params = url_params(search)
-    queries = SessionQueries(
-        runtime.engine, runtime.settings.tick_seconds, runtime.database.has_aggregates
-    )
-    if path.startswith(SESSIONS_PATH + "/"):
-        return _detail(queries, who, path[len(SESSIONS_PATH) + 1 :], params)
-    events = sorted(event for event, _ in visible_events(runtime.store, who) if event)
-    try:
-        result = queries.sessions(scoped_filter(who, params))
-    except QueryError as exc:
-        return sessions_page(params, events, None, f"These filters cannot be used: {exc}")
-    return sessions_page(params, events, result, None)
+def _listed(picked: object) -> str | None:
+    """A multi-select's values as one URL parameter."""
+    return ",".join(str(v) for v in picked) if isinstance(picked, list) else None
 
 
-def _detail(
-    queries: SessionQueries, who: Principal, raw_id: str, params: dict[str, str]
-) -> html.Div:
-    session_id = unquote(raw_id)
-    session = queries.session(session_id) if valid_id(session_id) else None
-    if session is None:
-        return html.Div(
-            f"No session “{session_id[:80]}” is known.", className="notice notice-error"
-        )
-    if not who.may_see(session["event_id"]):
-        return html.Div(NOT_YOURS, className="notice notice-error")
-    bucket = params.get("bucket") or fitting_bucket(session)
-    compare = params.get("compare", "")
-    align = "start" if params.get("align") == "start" else "clock"
-    anomalies = queries.anomalies(session_id)
-    interventions = queries.interventions(session_id)
-    counts = (len(anomalies), len(interventions))
-
-    def page(figure: dict[str, Any] | None, problem: str | None, shown: str) -> html.Div:
-        return session_detail_page(session, shown, figure, problem, counts, compare, align)
-
-    try:
-        others = _comparable(queries, who, session_id, compare)
-        request = parse(SeriesRequest, {"bucket": bucket} | session_span(session))
-        series = [_series(queries, session, request, align)]
-        for other in others:
-            span = parse(SeriesRequest, {"bucket": bucket} | session_span(other))
-            series.append(_series(queries, other, span, align))
-    except QueryError as exc:
-        return page(None, f"Cannot show that: {exc}", bucket)
-    offset = _offset(session, align)
-    bands = [
-        {
-            "x0": offset(ep["startedAt"]),
-            "x1": offset(ep.get("endedAt") or session["last_seen"]),
-            "severity": ep["severity"],
-            "episode_id": ep["episodeId"],
-        }
-        for ep in anomalies
-        if ep.get("startedAt")
-    ]
-    markers = [
-        {"x": offset(iv["executed_at"]), "text": f"{iv['type']}: {iv.get('preview') or ''}"}
-        for iv in interventions
-        if iv.get("executed_at")
-    ]
-    x_title = "minutes since the session started" if align == "start" else "time (UTC)"
-    figure = session_figure(series[0], series[1:], bands, markers, x_title)
-    return page(figure, None, request.bucket)
+def filter_search(chosen: Mapping[str, Any], search: str) -> str:
+    """The query string for the filters chosen; the current sort and order stay."""
+    values = {k: _listed(v) if k in TYPE_PICKS else v for k, v in chosen.items()}
+    kept = {k: v for k, v in url_params(search).items() if k in ("sort", "order")}
+    params = kept | {
+        k: str(v).strip() for k, v in values.items() if v is not None and str(v).strip()
+    }
+    if params.get("below") == "0.4" and "below_minutes" not in params:
+        del params["below"]  # the default: a shorter link
+    return f"?{urlencode(params)}" if params else ""
 
 
-def _comparable(
-    queries: SessionQueries, who: Principal, session_id: str, compare: str
-) -> list[dict[str, Any]]:
-    """The sessions to overlay: at most four, known, and of the principal's events."""
-    wanted = [part.strip() for part in compare.split(",") if part.strip()]
-    wanted = [sid for sid in dict.fromkeys(wanted) if sid != session_id]
-    if len(wanted) > MAX_OVERLAYS:
-        raise QueryError(f"compare: at most {MAX_OVERLAYS} other sessions")
-    found = []
-    for sid in wanted:
-        other = queries.session(sid) if valid_id(sid) else None
-        if other is None or not who.may_see(other["event_id"]):
-            raise QueryError(f"compare: no session “{sid[:80]}” among your events")
-        found.append(other)
-    return found
+def compare_search(compare: str | None, align: str | None, search: str) -> str:
+    """The query string for the sessions to overlay and their alignment; the bucket stays."""
+    params = {k: v for k, v in url_params(search).items() if k == "bucket"}
+    if compare and compare.strip():
+        params["compare"] = compare.strip()
+    if align == "start":
+        params["align"] = "start"
+    return f"?{urlencode(params)}" if params else ""
 
 
-def _offset(session: dict[str, Any], align: str) -> Callable[[str], Any]:
-    """Where a timestamp of `session` goes on the x axis."""
-    if align != "start":
-        return lambda stamp: stamp
-    start = datetime.fromisoformat(session["first_seen"])
-    return lambda stamp: round((datetime.fromisoformat(stamp) - start).total_seconds() / 60, 3)
-
-
-def _series(
-    queries: SessionQueries, session: dict[str, Any], request: SeriesRequest, align: str
-) -> Series:
-    points = queries.series(session["session_id"], request)
-    offset = _offset(session, align)
-    return Series(str(session["session_id"]), [offset(p["time"]) for p in points], points)
-
-
-def register_sessions(app: dash.Dash, runtime: Runtime) -> None:
-    register_compare(app)
-
+def register_sessions(app: dash.Dash) -> None:
     @app.callback(
         Output(ids.URL, "search"),
         Input(ids.SESSIONS_APPLY, "n_clicks"),
@@ -154,25 +61,12 @@ def register_sessions(app: dash.Dash, runtime: Runtime) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
-    def apply_filters(clicks: int | None, *values: Any) -> Any:
+    def _apply_filters(clicks: Any, *values: Any) -> Any:
         if not clicks:
-            return dash.no_update
-        *chosen_values, search = values
-        names = ["event", "from", "to", "q", "status", *SCORE_INPUTS, "below", *TYPE_PICKS]
-        chosen = dict(zip(names, chosen_values, strict=True))
-        for key in TYPE_PICKS:
-            picked = chosen[key]
-            chosen[key] = ",".join(str(v) for v in picked) if isinstance(picked, list) else None
-        kept = {k: v for k, v in url_params(search or "").items() if k in ("sort", "order")}
-        params = kept | {
-            k: str(v).strip() for k, v in chosen.items() if v is not None and str(v).strip()
-        }
-        if params.get("below") == "0.4" and "below_minutes" not in params:
-            del params["below"]  # the default: a shorter link
-        return f"?{urlencode(params)}" if params else ""
+            raise PreventUpdate
+        *chosen, search = values
+        return filter_search(dict(zip(FILTER_FIELDS, chosen, strict=True)), search or "")
 
-
-def register_compare(app: dash.Dash) -> None:
     @app.callback(
         Output(ids.URL, "search", allow_duplicate=True),
         Input(ids.SESSION_COMPARE_APPLY, "n_clicks"),
@@ -181,14 +75,7 @@ def register_compare(app: dash.Dash) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
-    def apply_compare(
-        clicks: int | None, compare: str | None, align: str | None, search: str | None
-    ) -> Any:
+    def _apply_compare(clicks: Any, compare: Any, align: Any, search: Any) -> Any:
         if not clicks:
-            return dash.no_update
-        params = {k: v for k, v in url_params(search or "").items() if k == "bucket"}
-        if compare and compare.strip():
-            params["compare"] = compare.strip()
-        if align == "start":
-            params["align"] = "start"
-        return f"?{urlencode(params)}" if params else ""
+            raise PreventUpdate
+        return compare_search(compare, align, search or "")

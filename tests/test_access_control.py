@@ -19,7 +19,7 @@ from app.cli import main
 from app.factory import create_app
 from app.runtime import Runtime
 from callbacks.agent import NOT_YOURS
-from callbacks.routing import NOT_YOUR_EVENT
+from callbacks.pages.live import NOT_YOUR_EVENT
 from components import ids
 from services.access.tokens import EmbedResource, Role, mint_token
 from services.core.settings import Settings
@@ -218,7 +218,7 @@ def test_callbacks_check_the_session_they_are_given(client: FlaskClient, runtime
     scope = {"id": ids.AGENT_PERFORMANCE_SCOPE, "property": "value", "value": "all"}
     hidden = call_dash(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-2")])
     # Nothing rendered for another event's session; for its own, the log and the panels.
-    assert hidden.get_json()["response"] == {}
+    assert hidden.status_code == 204
     shown = call_dash(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-1")])
     assert set(shown.get_json()["response"]) == {
         ids.AGENT_PENDING,

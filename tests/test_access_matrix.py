@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 from app.factory import create_app
 from app.runtime import Runtime
 from callbacks.agent import NOT_YOURS
-from callbacks.embed import NOT_ALLOWED
-from callbacks.routing import NOT_YOUR_EVENT, PANELS_ONLY, PRODUCERS_ONLY
+from callbacks.pages.embed import NOT_ALLOWED
+from callbacks.pages.live import NOT_YOUR_EVENT, PRODUCERS_ONLY
+from callbacks.pages.router import PANELS_ONLY
 from components import ids
 from services.access.tokens import EmbedResource, Role, mint_token
 from services.core.settings import Settings

@@ -19,8 +19,8 @@ from app.factory import create_app
 from app.live_socket import allowed_kinds, backfill_message, socket_permits
 from app.runtime import Runtime
 from callbacks.agent import NOT_YOURS
-from callbacks.embed import NOT_ALLOWED
-from callbacks.routing import PANELS_ONLY
+from callbacks.pages.embed import NOT_ALLOWED
+from callbacks.pages.router import PANELS_ONLY
 from components import ids
 from components.embed_panels import embed_href
 from services.access.tokens import EmbedResource, PanelKind, Role, mint_token

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import plotly.graph_objects as go
 import pytest
 
-from app.access import OPEN_ACCESS
+from app.factory import web_deps
 from app.live_socket import backfill_message
 from app.runtime import Runtime
-from callbacks.routing import render_path
+from callbacks.pages.router import render_path
 from components import ids
 from components.anomalies import (
     NO_ANOMALIES,
@@ -27,6 +27,7 @@ from components.anomalies import (
 )
 from components.figures import live_figure
 from components.live_page import socket_config
+from services.access.principal import OPEN_ACCESS
 from services.storage.metrics_store import LIVE, SessionRecord
 from tests.browser.support import T0, anomaly_row, episode, seed_session, stamps_from
 
@@ -154,7 +155,7 @@ def test_backfill_and_page_list_every_episode_and_band_the_windows(runtime: Runt
     # The list is the session's, newest first; only the chart's bands keep to its window.
     message = json.loads(backfill_message(runtime, "s1"))
     assert message["anomalies"] == [still, ended, gone]
-    page, _ = render_path(runtime, "/live/s1", OPEN_ACCESS)
+    page, _ = render_path(web_deps(runtime), OPEN_ACCESS, "/live/s1")
     text = str(page)
     assert "anomaly:open" in text and "anomaly:ended" in text and "anomaly:gone" not in text
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import plotly.graph_objects as go
 import pytest
 
-from app.access import OPEN_ACCESS
+from app.factory import web_deps
 from app.live_socket import MAX_CLIENT_MESSAGE_BYTES, reply_to_client
 from app.runtime import Runtime
-from callbacks.routing import render_path
+from callbacks.pages.router import render_path
 from components import ids
 from components.agent_panel import performance_table
 from components.figures import BAND_COLOURS, band_ranges, live_figure, live_layout
@@ -23,6 +23,7 @@ from components.live_page import (
     socket_config,
 )
 from components.sessions_page import Series, session_figure
+from services.access.principal import OPEN_ACCESS
 from services.agent.report import PerformanceRow
 from services.core.vocabulary import InterventionType
 from services.ingest.score import CATEGORY_BANDS
@@ -175,12 +176,13 @@ def test_anything_else_gets_a_clear_error(raw: str | bytes, reason: str) -> None
 
 
 def test_routes(runtime: Runtime) -> None:
+    deps = web_deps(runtime)
     seed_session(runtime, "a/b", stamps=stamps_from(T0, 3))
-    page, config = render_path(runtime, "/live/a%2Fb", OPEN_ACCESS)
+    page, config = render_path(deps, OPEN_ACCESS, "/live/a%2Fb")
     assert config is not None and config["sessionId"] == "a/b"
     assert "a/b" in str(page)
     for path in ("/", "/live", "/live/", "/live/unknown", "/live/%20x", "/elsewhere"):
-        page, config = render_path(runtime, path, OPEN_ACCESS)
+        page, config = render_path(deps, OPEN_ACCESS, path)
         assert config is None, path
-    assert "Page not found" in str(render_path(runtime, "/elsewhere", OPEN_ACCESS)[0])
-    assert "is not a valid session id" in str(render_path(runtime, "/live/%20x", OPEN_ACCESS)[0])
+    assert "Page not found" in str(render_path(deps, OPEN_ACCESS, "/elsewhere")[0])
+    assert "is not a valid session id" in str(render_path(deps, OPEN_ACCESS, "/live/%20x")[0])
