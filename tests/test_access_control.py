@@ -1,5 +1,8 @@
 """Access control with AUTH_SECRET set: sign-in by link, the cookie, and each role against each
-kind of route (page, Dash request, callback scope, WebSocket) for its own and another event."""
+kind of route (page, Dash request, callback scope, WebSocket) for its own and another event.
+
+Callbacks are called directly, with the principal access control derives from the cookie; one
+test goes through Dash's wire format to prove the registered callbacks get that principal."""
 
 from __future__ import annotations
 
@@ -9,20 +12,28 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+import dash
 import jwt
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from dash.exceptions import PreventUpdate
 from flask.testing import FlaskClient
 
+from app.access import current
 from app.cli import main
-from app.factory import create_app
+from app.factory import create_app, web_deps
 from app.runtime import Runtime
-from callbacks.agent import NOT_YOURS
+from callbacks.agent import NOT_YOURS, launch, render_agent, set_mode
+from callbacks.alerts import alerted_memory, poll_alerts
+from callbacks.boundary import LiveConfig
 from callbacks.pages.live import NOT_YOUR_EVENT
+from callbacks.routing import route
 from components import ids
+from services.access.principal import Principal
 from services.access.tokens import EmbedResource, Role, mint_token
 from services.core.settings import Settings
+from services.core.vocabulary import InterventionType
 from services.storage.schema import sessions
 from tests.browser.support import T0, seed_session, stamps_from, two_event_runtime
 
@@ -43,9 +54,28 @@ def client(runtime: Runtime) -> FlaskClient:
     return create_app(runtime).server.test_client()
 
 
-def sign_in(client: FlaskClient, role: Role, *events: str) -> None:
-    response = client.get(f"/?token={link(role, *events)}")
+def sign_in(client: FlaskClient, role: Role, *events: str) -> Principal:
+    return sign_in_with(client, link(role, *events))
+
+
+def sign_in_with(client: FlaskClient, token: str) -> Principal:
+    response = client.get(f"/?token={token}")
     assert response.status_code == 303
+    return principal_of(client)
+
+
+def principal_of(client: FlaskClient) -> Principal:
+    """The principal access control derives from the client's cookies: what callbacks get."""
+    with client:
+        assert client.get("/_dash-layout").status_code == 200
+        who = current()
+    assert who is not None
+    return who
+
+
+def page_of(runtime: Runtime, who: Principal, path: str, search: str = "") -> str:
+    """What the routing callback renders for `path`, as text to look for markers in."""
+    return str(route(web_deps(runtime), who, path, search)[0])
 
 
 def call_dash(client: FlaskClient, wanted: str, inputs: list[dict], state: list[dict]) -> Any:
@@ -184,47 +214,60 @@ def test_the_browsers_favicon_request_gets_the_icon(client: FlaskClient, role: R
     assert icon.status_code == 200 and icon.mimetype == "image/x-icon"
 
 
-def test_pages_show_only_the_signed_in_events(client: FlaskClient) -> None:
+def test_dash_requests_reach_the_callbacks_as_the_cookies_principal(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    """Over the wire: the registered callbacks get the signed-in principal, not the browser's
+    word (its config can name any session)."""
     sign_in(client, Role.PRODUCER, "evt-1")
 
-    def route(path: str) -> Any:
+    def routed(path: str) -> Any:
         inputs = [
             {"id": ids.URL, "property": "pathname", "value": path},
             {"id": ids.URL, "property": "search", "value": ""},
         ]
         return call_dash(client, ids.URL, inputs, []).get_json()
 
-    own = route("/live/s-1")
+    own = routed("/live/s-1")
     assert own["response"][ids.LIVE_CONFIG]["data"]["sessionId"] == "s-1"
-    other = route("/live/s-2")
+    other = routed("/live/s-2")
     assert NOT_YOUR_EVENT in json.dumps(other)
     assert other["response"][ids.LIVE_CONFIG]["data"] is None
-    home = json.dumps(route("/"))
-    assert "s-1" in home and "s-2" not in home and "evt-2" not in home
-
-
-def test_callbacks_check_the_session_they_are_given(client: FlaskClient, runtime: Runtime) -> None:
-    """The page's config comes from the browser: a forged session id must not act."""
-    sign_in(client, Role.PRODUCER, "evt-1")
     mode = {"id": ids.AGENT_MODE, "property": "value", "value": "AUTO"}
     forged = call_dash(client, ids.AGENT_MODE, [mode], [config("s-2")]).get_json()
     assert NOT_YOURS in json.dumps(forged)
     assert runtime.desk.settings.session_mode("s-2") is None
     allowed = call_dash(client, ids.AGENT_MODE, [mode], [config("s-1")]).get_json()
     assert "AUTO (set for this session)" in json.dumps(allowed)
+
+
+def test_pages_show_only_the_signed_in_events(client: FlaskClient, runtime: Runtime) -> None:
+    who = sign_in(client, Role.PRODUCER, "evt-1")
+    deps = web_deps(runtime)
+    _, own, _ = route(deps, who, "/live/s-1", "")
+    assert own is not None and own["sessionId"] == "s-1"
+    other, config, _ = route(deps, who, "/live/s-2", "")
+    assert NOT_YOUR_EVENT in str(other) and config is None
+    home = page_of(runtime, who, "/")
+    assert "s-1" in home and "s-2" not in home and "evt-2" not in home
+
+
+def test_callbacks_check_the_session_they_are_given(client: FlaskClient, runtime: Runtime) -> None:
+    """The page's config comes from the browser: a forged session id must not act."""
+    who = sign_in(client, Role.PRODUCER, "evt-1")
+    deps = web_deps(runtime)
+    note, forged = set_mode(deps, who, "AUTO", LiveConfig("s-2"))
+    assert note is dash.no_update and NOT_YOURS in str(forged)
+    assert runtime.desk.settings.session_mode("s-2") is None
+    note, _ = set_mode(deps, who, "AUTO", LiveConfig("s-1"))
+    assert "AUTO (set for this session)" in str(note)
     assert runtime.desk.settings.session_mode("s-1") is not None
-    signal = {"id": ids.AGENT_SIGNAL, "property": "data", "value": 1}
-    refresh = {"id": ids.AGENT_REFRESH, "property": "n_intervals", "value": 1}
-    scope = {"id": ids.AGENT_PERFORMANCE_SCOPE, "property": "value", "value": "all"}
-    hidden = call_dash(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-2")])
     # Nothing rendered for another event's session; for its own, the log and the panels.
-    assert hidden.status_code == 204
-    shown = call_dash(client, ids.AGENT_SIGNAL, [signal, refresh, scope], [config("s-1")])
-    assert set(shown.get_json()["response"]) == {
-        ids.AGENT_PENDING,
-        ids.INTERVENTION_LOG,
-        ids.AGENT_PERFORMANCE,
-    }
+    with pytest.raises(PreventUpdate):
+        render_agent(deps, who, LiveConfig("s-2"), "all")
+    pending, log, performance = render_agent(deps, who, LiveConfig("s-1"), "all")
+    assert "No suggestion is waiting" in str(pending)
+    assert "No interventions" in str(log) and "Measured across your 1 event(s)" in str(performance)
 
 
 @pytest.mark.parametrize(
@@ -260,14 +303,11 @@ def test_serve_refuses_to_run_open_unless_told_to(monkeypatch: pytest.MonkeyPatc
 def test_analysts_get_past_sessions_of_their_events_only(
     client: FlaskClient, runtime: Runtime
 ) -> None:
-    sign_in(client, Role.ANALYST, "evt-1")
+    who = sign_in(client, Role.ANALYST, "evt-1")
     assert client.get("/sessions").status_code == 200
-    url = {"id": ids.URL, "property": "pathname"}
-    search = {"id": ids.URL, "property": "search"}
 
     def page(path: str, query: str = "") -> str:
-        answer = call_dash(client, ids.URL, [url | {"value": path}, search | {"value": query}], [])
-        return json.dumps(answer.get_json())
+        return page_of(runtime, who, path, query)
 
     listing = page("/sessions", "?sort=session_id&order=asc")
     assert "s-1" in listing and "s-2" not in listing
@@ -277,9 +317,8 @@ def test_analysts_get_past_sessions_of_their_events_only(
     assert "does not name" in page("/sessions/s-2")
     assert "Live pages are for producers" in page("/live/s-1")
     # Producer-only callbacks refuse an analyst even within their event.
-    mode = {"id": ids.AGENT_MODE, "property": "value", "value": "AUTO"}
-    refused = call_dash(client, ids.AGENT_MODE, [mode], [config("s-1")]).get_json()
-    assert NOT_YOURS in json.dumps(refused)
+    _, refused = set_mode(web_deps(runtime), who, "AUTO", LiveConfig("s-1"))
+    assert NOT_YOURS in str(refused)
     assert runtime.desk.settings.session_mode("s-1") is None
     assert client.get("/ws/live/s-1").status_code == 403
 
@@ -303,28 +342,23 @@ def test_exports_match_the_database_and_the_scope(client: FlaskClient, runtime: 
 
 
 def test_a_comparison_only_overlays_sessions_of_the_principals_events(
-    client: FlaskClient,
+    client: FlaskClient, runtime: Runtime
 ) -> None:
-    sign_in(client, Role.ANALYST, "evt-1")
-    inputs = [
-        {"id": ids.URL, "property": "pathname", "value": "/sessions/s-1"},
-        {"id": ids.URL, "property": "search", "value": "?compare=s-2"},
-    ]
-    answer = json.dumps(call_dash(client, ids.URL, inputs, []).get_json())
+    who = sign_in(client, Role.ANALYST, "evt-1")
+    answer = page_of(runtime, who, "/sessions/s-1", "?compare=s-2")
     assert "no session" in answer and "among your events" in answer
-    too_many = [inputs[0], inputs[1] | {"value": "?compare=a,b,c,d,e"}]
-    assert "at most 4" in json.dumps(call_dash(client, ids.URL, too_many, []).get_json())
+    assert "at most 4" in page_of(runtime, who, "/sessions/s-1", "?compare=a,b,c,d,e")
 
 
 def test_review_regressions_of_the_analyst_pages(client: FlaskClient, runtime: Runtime) -> None:
     """Review: a malformed alert store from the browser gave a 500; a quote in a session id
     broke the export's header; a long session's default bucket exceeded the point limit."""
-    sign_in(client, Role.PRODUCER, "evt-1")
-    poll = {"id": ids.ALERT_POLL, "property": "n_intervals", "value": 1}
+    who = sign_in(client, Role.PRODUCER, "evt-1")
     for forged in ([1, 2], "x", 5, {"ep": True}):
-        stored = {"id": ids.ALERTED, "property": "data", "value": forged}
-        answer = call_dash(client, ids.ALERT_POLL, [poll], [stored, config("s-1")])
-        assert answer.status_code == 200
+        shown, remembered = poll_alerts(
+            web_deps(runtime), who, LiveConfig("s-1"), alerted_memory(forged)
+        )
+        assert shown == [] and remembered == {}
     quoted = 'q"\u00e9'
     seed_session(runtime, quoted, "evt-1", stamps=stamps_from(T0, 3))
     export = client.get("/export/sessions/q%22%C3%A9/series.csv?bucket=raw")
@@ -339,29 +373,19 @@ def test_review_regressions_of_the_analyst_pages(client: FlaskClient, runtime: R
             .where(sessions.c.session_id == "s-long")
             .values(first_seen=long_start)
         )
-    inputs = [
-        {"id": ids.URL, "property": "pathname", "value": "/sessions/s-long"},
-        {"id": ids.URL, "property": "search", "value": ""},
-    ]
-    page = json.dumps(call_dash(client, ids.URL, inputs, []).get_json())
+    page = page_of(runtime, who, "/sessions/s-long")
     assert "session-graph" in page and "Cannot show that" not in page
     assert client.get("/export/sessions/s-long/series.csv").status_code == 200
 
 
 def test_the_intervention_log_names_who_launched(client: FlaskClient, runtime: Runtime) -> None:
-    def launch(token: str) -> str | None:
-        assert client.get(f"/?token={token}").status_code == 303
-        states = [
-            {"id": ids.AGENT_LAUNCH_TYPE, "property": "value", "value": "POLL"},
-            config("s-1"),
-            {"id": ids.AGENT_SIGNAL, "property": "data", "value": 0},
-        ]
-        clicked = {"id": ids.AGENT_LAUNCH, "property": "n_clicks", "value": 1}
-        assert call_dash(client, ids.AGENT_LAUNCH, [clicked], states).status_code == 200
+    def launched_by(token: str) -> str | None:
+        who = sign_in_with(client, token)
+        launch(web_deps(runtime), who, InterventionType.POLL, LiveConfig("s-1"), 0)
         return runtime.desk.store.for_session("s-1", 1)[0].approved_by
 
     named = mint_token(SECRET, Role.PRODUCER, ["evt-1"], 600, name="Ada Lovelace")
-    assert launch(named) == "Ada Lovelace"
+    assert launched_by(named) == "Ada Lovelace"
     unnamed = link(Role.PRODUCER, "evt-1")
     token_id = jwt.decode(unnamed, SECRET, algorithms=["HS256"], issuer="engagement-conductor")
-    assert launch(unnamed) == f"producer {token_id['jti'][:8]}"
+    assert launched_by(unnamed) == f"producer {token_id['jti'][:8]}"

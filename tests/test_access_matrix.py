@@ -1,25 +1,25 @@
 """The authorisation matrix: every role against every kind of route (page, export, panel, socket,
-Dash callback) for a session of its own event and one of another event."""
+Dash callback) for a session of its own event and one of another event. Callbacks are called
+directly, with the principal each role's cookies give."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask.testing import FlaskClient
 
-from app.factory import create_app
+from app.factory import create_app, web_deps
 from app.runtime import Runtime
-from callbacks.agent import NOT_YOURS
+from callbacks.agent import NOT_YOURS, set_mode
+from callbacks.boundary import LiveConfig
 from callbacks.pages.embed import NOT_ALLOWED
 from callbacks.pages.live import NOT_YOUR_EVENT, PRODUCERS_ONLY
 from callbacks.pages.router import PANELS_ONLY
-from components import ids
 from services.access.tokens import EmbedResource, Role, mint_token
 from services.core.settings import Settings
 from tests.browser.support import two_event_runtime
-from tests.test_access_control import call_dash, config
+from tests.test_access_control import page_of, principal_of
 
 SECRET = "m" * 40
 ROLES = ("producer", "analyst", "embed", "nobody")
@@ -80,23 +80,16 @@ def test_http_routes(runtime: Runtime, role: str) -> None:
 
 @pytest.mark.parametrize("role", ROLES[:3])
 def test_dash_callbacks(runtime: Runtime, role: str) -> None:
-    client = signed_in(runtime, role)
+    who = principal_of(signed_in(runtime, role))
     for route, expected in PAGES.items():
         for scope, markers in zip(("own", "other"), expected, strict=True):
             path = route.format(s=SESSION[scope])
-            inputs = [
-                {"id": ids.URL, "property": "pathname", "value": path},
-                {"id": ids.URL, "property": "search", "value": ""},
-            ]
-            page = json.dumps(call_dash(client, ids.URL, inputs, []).get_json())
+            page = page_of(runtime, who, path)
             assert markers[ROLES.index(role)] in page, (role, path)
     # A producer action, on its own event's session and on another's.
     for scope in ("own", "other"):
         session_id = SESSION[scope]
-        mode = {"id": ids.AGENT_MODE, "property": "value", "value": "AUTO"}
-        answer = json.dumps(
-            call_dash(client, ids.AGENT_MODE, [mode], [config(session_id)]).get_json()
-        )
+        answer = str(set_mode(web_deps(runtime), who, "AUTO", LiveConfig(session_id)))
         allowed = role == "producer" and scope == "own"
         assert (NOT_YOURS not in answer) is allowed, (role, scope)
         assert (runtime.desk.settings.session_mode(session_id) is not None) is allowed

@@ -1,6 +1,7 @@
 """Iframe panels with AUTH_SECRET set: an embed token is redeemed once, at its own panel, for a
 partitioned cookie that opens that panel (its Dash requests and live socket) and nothing else;
-only panels may be framed, by the allow-list."""
+only panels may be framed, by the allow-list. Callbacks are called directly with the principal
+the cookies give; one test goes through Dash's wire format."""
 
 from __future__ import annotations
 
@@ -12,22 +13,26 @@ from typing import Any
 import jwt
 import pytest
 import sqlalchemy as sa
+from dash.exceptions import PreventUpdate
 from flask.testing import FlaskClient
 
 from app.embed_access import MAX_PANEL_COOKIES, PanelCookies
-from app.factory import create_app
+from app.factory import create_app, web_deps
 from app.live_socket import allowed_kinds, backfill_message, socket_permits
 from app.runtime import Runtime
-from callbacks.agent import NOT_YOURS
+from callbacks.agent import NOT_YOURS, set_mode
+from callbacks.boundary import LiveConfig
+from callbacks.embed import refresh_panel
 from callbacks.pages.embed import NOT_ALLOWED
 from callbacks.pages.router import PANELS_ONLY
+from callbacks.routing import route
 from components import ids
-from components.embed_panels import embed_href
+from components.embed_panels import embed_href, panel_of_url
 from services.access.tokens import EmbedResource, PanelKind, Role, mint_token
 from services.core.settings import Settings
 from services.storage.schema import embed_token_uses
 from tests.browser.support import T0, seed_session, stamps_from, two_event_runtime
-from tests.test_access_control import call_dash, config
+from tests.test_access_control import call_dash, principal_of
 
 SECRET = "e" * 40
 PLATFORM = "https://platform.example"
@@ -149,12 +154,26 @@ def test_bad_embed_tokens_are_refused_without_a_cookie(
     assert client.get(f"/embed/{path}").status_code == 401
 
 
-def route(client: FlaskClient, path: str) -> dict[str, Any]:
-    inputs = [
-        {"id": ids.URL, "property": "pathname", "value": path},
-        {"id": ids.URL, "property": "search", "value": ""},
-    ]
-    return call_dash(client, ids.URL, inputs, []).get_json()["response"]
+def routed(runtime: Runtime, client: FlaskClient, path: str) -> tuple[str, dict[str, Any] | None]:
+    """The page the routing callback renders for the client's cookies, as text, and its config."""
+    page, config, _ = route(web_deps(runtime), principal_of(client), path, "")
+    return str(page), config
+
+
+def test_an_embed_cookie_reaches_the_callbacks_through_dash(client: FlaskClient) -> None:
+    open_panel(client, "live/s-1")
+
+    def over_the_wire(path: str) -> dict[str, Any]:
+        inputs = [
+            {"id": ids.URL, "property": "pathname", "value": path},
+            {"id": ids.URL, "property": "search", "value": ""},
+        ]
+        return call_dash(client, ids.URL, inputs, []).get_json()["response"]
+
+    own = over_the_wire("/embed/live/s-1")
+    assert own[ids.LIVE_CONFIG]["data"]["sessionId"] == "s-1"
+    other = over_the_wire("/embed/live/s-2")
+    assert NOT_ALLOWED in json.dumps(other) and other[ids.LIVE_CONFIG]["data"] is None
 
 
 def test_an_embed_sign_in_opens_its_panel_and_nothing_else(
@@ -169,19 +188,18 @@ def test_an_embed_sign_in_opens_its_panel_and_nothing_else(
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200 and "shell-embed" in layout.text
     assert "Past sessions" not in layout.text  # no navigation inside the frame
-    # Dash requests: the routing callback renders only the granted panel.
-    own = route(client, "/embed/live/s-1")
-    assert own[ids.LIVE_CONFIG]["data"]["sessionId"] == "s-1"
-    assert own[ids.LIVE_CONFIG]["data"]["ids"]["anomalies"] is None
-    other = route(client, "/embed/live/s-2")
-    assert NOT_ALLOWED in json.dumps(other) and other[ids.LIVE_CONFIG]["data"] is None
+    # The routing callback renders only the granted panel.
+    _, own = routed(runtime, client, "/embed/live/s-1")
+    assert own is not None and own["sessionId"] == "s-1"
+    assert own["ids"]["anomalies"] is None
+    other, config = routed(runtime, client, "/embed/live/s-2")
+    assert NOT_ALLOWED in other and config is None
     for path in ("/live/s-1", "/sessions", "/sessions/s-1", "/"):
-        page = json.dumps(route(client, path))
+        page, _ = routed(runtime, client, path)
         assert PANELS_ONLY in page and "s-1" not in page.replace("/s-1", ""), path
     # Producer callbacks refuse it even for its own session.
-    mode = {"id": ids.AGENT_MODE, "property": "value", "value": "AUTO"}
-    refused = call_dash(client, ids.AGENT_MODE, [mode], [config("s-1")]).get_json()
-    assert NOT_YOURS in json.dumps(refused)
+    _, refused = set_mode(web_deps(runtime), principal_of(client), "AUTO", LiveConfig("s-1"))
+    assert NOT_YOURS in str(refused)
     assert runtime.desk.settings.session_mode("s-1") is None
     # The live socket: its own session up to the upgrade, nothing else, never cross-origin.
     assert client.get("/ws/live/s-1").status_code == 426
@@ -195,27 +213,24 @@ def test_panels_render_and_refresh_only_within_their_grant(
     seed_session(runtime, "s-3", "evt-1", stamps=stamps_from(T0, 3))
     open_panel(client, "interventions/s-1")
     open_panel(client, "event/evt-1")
-    tile = json.dumps(route(client, "/embed/event/evt-1"))
+    tile, _ = routed(runtime, client, "/embed/event/evt-1")
     assert "s-1" in tile and "s-3" in tile and "s-2" not in tile
     assert "/live/" not in tile  # no links out of the frame
-    log_panel = route(client, "/embed/interventions/s-1")
-    assert log_panel[ids.LIVE_CONFIG]["data"]["ids"]["agentSignal"] == ids.EMBED_SIGNAL
-    assert log_panel[ids.LIVE_CONFIG]["data"]["ids"]["graph"] is None
+    _, log_panel = routed(runtime, client, "/embed/interventions/s-1")
+    assert log_panel is not None and log_panel["ids"]["agentSignal"] == ids.EMBED_SIGNAL
+    assert log_panel["ids"]["graph"] is None
 
-    def refresh(path: str) -> Any:
-        inputs = [
-            {"id": ids.EMBED_REFRESH, "property": "n_intervals", "value": 1},
-            {"id": ids.EMBED_SIGNAL, "property": "data", "value": 1},
-        ]
-        state = [{"id": ids.URL, "property": "pathname", "value": path}]
-        return call_dash(client, ids.EMBED_REFRESH, inputs, state)
+    who = principal_of(client)
 
-    assert "No interventions" in json.dumps(refresh("/embed/interventions/s-1").get_json())
-    assert "s-3" in json.dumps(refresh("/embed/event/evt-1").get_json())
+    def refresh(path: str) -> str:
+        return str(refresh_panel(web_deps(runtime), who, panel_of_url(path)))
+
+    assert "No interventions" in refresh("/embed/interventions/s-1")
+    assert "s-3" in refresh("/embed/event/evt-1")
     # Paths the sign-in holds no pass for render nothing.
     for path in ("/embed/interventions/s-3", "/embed/event/evt-2", "/embed/live/s-1"):
-        answer = refresh(path)
-        assert answer.status_code == 204 or answer.get_json()["response"] == {}, path
+        with pytest.raises(PreventUpdate):
+            refresh(path)
     assert client.get("/ws/live/s-1").status_code == 426  # the log follows pushes
 
 
@@ -269,7 +284,7 @@ def test_ids_with_url_characters_come_back_to_their_panel(
         assert answer.status_code == 303, (odd, answer.data)
         location = answer.headers["Location"]
         assert client.get(location).status_code == 200, (odd, location)
-        config = route(client, location)[ids.LIVE_CONFIG]["data"]
+        _, config = routed(runtime, client, location)
         assert config is not None and config["sessionId"] == odd
 
 
@@ -280,7 +295,8 @@ def test_a_product_sign_in_keeps_its_panels(client: FlaskClient, runtime: Runtim
     assert client.get(f"/?token={token}").status_code == 303
     open_panel(client, "live/s-1")
     assert client.get("/embed/live/s-1").status_code == 200
-    assert route(client, "/embed/live/s-1")[ids.LIVE_CONFIG]["data"]["sessionId"] == "s-1"
+    _, config = routed(runtime, client, "/embed/live/s-1")
+    assert config is not None and config["sessionId"] == "s-1"
     assert client.get("/ws/live/s-1").status_code == 426
     # The analyst's own role and scope are unchanged.
     assert client.get("/sessions").status_code == 200
