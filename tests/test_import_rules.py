@@ -1,6 +1,7 @@
 """The house's import rules, read from the source: domains import only those beneath them,
-nothing in services/ reaches for the web tier, the simulator stays out of production code, and
-no module imports itself in a circle."""
+nothing in services/ reaches for the web tier, the web tier's layers point one way (app/ ->
+callbacks/ -> components/), the simulator stays out of production code, and no module imports
+itself in a circle."""
 
 from __future__ import annotations
 
@@ -80,6 +81,29 @@ def test_services_import_no_web_tier_and_only_their_own_layers(module: str) -> N
         if own is None or other is None or other == own:
             continue
         assert other in DOMAIN_MAY_IMPORT[own], f"{module} ({own}) imports {imported} ({other})"
+
+
+# What each layer of the web tier must never import: app/ wires callbacks/ (which take their
+# dependencies and the principal as arguments), and components/ only lays out data.
+WEB_LAYER_MAY_NOT_IMPORT: dict[str, tuple[str, ...]] = {
+    "callbacks": ("app",),
+    "components": ("app", "callbacks"),
+}
+# The pages callbacks render share with them only the boundary (dependencies, principal).
+PAGES = "callbacks.pages"
+PAGES_MAY_IMPORT_OF_CALLBACKS = ("callbacks.boundary", PAGES)
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in MODULES if m.split(".")[0] in WEB_LAYER_MAY_NOT_IMPORT)
+)
+def test_the_web_tiers_layers_import_downwards_only(module: str) -> None:
+    refused = WEB_LAYER_MAY_NOT_IMPORT[module.split(".")[0]]
+    for imported in imports_of(MODULES[module]):
+        assert imported.split(".")[0] not in refused, f"{module} imports {imported}"
+        if module.startswith(PAGES) and imported.startswith("callbacks"):
+            allowed = imported.startswith(PAGES_MAY_IMPORT_OF_CALLBACKS)
+            assert allowed, f"{module} imports {imported}"
 
 
 def test_only_the_cli_tests_and_benches_import_the_simulation() -> None:
