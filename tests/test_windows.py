@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from services.core.platform import SIGNAL_NAMES
 from services.ingest.contracts import SignalEvent, SignalKind
-from services.ingest.windows import RateCounter, SessionWindow, WindowConfig
+from services.ingest.windows import RateCounter, SessionSignals, SessionWindow, WindowConfig
 
 T0 = 1_800_000_000.0
 CFG = WindowConfig(tick_seconds=5, rate_window_seconds=60, active_window_seconds=120)
@@ -134,3 +135,136 @@ def test_per_tick_counts_cover_only_the_events_since_the_previous_tick() -> None
         quiet.leaves_in_tick,
     ) == (0, 0, 0, 0)
     assert quiet.chat_msgs_per_min > 0  # the minute-long rate still remembers them
+
+
+# ----------------------------------------------------------------------------- edge states
+
+
+def test_each_second_of_the_window_expires_on_its_own() -> None:
+    counter = RateCounter(60)
+    counter.add(0.0)
+    counter.add(1.0)
+    counter.add(1.5)
+    assert counter.count(60.5) == 2  # second 0 has left, second 1 has not
+    assert counter.count(61.5) == 0
+
+
+def test_the_window_keeps_its_session_and_the_first_event_id_it_knew() -> None:
+    w = SessionWindow("s1", "e1", CFG, T0)
+    w.apply(SignalEvent(SignalKind.CHAT, "s1", "e2", "u1"), T0 + 1)
+    assert (w.session_id, w.event_id) == ("s1", "e1")
+
+
+def test_last_event_time_never_goes_back_for_a_backlogged_entry() -> None:
+    w = window_with_audience(1)
+    w.apply(ev(SignalKind.CHAT, "u0"), T0 + 30)
+    w.apply(ev(SignalKind.CHAT, "u0"), T0 + 10)  # reclaimed from a consumer that died
+    assert w.last_event_at == T0 + 30
+
+
+def test_an_empty_room_snapshots_to_zeros() -> None:
+    w = SessionWindow("s1", "e1", CFG, T0)
+    assert w.snapshot(T0 + 60) == SessionSignals(0.0, 0.0, 0, 0, 0.0, 0.0, False)
+
+
+def test_the_first_tick_counts_its_events_from_zero() -> None:
+    w = SessionWindow("s1", "e1", CFG, T0)
+    for user in ("u1", "u2"):
+        w.apply(ev(SignalKind.JOIN, user), T0)
+        w.apply(ev(SignalKind.CHAT, user), T0 + 1)
+    w.apply(ev(SignalKind.LEAVE, "u1"), T0 + 2)
+    w.apply(ev(SignalKind.LEAVE, "u2"), T0 + 3)
+    tick = w.snapshot(T0 + 5)
+    assert (tick.chat_in_tick, tick.reactions_in_tick, tick.votes_in_tick, tick.leaves_in_tick) == (
+        2,
+        0,
+        0,
+        2,
+    )
+
+
+def test_a_session_seconds_old_rates_over_at_least_two_ticks() -> None:
+    w = window_with_audience(2)
+    w.apply(ev(SignalKind.CHAT, "u0"), T0)
+    w.apply(ev(SignalKind.REACTION, "u1"), T0)
+    w.apply(ev(SignalKind.REACTION, "u1"), T0)
+    # One second old: one message over two 5-s ticks is 6/min, not 60/min.
+    first = w.snapshot(T0 + 1)
+    assert (first.chat_msgs_per_min, first.reactions_per_min) == (6.0, 12.0)
+    # Young, but past two ticks: the rate is over the session's age (2 in 20 s is 6/min).
+    assert w.snapshot(T0 + 20).reactions_per_min == pytest.approx(6.0)
+
+
+def test_a_user_is_active_until_exactly_the_end_of_the_active_window() -> None:
+    w = window_with_audience(3)
+    w.apply(ev(SignalKind.CHAT, "u1"), T0 + 10)
+    w.apply(ev(SignalKind.CHAT, "u2"), T0 + 11)
+    assert w.snapshot(T0 + 10 + CFG.active_window_seconds).active_users == 2
+    assert w.snapshot(T0 + 11 + CFG.active_window_seconds).active_users == 1
+
+
+def test_a_poll_is_open_until_exactly_its_idle_time_has_passed() -> None:
+    w = window_with_audience(2)
+    w.apply(ev(SignalKind.VOTE, "u1", poll="p1"), T0 + 1)
+    assert w.snapshot(T0 + 1 + CFG.poll_idle_seconds).poll_active
+
+
+def test_closing_a_poll_that_never_got_a_vote_is_harmless() -> None:
+    w = window_with_audience(2)
+    w.apply(ev(SignalKind.POLL_CLOSED, poll="quiet"), T0 + 1)
+    w.apply(ev(SignalKind.VOTE, "u1", poll="quiet"), T0 + 2)  # too late: it is closed
+    assert w.snapshot(T0 + 5).poll_active is False
+
+
+def test_a_voter_who_leaves_and_rejoins_counts_again() -> None:
+    w = window_with_audience(4)
+    for user in ("u0", "u1", "u2"):
+        w.apply(ev(SignalKind.VOTE, user, poll="p1"), T0 + 1)
+    assert w.snapshot(T0 + 5).poll_participation == pytest.approx(0.75)
+    w.apply(ev(SignalKind.LEAVE, "u0"), T0 + 6)
+    w.apply(ev(SignalKind.LEAVE, "u1"), T0 + 6)
+    assert w.snapshot(T0 + 10).poll_participation == pytest.approx(0.5)
+    w.apply(ev(SignalKind.JOIN, "u0"), T0 + 11)
+    w.apply(ev(SignalKind.JOIN, "u1"), T0 + 11)
+    w.apply(ev(SignalKind.JOIN, "newcomer"), T0 + 11)  # did not vote: only the room grows
+    assert w.snapshot(T0 + 15).poll_participation == pytest.approx(3 / 5)
+
+
+def test_participation_never_exceeds_the_whole_room() -> None:
+    w = window_with_audience(1)
+    w.apply(ev(SignalKind.VOTE, "u0", poll="p1"), T0 + 1)
+    w.apply(ev(SignalKind.VOTE, None, poll="p1"), T0 + 1)  # a voter the room never saw
+    assert w.snapshot(T0 + 5).poll_participation == 1.0
+
+
+def test_recently_closed_polls_are_remembered_but_not_forever() -> None:
+    w = window_with_audience(2)
+    for i in range(65):
+        w.apply(ev(SignalKind.POLL_CLOSED, poll=f"p{i}"), T0 + 1)
+    # The 64 newest closures still refuse late votes; the oldest was forgotten (bounded memory).
+    w.apply(ev(SignalKind.VOTE, "u1", poll="p1"), T0 + 2)
+    assert w.snapshot(T0 + 5).poll_active is False
+    w.apply(ev(SignalKind.VOTE, "u1", poll="p0"), T0 + 6)
+    assert w.snapshot(T0 + 10).poll_active is True
+
+
+def test_the_published_signals_are_the_contract_fields_rounded() -> None:
+    signals = SessionSignals(
+        chat_msgs_per_min=12.345678,
+        poll_participation=1 / 3,
+        active_users=4,
+        total_users=9,
+        reactions_per_min=0.123456,
+        user_leave_rate=2 / 3,
+        poll_active=True,
+    )
+    contract = signals.as_contract()
+    assert tuple(contract) == SIGNAL_NAMES
+    assert contract == {
+        "chat_msgs_per_min": 12.3457,
+        "poll_participation": 0.3333,
+        "active_users": 4,
+        "total_users": 9,
+        "reactions_per_min": 0.1235,
+        "user_leave_rate": 0.6667,
+    }
