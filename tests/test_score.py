@@ -94,3 +94,57 @@ def test_empty_room_scores_zero_without_dividing_by_zero() -> None:
 )
 def test_categories_follow_the_bands(score: float, category: str) -> None:
     assert category_of(score) == category
+
+
+def test_the_breakdown_shows_each_term_as_it_entered_the_score() -> None:
+    s = signals(
+        chat_msgs_per_min=5,
+        poll_participation=0.5,
+        active_users=10,
+        total_users=30,
+        reactions_per_min=3,
+        user_leave_rate=0.1,
+    )
+    result = score_signals(s, ScoreWeights())
+    assert result.breakdown == {
+        "chat": 0.17656,  # 0.30 * ln 6 / ln 21
+        "poll": 0.125,
+        "active": 0.08333,  # 0.25 * 10/30
+        "reactions": 0.05781,  # 0.10 * ln 4 / ln 11
+        "leave": -0.01,
+        "active_ratio": 0.33333,
+    }
+    assert result.score == pytest.approx(0.17656 + 0.125 + 0.08333 + 0.05781 - 0.01, abs=1e-4)
+
+
+def test_without_a_poll_a_stale_participation_counts_for_nothing() -> None:
+    s = signals(poll_participation=0.4, active_users=5, total_users=10, poll_active=False)
+    result = score_signals(s, ScoreWeights())
+    assert result.breakdown["poll"] == 0.0
+    assert result.score == pytest.approx(0.5 * 0.25 * 0.9 / 0.65)  # active's share, scaled up
+
+
+def test_a_score_of_only_the_poll_is_zero_while_no_poll_runs() -> None:
+    # The settings accept these weights: nothing is left to share the poll's weight out to.
+    only_poll = ScoreWeights(chat=0, poll=1, active=0, reactions=0)
+    s = signals(chat_msgs_per_min=20, active_users=10, total_users=10, poll_active=False)
+    assert score_signals(s, only_poll).score == 0.0
+    assert score_signals(signals(poll_participation=0.6), only_poll).score == pytest.approx(0.6)
+
+
+def test_weights_that_sum_past_one_still_give_a_score_of_at_most_one() -> None:
+    heavy = ScoreWeights(chat=1, poll=1, active=1, reactions=1)
+    full = signals(
+        chat_msgs_per_min=20,
+        poll_participation=1,
+        active_users=10,
+        total_users=10,
+        reactions_per_min=10,
+    )
+    result = score_signals(full, heavy)
+    assert (result.score, result.category) == (1.0, "VERY_HIGH")
+
+
+@pytest.mark.parametrize("score", [-0.01, float("nan")])
+def test_a_score_below_every_band_is_very_low(score: float) -> None:
+    assert category_of(score) == "VERY_LOW"
