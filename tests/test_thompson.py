@@ -11,7 +11,14 @@ import pytest
 from services.agent.guards import GuardLimits, refusal
 from services.agent.posteriors import MemoryPosteriors
 from services.agent.reward import RewardRule, judge
-from services.agent.thompson import ArmRecord, ThompsonSampler, credible_interval, posterior
+from services.agent.thompson import (
+    ArmRecord,
+    ArmView,
+    Choice,
+    ThompsonSampler,
+    credible_interval,
+    posterior,
+)
 from services.core.vocabulary import AgentContext, InterventionType
 from services.storage.interventions import ExecutionHistory
 
@@ -50,6 +57,53 @@ def test_a_sparse_context_borrows_at_most_the_loan_from_its_parent() -> None:
     alpha, beta = posterior(ArmRecord(2, 0), ArmRecord(2, 0), borrow=4)
     assert (alpha, beta) == (3.0, 1.0)
     assert posterior(ArmRecord(), ArmRecord(40, 10), borrow=0) == (1.0, 1.0)
+
+
+def test_a_sparse_context_also_borrows_what_its_grandparent_saw_elsewhere() -> None:
+    # Nothing here or in this audience yet; the anomaly type saw 30 of 40 work elsewhere: the
+    # parent borrows 4 observations at 75 %, and lends them on in full.
+    assert posterior(ArmRecord(), ArmRecord(), 4, ArmRecord(30, 10)) == pytest.approx((4.0, 2.0))
+    # The parent's own 2 successes elsewhere and its loan of 4 from the grandparent (whose 16
+    # other outcomes are half successes) are 6 observations: 4 are lent, at their 4:2 mix.
+    alpha, beta = posterior(ArmRecord(), ArmRecord(2, 0), 4, ArmRecord(10, 8))
+    assert alpha == pytest.approx(1 + 8 / 3) and beta == pytest.approx(1 + 4 / 3)
+    # The grandparent's record includes the parent's: those outcomes are lent only once.
+    assert posterior(ArmRecord(), ArmRecord(3, 1), 4, ArmRecord(3, 1)) == pytest.approx((4.0, 2.0))
+
+
+def test_a_single_outcome_elsewhere_is_lent_whole_and_a_loan_may_be_fractional() -> None:
+    assert posterior(ArmRecord(), ArmRecord(1, 0), borrow=4) == (2.0, 1.0)
+    alpha, beta = posterior(ArmRecord(), ArmRecord(40, 10), borrow=0.5)
+    assert alpha == pytest.approx(1.4) and beta == pytest.approx(1.1)
+
+
+def test_the_sampler_takes_no_negative_loan_and_needs_a_type_to_choose() -> None:
+    assert ThompsonSampler(borrow=0).borrow == 0
+    assert ThompsonSampler(borrow=0.5).borrow == 0.5
+    with pytest.raises(ValueError) as caught:
+        ThompsonSampler(borrow=-1)
+    assert str(caught.value) == "borrow must be >= 0"
+    with pytest.raises(ValueError) as caught:
+        ThompsonSampler().choose(CONTEXT, {}, (), random.Random(0))
+    assert str(caught.value) == "no intervention type is allowed"
+
+
+def test_a_manual_trigger_sees_the_posterior_of_its_type_from_all_three_levels() -> None:
+    records = {
+        (CONTEXT.key, GAME): ArmRecord(2, 1, 0.3),
+        (CONTEXT.parent_key, GAME): ArmRecord(2, 1, 0.3),
+        (CONTEXT.grandparent_key, GAME): ArmRecord(12, 1, 1.0),  # 10 of 10 in other audiences
+        (CONTEXT.key, POLL): ArmRecord(0, 5, -0.2),
+    }
+    view = ThompsonSampler(borrow=4).view(CONTEXT, records, GAME)
+    assert (view.type, view.own) == (GAME, ArmRecord(2, 1, 0.3))
+    assert (view.alpha, view.beta) == pytest.approx((1 + 2 + 4, 1 + 1))
+    assert view.sampled == view.mean == pytest.approx(7 / 9)  # no draw: the posterior mean
+    untried = ThompsonSampler(borrow=4).view(CONTEXT, records, NOTE)
+    assert (untried.own, untried.mean, untried.exploring) == (ArmRecord(), 0.5, True)
+    # The same posterior as a sampled choice sees.
+    choice = ThompsonSampler(borrow=4).choose(CONTEXT, records, (GAME,), random.Random(1))
+    assert (choice.chosen.alpha, choice.chosen.beta) == (view.alpha, view.beta)
 
 
 def test_credible_interval_matches_known_beta_quantiles() -> None:
@@ -115,6 +169,34 @@ def test_a_new_fine_context_starts_from_its_parents_record() -> None:
     assert by_type[GAME].exploring  # nothing of its own yet
 
 
+def test_reasoning_states_the_record_the_estimate_and_the_next_best_type() -> None:
+    arms = (
+        ArmView(POLL, 3, 9, ArmRecord(2, 8, -0.1), 0.2),
+        ArmView(CHAT, 28, 4, ArmRecord(27, 3, 3.0), 0.9),
+        ArmView(GAME, 2, 6, ArmRecord(), 0.1),
+        ArmView(NOTE, 6, 4, ArmRecord(), 0.5),
+    )
+    text = Choice(CONTEXT, CHAT, 28 / 32, arms).reasoning("Chat fell by 80 %")
+    assert text == (
+        "Chat fell by 80 %. Context: sudden drop, engagement low, 50 or more present, "
+        "deviation >=25%. Chat prompt worked 27 of 30 times here (average engagement change "
+        "+0.10); estimated success 88% (95 % interval 74%-96%). Next best: NOTIFICATION at 60%."
+    )
+
+
+def test_reasoning_without_data_or_anomaly_says_so_and_that_it_explores() -> None:
+    lone = Choice(CONTEXT, CHAT, 0.5, (ArmView(CHAT, 1, 1, ArmRecord(), 0.7),))
+    assert lone.reasoning(None) == (
+        "Context: sudden drop, engagement low, 50 or more present, deviation >=25%. "
+        "No chat prompt has been measured in this context yet; estimated success 50% "
+        "(95 % interval 3%-98%). Exploring: little data here, so the choice is partly to learn."
+    )
+    once = Choice(CONTEXT, GAME, 0.5, (ArmView(GAME, 2, 1, ArmRecord(1, 0, 0.04), 0.7),))
+    assert "Gamification worked 1 of 1 times here (average engagement change +0.04)" in (
+        once.reasoning(None)
+    )
+
+
 @pytest.mark.parametrize(
     ("before", "after", "delta", "reward", "success"),
     [
@@ -141,6 +223,52 @@ def test_reward_ignores_bad_values_and_needs_both_windows() -> None:
     assert outcome is not None and outcome.before == pytest.approx(0.2)
     with pytest.raises(ValueError):
         RewardRule(delay_seconds=20, after_seconds=30)
+
+
+def test_a_lift_of_exactly_the_success_threshold_is_a_success() -> None:
+    outcome = judge([0.25], [0.5], RewardRule(success_delta=0.25, full_credit_delta=0.5))
+    assert outcome is not None
+    assert (outcome.before, outcome.after, outcome.delta) == (0.25, 0.5, 0.25)
+    assert (outcome.reward, outcome.success) == (0.5, True)
+
+
+def test_the_stored_outcome_names_each_number_rounded() -> None:
+    outcome = judge([0.123456], [0.234567], RewardRule())
+    assert outcome is not None
+    assert outcome.as_json() == {
+        "engagement_before": 0.1235,
+        "engagement_after": 0.2346,
+        "delta": 0.1111,
+        "reward": 0.5556,
+        "success": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ({"delay_seconds": 0}, "reward windows must be positive"),
+        ({"before_seconds": 0}, "reward windows must be positive"),
+        ({"after_seconds": 0}, "reward windows must be positive"),
+        ({"after_seconds": -5}, "reward windows must be positive"),
+        (
+            {"delay_seconds": 20, "after_seconds": 30},
+            "the after-window must fit inside the measurement delay",
+        ),
+        ({"full_credit_delta": 0}, "full_credit_delta must be positive"),
+    ],
+)
+def test_reward_rules_that_cannot_measure_are_refused_with_the_reason(
+    rule: dict[str, float], reason: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        RewardRule(**rule)
+    assert str(caught.value) == reason
+
+
+def test_short_reward_windows_and_an_after_window_filling_the_delay_are_fine() -> None:
+    rule = RewardRule(delay_seconds=0.5, before_seconds=0.5, after_seconds=0.5)
+    assert rule.after_seconds == rule.delay_seconds
 
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -197,3 +325,50 @@ def test_another_types_cooldown_does_not_block() -> None:
         NOW - timedelta(seconds=90), 1, 1, {POLL: NOW - timedelta(seconds=90)}
     )
     assert refusal(history, CHAT, ALL, 3, NOW, GuardLimits()) is None
+
+
+def test_a_refused_type_hears_which_types_the_event_allows() -> None:
+    assert refusal(QUIET, POLL, (CHAT, NOTE), 3, NOW, GuardLimits()) == (
+        "POLL is not among the event's allowed types (CHAT_PROMPT, NOTIFICATION)"
+    )
+    assert refusal(QUIET, POLL, (), 3, NOW, GuardLimits()) == (
+        "POLL is not among the event's allowed types (none)"
+    )
+
+
+def test_the_session_rate_limits_say_when_and_how_many() -> None:
+    limits = GuardLimits()
+    just_before = ExecutionHistory(NOW - timedelta(seconds=29), 1, 1, {})
+    assert refusal(just_before, POLL, ALL, 3, NOW, limits) == (
+        "rate limit: one intervention per 30 s in a session; next possible in 1 s"
+    )
+    on_time = ExecutionHistory(NOW - timedelta(seconds=30), 1, 1, {})
+    assert refusal(on_time, POLL, ALL, 3, NOW, limits) is None
+    burst = ExecutionHistory(NOW - timedelta(seconds=40), 10, 1, {})
+    assert refusal(burst, POLL, ALL, 50, NOW, limits) == (
+        "rate limit: 10 interventions per 5 min in a session reached"
+    )
+    capped = ExecutionHistory(None, 0, 3, {})
+    assert refusal(capped, POLL, ALL, 3, NOW, limits) == (
+        "the event's hourly cap of 3 interventions is reached"
+    )
+
+
+@pytest.mark.parametrize(("arm", "cooldown"), [(POLL, 120), (CHAT, 60), (NOTE, 300), (GAME, 180)])
+def test_each_type_waits_its_own_cooldown_and_not_a_second_longer(
+    arm: InterventionType, cooldown: int
+) -> None:
+    def after(seconds: int) -> str | None:
+        history = ExecutionHistory(None, 1, 1, {arm: NOW - timedelta(seconds=seconds)})
+        return refusal(history, arm, ALL, 3, NOW, GuardLimits())
+
+    assert after(cooldown - 1) == (
+        f"{arm} cooldown: {cooldown} s between two in a session; 1 s left"
+    )
+    assert after(cooldown) is None
+
+
+def test_a_type_without_a_cooldown_may_run_again_at_once() -> None:
+    history = ExecutionHistory(None, 1, 1, {CHAT: NOW - timedelta(milliseconds=500)})
+    limits = GuardLimits(cooldowns={POLL: 120.0})
+    assert refusal(history, CHAT, ALL, 3, NOW, limits) is None
