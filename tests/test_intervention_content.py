@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from services.agent import content as gate
 from services.agent import templates as texts
 from services.agent.content import (
     ContentGenerator,
@@ -19,6 +20,7 @@ from services.agent.content import (
     InterventionContent,
     TemplateLibrary,
     clean_title,
+    clip,
     validate_content,
 )
 from services.core.platform import CHALLENGE_TEMPLATES
@@ -267,6 +269,66 @@ def test_notification_priority_and_escalation(
         assert content.preview.startswith(f"Alert to organizers ({priority}")
 
 
+@pytest.mark.parametrize(
+    ("kind", "anomaly", "engagement", "preview"),
+    [
+        (
+            InterventionType.POLL,
+            "GRADUAL_DECLINE",
+            0.27,
+            'Poll: "Which direction should we take next?" (4 options, 120 s)',
+        ),
+        (
+            InterventionType.CHAT_PROMPT,
+            "GRADUAL_DECLINE",
+            0.27,
+            "Chat message: \"37 people tuned in — let's hear from you. What's one thing you'll "
+            'try after “Scaling Postgres”?"',
+        ),
+        (
+            InterventionType.NOTIFICATION,
+            "GRADUAL_DECLINE",
+            0.27,
+            "Alert to organizers (MEDIUM): Audience attention fading in “Scaling Postgres”",
+        ),
+        (
+            InterventionType.NOTIFICATION,
+            "MASS_EXIT",
+            0.27,
+            "Alert to organizers (HIGH, escalated): Audience drop-off in “Scaling Postgres”",
+        ),
+        (
+            InterventionType.GAMIFICATION,
+            "GRADUAL_DECLINE",
+            0.27,
+            "Challenge: Poll Rush (POLL_RUSH, 3 min, 150 pts to the winner)",
+        ),
+    ],
+)
+def test_each_type_previews_in_one_line_what_it_will_do(
+    kind: InterventionType, anomaly: str, engagement: float, preview: str
+) -> None:
+    content = LIBRARY.generate(request(kind, anomaly, engagement=engagement), random.Random(0))
+    assert content.preview == preview
+
+
+def test_engagement_at_the_low_bands_edge_is_not_escalated() -> None:
+    # Escalation is for VERY_LOW, which ends below 0.2 (design §5).
+    edge = request(InterventionType.NOTIFICATION, "GRADUAL_DECLINE", engagement=0.2)
+    below = request(InterventionType.NOTIFICATION, "GRADUAL_DECLINE", engagement=0.19)
+    assert LIBRARY.generate(edge, random.Random(0)).payload["escalate"] is False
+    assert LIBRARY.generate(below, random.Random(0)).payload["escalate"] is True
+
+
+def test_poll_durations_are_the_templates_plus_half_a_minute_from_fifty_people() -> None:
+    for users, bonus in ((0, 0), (49, 0), (50, 30), (5000, 30)):
+        for variant, content in every_variant(
+            request(POLL, "GRADUAL_DECLINE", users=users)
+        ).items():
+            template = TABLES[POLL]["GRADUAL_DECLINE"][int(variant.split("/")[2]) - 1]
+            assert content.payload["poll"]["duration"] == template.seconds + bonus
+
+
 # ----------------------------------------------------------------------------------- gamification
 
 SUITABLE = {
@@ -324,6 +386,71 @@ def test_challenge_description_states_its_duration_and_prize() -> None:
         assert f"{c['duration_minutes']} min, {c['rewards']['first']} pts" in content.preview
 
 
+def challenge_for(anomaly: str, users: int, engagement: float = 0.5) -> dict[str, Any]:
+    """The first variant's challenge: its template is 5 minutes for both anomalies used here."""
+    req = request(InterventionType.GAMIFICATION, anomaly, users=users, engagement=engagement)
+    content = every_variant(req)[f"gamification/{anomaly}/1"]
+    assert TABLES[GAME][anomaly][0].minutes == 5
+    return content.payload["content"]
+
+
+@pytest.mark.parametrize(
+    ("users", "engagement", "minutes"),
+    [(9, 0.5, 4), (10, 0.5, 5), (49, 0.5, 5), (50, 0.5, 6), (37, 0.2, 5), (37, 0.19, 3)],
+)
+def test_a_challenge_runs_a_minute_shorter_in_a_handful_and_longer_in_a_crowd(
+    users: int, engagement: float, minutes: int
+) -> None:
+    challenge = challenge_for("GRADUAL_DECLINE", users, engagement)
+    assert challenge["duration_minutes"] == minutes
+    assert f"{minutes} minutes" in challenge["description"]
+
+
+def nice(points: float) -> int:
+    """Points as the challenge rules state them: a multiple of 5, at least 5."""
+    return max(5, 5 * round(points / 5))
+
+
+@pytest.mark.parametrize(
+    ("anomaly", "users", "minutes", "share"),
+    [("GRADUAL_DECLINE", 37, 5, 10), ("GRADUAL_DECLINE", 50, 6, 10), ("MASS_EXIT", 50, 6, 4)],
+)
+def test_a_challenge_pays_fifty_points_a_minute_halving_down_the_podium(
+    anomaly: str, users: int, minutes: int, share: int
+) -> None:
+    first = 50 * minutes
+    assert challenge_for(anomaly, users)["rewards"] == {
+        "first": first,
+        "second": nice(first / 2),
+        "third": nice(first / 4),
+        # A tenth of the winner's points for taking part; a quarter while people leave.
+        "participation": nice(first / share),
+    }
+
+
+def test_a_two_minute_challenge_pays_its_third_place_and_says_two_minutes() -> None:
+    req = request(InterventionType.GAMIFICATION, "GRADUAL_DECLINE", users=6)
+    challenge = every_variant(req)["gamification/GRADUAL_DECLINE/2"].payload["content"]
+    assert challenge["duration_minutes"] == 2  # a 3-minute template, in a handful of people
+    assert challenge["rewards"] == {"first": 100, "second": 50, "third": 25, "participation": 10}
+    assert "next 2 minutes" in challenge["description"]
+
+
+@pytest.mark.parametrize(
+    ("users", "places"),
+    [
+        (0, {"first"}),
+        (2, {"first"}),
+        (3, {"first", "second"}),
+        (5, {"first", "second"}),
+        (6, {"first", "second", "third"}),
+    ],
+)
+def test_the_podium_has_no_more_places_than_people(users: int, places: set[str]) -> None:
+    rewards = challenge_for("GRADUAL_DECLINE", users)["rewards"]
+    assert set(rewards) == places | {"participation"}
+
+
 # ------------------------------------------------------------------------------------- validation
 
 
@@ -368,7 +495,8 @@ NOTE, GAME = InterventionType.NOTIFICATION, InterventionType.GAMIFICATION
         (POLL, _set("poll.options", list("abcdef")), "must have 2 to 5 items, not 6"),
         (POLL, _set("poll.options", ["Yes", "yes "]), "poll.options must all differ"),
         (POLL, _set("poll.options", ["Yes", 2]), "poll.options[1] must be non-empty text"),
-        (POLL, _set("poll.options", "Yes,No"), "poll.options must be a list"),
+        (POLL, _set("poll.options", "Yes,No"), "poll.options must be a list, not str"),
+        (POLL, _set("poll.options", ["Yes", "x" * 101]), "poll.options[1] is longer than 100"),
         (POLL, _set("poll.duration", "90"), "poll.duration must be a whole number"),
         (POLL, _set("poll.duration", True), "poll.duration must be a whole number"),
         (POLL, _set("poll.duration", 30), "poll.duration must be 60..180, not 30"),
@@ -391,6 +519,8 @@ NOTE, GAME = InterventionType.NOTIFICATION, InterventionType.GAMIFICATION
         (GAME, _set("content.rewards", {"first": -5}), "content.rewards.first must be whole"),
         (GAME, _set("content.rewards", {"first": 1.5}), "content.rewards.first must be whole"),
         (GAME, _set("content.extra", 1), "content: unexpected 'extra'"),
+        (GAME, _set("content.rewards", {5: 10}), "content.rewards: 5 is not a name for a place"),
+        (GAME, _set("content.rewards", {" ": 10}), "content.rewards: ' ' is not a name for a"),
     ],
 )
 def test_validate_content_rejects_malformed_payloads(
@@ -402,6 +532,64 @@ def test_validate_content_rejects_malformed_payloads(
     with pytest.raises(ValueError, match=re.escape(message)) as caught:
         validate_content(kind, payload)  # ...and the one change is what it names
     assert str(caught.value).startswith(f"invalid {kind} content: ")
+
+
+@pytest.mark.parametrize(
+    ("kind", "change"),
+    [
+        (POLL, _set("poll.options", ["Yes", "No"])),
+        (POLL, _set("poll.options", ["A", "B", "C", "D", "x" * 100])),
+        (GAME, _set("content.rewards", {"first": 100, "participation": 0})),
+    ],
+)
+def test_validate_content_accepts_what_is_at_its_limits(
+    kind: InterventionType, change: Callable[[dict[str, Any]], None]
+) -> None:
+    payload = valid(kind)
+    change(payload)
+    validate_content(kind, payload)
+
+
+def test_validate_content_names_keys_by_their_path_and_hints_only_at_the_envelope() -> None:
+    with pytest.raises(ValueError) as caught:
+        validate_content(CHAT, {"message": "", "note": 1, "extra": 2})
+    assert str(caught.value) == (
+        "invalid CHAT_PROMPT content: payload: unexpected 'extra', 'note'; "
+        "message must be non-empty text, not ''"
+    )
+    with pytest.raises(ValueError) as caught:
+        validate_content(POLL, {"poll": {"type": "MULTIPLE_CHOICE", "duration": 60}})
+    assert str(caught.value) == "invalid POLL content: poll: missing question, options"
+
+
+# The payload gate's rules are built once, when the module loads; these check the builders.
+@pytest.mark.parametrize(
+    ("builder", "args", "value", "problem"),
+    [
+        (gate._whole, [(60, 180)], 60, None),
+        (gate._whole, [(60, 180)], 180, None),
+        (gate._whole, [(60, 180)], 59, "x must be 60..180, not 59"),
+        (gate._whole, [(60, 180)], 181, "x must be 60..180, not 181"),
+        (gate._whole, [(60, 180)], 90.0, "x must be a whole number, not 90.0"),
+        (gate._whole, [(60, 180)], False, "x must be a whole number, not False"),
+        (gate._one_of, ["HIGH", "LOW"], "LOW", None),
+        (gate._one_of, ["HIGH", "LOW"], "low", "x must be one of HIGH, LOW, not 'low'"),
+        (gate._one_of, ["HIGH", "LOW"], ["HIGH"], "x must be one of HIGH, LOW, not ['HIGH']"),
+        (gate._text, [5], "abcde", None),
+        (gate._text, [5], "abcdef", "x is longer than 5 characters"),
+        (gate._text, [5], " \t", "x must be non-empty text, not ' \\t'"),
+    ],
+)
+def test_each_rule_of_the_gate_accepts_its_bounds_and_names_the_problem(
+    builder: Callable[..., Callable[[Any, str, list[str]], None]],
+    args: list[Any],
+    value: Any,
+    problem: str | None,
+) -> None:
+    rule = builder(*args)
+    problems: list[str] = []
+    rule(value, "x", problems)
+    assert problems == ([] if problem is None else [problem])
 
 
 def test_validate_content_reports_every_problem_at_once() -> None:
@@ -428,6 +616,7 @@ def test_validate_content_rejects_a_payload_of_the_wrong_type() -> None:
     ("changes", "message"),
     [
         ({"users": -1}, "present_users"),
+        ({"users": True}, "present_users"),
         ({"chat": float("nan")}, "chat_per_min"),
         ({"chat": -0.5}, "chat_per_min"),
         ({"engagement": 1.5}, "engagement"),
@@ -442,3 +631,45 @@ def test_request_rejects_impossible_context(changes: dict[str, Any], message: st
 def test_request_rejects_an_unknown_intervention_type() -> None:
     with pytest.raises(ValueError, match="unknown intervention type 'QUIZ'"):
         request("QUIZ")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------- fields and clips
+
+
+def test_templates_get_every_field_their_docstring_promises() -> None:
+    untitled = request(anomaly=None, title=None, users=1, chat=10.0, engagement=0.6)
+    assert gate._fields(untitled) == {
+        "session": "this session",
+        "Session": "This session",
+        "in_session": "",
+        "users": "1",
+        "people": "1 person",
+        "chat": "10",
+        "engagement": "60%",
+        "anomaly": texts.ANOMALY_WORDS["GENERIC"],
+    }
+    titled = request(anomaly="CROWD_SURGE", users=12, chat=9.96, engagement=0.275)
+    assert gate._fields(titled) == {
+        "session": "“Scaling Postgres”",
+        "Session": "“Scaling Postgres”",
+        "in_session": " in “Scaling Postgres”",
+        "users": "12",
+        "people": "12 people",
+        "chat": "10.0",
+        "engagement": "28%",
+        "anomaly": "crowd surge",  # an anomaly without words of its own: its name, readable
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "clipped"),
+    [
+        ("abcde", 5, "abcde"),
+        ("abcdef", 5, "abcd…"),
+        ("  ab  cdef", 6, "  ab…"),
+        ("abc", 1, "…"),
+        ("abc", 0, "…"),
+    ],
+)
+def test_clip_keeps_text_that_fits_and_marks_a_cut(text: str, limit: int, clipped: str) -> None:
+    assert clip(text, limit) == clipped
