@@ -368,6 +368,19 @@ def test_each_type_waits_its_own_cooldown_and_not_a_second_longer(
     assert after(cooldown) is None
 
 
+def test_a_refusal_never_says_the_wait_is_zero_seconds() -> None:
+    # Rounding the wait to the nearest second told producers "next possible in 0 s".
+    nearly = NOW - timedelta(seconds=29, milliseconds=700)
+    short = ExecutionHistory(nearly, 1, 1, {})
+    assert refusal(short, POLL, ALL, 3, NOW, GuardLimits()) == (
+        "rate limit: one intervention per 30 s in a session; next possible in 1 s"
+    )
+    cooling = ExecutionHistory(None, 1, 1, {POLL: NOW - timedelta(seconds=119.6)})
+    assert refusal(cooling, POLL, ALL, 3, NOW, GuardLimits()) == (
+        "POLL cooldown: 120 s between two in a session; 1 s left"
+    )
+
+
 def test_a_type_without_a_cooldown_may_run_again_at_once() -> None:
     history = ExecutionHistory(None, 1, 1, {CHAT: NOW - timedelta(milliseconds=500)})
     limits = GuardLimits(cooldowns={POLL: 120.0})

@@ -7,6 +7,7 @@ database, so every server sees the same history) and gets a reason in plain word
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,9 +56,10 @@ def refusal(
     if history.session_last is not None:
         wait = limits.session_short_seconds - (now - history.session_last).total_seconds()
         if wait > 0:
+            # Rounded up: a refusal that says "next possible in 0 s" contradicts itself.
             return (
                 f"rate limit: one intervention per {limits.session_short_seconds:g} s in a "
-                f"session; next possible in {wait:.0f} s"
+                f"session; next possible in {math.ceil(wait)} s"
             )
     if history.session_recent >= limits.session_burst_limit:
         return (
@@ -70,5 +72,5 @@ def refusal(
     cooldown = limits.cooldowns.get(arm, 0.0)
     if last is not None and now - last < timedelta(seconds=cooldown):
         wait = cooldown - (now - last).total_seconds()
-        return f"{arm} cooldown: {cooldown:g} s between two in a session; {wait:.0f} s left"
+        return f"{arm} cooldown: {cooldown:g} s between two in a session; {math.ceil(wait)} s left"
     return None
