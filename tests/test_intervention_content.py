@@ -648,14 +648,14 @@ def test_templates_get_every_field_their_docstring_promises() -> None:
         "engagement": "60%",
         "anomaly": texts.ANOMALY_WORDS["GENERIC"],
     }
-    titled = request(anomaly="CROWD_SURGE", users=12, chat=9.96, engagement=0.275)
+    titled = request(anomaly="CROWD_SURGE", users=12, chat=9.94, engagement=0.275)
     assert gate._fields(titled) == {
         "session": "“Scaling Postgres”",
         "Session": "“Scaling Postgres”",
         "in_session": " in “Scaling Postgres”",
         "users": "12",
         "people": "12 people",
-        "chat": "10.0",
+        "chat": "9.9",
         "engagement": "28%",
         "anomaly": "crowd surge",  # an anomaly without words of its own: its name, readable
     }
