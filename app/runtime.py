@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from services.agent.content import TemplateLibrary
 from services.agent.desk import InterventionDesk
-from services.agent.sender import InterventionSender
+from services.agent.sender import Clock, InterventionSender, utc_now
 from services.core.redis_bus import RedisNames, connect_redis
 from services.core.settings import Settings
 from services.live.collector import EVENT_SETTINGS_SECONDS, HOUSEKEEPING_SECONDS, Collector
@@ -47,6 +47,7 @@ class Runtime:
         *,
         event_settings_every: float = EVENT_SETTINGS_SECONDS,
         housekeeping_every: float = HOUSEKEEPING_SECONDS,
+        agent_clock: Clock = utc_now,
     ) -> Runtime:
         engine = create_db_engine(settings.database_url)
         database = ensure_schema(engine, settings.storage_policy())
@@ -54,7 +55,7 @@ class Runtime:
         names = RedisNames(settings.redis_key_prefix)
         stores = Stores.over(engine)
         desk = InterventionDesk(
-            InterventionSender(stores.interventions, client, names),
+            InterventionSender(stores.interventions, client, names, clock=agent_clock),
             stores.agent_settings,
             stores.posteriors,
             TemplateLibrary(),

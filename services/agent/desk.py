@@ -14,7 +14,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,7 +94,7 @@ class InterventionDesk:
     ) -> InterventionRecord | None:
         """Choose and record an intervention for a new anomaly episode; executes it when the
         mode allows. None when the agent is off for the session."""
-        now = _now()
+        now = self.sender.clock()
         context = AgentContext.of(
             anomaly_type, session.engagement, session.present_users, deviation
         )
@@ -163,7 +163,7 @@ class InterventionDesk:
 
     def approve(self, intervention_id: str, event_id: str | None, actor: str) -> InterventionRecord:
         """Execute a pending suggestion; exactly once however many producers click at once."""
-        now = _now()
+        now = self.sender.clock()
         expired = None
         record = self._decidable(intervention_id, event_id)
         with self._serialised(record.event_id, record.session_id) as conn:
@@ -203,7 +203,7 @@ class InterventionDesk:
     ) -> InterventionRecord:
         record = self._decidable(intervention_id, event_id)
         note = f"dismissed by {actor}" + (f": {reason.strip()[:300]}" if reason.strip() else "")
-        now = _now()
+        now = self.sender.clock()
         expired = moved = None
         with self._serialised(record.event_id, record.session_id) as conn:
             current = self.store.get(intervention_id, conn)
@@ -241,7 +241,7 @@ class InterventionDesk:
 
         During an open anomaly, `anomaly_type` and its `deviation` place the launch in the
         context the agent itself would have decided in, so its outcome is learnt there."""
-        now = _now()
+        now = self.sender.clock()
         anomaly = anomaly_type or NO_ANOMALY
         context = AgentContext.of(anomaly, session.engagement, session.present_users, deviation)
         with self._serialised(session.event_id, session.session_id) as conn:
@@ -365,7 +365,3 @@ def _past(record: InterventionRecord, now: datetime) -> bool:
 def _already(record: InterventionRecord) -> str:
     who = f" by {record.approved_by}" if record.approved_by else ""
     return f"this suggestion is already {record.status}{who}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

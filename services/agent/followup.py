@@ -3,7 +3,7 @@ delivery, and executed ones are measured and learnt from (`services.agent.reward
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
@@ -35,7 +35,7 @@ class InterventionFollowUp:
 
     def expire(self, now: datetime | None = None) -> list[InterventionRecord]:
         """Suggestions past their time, and approvals whose server died before sending."""
-        now = now or _now()
+        now = now or self.sender.clock()
         with self.engine.begin() as conn:
             changed = self.store.expire_due(conn, now)
             stuck_before = now - timedelta(seconds=STUCK_APPROVAL_SECONDS)
@@ -56,7 +56,7 @@ class InterventionFollowUp:
 
     def measure(self, now: datetime | None = None) -> list[InterventionRecord]:
         """Judge every executed intervention whose measurement delay has passed, learn from it."""
-        now = now or _now()
+        now = now or self.sender.clock()
         rule = self.rule
         with self.engine.connect() as conn:
             due = self.store.executed_before(conn, now - timedelta(seconds=rule.delay_seconds))
@@ -119,7 +119,7 @@ class InterventionFollowUp:
         self.store.record_performance(
             conn,
             {
-                "time": record.measured_at or _now(),
+                "time": record.measured_at or self.sender.clock(),
                 "intervention_id": record.intervention_id,
                 "session_id": record.session_id,
                 "event_id": record.event_id,
@@ -171,7 +171,3 @@ class InterventionFollowUp:
         if moved is not None:
             self.sender.push(moved)
         return moved
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import redis
@@ -24,17 +25,35 @@ log = logging.getLogger(__name__)
 S = InterventionStatus
 
 
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class InterventionSender:
-    def __init__(self, store: InterventionStore, client: redis.Redis, names: RedisNames) -> None:
+    """`clock` is the agent's time (the desk and the follow-up read it here): the wall clock,
+    or a simulated one that tests and benchmarks advance tick by tick."""
+
+    def __init__(
+        self,
+        store: InterventionStore,
+        client: redis.Redis,
+        names: RedisNames,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
         self.store = store
         self.engine: Engine = store.engine
         self.client = client
         self.names = names
+        self.clock = clock
 
     def execute(self, record: InterventionRecord) -> InterventionRecord:
         """Send an approved intervention to the platform (design §3) and record what happened."""
         arm = InterventionType(record.type)
-        now = _now()
+        now = self.clock()
         content = {k: v for k, v in record.content.items() if k != "variant"}
         message = {
             "type": PLATFORM_MESSAGE_TYPE[arm],
@@ -85,7 +104,3 @@ class InterventionSender:
         with contextlib.suppress(*REDIS_DOWN):
             # The database holds the truth; a page that misses this push catches up on reload.
             self.client.publish(self.names.push_channel(record.session_id), encode(message))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
