@@ -14,12 +14,13 @@ import redis
 import sqlalchemy as sa
 
 from app.runtime import Runtime
+from services.agent.sender import Clock, utc_now
 from services.core.settings import Settings, load_settings
 from services.live.collector import EVENT_SETTINGS_SECONDS, HOUSEKEEPING_SECONDS, Collector
 from services.storage.database import create_db_engine
 
-# A private redis-server for the tests that kill and restart Redis.
-pytest_plugins = ["tests.redis_server"]
+# A private redis-server for the tests that kill and restart Redis; rooms on a simulated clock.
+pytest_plugins = ["tests.redis_server", "tests.clocked"]
 
 PG_ADMIN_URL = os.environ.get("EC_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("EC_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -120,7 +121,8 @@ def make_settings(pg_url: str, redis_prefix: str) -> Callable[..., Settings]:
 @pytest.fixture
 def make_runtime(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Runtime]]:
     """Runtimes on the test's own database and prefix, not started, disposed afterwards;
-    keyword arguments override settings (`with_collector` and the intervals go to the build)."""
+    keyword arguments override settings (`with_collector`, the intervals and the agent's
+    clock go to the build)."""
     built: list[Runtime] = []
 
     def build(
@@ -128,6 +130,7 @@ def make_runtime(make_settings: Callable[..., Settings]) -> Iterator[Callable[..
         with_collector: bool = True,
         event_settings_every: float = EVENT_SETTINGS_SECONDS,
         housekeeping_every: float = HOUSEKEEPING_SECONDS,
+        agent_clock: Clock = utc_now,
         **overrides: object,
     ) -> Runtime:
         runtime = Runtime.build(
@@ -135,6 +138,7 @@ def make_runtime(make_settings: Callable[..., Settings]) -> Iterator[Callable[..
             with_collector,
             event_settings_every=event_settings_every,
             housekeeping_every=housekeeping_every,
+            agent_clock=agent_clock,
         )
         built.append(runtime)
         return runtime

@@ -5,65 +5,54 @@ outcome row and a learnt posterior."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 
 import redis
 import sqlalchemy as sa
 
-from services.simulation.simulator import Episode, EpisodeKind, SimSession, Simulator
+from services.simulation.audience import MASS_EXIT_SECONDS
 from services.storage.agent_settings import AgentSettingsStore
 from services.storage.schema import agent_performance, agent_posteriors, interventions
-from tests.conftest import RunCollector
+from tests.clocked import MassExit
 from tests.waiting import wait_until
 
 
 def test_an_anomaly_is_acted_on_delivered_measured_and_learnt_from(
-    run_collector: RunCollector, redis_client: redis.Redis
+    mass_exit: MassExit, redis_client: redis.Redis
 ) -> None:
-    collector = run_collector(agent_reward_delay_seconds=10)
-    engine = collector.store.engine
-    names = collector.names
+    collector, room = mass_exit.collector, mass_exit.room
+    engine, names = collector.store.engine, collector.names
+    session = mass_exit.session
     # A cap of one: later episodes of the run are refused, so exactly one is measured.
-    AgentSettingsStore(engine).update("evt-loop", {"mode": "AUTO", "hourly_cap": 1})
+    AgentSettingsStore(engine).update(session.event_id, {"mode": "AUTO", "hourly_cap": 1})
     watcher = redis_client.pubsub(ignore_subscribe_messages=True)
     watcher.subscribe(names.agent_channel)
-    stop = threading.Event()
-    wait_until(lambda: collector.is_leader, what="leadership")
-    start = time.time()
-    exit_at = start + 20
-    session = SimSession(
-        session_id="sess-loop",
-        event_id="evt-loop",
-        title="Loop",
-        audience=150,
-        join_seconds=5,
-        poll_every=None,
-        episodes=(Episode(EpisodeKind.MASS_EXIT, exit_at, exit_at + 60),),
+    wait_until(
+        lambda: redis_client.pubsub_numsub(names.agent_channel)[0][1] == 2,
+        what="the watcher to subscribe beside the simulated platform",
     )
-    sim = Simulator([session], seed=11, start=start)
-    platform = threading.Thread(
-        target=sim.run, args=(redis_client, names, stop), kwargs={"interval": 0.1}, daemon=True
-    )
-    platform.start()
+    detector = collector.book.detector_defaults
+    flagged_by = mass_exit.exit_at + MASS_EXIT_SECONDS + detector.mass_exit_ticks * room.tick
     try:
-
-        def executed() -> sa.Row[Any] | None:
-            with engine.connect() as conn:
-                return conn.execute(
-                    sa.select(interventions).where(interventions.c.status != "refused")
-                ).first()
-
-        row = wait_until(executed, timeout=60, what="the agent's intervention")
-        assert row.session_id == "sess-loop" and row.anomaly_type == "MASS_EXIT"
+        # AUTO executes in the agent's turn after the tick that opened the episode.
+        room.run_until(flagged_by)
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.select(interventions).where(interventions.c.status != "refused")
+            ).first()
+        assert row is not None, "the agent sent no intervention"
+        assert row.session_id == session.session_id and row.anomaly_type == "MASS_EXIT"
         assert row.approved_by.startswith("agent (AUTO")
+        assert mass_exit.exit_at < row.executed_at.timestamp() <= flagged_by
         message = wait_until(lambda: watcher.get_message(timeout=0.1), what="the message")
         sent = json.loads(message["data"])
         assert sent["intervention_id"] == row.intervention_id
         assert sent["type"].startswith("agent.intervention.")
 
-        def delivered() -> dict[str, Any] | None:
+        # The platform answers at its next publish; the agent reads it in its next turn.
+        room.run_until(room.now + room.tick)
+
+        def delivery() -> dict[str, Any] | None:
             with engine.connect() as conn:
                 outcome = conn.execute(
                     sa.select(interventions.c.outcome).where(
@@ -72,17 +61,13 @@ def test_an_anomaly_is_acted_on_delivered_measured_and_learnt_from(
                 ).scalar()
             return (outcome or {}).get("delivery")
 
-        delivery = wait_until(delivered, timeout=20, what="the platform's delivery outcome")
-        assert delivery["success"] is True
+        assert (delivery() or {}).get("success") is True
 
-        def measured() -> sa.Row[Any] | None:
-            with engine.connect() as conn:
-                return conn.execute(sa.select(agent_performance)).first()
-
-        perf = wait_until(measured, timeout=40, what="the measured outcome row")
-        assert perf.intervention_id == row.intervention_id
-        assert perf.engagement_before is not None and perf.engagement_after is not None
+        # Measured in the agent's first turn once the settings' reward delay has passed.
+        delay = collector.settings.agent_reward_delay_seconds
+        room.run_until(row.executed_at.timestamp() + delay + room.tick)
         with engine.connect() as conn:
+            perf = conn.execute(sa.select(agent_performance)).one()
             final = conn.execute(
                 sa.select(interventions).where(
                     interventions.c.intervention_id == row.intervention_id
@@ -91,15 +76,16 @@ def test_an_anomaly_is_acted_on_delivered_measured_and_learnt_from(
             learnt = conn.execute(
                 sa.select(agent_posteriors).where(agent_posteriors.c.intervention_type == row.type)
             ).all()
+        assert perf.intervention_id == row.intervention_id
+        assert perf.engagement_before is not None and perf.engagement_after is not None
         assert final.status == "measured"
+        assert final.measured_at.timestamp() == row.executed_at.timestamp() + delay
         # Each figure is rounded to 4 places on its own: compare within that rounding.
         change = perf.engagement_after - perf.engagement_before
         assert abs(final.outcome["delta"] - change) <= 1.5e-4
         assert {r.context for r in learnt} >= {row.context}
         assert all(r.successes + r.failures == 1 for r in learnt)
-        [(_, truth)] = [(d.session_id, d) for d in sim.ground_truth_interventions()]
+        [(_, truth)] = [(d.session_id, d) for d in room.simulator.ground_truth_interventions()]
         assert truth.intervention_id == row.intervention_id
     finally:
-        stop.set()
-        platform.join(10)
         watcher.close()

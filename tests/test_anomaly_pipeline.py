@@ -3,65 +3,42 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 
 import redis
 import sqlalchemy as sa
 
-from services.simulation.simulator import Episode, EpisodeKind, SimSession, Simulator
+from services.simulation.audience import MASS_EXIT_SECONDS
 from services.storage.schema import anomalies
-from tests.conftest import RunCollector
+from tests.clocked import MassExit
 from tests.waiting import wait_until
 
 
 def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
-    run_collector: RunCollector, redis_client: redis.Redis
+    mass_exit: MassExit, redis_client: redis.Redis
 ) -> None:
-    collector = run_collector()
-    engine = collector.store.engine
-    names = collector.names
+    collector, room = mass_exit.collector, mass_exit.room
+    names, engine = collector.names, collector.store.engine
+    session_id = mass_exit.session.session_id
     listener = redis_client.pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(names.anomaly_channel, names.push_channel("sess-exit"))
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
+    listener.subscribe(names.anomaly_channel, names.push_channel(session_id))
+    wait_until(
+        lambda: redis_client.pubsub_numsub(names.anomaly_channel)[0][1] == 1,
+        what="the listener to subscribe",
+    )
+    detector = collector.book.detector_defaults
+    # The walk-out is spread over MASS_EXIT_SECONDS; the rule sees it once it spans its window.
+    flagged_by = mass_exit.exit_at + MASS_EXIT_SECONDS + detector.mass_exit_ticks * room.tick
     try:
-        wait_until(lambda: collector.is_leader, what="leadership")
-        start = time.time()
-        exit_at = start + 20
-        session = SimSession(
-            session_id="sess-exit",
-            event_id="evt-x",
-            title="Exit",
-            audience=120,
-            join_seconds=5,
-            poll_every=None,
-            episodes=(Episode(EpisodeKind.MASS_EXIT, exit_at, exit_at + 60),),
-        )
-        sim = Simulator([session], seed=5, start=start)
-        threads.append(
-            threading.Thread(
-                target=sim.run,
-                args=(redis_client, names, stop),
-                kwargs={"interval": 0.1},
-                daemon=True,
-            )
-        )
-        threads[0].start()
-
-        def stored() -> sa.Row[Any] | None:
-            with engine.connect() as conn:
-                return conn.execute(
-                    sa.select(anomalies).where(anomalies.c.type == "MASS_EXIT")
-                ).first()
-
-        row = wait_until(stored, timeout=60, what="a MASS_EXIT episode row")
-        assert row.session_id == "sess-exit" and row.event_id == "evt-x"
-        assert exit_at - 1 <= row.time.timestamp() <= exit_at + 15  # flagged within 15 s
+        room.run_until(flagged_by)
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(anomalies).where(anomalies.c.type == "MASS_EXIT")).first()
+        assert row is not None, "no MASS_EXIT episode row"
+        assert row.session_id == session_id and row.event_id == mass_exit.session.event_id
+        assert mass_exit.exit_at < row.time.timestamp() <= flagged_by
         assert row.severity in {"WARNING", "CRITICAL"}
         assert row.explanation
-        assert row.signals["total_users"] < 120
+        assert row.signals["total_users"] < mass_exit.session.audience
 
         seen: dict[str, Any] = {}
 
@@ -75,7 +52,7 @@ def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
                     seen.setdefault("push", body)
             return {"detected", "push"} <= set(seen)
 
-        wait_until(contract_and_push, timeout=20, what="anomaly:detected and the browser push")
+        wait_until(contract_and_push, timeout=5, what="anomaly:detected and the browser push")
         detected = seen["detected"]
         assert set(detected) == {
             "sessionId",
@@ -89,12 +66,9 @@ def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
             "deviation",
             "signals",
         }
-        assert (detected["type"], detected["sessionId"]) == ("MASS_EXIT", "sess-exit")
+        assert (detected["type"], detected["sessionId"]) == ("MASS_EXIT", session_id)
         assert seen["push"]["episode"]["episodeId"] == row.episode_id
-        recent = collector.store.recent_anomalies("sess-exit", row.time)
+        recent = collector.store.recent_anomalies(session_id, row.time)
         assert [r.as_json()["episodeId"] for r in recent] == [row.episode_id]
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(20)
         listener.close()
