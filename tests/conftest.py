@@ -148,6 +148,13 @@ def make_runtime(make_settings: Callable[..., Settings]) -> Iterator[Callable[..
         runtime.engine.dispose()
 
 
+@pytest.fixture
+def web_runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
+    """A web tier's runtime (no collector) on the test's database and prefix, not started: for
+    tests that render pages and messages without serving them."""
+    return make_runtime(with_collector=False)
+
+
 RunCollector = Callable[..., Collector]
 
 

@@ -16,6 +16,7 @@ from components import ids
 from services.core.settings import Settings
 from services.live.push_hub import PushHub
 from services.storage.metrics_store import ENDED, LIVE
+from services.storage.schema import anomalies
 
 # Whole seconds in the recent past, so every point lands inside the chart's 5-minute window.
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
@@ -250,6 +251,20 @@ def anomaly_row(ep: dict[str, Any]) -> dict[str, Any]:
 
 def anomaly_message(phase: str, ep: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "anomaly", "phase": phase, "episode": ep}
+
+
+def recent(runtime: Runtime, sid: str, score: float, event: str = "evt-1") -> None:
+    """A live session with a minute of ticks at `score`, up to now."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=60)
+    seed_session(runtime, sid, event, stamps=stamps_from(start, 12), score_of=lambda _: score)
+
+
+def open_episode(runtime: Runtime, sid: str, episode_id: str, severity: str) -> None:
+    """An episode of the session's, still open, that began 20 s ago."""
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=20)
+    ep = episode(sid, episode_id, started) | {"severity": severity, "endedAt": None}
+    with runtime.engine.begin() as conn:
+        conn.execute(anomalies.insert().values(**anomaly_row(ep)))
 
 
 def bands(dash_duo: Any) -> list[dict[str, Any]] | None:

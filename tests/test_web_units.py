@@ -175,9 +175,9 @@ def test_anything_else_gets_a_clear_error(raw: str | bytes, reason: str) -> None
 # -- routing --------------------------------------------------------------------------------------
 
 
-def test_routes(runtime: Runtime) -> None:
-    deps = web_deps(runtime)
-    seed_session(runtime, "a/b", stamps=stamps_from(T0, 3))
+def test_routes(web_runtime: Runtime) -> None:
+    deps = web_deps(web_runtime)
+    seed_session(web_runtime, "a/b", stamps=stamps_from(T0, 3))
     page, config = render_path(deps, OPEN_ACCESS, "/live/a%2Fb")
     assert config is not None and config["sessionId"] == "a/b"
     assert "a/b" in str(page)

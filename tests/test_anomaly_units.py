@@ -142,22 +142,22 @@ def test_socket_config_carries_the_list_id_and_texts() -> None:
     assert config["anomalies"]["labels"]["SUDDEN_DROP"] == "Sudden drop"
 
 
-def test_backfill_and_page_list_every_episode_and_band_the_windows(runtime: Runtime) -> None:
+def test_backfill_and_page_list_every_episode_and_band_the_windows(web_runtime: Runtime) -> None:
     stamps = stamps_from(T0, 5)
-    seed_session(runtime, "s1", stamps=stamps)
+    seed_session(web_runtime, "s1", stamps=stamps)
     gone = episode("s1", "gone", T0 - timedelta(minutes=5), ended=T0 - timedelta(minutes=4))
     ended = episode("s1", "ended", stamps[1], ended=stamps[2], recovered=True, recovery_seconds=3)
     still = episode("s1", "open", stamps[3], severity="CRITICAL")
     other = episode("s2", "other", stamps[3])
     rows = [anomaly_row(e) for e in (gone, ended, still, other)]
-    runtime.store.write_batch([], [], rows)
+    web_runtime.store.write_batch([], [], rows)
 
     # The list is the session's, newest first; only the chart's bands keep to its window.
-    message = json.loads(backfill_message(runtime, "s1"))
+    message = json.loads(backfill_message(web_runtime, "s1"))
     assert message["anomalies"] == [still, ended, gone]
-    page, _ = render_path(web_deps(runtime), OPEN_ACCESS, "/live/s1")
+    page, _ = render_path(web_deps(web_runtime), OPEN_ACCESS, "/live/s1")
     text = str(page)
     assert "anomaly:open" in text and "anomaly:ended" in text and "anomaly:gone" not in text
 
-    seed_session(runtime, "empty")
-    assert json.loads(backfill_message(runtime, "empty"))["anomalies"] == []
+    seed_session(web_runtime, "empty")
+    assert json.loads(backfill_message(web_runtime, "empty"))["anomalies"] == []
