@@ -15,6 +15,7 @@ from services.detection.detector import (
     DetectorSettings,
     SessionDetector,
 )
+from services.detection.rules import MassExitRule
 from services.simulation.audience import poisson
 
 TICK = 5.0
@@ -97,6 +98,15 @@ def test_mass_exit_opens_escalates_and_respects_cooldown() -> None:
     assert [tr.type for tr in starts] == [AnomalyType.MASS_EXIT]
     assert any(isinstance(tr, AnomalyEscalated) for tr in out) or starts[0].severity == "CRITICAL"
     assert any(isinstance(tr, AnomalyEnded) and tr.recovered for tr in out)
+
+
+def test_an_empty_room_is_no_mass_exit_even_with_a_zero_minimum_audience() -> None:
+    """Review: a per-event minimum audience of 0 let the rule divide by an empty room, which
+    ended the collector thread."""
+    rule = MassExitRule(DetectorSettings(mass_exit_min_audience=0))
+    for present in (0, 0, 0, 0):
+        rule.push(present)
+        assert rule.check(present) is None  # divided by the zero-person room before
 
 
 def test_bad_values_and_restart_never_crash_or_open() -> None:

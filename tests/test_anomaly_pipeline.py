@@ -8,7 +8,11 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
+from services.detection.detector import AnomalyStarted, AnomalyType, Severity
+from services.detection.episode_log import EpisodeLog, EpisodeOutput
 from services.simulation.audience import MASS_EXIT_SECONDS
+from services.storage.database import create_db_engine, ensure_schema
+from services.storage.metrics_store import MetricsStore
 from services.storage.schema import anomalies
 from tests.clocked import MassExit
 from tests.waiting import wait_until
@@ -72,3 +76,30 @@ def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
         assert [r.as_json()["episodeId"] for r in recent] == [row.episode_id]
     finally:
         listener.close()
+
+
+def test_episode_ids_fit_the_column_whatever_the_session_id(pg_url: str) -> None:
+    """Review: episode ids embedded the session id and overflowed the column for long ids,
+    blocking every later write."""
+    session_id = "s" * 255  # the contract allows this much
+    started = AnomalyStarted(
+        session_id=session_id,
+        episode_id="detector-1",
+        type=AnomalyType.SUDDEN_DROP,
+        severity=Severity.WARNING,
+        at=1_800_000_000.0,
+        anomaly_score=0.9,
+        current_engagement=0.1,
+        expected_engagement=0.5,
+        deviation=-0.8,
+        explanation="chat fell",
+        signals={},
+    )
+    out = EpisodeOutput()
+    EpisodeLog().record([started], "evt", {"total_users": 3}, out)
+    (row,) = out.rows
+    assert len(row["episode_id"]) <= 64
+    engine = create_db_engine(pg_url)
+    ensure_schema(engine)
+    MetricsStore(engine).write_batch([], [], out.rows)  # raised "value too long" before
+    engine.dispose()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
 import sqlalchemy as sa
 
+from app.runtime import Runtime
+from services.agent.desk import SessionContext
 from services.core.platform import (
     CHAT_STREAM,
     CONSUMER_GROUP,
@@ -20,6 +23,8 @@ from services.core.platform import (
 )
 from services.core.redis_bus import RedisNames
 from services.core.settings import Settings
+from services.core.vocabulary import InterventionType
+from services.storage.metrics_store import ENDED, LIVE
 from services.storage.schema import engagement_metrics
 from tests.conftest import RunCollector
 from tests.waiting import wait_until
@@ -143,6 +148,131 @@ def test_bad_payloads_go_to_the_dead_letter_stream_and_the_loop_goes_on(
     assert collector.status().rejected == 4
     for stream in names.signal_streams:
         assert redis_client.xpending(stream, CONSUMER_GROUP)["pending"] == 0
+
+
+def test_the_leader_ends_sessions_no_collector_ticks_any_more(
+    run_collector: RunCollector,
+) -> None:
+    """Review: a session whose collector died stayed live in the catalogue for ever."""
+    collector = run_collector(housekeeping_every=0.5)
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    collector.store.write_batch(
+        [],
+        [
+            {
+                "session_id": "orphan",
+                "event_id": "e",
+                "first_seen": long_ago,
+                "last_seen": long_ago,
+                "ended_at": None,
+                "status": LIVE,
+                "last_score": 0.4,
+                "present_users": 9,
+            }
+        ],
+    )
+
+    def ended() -> bool:
+        record = collector.store.get_session("orphan")
+        return record is not None and record.status == ENDED
+
+    wait_until(ended, what="the abandoned session to be marked ended")
+
+
+def test_an_unexpected_error_in_a_turn_does_not_end_the_collector(
+    run_collector: RunCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: an unforeseen error in one turn of the loop ended the collector thread."""
+    collector = run_collector()
+    wait_until(lambda: collector.last_tick is not None, what="a first tick")
+    real_tick = collector.book.score_tick
+    failures = []
+
+    def fail_once(boundary: float) -> Any:
+        if not failures:
+            failures.append(boundary)
+            raise RuntimeError("a bug")
+        return real_tick(boundary)
+
+    monkeypatch.setattr(collector.book, "score_tick", fail_once)
+    wait_until(lambda: failures, what="the failing tick")
+    wait_until(
+        lambda: collector.last_tick is not None and collector.last_tick > failures[0],
+        what="ticks after the failure",
+    )
+    assert collector.running
+
+
+class _BrokenGenerator:
+    """A content generator with a bug (the interface invites other implementations)."""
+
+    def generate(self, request: Any, rng: Any) -> Any:
+        raise RuntimeError("template bug")
+
+
+def test_a_failing_agent_step_costs_only_that_step_never_the_tick(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Review: any error but a database one escaped follow_interventions, so the tick was
+    re-run forever and the streams were never read again."""
+    runtime = make_runtime(tick_seconds=1.0)
+    collector, engine = runtime.collector, runtime.engine
+    assert collector is not None
+    pending = collector.desk.propose(
+        SessionContext("s-old", "evt-1", 0.3, 50, 2.0), "SUDDEN_DROP", -0.5, None, "drop"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE interventions SET expires_at = :t"),
+            {"t": datetime.now(UTC) - timedelta(seconds=1)},
+        )
+    collector.desk.generator = _BrokenGenerator()
+    out = collector.book.score_tick(datetime.now(UTC).timestamp())
+    out.episodes.opened.append(
+        {
+            "session_id": "s-new",
+            "event_id": "evt-1",
+            "type": "MASS_EXIT",
+            "current_engagement": float("nan"),
+            "deviation": -0.4,
+            "episode_id": "ep",
+            "explanation": "left",
+            "signals": {"total_users": 40},
+        }
+    )
+    collector.follow_interventions(out.episodes.opened)  # must not raise
+    # The step after the broken one still ran: the old suggestion expired.
+    assert collector.desk.store.get(pending.intervention_id).status == "expired"
+
+
+def test_the_collectors_outcome_handler_acknowledges_what_it_reads(
+    make_runtime: Callable[..., Runtime], redis_client: redis.Redis
+) -> None:
+    """CI: the collector's handler answered True/False where the reader expects a reason or
+    None, so every read's acknowledgements failed (a bool cannot go into a Redis command)."""
+    collector = make_runtime(tick_seconds=1.0).collector
+    assert collector is not None
+    names = collector.names
+    listener = redis_client.pubsub()
+    listener.subscribe(names.agent_channel)
+    try:
+        wait_until(lambda: redis_client.pubsub_numsub(names.agent_channel)[0][1] == 1)
+        collector.outcomes.ensure_group()
+        sent = collector.desk.trigger(
+            SessionContext("s-1", "evt-1", 0.3, 50, 2.0), InterventionType.POLL, "p", None
+        )
+        assert sent.status == "executed"
+        for payload in (
+            {"success": True, "intervention_id": sent.intervention_id, "timestamp": "t"},
+            {"success": True, "intervention_id": "unknown-one"},
+        ):
+            redis_client.xadd(names.outcome_stream, {"data": json.dumps(payload)})
+        assert collector.outcomes.read(collector._delivered) == 2
+        assert redis_client.xpending(names.outcome_stream, "engagement-conductor")["pending"] == 0
+        assert collector.desk.store.get(sent.intervention_id).outcome["delivery"]["success"]
+        assert redis_client.xlen(names.dead_letter) == 1
+    finally:
+        listener.close()
 
 
 def test_two_collectors_write_each_tick_once_and_fail_over(

@@ -16,6 +16,7 @@ from services.detection.event_settings import (
     EventSettingsError,
     EventSettingsStore,
     overrides_from_form,
+    valid_stored_overrides,
     validate_overrides,
 )
 from services.ingest.contracts import SignalEvent, SignalKind
@@ -152,6 +153,18 @@ def test_overrides_are_stored_merged_and_reset(
         store.update("evt", {"decline_ratio": 0.66})
     assert store.overrides("evt") == {"low_score": 0.2, "recover_ratio": 0.65}
     engine.dispose()
+
+
+def test_stored_overrides_that_no_longer_validate_are_ignored_not_fatal() -> None:
+    """Review: stored per-event settings were trusted when loaded; one that no longer validates
+    (renamed, or made invalid by a tighter rule) must be skipped, not stop the collector."""
+    stored = {
+        "good": {"sensitivity": 2},
+        "renamed": {"future_setting": 1},
+        "zero-audience": {"mass_exit_min_audience": 0},
+        "not-an-object": [1, 2],
+    }
+    assert valid_stored_overrides(stored) == {"good": {"sensitivity": 2.0}}
 
 
 def test_the_cli_refuses_a_fraction_of_a_person_and_a_contradiction(tmp_path: Path) -> None:

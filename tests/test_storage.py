@@ -63,6 +63,16 @@ def test_schema_is_created_idempotently_with_its_version(engine: sa.Engine) -> N
     } <= tables
 
 
+def test_database_sessions_have_timeouts(pg_url: str) -> None:
+    """Review: PostgreSQL sessions had no statement or lock timeout, so a hung statement could
+    freeze the tick loop."""
+    engine = create_db_engine(pg_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "15s"
+        assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "5s"
+    engine.dispose()
+
+
 def test_rewriting_a_tick_replaces_it_and_points_come_back_oldest_first(
     engine: sa.Engine,
 ) -> None:

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -79,6 +80,21 @@ def test_backoff_grows_while_failing() -> None:
         attempts += writer.stats.failed_attempts - before
     # 1, 2, 4, 8, 8, 8 ... seconds apart: far fewer attempts than seconds.
     assert 5 <= attempts <= 9
+
+
+def test_a_driver_error_from_copy_is_kept_and_retried_not_raised() -> None:
+    """Review: psycopg errors from COPY (not wrapped by SQLAlchemy) escaped the buffer's retry."""
+    calls = []
+
+    def locked_out(*_rows: object) -> None:
+        calls.append(1)
+        raise psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+
+    writer = TickWriter(locked_out, max_rows=100)
+    writer.submit([{"tick": 1}], [])
+    assert writer.flush() is False
+    assert writer.pending_rows == 1
+    assert "lock timeout" in (writer.stats.last_error or "")
 
 
 def test_overflow_drops_the_oldest_rows_and_counts_them(caplog: pytest.LogCaptureFixture) -> None:
