@@ -61,7 +61,19 @@ class Runtime:
             TemplateLibrary(),
         )
         hub = PushHub(lambda: connect_redis(settings.redis_url), names)
-        collector = Collector(settings, client, names, stores, desk) if with_collector else None
+        collector = (
+            Collector(
+                settings,
+                client,
+                names,
+                stores,
+                desk,
+                event_settings_every=event_settings_every,
+                housekeeping_every=housekeeping_every,
+            )
+            if with_collector
+            else None
+        )
         log.info("database backend: %s (schema v%d)", database.backend, database.version)
         return cls(settings, database, client, names, stores, desk, hub, collector)
 

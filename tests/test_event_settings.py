@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from app.cli import main
 from services.core.platform import LIVE_SYNC_STREAM
 from services.core.settings import ScoreWeights
+from services.detection.detector import DetectorSettings
 from services.detection.event_settings import (
     EventSettingsError,
     EventSettingsStore,
@@ -21,6 +22,7 @@ from services.detection.event_settings import (
 )
 from services.ingest.contracts import SignalEvent, SignalKind
 from services.ingest.windows import WindowConfig
+from services.live.collector import EVENT_SETTINGS_SECONDS
 from services.live.session_book import Lifetimes, SessionBook
 from services.storage.agent_settings import AgentSettings
 from services.storage.database import create_db_engine, ensure_schema
@@ -206,7 +208,8 @@ def test_running_detectors_take_on_their_events_thresholds() -> None:
 def test_the_cli_change_reaches_a_running_collector(
     run_collector: RunCollector, redis_client: redis.Redis
 ) -> None:
-    collector = run_collector(event_settings_every=0.5)
+    reload_every = 0.5
+    collector = run_collector(event_settings_every=reload_every)
     settings = collector.settings
     wait_until(lambda: collector.is_leader, what="leadership")
     redis_client.xadd(
@@ -226,9 +229,15 @@ def test_the_cli_change_reaches_a_running_collector(
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert shown["overrides"] == {"sensitivity": 2.5, "low_score": 0.15}
-    assert shown["settings"]["cooldown_seconds"] == 90.0  # a default, shown for reference
+    # A default, shown for reference.
+    assert shown["settings"]["cooldown_seconds"] == DetectorSettings().cooldown_seconds
+    # Taken on at the first tick after the next reload; the bound also tells the collector's
+    # own interval from the default one, which the runtime once failed to pass on.
+    taken_within = reload_every + 5 * collector.tick_seconds
+    assert taken_within < EVENT_SETTINGS_SECONDS
     wait_until(
         lambda: collector.book.detectors["s1"].settings.sensitivity == 2.5,
+        timeout=taken_within,
         what="the running detector to take the new sensitivity",
     )
     refused = CliRunner().invoke(
