@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dash.testing.wait import until
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.runtime import Runtime
@@ -279,6 +280,23 @@ def anomaly_list(dash_duo: Any) -> list[dict[str, Any]] | None:
 
 def wait_until(dash_duo: Any, check: Callable[[], Any], what: str, timeout: float = 15) -> None:
     WebDriverWait(dash_duo.driver, timeout).until(lambda _: check(), what)
+
+
+def click(dash_duo: Any, selector: str, nth: int = 0) -> None:
+    """Click the `nth` element matching `selector`, finding it again if a re-render (a push, or
+    the panel's periodic refresh) replaced it between finding it and clicking it."""
+
+    def clicked(_: Any) -> bool:
+        found = dash_duo.find_elements(selector)
+        if len(found) <= nth:
+            return False
+        try:
+            found[nth].click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    WebDriverWait(dash_duo.driver, 10).until(clicked, f"{selector} could not be clicked")
 
 
 def started_runtime(settings: Settings, with_collector: bool) -> Iterator[Runtime]:

@@ -21,7 +21,7 @@ from services.agent.reward import RewardRule
 from services.core.vocabulary import AgentMode
 from services.detection.event_settings import EventSettingsStore
 from services.storage.schema import engagement_metrics, interventions
-from tests.browser.support import open_live, seed_session, stamps_from, wait_until
+from tests.browser.support import click, open_live, seed_session, stamps_from, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -88,10 +88,10 @@ def test_approve_from_the_pending_card_executes_and_logs(
     record = propose(runtime)
     card = f".suggestion-card[data-intervention='{record.intervention_id}']"
     dash_duo.wait_for_element(card)
-    assert record.preview in dash_duo.find_element(card).text
-    assert "confidence 50%" in dash_duo.find_element(card).text
-    assert "Exploring" in dash_duo.find_element(card).text
-    dash_duo.find_element(f"{card} .button-primary").click()
+    # Read through waits that find the card afresh: a re-render may replace it at any time.
+    for shown in (record.preview, "confidence 50%", "Exploring"):
+        dash_duo.wait_for_contains_text(card, shown)
+    click(dash_duo, f"{card} .button-primary")
     dash_duo.wait_for_contains_text(f"#{ids.AGENT_MESSAGE}", "Approved")
     wait_until(
         dash_duo,
@@ -112,7 +112,7 @@ def test_dismiss_from_the_pending_card_is_recorded(served: Any, runtime: Runtime
     record = propose(runtime)
     card = f".suggestion-card[data-intervention='{record.intervention_id}']"
     dash_duo.wait_for_element(card)
-    dash_duo.find_elements(f"{card} .suggestion-actions .button")[1].click()
+    click(dash_duo, f"{card} .suggestion-actions .button", nth=1)
     dash_duo.wait_for_contains_text(f"#{ids.AGENT_MESSAGE}", "Dismissed")
     wait_until(
         dash_duo,
@@ -137,7 +137,7 @@ def test_an_expired_suggestion_says_so_when_approved(served: Any, runtime: Runti
             .where(interventions.c.intervention_id == record.intervention_id)
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
-    dash_duo.find_element(f"{card} .button-primary").click()
+    click(dash_duo, f"{card} .button-primary")
     dash_duo.wait_for_contains_text(f"#{ids.AGENT_MESSAGE}", "expired; it was not sent")
     assert runtime.desk.store.get(record.intervention_id).status == "expired"
     assert dash_duo.get_logs() == []
