@@ -39,4 +39,7 @@ scripts/bootstrap.sh
 .venv/bin/ruff format --check .
 # Debian's chromium wrapper script prints a harmless warning under sh; skip it.
 export DASH_TEST_CHROMEPATH=${DASH_TEST_CHROMEPATH:-/usr/lib/chromium/chromium}
-exec .venv/bin/python -m pytest --headless -q "$@"
+# Two worker processes: most of a test's time is spent waiting (on a browser, a server, a
+# database), so two run side by side on two cores. Each test still has its own database, Redis
+# prefix and ports. Work stealing evens out the long browser tests. `-n 0` runs them in one.
+exec .venv/bin/python -m pytest --headless -q -n 2 --dist worksteal "$@"

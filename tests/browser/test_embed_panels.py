@@ -34,6 +34,7 @@ from tests.browser.support import (
     wait_for_subscribers,
     wait_until,
 )
+from tests.redis_server import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -102,7 +103,7 @@ def panel_server(runtime: Runtime, dash_thread_server: ThreadedRunner) -> Iterat
     """The app's URL. Its pages all need a sign-in, so dash_duo (which opens `/` at start)
     cannot serve it; tests take `dash_br` after this fixture, so the browser, and with it any
     idle keep-alive connection of a frame, is gone before the server is checked for threads."""
-    dash_thread_server.start(create_app(runtime))
+    dash_thread_server.start(create_app(runtime), port=free_port())
     yield dash_thread_server.url.rstrip("/")
     until(lambda: runtime.hub.socket_count == 0, timeout=10, msg="sockets stayed open")
     wait_for_request_threads()
