@@ -114,7 +114,7 @@ def test_rows_are_buffered_while_the_database_is_away_and_written_when_it_return
     wait_until(lambda: collector.status().pending_rows == 0, timeout=40, what="the buffer to drain")
     times = [r.time.timestamp() for r in rows(collector, "s-d")]
     # One row per tick with no gap: nothing the outage held back was lost.
-    assert times == [times[0] + i for i in range(len(times))]
+    assert times == [times[0] + i * collector.tick_seconds for i in range(len(times))]
     assert collector.status().dropped_rows == 0
 
 
@@ -141,7 +141,7 @@ def test_a_write_that_hangs_on_a_lock_holds_up_no_tick(
         assert collector.status().pending_rows >= 3
     wait_until(lambda: collector.status().pending_rows == 0, timeout=40, what="the buffer to drain")
     times = [r.time.timestamp() for r in rows(collector, "s-l")]
-    assert times == [times[0] + i for i in range(len(times))]
+    assert times == [times[0] + i * collector.tick_seconds for i in range(len(times))]
     status = collector.status()
     assert status.missed_ticks == 0
     assert status.dropped_rows == 0
@@ -176,7 +176,7 @@ def test_a_locked_sqlite_file_holds_up_no_tick(
         locker.close()
     wait_until(lambda: collector.status().pending_rows == 0, timeout=40, what="the buffer to drain")
     times = [r.time.timestamp() for r in rows(collector, "s-q")]
-    assert times == [times[0] + i for i in range(len(times))]
+    assert times == [times[0] + i * collector.tick_seconds for i in range(len(times))]
     assert collector.status().missed_ticks == 0
 
 
