@@ -365,7 +365,7 @@ def test_run_answers_interventions_on_the_outcome_stream(
     names = RedisNames(redis_prefix)
     own = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     with simulator_running(own, names) as (sim, thread):
-        quick = {"question": "Quick one?", "options": ["Yes", "No"], "duration": 3}
+        quick = {"question": "Quick one?", "options": ["Yes", "No"], "duration": 1}
         send(redis_client, names, order(P, "room-1", "ok", poll=quick))
         send(redis_client, names, '{"intervention_id": "iv-broken", "session_id": ')
         send(redis_client, names, "no id at all")
