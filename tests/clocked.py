@@ -5,10 +5,10 @@ as they can go, in the order they act live: every `PUBLISH_EVERY` simulated seco
 events go to the real Redis streams, stamped with the simulated time (the collector's clock is the
 entries' Redis stamp, see services.ingest.stream_reader); at every tick boundary the collector
 reads them through its consumer group, scores the tick (`Collector.tick`), its writer thread
-writes the rows to the test's database, and the agent takes its turn on the same clock (the
-runtime's agent clock is the room's `SimulatedClock`). Interventions the agent sends on
-agent.interventions are delivered by the simulator, whose outcomes go back on the outcome
-stream, as `Simulator.run` does live.
+writes the rows to the test's database, and the agent takes its turn (the chore thread's job
+live) on the same clock: the runtime's agent clock is the room's `SimulatedClock`.
+Interventions the agent sends on agent.interventions are delivered by the simulator, whose
+outcomes go back on the outcome stream, as `Simulator.run` does live.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import redis
 from app.runtime import Runtime
 from services.core.platform import OUTCOME_STREAM
 from services.live.collector import Collector
-from services.live.session_book import TickOutput
 from services.simulation.simulator import Episode, EpisodeKind, SimEvent, SimSession, Simulator
 from tests.waiting import wait_until
 
@@ -60,7 +59,6 @@ class ClockedRoom:
         self.simulator = simulator
         self.clock = clock
         self.client = client
-        self.ticks: list[TickOutput] = []
         tick = collector.tick_seconds
         self._next_tick = (math.floor(clock.now / tick) + 1) * tick
         collector.reader.ensure_groups()
@@ -95,12 +93,6 @@ class ClockedRoom:
                 self._tick(at)
                 self._next_tick += self.tick
 
-    def wait_for_writes(self) -> None:
-        """Until the writer thread has written every score row handed to it so far."""
-        wait_until(
-            lambda: self.collector.writer.pending_rows == 0, timeout=10, what="the rows' write"
-        )
-
     def close(self) -> None:
         self._orders.close()
         self.collector.writer.stop()
@@ -110,9 +102,10 @@ class ClockedRoom:
         while collector.reader.read(collector.book.apply, None):
             pass
         out = collector.tick(boundary)
-        self.ticks.append(out)
         # The agent measures from the stored scores: they must be there, as they are live.
-        self.wait_for_writes()
+        wait_until(
+            lambda: collector.writer.pending_rows == 0, timeout=10, what="the tick's rows written"
+        )
         collector.follow_interventions(out.episodes.opened)
 
     def _deliver_orders(self, at: float) -> list[SimEvent]:
@@ -162,10 +155,13 @@ def clocked_room(
         room.close()
 
 
+MASS_EXIT_AFTER = 20.0
+
+
 @dataclass(frozen=True)
 class MassExit:
     """A 150-person room (everyone in within 5 s, no polls) of which a third or more walks out
-    at `exit_at`, 20 s in, for a minute."""
+    at `exit_at`, MASS_EXIT_AFTER seconds in, for a minute."""
 
     room: ClockedRoom
     session: SimSession
@@ -176,11 +172,9 @@ class MassExit:
         return self.room.collector
 
 
-MASS_EXIT_AFTER = 20.0
-
-
 @pytest.fixture
 def mass_exit(clocked_room: BuildRoom) -> MassExit:
+    """The mass-exit room, not yet played: the test runs it as far as it needs."""
     exit_at = T0 + MASS_EXIT_AFTER
     session = SimSession(
         session_id="sess-exit",
