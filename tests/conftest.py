@@ -158,6 +158,13 @@ def web_runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
 RunCollector = Callable[..., Collector]
 
 
+def leading_and_ticking(collector: Collector) -> bool:
+    """Whether `collector` leads and has scored a tick. It says it leads a moment before it
+    creates its consumer groups at the streams' ends, so an event added in that moment is never
+    read; its first tick comes after the groups, so a test adds events only after that."""
+    return collector.is_leader and collector.last_tick is not None
+
+
 @pytest.fixture
 def run_collector(make_runtime: Callable[..., Runtime]) -> Iterator[RunCollector]:
     """Start collectors in threads, each its own consumer on a 1 s tick unless overridden;

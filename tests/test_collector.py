@@ -26,7 +26,7 @@ from services.core.settings import Settings
 from services.core.vocabulary import InterventionType
 from services.storage.metrics_store import ENDED, LIVE
 from services.storage.schema import engagement_metrics
-from tests.conftest import RunCollector
+from tests.conftest import RunCollector, leading_and_ticking
 from tests.waiting import wait_until
 
 
@@ -62,7 +62,7 @@ def test_events_become_scored_rows_and_engagement_updates(
     engine = collector.store.engine
     updates = redis_client.pubsub(ignore_subscribe_messages=True)
     updates.subscribe(names.engagement_channel)
-    wait_until(lambda: collector.is_leader, what="leadership")
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
 
     audience(redis_client, names, "s-1", 4)
     for user in ("u0", "u1"):
@@ -125,7 +125,7 @@ def test_bad_payloads_go_to_the_dead_letter_stream_and_the_loop_goes_on(
 ) -> None:
     collector = run_collector()
     names = collector.names
-    wait_until(lambda: collector.is_leader, what="leadership")
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
     xadd(redis_client, names, CHAT_STREAM, "{not json")
     xadd(redis_client, names, CHAT_STREAM, {"message": {"text": "no session"}})
     xadd(redis_client, names, LIVE_SYNC_STREAM, {"type": "teleport", "sessionId": "s-2"})
@@ -284,7 +284,8 @@ def test_two_collectors_write_each_tick_once_and_fail_over(
     names = first.names
     engine = first.store.engine
     leader = wait_until(
-        lambda: next((c for c in (first, second) if c.is_leader), None), what="a leader"
+        lambda: next((c for c in (first, second) if leading_and_ticking(c)), None),
+        what="a leader and its first tick",
     )
     standby = second if leader is first else first
     audience(redis_client, names, "s-3", 3)

@@ -26,7 +26,7 @@ from services.live.collector import EVENT_SETTINGS_SECONDS
 from services.live.session_book import Lifetimes, SessionBook
 from services.storage.agent_settings import AgentSettings
 from services.storage.database import create_db_engine, ensure_schema
-from tests.conftest import RunCollector
+from tests.conftest import RunCollector, leading_and_ticking
 from tests.waiting import wait_until
 
 T0 = 1_800_000_000.0
@@ -211,7 +211,7 @@ def test_the_cli_change_reaches_a_running_collector(
     reload_every = 0.5
     collector = run_collector(event_settings_every=reload_every)
     settings = collector.settings
-    wait_until(lambda: collector.is_leader, what="leadership")
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
     redis_client.xadd(
         collector.names.stream(LIVE_SYNC_STREAM),
         {

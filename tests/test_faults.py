@@ -24,7 +24,7 @@ from services.live.collector import Collector
 from services.live.push_hub import HUB_DOWN, RESYNC, PushHub
 from services.storage.database import create_db_engine
 from services.storage.schema import engagement_metrics
-from tests.conftest import PG_ADMIN_URL, RunCollector
+from tests.conftest import PG_ADMIN_URL, RunCollector, leading_and_ticking
 from tests.redis_server import PrivateRedis
 from tests.waiting import wait_until
 
@@ -54,7 +54,7 @@ def test_collector_survives_a_redis_restart_and_resumes(
 ) -> None:
     collector = run_collector(redis_url=private_redis.url)
     client = redis.Redis.from_url(private_redis.url)
-    wait_until(lambda: collector.is_leader, what="leadership")
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
     join(client, collector, "s-r", "u1")
     wait_until(lambda: len(rows(collector, "s-r")) >= 2, what="ticks before the restart")
 
@@ -97,7 +97,7 @@ def test_rows_are_buffered_while_the_database_is_away_and_written_when_it_return
 ) -> None:
     database = pg_url.rsplit("/", 1)[1]
     collector = run_collector()
-    wait_until(lambda: collector.is_leader, what="leadership")
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
     join(redis_client, collector, "s-d", "u1")
     wait_until(lambda: rows(collector, "s-d"), what="a first row")
 
@@ -124,7 +124,7 @@ def test_a_write_that_hangs_on_a_lock_holds_up_no_tick(
     """Review: the loop wrote each tick itself, so a write waiting on a lock (up to the
     statement's lock timeout, 30 s on SQLite) froze scoring and those ticks never got a row."""
     collector = run_collector()
-    wait_until(lambda: collector.is_leader, what="leadership")
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
     join(redis_client, collector, "s-l", "u1")
     wait_until(lambda: rows(collector, "s-l"), what="a first row")
 
@@ -157,7 +157,7 @@ def test_a_locked_sqlite_file_holds_up_no_tick(
     collector = run_collector(
         database_url=f"sqlite:///{path}", lease_seconds=3.0, housekeeping_every=0.5
     )
-    wait_until(lambda: collector.is_leader, what="leadership")
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
     join(redis_client, collector, "s-q", "u1")
     wait_until(lambda: rows(collector, "s-q"), what="a first row")
 

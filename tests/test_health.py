@@ -14,7 +14,7 @@ from app.factory import create_app
 from app.runtime import Runtime
 from services.core.platform import LIVE_SYNC_STREAM
 from services.core.settings import Settings
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import PG_ADMIN_URL, leading_and_ticking
 from tests.redis_server import PrivateRedis
 from tests.waiting import wait_until
 
@@ -49,7 +49,8 @@ def test_healthy_when_redis_database_collector_and_hub_are_all_up(
     runtime, client = start_server()
     assert runtime.collector is not None
     # The group starts at the newest entry when the collector first leads; join after that.
-    wait_until(lambda: runtime.collector.is_leader, what="leadership")
+    collector = runtime.collector
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
     runtime.redis.xadd(
         runtime.names.stream(LIVE_SYNC_STREAM),
         {
