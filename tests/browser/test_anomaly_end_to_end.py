@@ -32,16 +32,14 @@ def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
     yield from started_runtime(make_settings(), with_collector=False)
 
 
-def flagged_by(room: ClockedRoom, drop_at: float) -> float:
-    """The issue's bound: the cliff rule's last ticks, from the drop's onset."""
-    return drop_at + room.collector.book.detector_defaults.drop_short_ticks * room.tick
+DROP_AT = T0 + NORMAL_SECONDS
 
 
-def test_a_scripted_drop_shows_in_the_anomaly_list_and_as_a_band(
-    runtime: Runtime, clocked_room: BuildRoom, served: Any
-) -> None:
-    dash_duo = served
-    drop_at = T0 + NORMAL_SECONDS
+@pytest.fixture
+def room(clocked_room: BuildRoom) -> ClockedRoom:
+    """A 1,000-person room whose activity falls to a tenth NORMAL_SECONDS in; not yet played.
+    Requested before the server: dash's test server stops by raising SystemExit in every thread
+    started while it ran, and the room's writer thread must outlive it to flush."""
     session = SimSession(
         session_id=SESSION,
         event_id="evt-drop",
@@ -49,13 +47,21 @@ def test_a_scripted_drop_shows_in_the_anomaly_list_and_as_a_band(
         audience=1000,
         join_seconds=5,
         poll_every=None,
-        episodes=(Episode(EpisodeKind.SUDDEN_DROP, drop_at, drop_at + 120),),
+        episodes=(Episode(EpisodeKind.SUDDEN_DROP, DROP_AT, DROP_AT + 120),),
     )
-    room = clocked_room([session], seed=11)
+    return clocked_room([session], seed=11)
+
+
+def test_a_scripted_drop_shows_in_the_anomaly_list_and_as_a_band(
+    runtime: Runtime, room: ClockedRoom, served: Any
+) -> None:
+    dash_duo = served
+    # The issue's bound: the cliff rule's last ticks, from the drop's onset.
+    flagged_by = DROP_AT + room.collector.book.detector_defaults.drop_short_ticks * room.tick
     room.run_until(T0 + room.tick)
     assert runtime.store.get_session(SESSION) is not None, "the first tick left no catalogue row"
     open_live(dash_duo, SESSION)
-    room.run_until(flagged_by(room, drop_at))
+    room.run_until(flagged_by)
 
     def listed() -> list[dict[str, Any]] | None:
         items = anomaly_list(dash_duo) or []
@@ -68,7 +74,7 @@ def test_a_scripted_drop_shows_in_the_anomaly_list_and_as_a_band(
         row = conn.execute(sa.select(anomalies).where(anomalies.c.session_id == SESSION)).first()
     assert row is not None and row.type == "SUDDEN_DROP"
     # Flagged after the scripted drop began, and within the issue's bound.
-    assert drop_at < row.time.timestamp() <= flagged_by(room, drop_at)
+    assert DROP_AT < row.time.timestamp() <= flagged_by
     (band,) = bands(dash_duo)
     assert band["name"] == f"anomaly:{row.episode_id}"
     assert dash_duo.get_logs() == []
