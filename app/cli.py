@@ -162,8 +162,14 @@ def _serve_demo(runtime: Runtime, settings: Settings, notes: list[str]) -> None:
     for line in notes:
         click.echo(line)
     sys.stdout.flush()
-    _on_sigterm(lambda: signal.raise_signal(signal.SIGINT))
+    _on_sigterm(_end_serving)
     app.run(host=settings.host, port=settings.port, debug=False, threaded=True)
+
+
+def _end_serving() -> None:
+    """SIGTERM ends the demo's server as Ctrl-C would, also where SIGINT is ignored (a job started
+    in the background); the handler runs in the main thread, which is serving."""
+    raise SystemExit(0)
 
 
 @main.command()

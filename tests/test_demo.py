@@ -28,6 +28,8 @@ def test_demo_serves_scored_simulated_sessions_on_the_embedded_default(tmp_path:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a shell starts a background job: SIGINT ignored, so only SIGTERM can stop it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert proc.stdout is not None
