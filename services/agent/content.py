@@ -4,8 +4,8 @@ The sampler decides *which* intervention type to try; a `ContentGenerator` decid
 says, from the session's context. `TemplateLibrary` is the built-in generator: hand-written
 variants per anomaly type (texts in `services.agent.templates`), filled with the session's
 title and numbers. Another generator (say, a language model) can implement the same protocol;
-`validate_content` is the gate every generator's output passes before it reaches the platform,
-because the platform executes whatever it hears on the channel (design §3).
+whichever it is, its output passes the payload gate (`services.agent.payload_gate`) before it
+reaches the platform.
 
 The payload holds only the type-specific keys; the caller adds the envelope (type,
 intervention_id, session_id, event_id, timestamp).
@@ -20,6 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from services.agent.payload_gate import (
+    CHALLENGE_ACTION,
+    CHALLENGE_MINUTES,
+    NOTIFICATION_TARGET,
+    POLL_KIND,
+    POLL_SECONDS,
+    validate_content,
+)
 from services.agent.templates import (
     ANOMALY_WORDS,
     CHALLENGES,
@@ -32,19 +40,11 @@ from services.agent.templates import (
     NotificationTemplate,
     PollTemplate,
 )
-from services.core.platform import CHALLENGE_TEMPLATES
 from services.core.vocabulary import InterventionType
 
 TITLE_LIMIT = 120  # a platform title is someone else's text: keep it from swamping ours
 PREVIEW_LIMIT = 200
-POLL_OPTIONS = (2, 5)
-POLL_SECONDS = (60, 180)
-CHALLENGE_MINUTES = (1, 10)
-PRIORITIES = ("HIGH", "MEDIUM", "LOW")
 NOTIFICATION_TYPE = "ENGAGEMENT_ALERT"
-NOTIFICATION_TARGET = "ORGANIZERS"
-POLL_KIND = "MULTIPLE_CHOICE"
-CHALLENGE_ACTION = "START_CHALLENGE"
 # The VERY_LOW category's bound (design §5): below it, organizers hear about it whatever the cause.
 VERY_LOW_ENGAGEMENT = 0.2
 LARGE_AUDIENCE = 50  # the largest audience bucket (agent_vocabulary.AUDIENCE_BUCKETS)
@@ -57,7 +57,6 @@ _PRIORITY = {
     "GRADUAL_DECLINE": "MEDIUM",
     "LOW_ENGAGEMENT": "MEDIUM",
 }
-_ENVELOPE = frozenset({"type", "intervention_id", "session_id", "event_id", "timestamp"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,138 +285,3 @@ class TemplateLibrary:
         # A bad edit to the texts should fail here, in tests, not at the platform.
         validate_content(kind, payload)
         return InterventionContent(payload, preview, f"{kind.lower()}/{key}/{index + 1}")
-
-
-# --------------------------------------------------------------------------------- validation
-
-# A rule checks one value and appends what is wrong with it, naming where.
-_Rule = Callable[[Any, str, list[str]], None]
-
-
-def _text(limit: int) -> _Rule:
-    # The caps are roomy for our texts with a full-length title inside, and tight enough to stop
-    # a runaway generator from flooding a chat or a poll card.
-    def rule(value: Any, where: str, problems: list[str]) -> None:
-        if not isinstance(value, str) or not value.strip():
-            problems.append(f"{where} must be non-empty text, not {value!r}")
-        elif len(value) > limit:
-            problems.append(f"{where} is longer than {limit} characters")
-
-    return rule
-
-
-def _whole(bounds: tuple[int, int]) -> _Rule:
-    def rule(value: Any, where: str, problems: list[str]) -> None:
-        # bool is an int to Python but not to the platform's JSON schema.
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{where} must be a whole number, not {value!r}")
-        elif not bounds[0] <= value <= bounds[1]:
-            problems.append(f"{where} must be {bounds[0]}..{bounds[1]}, not {value}")
-
-    return rule
-
-
-def _one_of(*allowed: str) -> _Rule:
-    def rule(value: Any, where: str, problems: list[str]) -> None:
-        if not isinstance(value, str) or value not in allowed:
-            problems.append(f"{where} must be one of {', '.join(allowed)}, not {value!r}")
-
-    return rule
-
-
-def _flag(value: Any, where: str, problems: list[str]) -> None:
-    if not isinstance(value, bool):
-        problems.append(f"{where} must be true or false, not {value!r}")
-
-
-def _options(value: Any, where: str, problems: list[str]) -> None:
-    if not isinstance(value, list):
-        problems.append(f"{where} must be a list, not {type(value).__name__}")
-        return
-    low, high = POLL_OPTIONS
-    if not low <= len(value) <= high:
-        problems.append(f"{where} must have {low} to {high} items, not {len(value)}")
-    option = _text(100)
-    for i, item in enumerate(value):
-        option(item, f"{where}[{i}]", problems)
-    texts = [item.strip().casefold() for item in value if isinstance(item, str)]
-    if len(set(texts)) != len(texts):
-        problems.append(f"{where} must all differ")
-
-
-def _rewards(value: Any, where: str, problems: list[str]) -> None:
-    if not isinstance(value, dict) or not value:
-        problems.append(f"{where} must be a non-empty object, not {value!r}")
-        return
-    for place, points in value.items():
-        if not isinstance(place, str) or not place.strip():
-            problems.append(f"{where}: {place!r} is not a name for a place")
-        elif isinstance(points, bool) or not isinstance(points, int) or points < 0:
-            problems.append(f"{where}.{place} must be whole points >= 0, not {points!r}")
-
-
-# Design §3, key by key: a nested dict is an object with exactly these keys.
-_SHAPES: dict[InterventionType, dict[str, Any]] = {
-    InterventionType.POLL: {
-        "poll": {
-            "question": _text(300),
-            "options": _options,
-            "type": _one_of(POLL_KIND),
-            "duration": _whole(POLL_SECONDS),
-        }
-    },
-    InterventionType.CHAT_PROMPT: {"message": _text(500)},
-    InterventionType.NOTIFICATION: {
-        "notification_type": _text(64),
-        "target": _one_of(NOTIFICATION_TARGET),
-        "escalate": _flag,
-        "content": {
-            "title": _text(200),
-            "body": _text(1000),
-            "priority": _one_of(*PRIORITIES),
-            "suggested_action": _text(300),
-        },
-    },
-    InterventionType.GAMIFICATION: {
-        "content": {
-            "action": _one_of(CHALLENGE_ACTION),
-            "template": _one_of(*CHALLENGE_TEMPLATES),
-            "name": _text(80),
-            "description": _text(500),
-            "duration_minutes": _whole(CHALLENGE_MINUTES),
-            "rewards": _rewards,
-        }
-    },
-}
-
-
-def _check(value: Any, shape: dict[str, Any] | _Rule, where: str, problems: list[str]) -> None:
-    if not isinstance(shape, dict):
-        shape(value, where, problems)
-        return
-    if not isinstance(value, dict):
-        problems.append(f"{where} must be an object, not {type(value).__name__}")
-        return
-    missing = [key for key in shape if key not in value]
-    if missing:
-        problems.append(f"{where}: missing {', '.join(missing)}")
-    extra = sorted(repr(key) for key in value if key not in shape)
-    if extra:
-        # The likeliest mistake: handing over the whole message instead of its payload.
-        hint = " (the envelope is added by the caller)" if _ENVELOPE & set(value) else ""
-        problems.append(f"{where}: unexpected {', '.join(extra)}{hint}")
-    for key, rule in shape.items():
-        if key in value:
-            _check(value[key], rule, key if where == "payload" else f"{where}.{key}", problems)
-
-
-def validate_content(intervention_type: InterventionType, payload: dict[str, Any]) -> None:
-    """Raise ValueError naming every way `payload` strays from the design §3 shape of its type."""
-    try:
-        kind = InterventionType(intervention_type)
-    except ValueError:
-        raise ValueError(f"unknown intervention type {intervention_type!r}") from None
-    problems: list[str] = []
-    _check(payload, _SHAPES[kind], "payload", problems)
-    if problems:
-        raise ValueError(f"invalid {kind} content: {'; '.join(problems)}")

@@ -20,8 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services.agent.content import ContentGenerator, ContentRequest, validate_content
+from services.agent.content import ContentGenerator, ContentRequest
 from services.agent.guards import GuardLimits, refusal
+from services.agent.payload_gate import validate_content
 from services.agent.posteriors import DatabasePosteriors
 from services.agent.sender import InterventionSender
 from services.agent.thompson import Choice, ThompsonSampler
