@@ -55,7 +55,10 @@ class Equivalent:
 def run_mutmut(jobs: int, only: list[str]) -> None:
     mutmut = Path(sys.executable).with_name("mutmut")
     if not mutmut.exists():
-        sys.exit("mutmut is not installed: .venv/bin/pip install -e '.[mutation]'")
+        sys.exit(
+            "mutmut is not installed beside this Python: run .venv/bin/python scripts/mutation.py"
+            " after .venv/bin/pip install -e '.[mutation]'"
+        )
     # A clean run: mutmut 3 keeps results of functions it thinks unchanged, but a changed test
     # or a renumbered mutant can leave a stale verdict behind.
     shutil.rmtree(MUTANTS, ignore_errors=True)
