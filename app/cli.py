@@ -193,6 +193,53 @@ def collect() -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per partition.")
+def partitions(as_json: bool) -> None:
+    """Who owns each partition, its backlog, and its last handover."""
+    import json
+    from datetime import UTC, datetime
+
+    from services.core.redis_bus import REDIS_DOWN, RedisNames, connect_redis
+    from services.live.partition_map import read_partition_map
+
+    settings = _settings()
+    if settings.embedded_redis:
+        raise click.ClickException(
+            "partitions needs REDIS_URL: an embedded Redis lives inside the server's process"
+        )
+    client = connect_redis(settings.redis_url, settings.redis_cluster)
+    try:
+        infos = read_partition_map(
+            client, RedisNames(settings.redis_key_prefix), settings.partitions
+        )
+    except REDIS_DOWN as exc:
+        raise click.ClickException(f"Redis unreachable at {settings.redis_url}: {exc}") from None
+    if as_json:
+        for info in infos:
+            click.echo(json.dumps(info.as_json()))
+        return
+    click.echo(f"{'partition':>9}  {'owner':<32} {'lag':>6} {'pending':>7}  last handover")
+    for info in infos:
+        handover = info.last_handover or {}
+        when = handover.get("at")
+        stamp = (
+            datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            if isinstance(when, int | float)
+            else ""
+        )
+        what = handover.get("kind") or ("released" if handover.get("released_by") else "")
+        click.echo(
+            f"{info.partition:>9}  {info.owner or '(none)':<32} "
+            f"{'' if info.lag is None else info.lag:>6} "
+            f"{'' if info.pending is None else info.pending:>7}  {stamp} {what}".rstrip()
+        )
+    owners = {info.owner for info in infos if info.owner}
+    unowned = sum(1 for info in infos if info.owner is None)
+    plural = "" if len(owners) == 1 else "s"
+    click.echo(f"{len(infos)} partitions, {len(owners)} owner{plural}, {unowned} unowned")
+
+
+@main.command()
 @click.option("--sessions", default=6, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--seed", default=7, show_default=True, type=int)
 def simulate(sessions: int, seed: int) -> None:
@@ -208,7 +255,11 @@ def simulate(sessions: int, seed: int) -> None:
     _on_sigterm(stop.set)
     click.echo(f"simulating {sessions} sessions into {settings.redis_url}")
     try:
-        platform.run(connect_redis(settings.redis_url), RedisNames(settings.redis_key_prefix), stop)
+        platform.run(
+            connect_redis(settings.redis_url, settings.redis_cluster),
+            RedisNames(settings.redis_key_prefix),
+            stop,
+        )
     except KeyboardInterrupt:
         stop.set()
 

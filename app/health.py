@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from app.runtime import Runtime
 from services.core.redis_bus import REDIS_DOWN
+from services.live.partition_map import read_partition_map
 from services.storage.database import database_reachable
 
 health = Blueprint("health", __name__)
@@ -26,23 +28,59 @@ def _redis_up(runtime: Runtime) -> bool:
         return False
 
 
-def collector_report(runtime: Runtime, redis_up: bool) -> dict[str, Any]:
-    """The leader's heartbeat from Redis, or what this process knows if Redis is away."""
-    stale_after = 3 * runtime.settings.tick_seconds + 2
-    beat: dict[str, Any] | None = None
+def _reports(runtime: Runtime, redis_up: bool) -> list[dict[str, Any]]:
+    """Every collector's last report from Redis, or this process's own if Redis is away."""
+    raw: dict[Any, Any] = {}
     if redis_up:
+        with contextlib.suppress(*REDIS_DOWN):
+            raw = runtime.redis.hgetall(runtime.names.collector_reports)
+    reports = []
+    for value in raw.values():
         try:
-            raw = runtime.redis.get(runtime.names.collector_status)
-        except REDIS_DOWN:
-            raw = None
-        beat = json.loads(raw) if raw else None
-    if beat is None and runtime.collector is not None and runtime.collector.is_leader:
-        beat = runtime.collector.status().as_json() | {"updated_at": time.time()}
-    if beat is None:
-        return {"status": "absent", "last_tick": None, "live_sessions": 0}
-    last_tick = beat.get("last_tick")
-    fresh = last_tick is not None and time.time() - last_tick <= stale_after
-    return beat | {"status": "running" if fresh else "stale"}
+            report = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(report, dict):
+            reports.append(report)
+    if not reports and runtime.collector is not None and runtime.collector.running:
+        reports.append(runtime.collector.status().as_json() | {"updated_at": time.time()})
+    return sorted(reports, key=lambda r: str(r.get("consumer")))
+
+
+def collector_report(runtime: Runtime, redis_up: bool) -> dict[str, Any]:
+    """The deployment's collectors: who is alive, what they score, and who owns what."""
+    settings = runtime.settings
+    stale_after = 3 * settings.tick_seconds + 2
+    now = time.time()
+    reports = _reports(runtime, redis_up)
+    # A report older than a lease belongs to a collector that is gone.
+    alive = [r for r in reports if now - float(r.get("updated_at") or 0) <= settings.lease_seconds]
+    ticks = [r["last_tick"] for r in alive if r.get("last_tick") is not None]
+    last_tick = max(ticks) if ticks else None
+    partitions: list[dict[str, Any]] = []
+    if redis_up:
+        with contextlib.suppress(*REDIS_DOWN):
+            partitions = [
+                info.as_json()
+                for info in read_partition_map(runtime.redis, runtime.names, settings.partitions)
+            ]
+    unowned = [p["partition"] for p in partitions if p["owner"] is None]
+    if not alive:
+        status = "absent"
+    elif last_tick is not None and now - last_tick <= stale_after:
+        status = "running"
+    else:
+        status = "stale"
+    return {
+        "status": status,
+        "last_tick": last_tick,
+        "live_sessions": sum(int(r.get("live_sessions") or 0) for r in alive),
+        "missed_ticks": sum(int(r.get("missed_ticks") or 0) for r in alive),
+        "dropped_rows": sum(int(r.get("dropped_rows") or 0) for r in alive),
+        "collectors": alive,
+        "unowned_partitions": unowned,
+        "partitions": partitions,
+    }
 
 
 @health.get("/health")
@@ -57,6 +95,7 @@ def health_check() -> tuple[Response, int]:
         redis_up
         and db_up
         and collector["status"] == "running"
+        and not collector["unowned_partitions"]
         and not buffering
         and runtime.hub.connected
     )

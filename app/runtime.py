@@ -51,7 +51,7 @@ class Runtime:
     ) -> Runtime:
         engine = create_db_engine(settings.database_url)
         database = ensure_schema(engine, settings.storage_policy())
-        client = connect_redis(settings.redis_url)
+        client = connect_redis(settings.redis_url, settings.redis_cluster)
         names = RedisNames(settings.redis_key_prefix)
         stores = Stores.over(engine)
         desk = InterventionDesk(
@@ -60,7 +60,7 @@ class Runtime:
             stores.posteriors,
             TemplateLibrary(),
         )
-        hub = PushHub(lambda: connect_redis(settings.redis_url), names)
+        hub = PushHub(lambda: connect_redis(settings.redis_url, settings.redis_cluster), names)
         collector = (
             Collector(
                 settings,

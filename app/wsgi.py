@@ -1,8 +1,8 @@
 """The WSGI entry for production servers: `gunicorn -k gevent 'app.wsgi:server'`.
 
 Import it in each worker after the fork (no --preload: threads do not survive a fork). Every
-worker runs a push hub and, with COLLECTOR_ENABLED (the default), a collector; their lease
-makes one collector the leader.
+worker runs a push hub and, with COLLECTOR_ENABLED (the default), a collector; they share the
+partitions out between them (docs/partitions.md).
 """
 
 from __future__ import annotations

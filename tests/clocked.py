@@ -4,7 +4,7 @@
 as they can go, in the order they act live: every `PUBLISH_EVERY` simulated seconds the simulator's
 events go to the real Redis streams, stamped with the simulated time (the collector's clock is the
 entries' Redis stamp, see services.ingest.stream_reader); at every tick boundary the collector
-reads them through its consumer group, scores the tick (`Collector.tick`), its writer thread
+routes and applies them, scores the tick (`Collector.tick`), its writer thread
 writes the rows to the test's database, and the agent takes its turn (the chore thread's job
 live) on the same clock: the runtime's agent clock is the room's `SimulatedClock`.
 Interventions the agent sends on agent.interventions are delivered by the simulator, whose
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,8 +62,8 @@ class ClockedRoom:
         self.client = client
         tick = collector.tick_seconds
         self._next_tick = (math.floor(clock.now / tick) + 1) * tick
-        collector.reader.ensure_groups()
-        collector.outcomes.ensure_group()
+        # The only collector: it takes every partition at its first turn.
+        collector.take_turn(time.time())
         # The platform's ear: the agent sends nothing unless someone listens.
         self._orders = client.pubsub()
         self._orders.subscribe(collector.names.agent_channel)
@@ -99,7 +100,7 @@ class ClockedRoom:
 
     def _tick(self, boundary: float) -> None:
         collector = self.collector
-        while collector.reader.read(collector.book.apply, None):
+        while collector.router.route(None):
             pass
         out = collector.tick(boundary)
         # The agent measures from the stored scores: they must be there, as they are live.

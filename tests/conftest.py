@@ -160,10 +160,10 @@ RunCollector = Callable[..., Collector]
 
 
 def leading_and_ticking(collector: Collector) -> bool:
-    """Whether `collector` leads and has scored a tick. It says it leads a moment before it
-    creates its consumer groups at the streams' ends, so an event added in that moment is never
-    read; its first tick comes after the groups, so a test adds events only after that."""
-    return collector.is_leader and collector.last_tick is not None
+    """Whether `collector` owns partitions and has scored a tick. Its consumer groups are made
+    at the streams' ends before it takes a partition, so an event added before the first tick
+    might never be read; a test adds events only after that."""
+    return bool(collector.owned) and collector.last_tick is not None
 
 
 @pytest.fixture

@@ -189,11 +189,11 @@ def test_an_unexpected_error_in_a_turn_does_not_end_the_collector(
     real_tick = collector.book.score_tick
     failures = []
 
-    def fail_once(boundary: float) -> Any:
+    def fail_once(boundary: float, skip: Any = None) -> Any:
         if not failures:
             failures.append(boundary)
             raise RuntimeError("a bug")
-        return real_tick(boundary)
+        return real_tick(boundary, skip)
 
     monkeypatch.setattr(collector.book, "score_tick", fail_once)
     wait_until(lambda: failures, what="the failing tick")
@@ -228,6 +228,7 @@ def test_a_failing_agent_step_costs_only_that_step_never_the_tick(
             {"t": datetime.now(UTC) - timedelta(seconds=1)},
         )
     collector.desk.generator = _BrokenGenerator()
+    collector.is_housekeeper = True  # expiring is the housekeeper's chore
     out = collector.book.score_tick(datetime.now(UTC).timestamp())
     out.episodes.opened.append(
         {
@@ -276,36 +277,48 @@ def test_the_collectors_outcome_handler_acknowledges_what_it_reads(
         listener.close()
 
 
-def test_two_collectors_write_each_tick_once_and_fail_over(
+def test_two_collectors_share_the_partitions_score_every_session_once_and_hand_over(
     run_collector: RunCollector, redis_client: redis.Redis
 ) -> None:
-    first = run_collector(lease_seconds=2)
-    second = run_collector(lease_seconds=2)
+    first = run_collector(lease_seconds=2, partitions=8)
+    second = run_collector(lease_seconds=2, partitions=8)
     names = first.names
     engine = first.store.engine
-    leader = wait_until(
-        lambda: next((c for c in (first, second) if leading_and_ticking(c)), None),
-        what="a leader and its first tick",
+    wait_until(
+        lambda: len(first.owned) == 4 and len(second.owned) == 4,
+        what="the partitions shared four and four",
     )
-    standby = second if leader is first else first
-    audience(redis_client, names, "s-3", 3)
-    wait_until(lambda: len(metric_rows(engine, "s-3")) >= 3, what="three ticks")
-    assert not standby.is_leader
-    assert standby.writer.stats.written_rows == 0
+    assert set(first.owned).isdisjoint(second.owned)
+    wait_until(lambda: first.last_tick and second.last_tick, what="both ticking")
+    sessions = [f"s-{i}" for i in range(12)]
+    for session in sessions:
+        audience(redis_client, names, session, 3)
+    wait_until(
+        lambda: all(len(metric_rows(engine, s)) >= 3 for s in sessions),
+        what="three ticks of every session",
+    )
+    # Both collectors scored: the sessions landed on both shares.
+    assert first.writer.stats.written_rows and second.writer.stats.written_rows
 
-    leader.stop()
-    wait_until(lambda: standby.is_leader, timeout=10, what="the standby to take over")
-    audience(redis_client, names, "s-3", 5)  # the new leader learns the room from new events
-    written_before = len(metric_rows(engine, "s-3"))
-    wait_until(lambda: len(metric_rows(engine, "s-3")) >= written_before + 3, what="more ticks")
+    first.stop()
+    # A clean stop hands over at once, inside the 2-s lease.
+    wait_until(lambda: len(second.owned) == 8, timeout=2.0, what="the hand-over")
+    written_before = {s: len(metric_rows(engine, s)) for s in sessions}
+    wait_until(
+        lambda: all(len(metric_rows(engine, s)) >= written_before[s] + 2 for s in sessions),
+        what="more ticks of every session",
+    )
+    # The survivor rebuilt the rooms: three present in every session, none counted anew.
+    latest = [metric_rows(engine, s)[-1] for s in sessions]
+    assert {row.extra["total_users"] for row in latest} == {3}
     total = first.writer.stats.written_rows + second.writer.stats.written_rows
     with engine.connect() as conn:
         in_db = conn.execute(sa.select(sa.func.count()).select_from(engagement_metrics)).scalar()
-    # Every row either collector wrote is a distinct tick: nobody wrote a tick twice.
+    # Every row either collector wrote is a distinct (session, tick): nobody wrote one twice.
     assert total == in_db
 
 
-def test_a_new_leader_reclaims_entries_a_dead_consumer_never_acknowledged(
+def test_a_router_takes_entries_a_dead_router_never_acknowledged(
     make_settings: Callable[..., Settings],
     run_collector: RunCollector,
     redis_client: redis.Redis,
@@ -318,7 +331,8 @@ def test_a_new_leader_reclaims_entries_a_dead_consumer_never_acknowledged(
     redis_client.xreadgroup(CONSUMER_GROUP, "dead-one", {stream: ">"}, count=10)
     assert redis_client.xpending(stream, CONSUMER_GROUP)["pending"] == 3
 
-    collector = run_collector()
+    # Live routers' entries are in flight for milliseconds; a second idle is a dead router's.
+    collector = run_collector(reclaim_idle_seconds=1)
     wait_until(lambda: collector.status().live_sessions == 1, what="the reclaimed session")
     assert redis_client.xpending(stream, CONSUMER_GROUP)["pending"] == 0
-    assert collector.reader.stats.reclaimed == 3
+    assert collector.router.stats.reclaimed == 3

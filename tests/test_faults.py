@@ -63,9 +63,9 @@ def test_collector_survives_a_redis_restart_and_resumes(
     stalled_at = len(rows(collector, "s-r"))
     private_redis.start()
     wait_until(
-        lambda: collector.redis_ok and collector.is_leader,
+        lambda: collector.redis_ok and len(collector.owned) == collector.settings.partitions,
         timeout=30,
-        what="the collector to reconnect and lead again",
+        what="the collector to reconnect and own every partition again",
     )
 
     client = redis.Redis.from_url(private_redis.url)
@@ -170,7 +170,7 @@ def test_a_locked_sqlite_file_holds_up_no_tick(
             timeout=20,
             what="ticks going on while the file is locked",
         )
-        assert collector.is_leader
+        assert collector.owned
     finally:
         locker.execute("ROLLBACK")
         locker.close()
@@ -216,14 +216,12 @@ def test_sigterm_stops_the_collect_command_cleanly_and_flushes(
                 return False
 
         wait_until(has_rows, timeout=30, what="the collect command to write rows")
-        status = json.loads(
-            wait_until(
-                lambda: redis_client.get(
-                    settings.redis_key_prefix + "engagement-conductor:collector:status"
-                ),
-                what="a heartbeat",
-            )
+        names = RedisNames(settings.redis_key_prefix)
+        [raw] = wait_until(
+            lambda: list(redis_client.hgetall(names.collector_reports).values()),
+            what="a heartbeat",
         )
+        status = json.loads(raw)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
         _, stderr = proc.communicate()
@@ -232,11 +230,11 @@ def test_sigterm_stops_the_collect_command_cleanly_and_flushes(
             proc.kill()
     assert "stopped" in stderr
     assert "unwritten" not in stderr
-    # The lease is given back on the way out, so a standby need not wait for it to lapse.
-    assert (
-        redis_client.get(settings.redis_key_prefix + "engagement-conductor:collector:leader")
-        is None
-    )
+    # The leases are given back on the way out, so a successor need not wait for them to lapse.
+    owners = [redis_client.get(names.partition_owner(p)) for p in range(settings.partitions)]
+    assert owners == [None] * settings.partitions
+    assert redis_client.get(names.housekeeper_lease) is None
+    assert redis_client.hgetall(names.collector_reports) == {}
     with engine.connect() as conn:
         last = conn.execute(sa.select(sa.func.max(engagement_metrics.c.time))).scalar()
     assert last.timestamp() >= status["last_tick"]

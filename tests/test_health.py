@@ -67,7 +67,13 @@ def test_healthy_when_redis_database_collector_and_hub_are_all_up(
     assert (body["redis"], body["database"]) == ("connected", "connected")
     assert body["database_backend"] == "postgresql"
     assert body["collector"]["status"] == "running"
-    assert body["collector"]["role"] == "leader"
+    [report] = body["collector"]["collectors"]
+    assert report["role"] == "owner" and report["housekeeper"] is True
+    assert report["partitions"] == list(range(runtime.settings.partitions))
+    assert body["collector"]["unowned_partitions"] == []
+    partitions = body["collector"]["partitions"]
+    assert [p["owner"] for p in partitions] == [collector.settings.consumer_name] * 64
+    assert {p["last_handover"]["kind"] for p in partitions} == {"first"}
     assert body["collector"]["last_tick"] is not None
     assert body["this_process"]["push_hub"] == "connected"
     assert client.get("/health/ready").status_code == 200
@@ -89,7 +95,8 @@ def test_a_web_only_server_sees_another_process_collecting(start_server: StartSe
         with_collector=False, redis_key_prefix=collecting.settings.redis_key_prefix
     )
     _, body = wait_until(lambda: (r := health(web))[0] == 200 and r, what="healthy web server")
-    assert body["collector"]["consumer"] == collecting.settings.consumer_name
+    consumers = [r["consumer"] for r in body["collector"]["collectors"]]
+    assert consumers == [collecting.settings.consumer_name]
     assert body["this_process"]["collector"] is None
 
 

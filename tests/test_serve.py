@@ -70,10 +70,12 @@ def test_serve_runs_workers_that_score_and_push_over_websockets(
 
         def scored() -> dict[str, Any] | None:
             collector = get_json(base + "/health")[1].get("collector", {})
-            return collector if collector.get("live_sessions") == 1 else None
+            shares = sorted(len(r["partitions"]) for r in collector.get("collectors", []))
+            return collector if collector.get("live_sessions") == 1 and shares == [32, 32] else None
 
-        leader = wait_until(scored, timeout=20, what="the session to be scored")
-        assert leader["consumer"].startswith("ec-serve-")
+        # Both workers' collectors share the partitions evenly; one of them scores the session.
+        report = wait_until(scored, timeout=20, what="the session to be scored, shares even")
+        assert all(r["consumer"].startswith("ec-serve-") for r in report["collectors"])
         # Rows are written from the writer's thread, just after the heartbeat that counted
         # the session: until the catalogue row lands, the socket answers 404.
         socket = wait_until(

@@ -21,21 +21,26 @@ from services.core.settings import EMBEDDED
 # One in-process server per process, so the demo's collector, simulator and web tier share it.
 _EMBEDDED_SERVER = fakeredis.FakeServer()
 
-# Errors that mean "Redis is not there right now", as opposed to a bad command.
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+# Errors that mean "Redis is not there right now", as opposed to a bad command. A cluster
+# that lost a master, or is moving slots, says so with errors of its own.
+REDIS_DOWN = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    OSError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+)
 
 
-def connect_redis(url: str) -> redis.Redis:
+def connect_redis(url: str, cluster: bool = False) -> redis.Redis:
     if url == EMBEDDED:
         return fakeredis.FakeRedis(server=_EMBEDDED_SERVER)
     # Blocking reads wait up to a second; the socket timeout must outlast them.
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=10,
-        socket_connect_timeout=3,
-        health_check_interval=15,
-        retry_on_timeout=False,
-    )
+    options: dict[str, object] = {"socket_timeout": 10, "socket_connect_timeout": 3}
+    if cluster:
+        # Partition keys carry hash tags, so every command of ours names keys of one slot.
+        return redis.RedisCluster.from_url(url, **options)  # type: ignore[return-value]
+    return redis.Redis.from_url(url, health_check_interval=15, retry_on_timeout=False, **options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +93,39 @@ class RedisNames:
         return self.prefix + OUTCOME_STREAM
 
     @property
-    def leader_lease(self) -> str:
-        return self.prefix + "engagement-conductor:collector:leader"
+    def housekeeper_lease(self) -> str:
+        """Held by the one collector that runs the deployment-wide chores."""
+        return self.prefix + "engagement-conductor:collector:housekeeper"
 
     @property
-    def collector_status(self) -> str:
-        return self.prefix + "engagement-conductor:collector:status"
+    def collectors(self) -> str:
+        """Sorted set of running collectors, scored by their last sign of life."""
+        return self.prefix + "engagement-conductor:collectors"
+
+    @property
+    def collector_reports(self) -> str:
+        """Hash of each collector's latest status report (JSON), read by /health."""
+        return self.prefix + "engagement-conductor:collectors:status"
+
+    # A partition's keys share a hash tag, so they live on one Redis Cluster slot.
+    def _partition_key(self, partition: int, what: str) -> str:
+        return f"{self.prefix}engagement-conductor:{{p{partition}}}:{what}"
+
+    def partition_stream(self, partition: int) -> str:
+        return self._partition_key(partition, "events")
+
+    def partition_owner(self, partition: int) -> str:
+        return self._partition_key(partition, "owner")
+
+    def partition_checkpoint(self, partition: int) -> str:
+        return self._partition_key(partition, "checkpoint")
+
+    def partition_marks(self, partition: int) -> str:
+        """What the owner had applied at each tick since its checkpoint: a list of marks."""
+        return self._partition_key(partition, "marks")
+
+    def partition_handover(self, partition: int) -> str:
+        return self._partition_key(partition, "handover")
 
 
 def _escape_glob(text: str) -> str:

@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     read_batch: int = Field(500, ge=1, le=10_000)
     reclaim_idle_seconds: float = Field(60.0, gt=0)
     lease_seconds: float = Field(15.0, ge=1, le=600)
+    partitions: int = Field(
+        64, ge=1, le=1024, description="partitions the live sessions are spread over"
+    )
+    checkpoint_seconds: float = Field(
+        60.0, ge=1, le=3600, description="how often each partition's live state is saved"
+    )
+    partition_retain_seconds: float = Field(
+        180.0,
+        ge=10,
+        le=86_400,
+        description="how long routed events are kept for rebuilding state on a handover",
+    )
+    redis_cluster: bool = Field(False, description="REDIS_URL names a Redis Cluster node")
     write_buffer_rows: int = Field(500_000, ge=1000)
     dead_letter_maxlen: int = Field(10_000, ge=100)
     agent_reward_delay_seconds: float = Field(
@@ -190,6 +203,22 @@ class Settings(BaseSettings):
             raise ValueError("RATE_WINDOW_SECONDS must be at least TICK_SECONDS")
         if self.active_window_seconds < self.tick_seconds:
             raise ValueError("ACTIVE_WINDOW_SECONDS must be at least TICK_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _replay_covers_a_handover(self) -> Settings:
+        # A new owner rebuilds from the last checkpoint plus what came after it; both must still
+        # be in the partition stream when a dead owner's lease has run out.
+        needed = 2 * self.checkpoint_seconds + self.lease_seconds
+        if self.partition_retain_seconds < needed:
+            raise ValueError(
+                "PARTITION_RETAIN_SECONDS must be at least 2 x CHECKPOINT_SECONDS + LEASE_SECONDS"
+                f" ({needed:g} s with these settings)"
+            )
+        if self.checkpoint_seconds < self.tick_seconds:
+            raise ValueError("CHECKPOINT_SECONDS must be at least TICK_SECONDS")
+        if self.redis_cluster and self.embedded_redis:
+            raise ValueError("REDIS_CLUSTER needs a REDIS_URL naming a cluster node")
         return self
 
     @model_validator(mode="after")

@@ -57,6 +57,19 @@ class EpisodeLog:
                 out.detected.append(_detected_message(row))
                 out.opened.append(dict(row))
 
+    def open_rows(self, session_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The open episodes of these sessions, by the detector's episode id (for a handover)."""
+        return {k: dict(row) for k, row in self._open.items() if row["session_id"] in session_ids}
+
+    def adopt(self, rows: dict[str, dict[str, Any]]) -> None:
+        """Continue episodes another owner opened, as `open_rows` gave them."""
+        self._open.update(rows)
+
+    def forget(self, session_ids: set[str]) -> None:
+        """Stop following these sessions' episodes without ending them: another owner goes on."""
+        for key in [k for k, row in self._open.items() if row["session_id"] in session_ids]:
+            del self._open[key]
+
     def end_session(self, session_id: str, at: datetime, out: EpisodeOutput) -> None:
         """The session ended with episodes still open: they end with it, unrecovered."""
         for key in [k for k, row in self._open.items() if row["session_id"] == session_id]:

@@ -59,6 +59,7 @@ class StreamReader:
         consumer: str,
         batch: int,
         dead_letter_maxlen: int,
+        cluster: bool = False,
     ) -> None:
         self.client = client
         self.names = names
@@ -66,6 +67,10 @@ class StreamReader:
         self.batch = batch
         self.dead_letter_maxlen = dead_letter_maxlen
         self.stats = ReaderStats()
+        # A cluster refuses one read across keys of several slots: there, each stream alone.
+        streams = self.names.signal_streams
+        self._read_sets = [[s] for s in streams] if cluster else [streams]
+        self.cluster = cluster
 
     def ensure_groups(self, start_id: str = "$") -> None:
         """Create the consumer group on every stream (and the stream) where missing."""
@@ -81,19 +86,28 @@ class StreamReader:
 
         `block_ms` None returns at once when nothing is waiting.
         """
-        streams = dict.fromkeys(self.names.signal_streams, ">")
-        try:
-            reply = self.client.xreadgroup(
-                CONSUMER_GROUP, self.consumer, streams, count=self.batch, block=block_ms
-            )
-        except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            # Redis lost its data (restart without persistence): whatever is there is new.
-            log.warning("consumer group missing (Redis restarted?); recreating it")
-            self.ensure_groups(start_id="0")
-            return 0
-        return self._handle(reply or [], apply)
+        reply: list = []  # type: ignore[type-arg]
+        share = None if block_ms is None else max(1, block_ms // len(self._read_sets))
+        for streams in self._read_sets:
+            try:
+                reply += (
+                    self.client.xreadgroup(
+                        CONSUMER_GROUP,
+                        self.consumer,
+                        dict.fromkeys(streams, ">"),
+                        count=self.batch,
+                        block=None if reply else share,
+                    )
+                    or []
+                )
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis lost its data (restart without persistence): whatever is there is new.
+                log.warning("consumer group missing (Redis restarted?); recreating it")
+                self.ensure_groups(start_id="0")
+                return 0
+        return self._handle(reply, apply)
 
     def reclaim(self, apply: ApplySignal, min_idle_ms: int) -> int:
         """Take over entries a dead consumer read but never acknowledged."""
@@ -123,7 +137,7 @@ class StreamReader:
         A read returns each stream's entries separately; applied stream by stream, a reaction
         from just before a user left would be applied after the leave and bring them back.
         """
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.client.pipeline(transaction=not self.cluster)
         valid: list[tuple[tuple[int, int, int], SignalEvent, float]] = []
         count = 0
         for stream, entries in reply:
@@ -147,8 +161,12 @@ class StreamReader:
             apply(event, at)
         self.stats.accepted += len(valid)
         if count:
-            pipe.execute()
+            self._commit(pipe)
         return count
+
+    def _commit(self, pipe: redis.client.Pipeline) -> None:  # type: ignore[type-arg]
+        """Acknowledge the batch (and dead-letter its rejects); the router adds its appends."""
+        pipe.execute()
 
     def _dead_letter(
         self,

@@ -1,8 +1,8 @@
 """The collector's database chores, on a thread of their own: the agent's turn after each tick
-and the leader's housekeeping.
+and the housekeeper's housekeeping.
 
 Both write to the database. On the tick loop, a write waiting on a lock (SQLite's 30-s busy
-timeout, a PostgreSQL row lock) held up scoring and the leader lease with it; here it holds up
+timeout, a PostgreSQL row lock) held up scoring and the partition leases with it; here it holds up
 only the chores. A turn is "do what is due" (expire, measure, read delivery outcomes), so turns
 that a slow database kept waiting merge into one; only the episodes to suggest for are kept, and
 at most `max_waiting` of them (the newest).
@@ -26,13 +26,13 @@ class ChoreThread:
         self,
         agent_turn: AgentTurn,
         housekeeping: Callable[[], None],
-        is_leader: Callable[[], bool],
+        is_housekeeper: Callable[[], bool],
         housekeeping_every: float,
         max_waiting: int = 1000,
     ) -> None:
         self._agent_turn = agent_turn
         self._housekeeping = housekeeping
-        self._is_leader = is_leader
+        self._is_housekeeper = is_housekeeper
         self.housekeeping_every = housekeeping_every
         self._max_waiting = max_waiting
         self._opened: list[dict[str, Any]] = []
@@ -76,7 +76,7 @@ class ChoreThread:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            # Housekeeping must come round while no tick does (a standby, an idle leader).
+            # Housekeeping must come round while no tick does (a collector owning nothing).
             self._due.wait(min(1.0, self.housekeeping_every))
             if self._stopping.is_set():
                 return
@@ -86,7 +86,7 @@ class ChoreThread:
                     opened, self._opened = self._opened, []
                 self._guarded("the agent's turn", self._agent_turn, opened)
             now = time.monotonic()
-            if now - self._housekept_at >= self.housekeeping_every and self._is_leader():
+            if now - self._housekept_at >= self.housekeeping_every and self._is_housekeeper():
                 self._housekept_at = now
                 self._guarded("housekeeping", self._housekeeping)
 

@@ -1,8 +1,10 @@
-"""The collector: one leader at a time reads the streams, scores every tick, writes and publishes.
+"""The collector: routes the platform's events to partitions and scores the partitions it owns.
 
-Several collectors may run (one per server process or host); a Redis lease picks the one that
-reads and scores, so each session's ticks are written by one writer. The others stand by and take
-over, reclaiming the dead leader's unacknowledged entries, when its lease lapses.
+Every collector (one per server process or host) runs the same loop: route a batch of platform
+entries to their partitions' streams, apply what arrived on the partitions it owns, and at each
+tick boundary score, persist and publish their sessions. Leases in Redis share the partitions
+out evenly; a collector that takes a partition rebuilds its state first (see partition_share).
+One collector, the housekeeper, also runs the deployment-wide chores.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -29,12 +30,16 @@ from services.core.push import EndedMessage, TickMessage, TickSignals, encode
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 from services.core.settings import Settings
 from services.detection.event_settings import valid_stored_overrides
-from services.ingest.stream_reader import StreamReader
+from services.ingest.partition_reader import PartitionReader
+from services.ingest.router import Router
 from services.ingest.windows import WindowConfig
+from services.live.checkpoints import CheckpointStore
 from services.live.chore_thread import ChoreThread
 from services.live.collector_status import CollectorStatus
 from services.live.gc_tuning import collector_gc_thresholds
 from services.live.housekeeping import Housekeeping
+from services.live.ownership import PartitionLeases
+from services.live.partition_share import PartitionShare
 from services.live.session_book import Lifetimes, SessionBook, TickOutput
 from services.live.stores import Stores
 from services.storage.tick_writer import TickWriter, WriterThread
@@ -48,13 +53,13 @@ _EMPTY_READ_PAUSE = 0.02
 _FAILURE_PAUSE = 1.0
 # How soon a change to an event's detector settings reaches its running detectors.
 EVENT_SETTINGS_SECONDS = 15.0
-# How often the leader's chore thread runs its housekeeping.
+# How often the housekeeper's chore thread runs its housekeeping.
 HOUSEKEEPING_SECONDS = 15.0
 
 
 class Collector:
     """Shared parts (the stores, the desk, the Redis names) come from the process's runtime;
-    the collector builds only what it alone uses (reader, book, writer, lease, follow-up)."""
+    the collector builds only what it alone uses (router, book, share, writer, follow-up)."""
 
     def __init__(
         self,
@@ -71,12 +76,17 @@ class Collector:
         self.client = client
         self.names = names
         self.tick_seconds = settings.tick_seconds
-        self.reader = StreamReader(
+        me = settings.consumer_name
+        cluster = settings.redis_cluster
+        self.router = Router(
             client,
             names,
-            settings.consumer_name,
+            me,
             settings.read_batch,
             settings.dead_letter_maxlen,
+            partitions=settings.partitions,
+            retain_seconds=settings.partition_retain_seconds,
+            cluster=cluster,
         )
         self.book = SessionBook(
             WindowConfig(
@@ -90,22 +100,41 @@ class Collector:
         )
         self.store = stores.metrics
         self.event_settings = stores.event_settings
+        self.share = PartitionShare(
+            client,
+            names,
+            self.book,
+            PartitionReader(
+                client, names, me, settings.read_batch, settings.dead_letter_maxlen, cluster
+            ),
+            CheckpointStore(
+                client,
+                names,
+                settings.tick_seconds,
+                max(settings.partition_retain_seconds, settings.session_idle_seconds),
+            ),
+            PartitionLeases(client, names, me, settings.partitions, settings.lease_seconds),
+            tick_seconds=settings.tick_seconds,
+            checkpoint_seconds=settings.checkpoint_seconds,
+        )
+        # Well inside a lease, so a live collector never lets one lapse.
+        self.turn_seconds = min(1.0, settings.lease_seconds / 5)
         self.writer = WriterThread(TickWriter(self.store.write_batch, settings.write_buffer_rows))
-        self.lease = client.lock(
-            names.leader_lease,
+        self.housekeeper_lease = client.lock(
+            names.housekeeper_lease,
             timeout=settings.lease_seconds,
             blocking=False,
             thread_local=False,
         )
         self.stop_event = threading.Event()
-        self.is_leader = False
+        self.is_housekeeper = False
         self.redis_ok = True
         self.running = False
         self.last_tick: float | None = None
         self.last_tick_ms: float | None = None
         self.missed_ticks = 0
         self._next_tick = 0.0
-        self._lease_checked_at = 0.0
+        self._turned_at = 0.0
         self._reclaimed_at = 0.0
         self._event_settings_at = 0.0
         self._redis_backoff = 0.0
@@ -124,14 +153,18 @@ class Collector:
         self.chores = ChoreThread(
             self.follow_interventions,
             self.housekeeping.run,
-            lambda: self.is_leader,
+            lambda: self.is_housekeeper,
             housekeeping_every=housekeeping_every,
         )
+
+    @property
+    def owned(self) -> list[int]:
+        return sorted(self.share.owned)
 
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run until `stop()`; flushes buffered rows and gives up the lease on the way out."""
+        """Run until `stop()`; hands its partitions over, flushes buffered rows on the way out."""
         self.running = True
         log.info("collector %s starting", self.settings.consumer_name)
         self.writer.start()
@@ -156,14 +189,14 @@ class Collector:
         self.stop_event.set()
 
     def step(self) -> None:
-        """One turn of the loop: hold the lease, then read until the next tick is due, or tick."""
+        """One turn of the loop: keep the share, then route and apply until the tick, or tick."""
         now = time.time()
-        if not self._hold_lease(now):
-            self.stop_event.wait(min(1.0, self.settings.lease_seconds / 3))
-            return
+        if now - self._turned_at >= self.turn_seconds:
+            self._turned_at = now
+            self.take_turn(now)
         if now - self._reclaimed_at >= self.settings.reclaim_idle_seconds / 2:
             self._reclaimed_at = now
-            self.reader.reclaim(self.book.apply, int(self.settings.reclaim_idle_seconds * 1000))
+            self.router.route_abandoned(int(self.settings.reclaim_idle_seconds * 1000))
         if now - self._event_settings_at >= self.event_settings_every:
             self._event_settings_at = now
             self._load_event_settings()
@@ -171,21 +204,41 @@ class Collector:
             boundary = math.floor(now / self.tick_seconds) * self.tick_seconds
             if self._next_tick and boundary > self._next_tick:
                 self._note_missed(round((boundary - self._next_tick) / self.tick_seconds))
-            self.tick(boundary)
             self._next_tick = boundary + self.tick_seconds
+            if self.share.owned and now < self.share.valid_until:
+                self.tick(boundary)
+            else:
+                self._write_heartbeat()
             return
-        wait_ms = int(min(_MAX_BLOCK_MS, (self._next_tick - now) * 1000)) + 1
+        # Never block past the next ownership turn: a partition handed back waits for it.
+        until = min(self._next_tick, self._turned_at + self.turn_seconds)
+        wait_ms = int(min(_MAX_BLOCK_MS, max(0.0, until - now) * 1000)) + 1
         started = time.monotonic()
-        got = self.reader.read(self.book.apply, wait_ms)
+        got = self.router.route(wait_ms) + self.share.read()
         if got == 0 and time.monotonic() - started < wait_ms / 1000 / 2:
             self.stop_event.wait(min(_EMPTY_READ_PAUSE, wait_ms / 1000))
 
+    def take_turn(self, now: float) -> None:
+        """Renew and balance this collector's partitions; hold the housekeeper lease if free."""
+        if not self.share.members:
+            self.router.ensure_groups()
+            self.outcomes.ensure_group()
+        self.share.turn(now)
+        self._hold_housekeeper_lease()
+
     def tick(self, boundary: float) -> TickOutput:
-        """Score, persist and publish the tick at `boundary` (seconds since the epoch)."""
+        """Score, persist and publish the owned sessions' tick at `boundary` (epoch seconds)."""
         started = time.perf_counter()
-        out = self.book.score_tick(boundary)
+        # Whatever was routed to our partitions before the boundary counts in this tick.
+        for _ in range(10):
+            if not self.share.read():
+                break
+        done = self.share.already_scored(boundary)
+        skip = (lambda s: self.share.partition(s) in done) if done else None
+        out = self.book.score_tick(boundary, skip)
         self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
         self.publish_tick(out)
+        self.share.after_tick(boundary)
         self.chores.tick_done(out.episodes.opened)
         self.last_tick = boundary
         self.last_tick_ms = (time.perf_counter() - started) * 1000
@@ -204,14 +257,16 @@ class Collector:
         )
 
     def follow_interventions(self, opened: Sequence[dict[str, Any]]) -> None:
-        """The agent's turn (on the chore thread): suggest for newly opened episodes, expire,
-        measure, read delivery outcomes.
+        """The agent's turn (on the chore thread): suggest for the episodes this collector
+        opened; the housekeeper alone also expires, measures and reads delivery outcomes.
 
         Each part fails on its own (logged): the database or Redis being away, or a bug in a
         content generator, costs that part of this turn, never the tick or the stream reading.
         """
         for row in opened:
             self._isolated_step("suggesting for a new episode", self._propose, row)
+        if not self.is_housekeeper:
+            return
         self._isolated_step("expiring suggestions", self.followup.expire)
         self._isolated_step("measuring interventions", self.followup.measure)
         self._isolated_step("reading delivery outcomes", self.outcomes.read, self._delivered)
@@ -258,56 +313,19 @@ class Collector:
             return
         self.book.set_event_overrides(valid_stored_overrides(overrides))
 
-    # -- lease ----------------------------------------------------------------------------------
+    # -- the housekeeper --------------------------------------------------------------------
 
-    def _hold_lease(self, now: float) -> bool:
-        renew_every = self.settings.lease_seconds / 3
-        if self.is_leader:
-            if now - self._lease_checked_at < renew_every:
-                return True
-            try:
-                self.lease.reacquire()
-            except LockError:
-                log.warning(
-                    "collector %s lost the leader lease; standing by", self.settings.consumer_name
-                )
-                self._step_down()
-                return False
-            self._lease_checked_at = now
-            return True
-        if self.stop_event.is_set() or not self.lease.acquire(blocking=False):
-            return False
-        log.info("collector %s is the leader", self.settings.consumer_name)
-        if self._another_leader_ticked():
-            # Our windows missed what the other leader read meanwhile.
-            self._forget_sessions(now)
-        self.is_leader = True
-        self._lease_checked_at = now
-        self._next_tick = 0.0
-        self._event_settings_at = 0.0
-        self.reader.ensure_groups()
-        self.outcomes.ensure_group()
-        # A previous leader's unacknowledged entries are ours now, whatever their age.
-        self._reclaimed_at = now
-        self.reader.reclaim(self.book.apply, 0)
-        return True
-
-    def _step_down(self) -> None:
-        # The windows are kept: if nobody else led meanwhile (Redis restarted and lost the
-        # lease, say), they are still right when we take the lease back.
-        self.is_leader = False
-
-    def _forget_sessions(self, at: float) -> None:
-        """Drop every window; episodes still open end unrecovered, so none stays open forever."""
-        out = TickOutput(tick_time=datetime.fromtimestamp(at, UTC), episodes=self.book.clear(at))
-        self.writer.submit([], [], out.episodes.rows)
-        self.publish_tick(out)
-
-    def _another_leader_ticked(self) -> bool:
-        raw = self.client.get(self.names.collector_status)
-        if raw is None:
-            return False
-        return json.loads(raw).get("consumer") != self.settings.consumer_name
+    def _hold_housekeeper_lease(self) -> None:
+        try:
+            if self.is_housekeeper:
+                self.housekeeper_lease.reacquire()
+                return
+        except LockError:
+            log.warning("collector %s is no longer the housekeeper", self.settings.consumer_name)
+            self.is_housekeeper = False
+        if not self.stop_event.is_set() and self.housekeeper_lease.acquire(blocking=False):
+            log.info("collector %s is the housekeeper", self.settings.consumer_name)
+            self.is_housekeeper = True
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -345,13 +363,14 @@ class Collector:
         return CollectorStatus(
             consumer=self.settings.consumer_name,
             running=self.running,
-            role="stopped" if not self.running else ("leader" if self.is_leader else "standby"),
+            housekeeper=self.is_housekeeper,
+            partitions=self.owned,
             redis_ok=self.redis_ok,
             last_tick=self.last_tick,
             last_tick_ms=self.last_tick_ms,
             live_sessions=len(self.book),
-            accepted=self.reader.stats.accepted,
-            rejected=self.reader.stats.rejected,
+            accepted=self.router.stats.accepted,
+            rejected=self.router.stats.rejected + self.share.reader.stats.rejected,
             pending_rows=self.writer.pending_rows,
             dropped_rows=stats.dropped_rows,
             database_error=stats.last_error,
@@ -361,12 +380,10 @@ class Collector:
         )
 
     def _write_heartbeat(self) -> None:
-        """The leader's status, read by every web process's health endpoint."""
-        status = self.status()
-        key = self.names.collector_status
-        ttl = max(3 * self.tick_seconds, self.settings.lease_seconds)
-        self.client.set(
-            key, json.dumps(status.as_json() | {"updated_at": time.time()}), px=int(ttl * 1000)
+        """This collector's status, read by every web process's health endpoint."""
+        report = self.status().as_json() | {"updated_at": time.time()}
+        self.client.hset(
+            self.names.collector_reports, self.settings.consumer_name, json.dumps(report)
         )
 
     # -- faults ---------------------------------------------------------------------------------
@@ -384,23 +401,25 @@ class Collector:
         if not self.redis_ok:
             log.info("Redis reachable again; collector resuming")
             self.redis_ok = True
-            # The lease may have lapsed while Redis was away; confirm it before the next tick.
-            self._lease_checked_at = 0.0
+            # Leases may have lapsed while Redis was away; confirm them before the next tick.
+            self._turned_at = 0.0
+            self.share.valid_until = 0.0
         self._redis_backoff = 0.0
 
     def _shutdown(self) -> None:
         self.running = False
         self.chores.stop()
-        if self.is_leader:
-            # The episode rows are buffered all the same; without Redis only the push is lost.
-            with contextlib.suppress(*REDIS_DOWN):
-                self._forget_sessions(time.time())
+        # A successor takes the partitions at its next turn, from the state saved here. Without
+        # Redis it cannot be saved: the successor replays the retained minutes instead.
+        with contextlib.suppress(*REDIS_DOWN):
+            self.share.hand_back_all()
+            self.client.hdel(self.names.collector_reports, self.settings.consumer_name)
         if not self.writer.stop(flush_seconds=10.0):
             log.error("shutting down with %d score rows unwritten", self.writer.pending_rows)
-        if self.is_leader:
+        if self.is_housekeeper:
             try:
-                self.lease.release()
+                self.housekeeper_lease.release()
             except (LockError, *REDIS_DOWN):
                 pass
-            self.is_leader = False
+            self.is_housekeeper = False
         log.info("collector %s stopped", self.settings.consumer_name)

@@ -1,4 +1,4 @@
-"""What the leading collector reports about itself: its heartbeat in Redis, read by every web
+"""What each collector reports about itself: its heartbeat in Redis, read by every web
 process's health endpoint."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 class CollectorStatus:
     consumer: str
     running: bool
-    role: str  # "leader", "standby" or "stopped"
+    housekeeper: bool
+    partitions: list[int]  # the partitions it owns
     redis_ok: bool
     last_tick: float | None
     last_tick_ms: float | None
@@ -24,11 +25,19 @@ class CollectorStatus:
     outcomes_accepted: int = 0
     outcomes_rejected: int = 0
 
+    @property
+    def role(self) -> str:
+        if not self.running:
+            return "stopped"
+        return "owner" if self.partitions else "standby"
+
     def as_json(self) -> dict[str, object]:
         return {
             "consumer": self.consumer,
             "running": self.running,
             "role": self.role,
+            "housekeeper": self.housekeeper,
+            "partitions": self.partitions,
             "redis": "connected" if self.redis_ok else "disconnected",
             "last_tick": self.last_tick,
             "last_tick_ms": self.last_tick_ms,

@@ -47,8 +47,8 @@ class Housekeeping:
         self.rollup.catch_up(budget_seconds=ROLLUP_BUDGET_SECONDS)
 
     def end_abandoned_sessions(self) -> None:
-        """Catalogue rows still 'live' that no collector has ticked for a while: a leader died
-        or restarted and never heard from them again. Ours are ticked every tick."""
+        """Catalogue rows still 'live' that no collector has ticked for a while: their owner
+        stopped and nobody took their partition up again. Ours are ticked every tick."""
         settings = self.settings
         quiet = max(3 * settings.tick_seconds, settings.lease_seconds) + 30
         stale_before = datetime.fromtimestamp(time.time() - quiet, UTC)

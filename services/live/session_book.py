@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,16 @@ _KNOWN_EVENTS_KEPT = 100_000
 class Lifetimes:
     idle_seconds: float = 900.0  # no event at all for this long ends a session
     empty_seconds: float = 60.0  # nobody present and no event for this long ends it sooner
+
+
+@dataclass(slots=True)
+class SessionsState:
+    """Everything the book keeps about some sessions: what a checkpoint saves and restores."""
+
+    windows: dict[str, SessionWindow] = field(default_factory=dict)
+    detectors: dict[str, SessionDetector] = field(default_factory=dict)
+    open_episodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    known_events: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -64,9 +75,45 @@ class SessionBook:
             self.windows[event.session_id] = window
         window.apply(event, at)
         if window.event_id is not None and event.session_id not in self._known_event:
-            self._known_event[event.session_id] = window.event_id
-            if len(self._known_event) > _KNOWN_EVENTS_KEPT:
-                del self._known_event[next(iter(self._known_event))]
+            self._remember_event(event.session_id, window.event_id)
+
+    def _remember_event(self, session_id: str, event_id: str) -> None:
+        self._known_event[session_id] = event_id
+        if len(self._known_event) > _KNOWN_EVENTS_KEPT:
+            del self._known_event[next(iter(self._known_event))]
+
+    def spare(self) -> SessionBook:
+        """An empty book alike in every setting, to rebuild a partition in before merging it."""
+        book = SessionBook(self.config, self.weights, self.lifetimes)
+        book._event_detector_settings = self._event_detector_settings
+        return book
+
+    def sessions_where(self, keep: Callable[[str], bool]) -> set[str]:
+        return {session_id for session_id in self.windows if keep(session_id)}
+
+    def export(self, session_ids: set[str]) -> SessionsState:
+        """These sessions' state, shared, not copied: pickle it before the next apply."""
+        return SessionsState(
+            windows={s: self.windows[s] for s in session_ids if s in self.windows},
+            detectors={s: self.detectors[s] for s in session_ids if s in self.detectors},
+            open_episodes=self.episodes.open_rows(session_ids),
+            known_events={s: self._known_event[s] for s in session_ids if s in self._known_event},
+        )
+
+    def adopt(self, state: SessionsState) -> None:
+        """Take over sessions another owner (or a spare book) kept, replacing what is here."""
+        self.windows.update(state.windows)
+        self.detectors.update(state.detectors)
+        self.episodes.adopt(state.open_episodes)
+        for session_id, event_id in state.known_events.items():
+            self._remember_event(session_id, event_id)
+
+    def drop(self, session_ids: set[str]) -> None:
+        """Let go of sessions without ending them or their episodes: a new owner goes on."""
+        for session_id in session_ids:
+            self.windows.pop(session_id, None)
+            self.detectors.pop(session_id, None)
+        self.episodes.forget(session_ids)
 
     def detector_settings(self, event_id: str | None) -> DetectorSettings:
         if event_id is None:
@@ -91,12 +138,19 @@ class SessionBook:
         self.detectors.clear()
         return out
 
-    def score_tick(self, tick_epoch: float) -> TickOutput:
-        """Score every live session at the tick boundary `tick_epoch`; end the idle ones."""
+    def score_tick(
+        self, tick_epoch: float, skip: Callable[[str], bool] | None = None
+    ) -> TickOutput:
+        """Score every live session at the tick boundary `tick_epoch`; end the idle ones.
+
+        `skip` names sessions someone else scored at this boundary already (a handover).
+        """
         tick_time = datetime.fromtimestamp(tick_epoch, UTC)
         stamp = tick_time.isoformat()
         out = TickOutput(tick_time=tick_time)
         for session_id, window in list(self.windows.items()):
+            if skip is not None and skip(session_id):
+                continue
             silent_for = tick_epoch - window.last_event_at
             if silent_for >= self.lifetimes.idle_seconds or (
                 window.present_count == 0 and silent_for >= self.lifetimes.empty_seconds

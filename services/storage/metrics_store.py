@@ -223,8 +223,26 @@ class MetricsStore:
         """Mark 'live' sessions nobody has ticked since `last_seen_before` as ended.
 
         A live session is re-marked at every tick, so only abandoned ones are this old; one
-        whose rows were held back by an outage turns live again when they are written.
+        whose rows were held back by an outage turns live again when they are written. Their
+        episodes still open end with them, unrecovered: the last collector to score them
+        stopped, and its successor (if any) never took them up.
         """
+        abandoned = (
+            sa.select(sessions.c.session_id)
+            .where(sessions.c.status == LIVE)
+            .where(sessions.c.last_seen < last_seen_before)
+        )
+        last_seen = (
+            sa.select(sessions.c.last_seen)
+            .where(sessions.c.session_id == anomalies.c.session_id)
+            .scalar_subquery()
+        )
+        end_episodes = (
+            sa.update(anomalies)
+            .where(anomalies.c.ended_at.is_(None))
+            .where(anomalies.c.session_id.in_(abandoned))
+            .values(ended_at=last_seen, recovered=False)
+        )
         query = (
             sa.update(sessions)
             .where(sessions.c.status == LIVE)
@@ -232,6 +250,7 @@ class MetricsStore:
             .values(status=ENDED, ended_at=sessions.c.last_seen)
         )
         with self.engine.begin() as conn:
+            conn.execute(end_episodes)
             return conn.execute(query).rowcount
 
     def get_session(self, session_id: str) -> SessionRecord | None:

@@ -1,0 +1,60 @@
+"""The routed form of accepted events: one partition-stream entry per routing batch.
+
+The router has validated every event already; the owner still checks the shape, because a
+partition stream is a Redis key anyone with access can write to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from services.core.platform import valid_id
+from services.ingest.contracts import PayloadRejected, SignalEvent, SignalKind
+
+# An entry holds one routing batch's events for one partition (at most `read_batch`).
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
+_KINDS = {kind.value: kind for kind in SignalKind}
+
+RoutedEvent = tuple[SignalEvent, float]  # the event, and when Redis stamped its source entry
+
+
+def encode_events(events: list[RoutedEvent]) -> dict[str, bytes]:
+    rows = [
+        [ev.kind.value, ev.session_id, ev.event_id, ev.user_id, ev.poll_id, round(at * 1000)]
+        for ev, at in events
+    ]
+    return {"e": orjson.dumps(rows)}
+
+
+def decode_events(fields: dict[bytes | str, Any]) -> list[RoutedEvent]:
+    raw = fields.get(b"e", fields.get("e"))
+    if raw is None:
+        raise PayloadRejected("partition entry has no e field")
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise PayloadRejected(f"partition entry is larger than {MAX_ENTRY_BYTES} bytes")
+    try:
+        rows = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadRejected(f"partition entry is not valid JSON: {exc}") from None
+    if not isinstance(rows, list):
+        raise PayloadRejected("partition entry must be a list of events")
+    return [_event(row) for row in rows]
+
+
+def _event(row: object) -> RoutedEvent:
+    if not isinstance(row, list) or len(row) != 6:
+        raise PayloadRejected("a routed event must be [kind, session, event, user, poll, ms]")
+    kind_name, session_id, event_id, user_id, poll_id, at_ms = row
+    kind = _KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        raise PayloadRejected(f"unknown routed kind {str(kind_name)[:40]!r}")
+    if not valid_id(session_id):
+        raise PayloadRejected("routed session id is not a valid id")
+    for optional in (event_id, user_id, poll_id):
+        if optional is not None and not valid_id(optional):
+            raise PayloadRejected("routed event, user or poll id is not a valid id")
+    if not isinstance(at_ms, int) or isinstance(at_ms, bool) or not 0 <= at_ms < 2**53:
+        raise PayloadRejected("routed time must be whole milliseconds since the epoch")
+    return SignalEvent(kind, session_id, event_id, user_id, poll_id), at_ms / 1000

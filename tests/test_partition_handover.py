@@ -1,0 +1,176 @@
+"""A partition changing hands: the new owner rebuilds the old owner's state exactly.
+
+Both collectors are driven tick by tick on a simulated clock (entries stamped with simulated
+time), so the old owner can be "killed" (abandoned without handing back, as kill -9 leaves it)
+at a chosen moment and then carry on in memory as the undisturbed control.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import random
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from app.runtime import Runtime
+from services.core.platform import CHAT_STREAM, LIVE_SYNC_STREAM, REACTION_STREAM
+from services.live.checkpoints import _OurClassesOnly
+from services.live.collector import Collector
+from tests.waiting import wait_until
+
+T0 = 1_700_000_000.0
+SESSIONS = [f"room-{i}" for i in range(12)]
+
+
+def _publish(client: redis.Redis, collector: Collector, at: float, rng: random.Random) -> None:
+    """A second of a lively room: joins early, chat and reactions, a mass exit in room-0."""
+    names = collector.names
+    stamp = f"{round(at * 1000)}-*"
+    pipe = client.pipeline(transaction=False)
+    for session in SESSIONS:
+        if at - T0 < 3:
+            for user in range(10):
+                payload = {
+                    "type": "user_join",
+                    "sessionId": session,
+                    "eventId": "ev",
+                    "userId": f"{session}-u{user}",
+                }
+                pipe.xadd(names.stream(LIVE_SYNC_STREAM), {"data": json.dumps(payload)}, id=stamp)
+        for _ in range(rng.randint(0, 3)):
+            payload = {
+                "sessionId": session,
+                "message": {"authorId": f"{session}-u{rng.randint(0, 9)}"},
+            }
+            pipe.xadd(names.stream(CHAT_STREAM), {"data": json.dumps(payload)}, id=stamp)
+        if rng.random() < 0.5:
+            payload = {
+                "sessionId": session,
+                "userId": f"{session}-u{rng.randint(0, 9)}",
+                "emoji": "+",
+            }
+            pipe.xadd(names.stream(REACTION_STREAM), {"data": json.dumps(payload)}, id=stamp)
+    if at - T0 == 40:
+        for user in range(7):
+            payload = {
+                "type": "user_leave",
+                "sessionId": "room-0",
+                "eventId": "ev",
+                "userId": f"room-0-u{user}",
+            }
+            pipe.xadd(names.stream(LIVE_SYNC_STREAM), {"data": json.dumps(payload)}, id=stamp)
+    pipe.execute()
+
+
+def _step(client: redis.Redis, collector: Collector, at: float, rng: random.Random) -> None:
+    _publish(client, collector, at, rng)
+    while collector.router.route(None):
+        pass
+    collector.tick(at)
+
+
+def _outputs(collector: Collector, at: float) -> tuple:
+    out = collector.book.score_tick(at)
+    return (
+        sorted(
+            (u["sessionId"], u["score"], tuple(sorted(u["signals"].items()))) for u in out.updates
+        ),
+        sorted((r["episode_id"], r["severity"], r["ended_at"]) for r in out.episodes.rows),
+    )
+
+
+def test_a_killed_owners_partitions_are_rebuilt_to_the_same_scores(
+    make_runtime: Callable[..., Runtime], redis_client: redis.Redis
+) -> None:
+    settings = {"tick_seconds": 1.0, "partitions": 4, "lease_seconds": 1, "checkpoint_seconds": 7}
+    old = make_runtime(**settings).collector
+    assert old is not None
+    old.take_turn(time.time())
+    assert old.owned == [0, 1, 2, 3]
+    old.writer.start()
+    rng = random.Random(3)
+    # 45 ticks: checkpoints every 7, a mass exit at 40; killed 4 ticks after a checkpoint.
+    for k in range(1, 46):
+        _step(redis_client, old, T0 + k, rng)
+    opened = {r[0] for r in _outputs_episodes(old)}
+    # Events routed after the last tick, applied by the old owner before it died.
+    _publish(redis_client, old, T0 + 45.5, rng)
+    while old.router.route(None):
+        pass
+    old.share.read()
+    old.writer.stop()
+
+    heir = make_runtime(**settings).collector
+    assert heir is not None
+    # The dead owner's leases run out within LEASE_SECONDS; then the heir takes everything.
+    wait_until(
+        lambda: heir.take_turn(time.time()) or len(heir.owned) == 4,
+        timeout=5,
+        what="the heir to take the dead owner's partitions",
+    )
+    assert {h.kind for h in heir.share.handovers} == {"lease ran out"}
+    assert {h.previous for h in heir.share.handovers} == {old.settings.consumer_name}
+    assert sum(h.replayed_ticks for h in heir.share.handovers) > 0
+    assert sorted(heir.book.windows) == sorted(old.book.windows)
+    assert _outputs_episodes(heir) == _outputs_episodes(old)
+    assert opened, "the scenario opens an episode"
+    # The next ticks score the same on both: the control (the old owner's memory) and the heir.
+    for k in range(46, 52):
+        assert _outputs(heir, T0 + k) == _outputs(old, T0 + k)
+
+
+def _outputs_episodes(collector: Collector) -> list[tuple]:
+    return sorted(
+        (row["episode_id"], row["type"], row["severity"])
+        for row in collector.book.episodes._open.values()
+    )
+
+
+def test_a_clean_stop_hands_over_with_nothing_to_replay(
+    make_runtime: Callable[..., Runtime], redis_client: redis.Redis
+) -> None:
+    settings = {"tick_seconds": 1.0, "partitions": 4, "lease_seconds": 15}
+    old = make_runtime(**settings).collector
+    assert old is not None
+    old.take_turn(time.time())
+    old.writer.start()
+    rng = random.Random(5)
+    for k in range(1, 12):
+        _step(redis_client, old, T0 + k, rng)
+    old.share.hand_back_all()
+    old.writer.stop()
+    heir = make_runtime(**settings).collector
+    assert heir is not None
+    heir.take_turn(time.time())  # no waiting for a lease: they were handed back
+    assert len(heir.owned) == 4
+    assert {h.kind for h in heir.share.handovers} == {"handed over"}
+    assert sum(h.replayed_entries + h.replayed_ticks for h in heir.share.handovers) == 0
+    assert heir.book.windows.keys() == {s for s in SESSIONS}
+    # The old owner let go of its sessions; the heir has the rooms as they were.
+    assert all(heir.book.windows[s].present_count == 10 for s in SESSIONS)
+    assert not old.book.windows
+
+
+def test_a_checkpoint_holding_anything_but_session_state_is_not_loaded(
+    make_runtime: Callable[..., Runtime], redis_client: redis.Redis
+) -> None:
+    collector = make_runtime(partitions=2).collector
+    assert collector is not None
+
+    class Evil:
+        def __reduce__(self) -> tuple:
+            return (print, ("pwned",))
+
+    redis_client.set(collector.names.partition_checkpoint(0), pickle.dumps((1, Evil())))
+    redis_client.set(collector.names.partition_checkpoint(1), b"\x00garbage")
+    assert collector.share.checkpoints.load(0) is None
+    assert collector.share.checkpoints.load(1) is None
+    collector.take_turn(time.time())  # takes both, falls back to replaying
+    assert collector.owned == [0, 1]
+    with pytest.raises(pickle.UnpicklingError, match=r"builtins\.print may not be loaded"):
+        _OurClassesOnly(io.BytesIO(pickle.dumps(Evil()))).load()

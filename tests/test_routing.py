@@ -1,0 +1,158 @@
+"""Routing platform entries to partition streams, and the owners' reads of them (real Redis)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import orjson
+import pytest
+import redis
+
+from services.core.partitions import partition_of
+from services.core.platform import CHAT_STREAM, LIVE_SYNC_STREAM
+from services.core.redis_bus import RedisNames
+from services.ingest.contracts import PayloadRejected, SignalEvent, SignalKind
+from services.ingest.partition_entries import decode_events, encode_events
+from services.ingest.partition_reader import OWNER_GROUP, PartitionReader
+from services.ingest.router import Router
+
+PARTITIONS = 8
+
+
+def _router(client: redis.Redis, names: RedisNames, retain: float = 300.0) -> Router:
+    router = Router(client, names, "r1", 100, 100, partitions=PARTITIONS, retain_seconds=retain)
+    router.ensure_groups()
+    return router
+
+
+def _join(client: redis.Redis, names: RedisNames, session: str, user: str) -> None:
+    payload = {"type": "user_join", "sessionId": session, "eventId": "e", "userId": user}
+    client.xadd(names.stream(LIVE_SYNC_STREAM), {"data": json.dumps(payload)})
+
+
+def test_the_codec_round_trips_every_field() -> None:
+    events = [
+        (SignalEvent(SignalKind.VOTE, "s", "e", "u", "p"), 1_700_000_000.123),
+        (SignalEvent(SignalKind.CHAT, "s", None, None, None), 1_700_000_001.0),
+    ]
+    assert decode_events(encode_events(events)) == events
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {b"e": b"not json"},
+        {b"e": b"{}"},
+        {b"e": b"[[1,2]]"},
+        {b"e": orjson.dumps([["dance", "s", None, None, None, 1]])},
+        {b"e": orjson.dumps([["chat", " s", None, None, None, 1]])},
+        {b"e": orjson.dumps([["chat", "s", 5, None, None, 1]])},
+        {b"e": orjson.dumps([["chat", "s", None, None, None, 1.5]])},
+        {b"e": orjson.dumps([["chat", "s", None, None, None, True]])},
+        {b"e": orjson.dumps([["chat", "s", None, None, None, -1]])},
+    ],
+)
+def test_the_codec_refuses_malformed_entries_with_a_reason(fields: dict) -> None:
+    with pytest.raises(PayloadRejected):
+        decode_events(fields)
+
+
+def test_accepted_events_land_on_their_sessions_partition_and_are_acknowledged(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    names = RedisNames(redis_prefix)
+    router = _router(redis_client, names)
+    sessions = [f"s{i}" for i in range(20)]
+    for session in sessions:
+        _join(redis_client, names, session, "u1")
+    assert router.route(None) == 20
+    seen: dict[int, list[str]] = {}
+    for partition in range(PARTITIONS):
+        for _, fields in redis_client.xrange(names.partition_stream(partition)):
+            seen.setdefault(partition, []).extend(e.session_id for e, _ in decode_events(fields))
+    assert sorted(s for found in seen.values() for s in found) == sorted(sessions)
+    for partition, found in seen.items():
+        assert {partition_of(s, PARTITIONS) for s in found} == {partition}
+    stream = names.stream(LIVE_SYNC_STREAM)
+    assert redis_client.xpending(stream, "engagement-conductor")["pending"] == 0
+
+
+def test_rejected_platform_entries_are_dead_lettered_not_routed(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    names = RedisNames(redis_prefix)
+    router = _router(redis_client, names)
+    redis_client.xadd(names.stream(CHAT_STREAM), {"data": "{broken"})
+    _join(redis_client, names, "s", "u1")
+    assert router.route(None) == 2
+    assert router.stats.rejected == 1 and router.stats.accepted == 1
+    assert redis_client.xlen(names.dead_letter) == 1
+    routed = sum(redis_client.xlen(names.partition_stream(p)) for p in range(PARTITIONS))
+    assert routed == 1
+
+
+def test_partition_streams_keep_only_the_retained_minutes(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    names = RedisNames(redis_prefix)
+    router = _router(redis_client, names, retain=0.2)
+    partition = partition_of("s", PARTITIONS)
+    stream = names.partition_stream(partition)
+    # Old entries, as a long-running deployment has them.
+    for _ in range(300):
+        redis_client.xadd(stream, {"e": b"[]"}, id=f"{int((time.time() - 60) * 1000)}-*")
+    _join(redis_client, names, "s", "u1")
+    router.route(None)
+    # MINID trims whole nodes of the stream (approximate): the old ones are gone, ours kept.
+    assert redis_client.xlen(stream) < 300
+    newest = redis_client.xrevrange(stream, count=1)[0][1]
+    assert decode_events(newest)[0][0].session_id == "s"
+
+
+def test_an_owner_reads_its_partitions_and_dead_letters_a_malformed_entry(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    names = RedisNames(redis_prefix)
+    router = _router(redis_client, names)
+    reader = PartitionReader(redis_client, names, "owner-1", 100, 100)
+    partition = partition_of("s", PARTITIONS)
+    reader.settle(partition, "0-0")
+    stream = names.partition_stream(partition)
+    redis_client.xadd(stream, {"e": b'[["chat"]]'})  # written by someone who is not a router
+    _join(redis_client, names, "s", "u1")
+    router.route(None)
+    applied: list[tuple[int, str, list]] = []
+    assert reader.read([partition], lambda p, i, ev: applied.append((p, i, ev))) == 2
+    assert [(p, [e.session_id for e, _ in ev]) for p, _, ev in applied] == [(partition, ["s"])]
+    assert reader.stats.rejected == 1
+    letters = redis_client.xrange(names.dead_letter)
+    assert letters[-1][1][b"stream"] == stream.encode()
+    assert redis_client.xpending(stream, OWNER_GROUP)["pending"] == 0
+    assert reader.read([partition], lambda *_: None) == 0
+
+
+def test_settling_a_taken_partition_skips_what_the_replay_applied_and_clears_pending(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    names = RedisNames(redis_prefix)
+    router = _router(redis_client, names)
+    partition = partition_of("s", PARTITIONS)
+    dead = PartitionReader(redis_client, names, "dead-owner", 100, 100)
+    dead.settle(partition, "0-0")
+    for user in ("u1", "u2", "u3"):
+        _join(redis_client, names, "s", user)
+        router.route(None)
+    # The dead owner read two entries and never acknowledged them.
+    stream = names.partition_stream(partition)
+    redis_client.xreadgroup(OWNER_GROUP, "dead-owner", {stream: ">"}, count=2)
+    heir = PartitionReader(redis_client, names, "heir", 100, 100)
+    replayed = list(heir.replay(partition, "0-0"))
+    assert len(replayed) == 3
+    assert heir.settle(partition, replayed[1][0]) == 2
+    assert redis_client.xpending(stream, OWNER_GROUP)["pending"] == 0
+    # Only what came after the replay's second entry is new to the heir.
+    got: list[str] = []
+    heir.read([partition], lambda p, i, ev: got.append(i))
+    assert got == [replayed[2][0]]
