@@ -329,10 +329,17 @@ class Collector:
 
     # -- output ---------------------------------------------------------------------------------
 
+    def _publisher(self) -> redis.Redis:
+        """Where to publish: a cluster client refuses PUBLISH in a pipeline, but any one node
+        passes a message on to the whole cluster's subscribers."""
+        if isinstance(self.client, redis.RedisCluster):
+            return self.client.get_redis_connection(self.client.get_default_node())
+        return self.client
+
     def publish_tick(self, out: TickOutput) -> None:
         """engagement:update for every scored session, and the web push (ticks and endings)."""
         names = self.names
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._publisher().pipeline(transaction=False)
         computed_at = time.time()
         for i, update in enumerate(out.updates, start=1):
             pipe.publish(names.engagement_channel, json.dumps(update))

@@ -9,6 +9,7 @@ balance without a coordinator.
 from __future__ import annotations
 
 import redis
+from redis.commands.core import Script
 
 from services.core.redis_bus import RedisNames
 
@@ -77,18 +78,18 @@ class PartitionLeases:
 
     def renew(self, partitions: list[int]) -> set[int]:
         """Renew these leases; the ones still ours."""
-        pipe = self.client.pipeline(transaction=False)
-        for partition in partitions:
-            self._renew(
-                keys=[self.names.partition_owner(partition)],
-                args=[self.me, self._ttl_ms],
-                client=pipe,
-            )
-        kept = pipe.execute()
+        kept = self._each(self._renew, partitions, [self.me, self._ttl_ms])
         return {p for p, ok in zip(partitions, kept, strict=True) if ok}
 
     def release(self, partitions: list[int]) -> None:
+        self._each(self._release, partitions, [self.me])
+
+    def _each(self, script: Script, partitions: list[int], args: list[object]) -> list[object]:
+        keys = [self.names.partition_owner(p) for p in partitions]
+        if isinstance(self.client, redis.RedisCluster):
+            # A cluster client refuses scripts in a pipeline: one call per key, each on its node.
+            return [script(keys=[key], args=args) for key in keys]
         pipe = self.client.pipeline(transaction=False)
-        for partition in partitions:
-            self._release(keys=[self.names.partition_owner(partition)], args=[self.me], client=pipe)
-        pipe.execute()
+        for key in keys:
+            script(keys=[key], args=args, client=pipe)
+        return pipe.execute()
