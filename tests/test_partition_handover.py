@@ -124,6 +124,50 @@ def test_a_killed_owners_partitions_are_rebuilt_to_the_same_scores(
         assert _outputs(heir, T0 + k) == _outputs(old, T0 + k)
 
 
+def test_ticks_nobody_scored_are_scored_late_by_the_heir_as_the_old_owner_would_have(
+    make_runtime: Callable[..., Runtime], redis_client: redis.Redis
+) -> None:
+    settings = {"tick_seconds": 1.0, "partitions": 4, "lease_seconds": 1, "checkpoint_seconds": 7}
+    old = make_runtime(**settings).collector
+    assert old is not None
+    old.take_turn(time.time())
+    rng = random.Random(8)
+    for k in range(1, 20):
+        _step(redis_client, old, T0 + k, rng)
+    _publish(redis_client, old, T0 + 19.5, rng)
+    while old.router.route(None):
+        pass
+    old.share.read()
+    heir = make_runtime(**settings).collector
+    assert heir is not None
+    # The heir ticked its own partitions at 20, 21 and 22 while the dead owner's leases ran out.
+    heir.share.last_tick = T0 + 22
+    wait_until(
+        lambda: heir.share.turn(time.time()) or len(heir.owned) == 4,
+        timeout=5,
+        what="the heir to take the dead owner's partitions",
+    )
+    late = heir.share.late_ticks
+    # Three ticks for each of the four partitions, each scored once.
+    assert sum(h.late_ticks for h in heir.share.handovers) == len(late) == 4 * 3
+    by_tick: dict[float, list] = {}
+    for out in late:
+        by_tick.setdefault(out.tick_time.timestamp(), []).extend(out.updates)
+    assert sorted(by_tick) == [T0 + 20, T0 + 21, T0 + 22]
+    for k in (20, 21, 22):
+        control = old.book.score_tick(T0 + k)
+        assert _updates(by_tick[T0 + k]) == _updates(control.updates)
+    # Scored through 22: the heir's next tick (23) is its first live one for them.
+    assert heir.share.already_scored(T0 + 22) == {0, 1, 2, 3}
+    assert heir.share.already_scored(T0 + 23) == set()
+
+
+def _updates(updates: list[dict]) -> list[tuple]:
+    return sorted(
+        (u["sessionId"], u["score"], tuple(sorted(u["signals"].items()))) for u in updates
+    )
+
+
 def _outputs_episodes(collector: Collector) -> list[tuple]:
     return sorted(
         (row["episode_id"], row["type"], row["severity"])

@@ -225,6 +225,11 @@ class Collector:
             self.outcomes.ensure_group()
         self.share.turn(now)
         self._hold_housekeeper_lease()
+        late, self.share.late_ticks = self.share.late_ticks, []
+        for out in late:
+            self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
+            self.publish_tick(out)
+            self.chores.tick_done(out.episodes.opened)
 
     def tick(self, boundary: float) -> TickOutput:
         """Score, persist and publish the owned sessions' tick at `boundary` (epoch seconds)."""

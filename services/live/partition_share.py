@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from services.ingest.partition_entries import RoutedEvent
 from services.ingest.partition_reader import PartitionReader
 from services.live.checkpoints import Checkpoint, CheckpointStore, Mark
 from services.live.ownership import PartitionLeases
-from services.live.session_book import SessionBook
+from services.live.session_book import SessionBook, TickOutput
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Handover:
     restored_sessions: int
     replayed_entries: int
     replayed_ticks: int
+    late_ticks: int  # ticks nobody had scored, scored on taking it
     took_ms: float
 
 
@@ -74,6 +76,9 @@ class PartitionShare:
         self.valid_until = 0.0
         self.handovers: list[Handover] = []
         self.last_tick: float | None = None
+        # Ticks scored late for partitions just taken: the collector writes and publishes them.
+        self.late_ticks: list[TickOutput] = []
+        self.max_late_ticks = math.ceil(leases.lease_seconds / tick_seconds) + 2
 
     @property
     def me(self) -> str:
@@ -147,6 +152,14 @@ class PartitionShare:
             (m for m in self.checkpoints.marks(partition) if since is None or m.boundary > since),
             key=lambda m: m.boundary,
         )
+        scored = marks[-1].boundary if marks else since
+        # Ticks this collector scored for its other partitions and nobody scored for this one
+        # (its owner died, or stopped just before one): scored now, late, as they would have
+        # been, so a handover leaves no hole in the rows.
+        late = self._missed_since(scored)
+        late_count = len(late)
+        if late:
+            scored = late[-1]
         last, replayed, ticked = after, 0, 0
         for entry_id, events in self.reader.replay(partition, after):
             # The old owner scored these ticks before it applied this entry.
@@ -154,13 +167,17 @@ class PartitionShare:
                 spare.score_tick(marks[ticked].boundary)
                 ticked += 1
             for event, at in events:
+                # Events after a missed boundary would have come after its tick.
+                while ticked == len(marks) and late and at > late[0]:
+                    self.late_ticks.append(spare.score_tick(late.pop(0)))
                 spare.apply(event, at)
             last, replayed = entry_id, replayed + 1
         for mark in marks[ticked:]:
             spare.score_tick(mark.boundary)
+        while late:
+            self.late_ticks.append(spare.score_tick(late.pop(0)))
         self.reader.settle(partition, last)
         self.book.adopt(spare.export(set(spare.windows)))
-        scored = marks[-1].boundary if marks else since
         self.owned[partition] = Owned(last_id=last, scored_through=scored)
         handover = Handover(
             partition=partition,
@@ -169,6 +186,7 @@ class PartitionShare:
             restored_sessions=len(spare.windows),
             replayed_entries=replayed,
             replayed_ticks=len(marks),
+            late_ticks=late_count,
             took_ms=(time.perf_counter() - started) * 1000,
         )
         self.handovers = [*self.handovers[-99:], handover]
@@ -176,7 +194,7 @@ class PartitionShare:
         self.client.set(self.names.partition_handover(partition), json.dumps(record))
         log.info(
             "collector %s took partition %d (%s from %s): %d sessions, %d entries and %d ticks "
-            "replayed in %.0f ms",
+            "replayed, %d late ticks scored, in %.0f ms",
             self.me,
             partition,
             handover.kind,
@@ -184,8 +202,17 @@ class PartitionShare:
             handover.restored_sessions,
             replayed,
             len(marks),
+            late_count,
             handover.took_ms,
         )
+
+    def _missed_since(self, scored: float | None) -> list[float]:
+        if scored is None or self.last_tick is None or self.last_tick <= scored:
+            return []
+        count = round((self.last_tick - scored) / self.tick_seconds)
+        if count > self.max_late_ticks:  # a long outage: its rows are not made up afterwards
+            return []
+        return [scored + i * self.tick_seconds for i in range(1, count + 1)]
 
     def _previous_owner(self, partition: int) -> tuple[str | None, str]:
         raw = self.client.get(self.names.partition_handover(partition))
