@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
+import sqlalchemy as sa
 
 from app.runtime import Runtime
 from services.core.platform import CHAT_STREAM, LIVE_SYNC_STREAM, REACTION_STREAM
+from services.core.redis_bus import RedisNames
+from services.core.settings import Settings
 from services.live.checkpoints import _OurClassesOnly
 from services.live.collector import Collector
+from services.storage.database import create_db_engine
+from services.storage.schema import engagement_metrics
+from tests.conftest import RunCollector
 from tests.waiting import wait_until
 
 T0 = 1_700_000_000.0
@@ -218,3 +228,75 @@ def test_a_checkpoint_holding_anything_but_session_state_is_not_loaded(
     assert collector.owned == [0, 1]
     with pytest.raises(pickle.UnpicklingError, match=r"builtins\.print may not be loaded"):
         _OurClassesOnly(io.BytesIO(pickle.dumps(Evil()))).load()
+
+
+def test_after_kill_9_of_the_owner_process_the_heir_counts_everyone_still_present(
+    make_settings: Callable[..., Settings],
+    run_collector: RunCollector,
+    redis_client: redis.Redis,
+) -> None:
+    """The defect this design removes: after a failover a viewer who joined and never interacts
+    was never counted again (audience 10 read 7.0)."""
+    settings = make_settings(tick_seconds=1.0)
+    env = os.environ | {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "REDIS_KEY_PREFIX": settings.redis_key_prefix,
+        "TICK_SECONDS": "1",
+        "LEASE_SECONDS": "2",
+        "CHECKPOINT_SECONDS": "2",
+        "PARTITIONS": "8",
+        "CONSUMER_NAME": "doomed",
+    }
+    script = Path(sys.executable).parent / "engagement-conductor"
+    proc = subprocess.Popen([str(script), "collect"], env=env, stderr=subprocess.DEVNULL)
+    names = RedisNames(settings.redis_key_prefix)
+    try:
+        wait_until(
+            lambda: redis_client.get(names.partition_owner(7)) == b"doomed",
+            timeout=30,
+            what="the owner process to take its partitions",
+        )
+        sessions = [f"quiet-{i}" for i in range(8)]
+        for session in sessions:
+            for user in range(10):
+                payload = {"type": "user_join", "sessionId": session, "eventId": "e",
+                           "userId": f"u{user}"}  # fmt: skip
+                redis_client.xadd(names.stream(LIVE_SYNC_STREAM), {"data": json.dumps(payload)})
+        engine = create_db_engine(settings.database_url)
+        # Checkpoints saved with everyone in (every 2 s), then no event at all: kill -9.
+        wait_until(
+            lambda: all(len(_present(engine, s)) >= 4 for s in sessions),
+            timeout=30,
+            what="four ticks of every session, checkpointed",
+        )
+        # The joins grow older than the partition streams keep: only the checkpoints hold them.
+        upto = f"{int(time.time() * 1000)}-0"
+        for partition in range(8):
+            redis_client.xtrim(names.partition_stream(partition), minid=upto, approximate=False)
+        proc.kill()
+        proc.wait(10)
+        killed_at = time.time()
+        heir = run_collector(tick_seconds=1.0, lease_seconds=2, checkpoint_seconds=2, partitions=8)
+        wait_until(lambda: len(heir.owned) == 8, timeout=10, what="the heir to take over")
+        wait_until(
+            lambda: all(any(t > killed_at + 2 for t in _present(engine, s)) for s in sessions),
+            what="the heir's ticks of every session",
+        )
+        after = [p for s in sessions for t, p in _present(engine, s).items() if t > killed_at]
+        assert set(after) == {10}
+        assert {h.kind for h in heir.share.handovers} == {"lease ran out"}
+        engine.dispose()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _present(engine: sa.Engine, session: str) -> dict[float, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(engagement_metrics.c.time, engagement_metrics.c.extra).where(
+                engagement_metrics.c.session_id == session
+            )
+        ).all()
+    return {row.time.timestamp(): row.extra["total_users"] for row in rows}

@@ -208,6 +208,9 @@ class Collector:
             if self.share.owned and now < self.share.valid_until:
                 self.tick(boundary)
             else:
+                # Owning nothing at this boundary: a partition taken before the next one still
+                # needs it scored (late), or a collector that just joined leaves a hole.
+                self.share.last_tick = boundary
                 self._write_heartbeat()
             return
         # Never block past the next ownership turn: a partition handed back waits for it.
