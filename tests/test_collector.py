@@ -25,7 +25,7 @@ from services.core.redis_bus import RedisNames
 from services.core.settings import Settings
 from services.core.vocabulary import InterventionType
 from services.storage.metrics_store import ENDED, LIVE
-from services.storage.schema import engagement_metrics
+from services.storage.schema import anomalies, engagement_metrics
 from tests.conftest import RunCollector, leading_and_ticking
 from tests.waiting import wait_until
 
@@ -151,10 +151,12 @@ def test_bad_payloads_go_to_the_dead_letter_stream_and_the_loop_goes_on(
         assert redis_client.xpending(stream, CONSUMER_GROUP)["pending"] == 0
 
 
-def test_the_leader_ends_sessions_no_collector_ticks_any_more(
+def test_the_housekeeper_ends_sessions_no_collector_ticks_any_more_and_their_episodes(
     run_collector: RunCollector,
 ) -> None:
-    """Review: a session whose collector died stayed live in the catalogue for ever."""
+    """Review: a session whose collector died stayed live in the catalogue for ever. Since an
+    owner that stops hands its episodes on instead of ending them, an episode of a session
+    nobody took up again must end with the session too."""
     collector = run_collector(housekeeping_every=0.5)
     long_ago = datetime.now(UTC) - timedelta(hours=2)
     collector.store.write_batch(
@@ -171,6 +173,25 @@ def test_the_leader_ends_sessions_no_collector_ticks_any_more(
                 "present_users": 9,
             }
         ],
+        [
+            {
+                "time": long_ago,
+                "episode_id": "orphan-drop",
+                "session_id": "orphan",
+                "event_id": "e",
+                "type": "SUDDEN_DROP",
+                "severity": "WARNING",
+                "anomaly_score": 0.9,
+                "current_engagement": 0.2,
+                "expected_engagement": 0.6,
+                "deviation": -0.4,
+                "signals": {},
+                "explanation": "drop",
+                "ended_at": None,
+                "recovered": None,
+                "recovery_seconds": None,
+            }
+        ],
     )
 
     def ended() -> bool:
@@ -178,6 +199,9 @@ def test_the_leader_ends_sessions_no_collector_ticks_any_more(
         return record is not None and record.status == ENDED
 
     wait_until(ended, what="the abandoned session to be marked ended")
+    with collector.store.engine.connect() as conn:
+        episode = conn.execute(sa.select(anomalies)).one()
+    assert episode.ended_at == long_ago and episode.recovered is False
 
 
 def test_an_unexpected_error_in_a_turn_does_not_end_the_collector(

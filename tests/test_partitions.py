@@ -72,3 +72,14 @@ def test_search_order_starts_on_each_collectors_own_stretch() -> None:
     assert starts == [0, 16, 32, 48]
     assert sorted(search_order("c", members, 64)) == list(range(64))
     assert search_order("zz", members, 8)[0] == 0
+
+
+def test_search_order_walks_the_whole_ring_upwards_from_its_start_and_wraps() -> None:
+    assert search_order("b", ["a", "b", "c", "d"], 8) == [2, 3, 4, 5, 6, 7, 0, 1]
+    assert search_order("a", ["a"], 3) == [0, 1, 2]
+
+
+def test_an_uneven_stretch_starts_on_a_whole_partition_rounded_down() -> None:
+    # 64 partitions over 3 collectors: stretches start at 64 / 3 = 21.3 and 42.7, floored.
+    assert search_order("b", ["c", "a", "b"], 64) == [(21 + i) % 64 for i in range(64)]
+    assert search_order("c", ["c", "a", "b"], 64) == [(42 + i) % 64 for i in range(64)]

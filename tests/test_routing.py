@@ -13,7 +13,7 @@ from services.core.partitions import partition_of
 from services.core.platform import CHAT_STREAM, LIVE_SYNC_STREAM
 from services.core.redis_bus import RedisNames
 from services.ingest.contracts import PayloadRejected, SignalEvent, SignalKind
-from services.ingest.partition_entries import decode_events, encode_events
+from services.ingest.partition_entries import MAX_ENTRY_BYTES, decode_events, encode_events
 from services.ingest.partition_reader import OWNER_GROUP, PartitionReader
 from services.ingest.router import Router
 
@@ -39,24 +39,94 @@ def test_the_codec_round_trips_every_field() -> None:
     assert decode_events(encode_events(events)) == events
 
 
+def test_the_codec_reads_entries_whether_redis_returns_bytes_or_text_keys() -> None:
+    raw = orjson.dumps([["chat", "s", None, None, None, 1_500]])
+    expected = [(SignalEvent(SignalKind.CHAT, "s", None, None, None), 1.5)]
+    assert decode_events({b"e": raw}) == expected
+    assert decode_events({"e": raw}) == expected
+
+
+def test_the_codec_accepts_times_from_the_epoch_to_just_under_2_to_the_53_milliseconds() -> None:
+    def at(ms: int) -> list:
+        return decode_events({b"e": orjson.dumps([["leave", "s", None, "u", None, ms]])})
+
+    leave = SignalEvent(SignalKind.LEAVE, "s", None, "u", None)
+    assert at(0) == [(leave, 0.0)]
+    assert at(2**53 - 1) == [(leave, (2**53 - 1) / 1000)]
+    with pytest.raises(PayloadRejected) as caught:
+        at(2**53)
+    assert str(caught.value) == "routed time must be whole milliseconds since the epoch"
+
+
+def test_an_entry_of_exactly_the_size_limit_is_read_and_one_byte_more_is_refused() -> None:
+    # An empty list padded with JSON whitespace: valid, and as long as we like.
+    raw = b"[" + b" " * (MAX_ENTRY_BYTES - 2) + b"]"
+    assert len(raw) == MAX_ENTRY_BYTES
+    assert decode_events({b"e": raw}) == []
+    with pytest.raises(PayloadRejected) as caught:
+        decode_events({b"e": raw + b" "})
+    assert str(caught.value) == "partition entry is larger than 16777216 bytes"
+
+
+def test_the_size_limit_counts_bytes_when_redis_returns_text() -> None:
+    # Characters of two bytes each: under the limit in characters, over it in bytes.
+    text = '["' + "é" * (MAX_ENTRY_BYTES // 2) + '"]'
+    assert len(text) < MAX_ENTRY_BYTES < len(text.encode())
+    with pytest.raises(PayloadRejected, match="larger than 16777216 bytes"):
+        decode_events({"e": text})
+
+
+def test_an_entry_that_is_not_json_is_refused_with_the_parsers_reason() -> None:
+    with pytest.raises(PayloadRejected) as caught:
+        decode_events({b"e": b"not json"})
+    assert str(caught.value).startswith("partition entry is not valid JSON: ")
+    assert len(str(caught.value)) > len("partition entry is not valid JSON: ")
+
+
+SHAPE = "a routed event must be [kind, session, event, user, poll, ms]"
+BAD_ID = "routed event, user or poll id is not a valid id"
+BAD_TIME = "routed time must be whole milliseconds since the epoch"
+
+
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "reason"),
     [
-        {},
-        {b"e": b"not json"},
-        {b"e": b"{}"},
-        {b"e": b"[[1,2]]"},
-        {b"e": orjson.dumps([["dance", "s", None, None, None, 1]])},
-        {b"e": orjson.dumps([["chat", " s", None, None, None, 1]])},
-        {b"e": orjson.dumps([["chat", "s", 5, None, None, 1]])},
-        {b"e": orjson.dumps([["chat", "s", None, None, None, 1.5]])},
-        {b"e": orjson.dumps([["chat", "s", None, None, None, True]])},
-        {b"e": orjson.dumps([["chat", "s", None, None, None, -1]])},
+        ({}, "partition entry has no e field"),
+        ({b"other": b"[]"}, "partition entry has no e field"),
+        ({b"e": b"{}"}, "partition entry must be a list of events"),
+        ({b"e": b"[[1,2]]"}, SHAPE),
+        ({b"e": b'["chat"]'}, SHAPE),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, 2]])}, SHAPE),
+        (
+            {b"e": orjson.dumps([["dance", "s", None, None, None, 1]])},
+            "unknown routed kind 'dance'",
+        ),
+        ({b"e": orjson.dumps([[5, "s", None, None, None, 1]])}, "unknown routed kind '5'"),
+        (
+            {b"e": orjson.dumps([[["chat"], "s", None, None, None, 1]])},
+            "unknown routed kind \"['chat']\"",
+        ),
+        (
+            {b"e": orjson.dumps([["a" * 50, "s", None, None, None, 1]])},
+            f"unknown routed kind {'a' * 40!r}",
+        ),
+        (
+            {b"e": orjson.dumps([["chat", " s", None, None, None, 1]])},
+            "routed session id is not a valid id",
+        ),
+        ({b"e": orjson.dumps([["chat", "s", 5, None, None, 1]])}, BAD_ID),
+        ({b"e": orjson.dumps([["chat", "s", None, "", None, 1]])}, BAD_ID),
+        ({b"e": orjson.dumps([["vote", "s", None, "u", "p\n", 1]])}, BAD_ID),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1.5]])}, BAD_TIME),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, True]])}, BAD_TIME),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, -1]])}, BAD_TIME),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, "1"]])}, BAD_TIME),
     ],
 )
-def test_the_codec_refuses_malformed_entries_with_a_reason(fields: dict) -> None:
-    with pytest.raises(PayloadRejected):
+def test_the_codec_refuses_malformed_entries_with_a_reason(fields: dict, reason: str) -> None:
+    with pytest.raises(PayloadRejected) as caught:
         decode_events(fields)
+    assert str(caught.value) == reason
 
 
 def test_accepted_events_land_on_their_sessions_partition_and_are_acknowledged(

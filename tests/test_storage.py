@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from services.storage.database import create_db_engine, ensure_schema
 from services.storage.metrics_store import ENDED, LIVE, MetricsStore
-from services.storage.schema import SCHEMA_VERSION, engagement_metrics, schema_version
+from services.storage.schema import SCHEMA_VERSION, anomalies, engagement_metrics, schema_version
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
@@ -111,6 +111,53 @@ def test_catalogue_keeps_first_seen_and_follows_status(engine: sa.Engine) -> Non
     assert [s.session_id for s in store.list_sessions()] == ["s2"]
     assert store.list_events() == [("evt", 1)]
     assert store.get_session("nope") is None
+
+
+def _episode(session: str, at: datetime, episode: str, ended: datetime | None = None) -> dict:
+    return {
+        "time": at,
+        "episode_id": episode,
+        "session_id": session,
+        "event_id": "evt",
+        "type": "SUDDEN_DROP",
+        "severity": "WARNING",
+        "anomaly_score": 0.9,
+        "current_engagement": 0.2,
+        "expected_engagement": 0.6,
+        "deviation": -0.4,
+        "signals": {},
+        "explanation": "drop",
+        "ended_at": ended,
+        "recovered": None if ended is None else True,
+        "recovery_seconds": None,
+    }
+
+
+def test_abandoned_sessions_end_with_their_open_episodes_and_nothing_else(
+    engine: sa.Engine,
+) -> None:
+    ensure_schema(engine)
+    store = MetricsStore(engine)
+    later = T0 + timedelta(minutes=30)
+    store.write_batch(
+        [],
+        [catalogue_row("gone", T0), catalogue_row("alive", later)],
+        [
+            _episode("gone", T0 - timedelta(minutes=1), "gone-open"),
+            _episode(
+                "gone", T0 - timedelta(minutes=9), "gone-done", ended=T0 - timedelta(minutes=8)
+            ),
+            _episode("alive", later, "alive-open"),
+        ],
+    )
+    assert store.end_abandoned_sessions(T0 + timedelta(minutes=10)) == 1
+    assert store.get_session("gone").status == ENDED
+    assert store.get_session("alive").status == LIVE
+    with engine.connect() as conn:
+        rows = {r.episode_id: r for r in conn.execute(sa.select(anomalies))}
+    assert (rows["gone-open"].ended_at, rows["gone-open"].recovered) == (T0, False)
+    assert rows["gone-done"].recovered is True  # ended before: untouched
+    assert rows["alive-open"].ended_at is None
 
 
 @pytest.mark.timescale

@@ -32,6 +32,8 @@ def decode_events(fields: dict[bytes | str, Any]) -> list[RoutedEvent]:
     raw = fields.get(b"e", fields.get("e"))
     if raw is None:
         raise PayloadRejected("partition entry has no e field")
+    if isinstance(raw, str):  # a client decoding responses; the limit is in bytes
+        raw = raw.encode()
     if len(raw) > MAX_ENTRY_BYTES:
         raise PayloadRejected(f"partition entry is larger than {MAX_ENTRY_BYTES} bytes")
     try:
