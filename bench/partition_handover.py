@@ -213,10 +213,13 @@ def redis_restart_phase(url: str, logs: Path, pairs: int) -> None:
         result = judge(engine, load, before, after, since, time.time() - 2 * TICK)
         # Nobody should have moved: the owners keep their state and take their leases back.
         everyone = judge(engine, load, before, [None] * PARTITIONS, since + 14, time.time() - 2)
+        outage = judge(engine, load, before, [None] * PARTITIONS, since, time.time() - 2)
         print(HEADER)
         print_row("Redis restart (10 s) under 2-worker serve", took, result)
         print(
-            f"\nafter the restart, over all {2 * pairs} sessions: fewest present "
+            f"\nover all {2 * pairs} sessions, ticks missing (Redis away, nothing to score): "
+            f"max {outage['missing_max']}, mean {outage['missing_mean']:.2f}; "
+            f"after the restart: fewest present "
             f"{everyone['present_min']} of 20, largest twin gap {everyone['noise_max']:.4f}, "
             f"episodes on one twin only: {everyone['false_episodes']}"
         )
@@ -242,13 +245,15 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--skip-redis-restart", action="store_true")
+    parser.add_argument("--only-redis-restart", action="store_true")
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="handover-logs-"))
     print(f"{2 * args.pairs} sessions of 20 people, tick {TICK:g} s, lease {LEASE:g} s, "
           f"{PARTITIONS} partitions; collector logs in {logs}\n")  # fmt: skip
     client = redis.Redis()
-    with scratch_database() as url:
-        fleet_phases(url, client, args.pairs, args.rounds, logs)
+    if not args.only_redis_restart:
+        with scratch_database() as url:
+            fleet_phases(url, client, args.pairs, args.rounds, logs)
     if not args.skip_redis_restart:
         print()
         with scratch_database() as url:

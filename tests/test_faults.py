@@ -81,6 +81,47 @@ def test_collector_survives_a_redis_restart_and_resumes(
     assert collector.status().redis_ok
 
 
+def test_after_redis_loses_everything_each_owner_keeps_its_partitions_and_their_state(
+    private_redis: PrivateRedis, run_collector: RunCollector
+) -> None:
+    """A 10-s Redis restart under two workers moved partitions to a worker with no windows
+    (audience 10 read 6.0): the first one back must not take the other's lost leases."""
+    first = run_collector(redis_url=private_redis.url, lease_seconds=2, partitions=8)
+    second = run_collector(redis_url=private_redis.url, lease_seconds=2, partitions=8)
+    wait_until(
+        lambda: len(first.owned) == 4 and len(second.owned) == 4 and first.last_tick,
+        what="the partitions shared",
+    )
+    client = redis.Redis.from_url(private_redis.url)
+    sessions = [f"s-{i}" for i in range(16)]
+    for session in sessions:
+        for user in ("u1", "u2", "u3"):
+            join(client, first, session, user)
+    wait_until(
+        lambda: all(len(rows(first, s)) >= 2 for s in sessions), what="ticks before the restart"
+    )
+    owned_before = (first.owned, second.owned)
+    private_redis.kill()
+    wait_until(
+        lambda: not first.redis_ok and not second.redis_ok, what="both to notice Redis is gone"
+    )
+    private_redis.start()
+    wait_until(
+        lambda: first.redis_ok and second.redis_ok and len(first.owned + second.owned) == 8,
+        timeout=40,
+        what="both back with every partition owned",
+    )
+    assert (first.owned, second.owned) == owned_before
+    back_at = max(first.last_tick or 0.0, second.last_tick or 0.0)
+    wait_until(
+        lambda: all(any(r.time.timestamp() > back_at for r in rows(first, s)) for s in sessions),
+        what="ticks after the restart",
+    )
+    # Nobody joined again: the three present come from the owners' memory, not from Redis.
+    latest = [rows(first, s)[-1].extra["total_users"] for s in sessions]
+    assert latest == [3] * len(sessions)
+
+
 def _set_connections(database: str, allowed: bool) -> None:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}')

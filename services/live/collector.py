@@ -51,6 +51,8 @@ _MAX_BLOCK_MS = 1000
 # Some servers (the embedded one) answer a blocking read at once; don't spin on them.
 _EMPTY_READ_PAUSE = 0.02
 _FAILURE_PAUSE = 1.0
+# The longest a collector waits between attempts to reach Redis again.
+_MAX_REDIS_BACKOFF = 10.0
 # How soon a change to an event's detector settings reaches its running detectors.
 EVENT_SETTINGS_SECONDS = 15.0
 # How often the housekeeper's chore thread runs its housekeeping.
@@ -407,7 +409,12 @@ class Collector:
         if self.redis_ok:
             log.error("Redis unreachable (%s); collector pausing and reconnecting", exc)
         self.redis_ok = False
-        self._redis_backoff = min(10.0, max(0.2, self._redis_backoff * 2))
+        self._redis_backoff = min(_MAX_REDIS_BACKOFF, max(0.2, self._redis_backoff * 2))
+        # If Redis lost its data, every lease is gone, ours and everyone's. The others still
+        # hold their partitions' state and take their leases back when they next reach Redis
+        # (within a backoff of it coming back): until then a free partition is not free.
+        wait = self.settings.lease_seconds + _MAX_REDIS_BACKOFF + self.turn_seconds
+        self.share.hold_free_until = time.time() + wait
         # Without Redis there is no input: scoring now would show a false collapse. What is
         # buffered keeps being written by the writer's thread.
         self.stop_event.wait(self._redis_backoff)

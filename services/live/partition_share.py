@@ -74,6 +74,8 @@ class PartitionShare:
         self.members: list[str] = []
         # Until then, every owned lease is ours for sure; past it, another may hold it.
         self.valid_until = 0.0
+        # Until then, free partitions are left alone (after a reconnect: see the collector).
+        self.hold_free_until = 0.0
         self.handovers: list[Handover] = []
         self.last_tick: float | None = None
         # Ticks scored late for partitions just taken: the collector writes and publishes them.
@@ -103,7 +105,7 @@ class PartitionShare:
         excess = to_release(self.owned, wanted)
         if excess:
             self.hand_back(excess)
-        elif len(self.owned) < wanted:
+        elif len(self.owned) < wanted and now >= self.hold_free_until:
             self._take_free(wanted - len(self.owned))
 
     def _take_free(self, count: int) -> None:
