@@ -166,6 +166,10 @@ def main() -> None:
         print("|---|---:|---:|")
         for name, label in labels.items():
             print(f"| {label} | {medians[name]:,.0f} | {100 * medians[name] / bare:.0f} % |")
+        # The last loop routed every event: what the partition streams hold, for sizing them.
+        held = sum(client.memory_usage(names.partition_stream(p)) or 0 for p in range(PARTITIONS))
+        per_event = held / total
+        print(f"\npartition streams: {held:,} bytes for {total:,} events, {per_event:.0f} B/event")
     finally:
         for key in client.scan_iter(match=f"{names.prefix}*", count=1000):
             client.delete(key)
