@@ -46,10 +46,11 @@ from services.access.tokens import Role, TokenRejected, verify_token
 log = logging.getLogger(__name__)
 
 # Static code and styles carry no data; health checks are for load balancers; the JSON API
-# checks its own Bearer tokens (app/api.py), so a cookie's absence must not answer it in HTML.
+# checks its own Bearer tokens (app/api.py), so a cookie's absence must not answer it in HTML;
+# /metrics admits only the networks METRICS_ALLOWED_NETWORKS lists (app/metrics.py).
 DASH_FAVICON = "/_favicon.ico"
 PUBLIC_PREFIXES = ("/health/", "/assets/", "/_dash-component-suites/", DASH_FAVICON, "/api/")
-PUBLIC_PATHS = ("/health", "/api")
+PUBLIC_PATHS = ("/health", "/api", "/metrics")
 # Browsers ask for it on pages that name no icon (the refusals, JSON); Dash serves its icon at
 # DASH_FAVICON, and its catch-all would answer this path with the app's HTML.
 BROWSER_FAVICON = "/favicon.ico"

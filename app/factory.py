@@ -13,6 +13,7 @@ from app.api import api
 from app.exports import exports
 from app.health import health
 from app.live_socket import register_live_socket
+from app.metrics import metrics
 from app.runtime import Runtime
 from callbacks import register_callbacks
 from callbacks.boundary import WebDeps
@@ -44,6 +45,7 @@ def create_app(runtime: Runtime) -> dash.Dash:
         embed_policy(runtime),
     )
     server.register_blueprint(health)
+    server.register_blueprint(metrics)
     server.register_blueprint(api)
     server.register_blueprint(exports)
     register_live_socket(server, runtime)

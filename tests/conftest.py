@@ -19,9 +19,15 @@ from services.core.settings import Settings, load_settings
 from services.live.collector import EVENT_SETTINGS_SECONDS, HOUSEKEEPING_SECONDS, Collector
 from services.storage.database import create_db_engine
 
-# A private redis-server for the tests that kill and restart Redis; rooms on a simulated clock;
+# A private redis-server for the tests that kill and restart Redis; a local Redis Cluster;
+# rooms on a simulated clock;
 # the intervention desk that several test files decide with.
-pytest_plugins = ["tests.redis_server", "tests.clocked", "tests.desk_fixtures"]
+pytest_plugins = [
+    "tests.redis_server",
+    "tests.redis_cluster",
+    "tests.clocked",
+    "tests.desk_fixtures",
+]
 
 PG_ADMIN_URL = os.environ.get("EC_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("EC_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -19,8 +19,6 @@ from tests.conftest import RunCollector
 from tests.redis_cluster import LocalCluster
 from tests.waiting import wait_until
 
-pytest_plugins = ["tests.redis_cluster"]
-
 
 def _rows(engine: sa.Engine) -> dict[str, int]:
     with engine.connect() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -141,6 +142,10 @@ class Settings(BaseSettings):
     compress_after_days: int = Field(
         7, ge=0, le=36500, description="TimescaleDB: compress score chunks this old; 0: never"
     )
+    metrics_allowed_networks: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("127.0.0.1/32", "::1/128"),
+        description="comma-separated networks (CIDR) whose addresses may scrape /metrics",
+    )
     embed_cookie_seconds: int = Field(
         8 * 3600, ge=60, le=7 * 24 * 3600, description="how long an opened panel stays signed in"
     )
@@ -172,9 +177,9 @@ class Settings(BaseSettings):
             raise ValueError("AUTH_SECRET must be at least 32 characters")
         return value
 
-    @field_validator("embed_allowed_origins", mode="before")
+    @field_validator("embed_allowed_origins", "metrics_allowed_networks", mode="before")
     @classmethod
-    def _origin_list(cls, value: object) -> object:
+    def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
@@ -188,6 +193,18 @@ class Settings(BaseSettings):
                     f"{origin!r} is not an origin: use scheme://host[:port] "
                     "(https://platform.example, https://*.example.com) or 'self'"
                 )
+        return value
+
+    @field_validator("metrics_allowed_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError:
+                raise ValueError(
+                    f"{network!r} is not a network: use an address or CIDR (10.0.0.0/8, ::1)"
+                ) from None
         return value
 
     @field_validator("redis_key_prefix")

@@ -1,0 +1,105 @@
+"""`GET /metrics`: Prometheus text exposition, for the addresses `METRICS_ALLOWED_NETWORKS` lists.
+
+What it says comes from Redis (the partition map and every collector's report), so every web
+process answers the same, whichever of them a scrape reaches.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from app.health import collector_report
+from app.runtime import Runtime
+from services.core.redis_bus import REDIS_DOWN
+
+metrics = Blueprint("metrics", __name__)
+
+_PREFIX = "engagement_conductor_"
+
+
+class DeploymentCollector(Collector):
+    """Reads the deployment's shared state at each scrape."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            redis_up = bool(self.runtime.redis.ping())
+        except REDIS_DOWN:
+            redis_up = False
+        up = GaugeMetricFamily(_PREFIX + "redis_up", "Whether Redis answered this scrape.")
+        up.add_metric([], 1.0 if redis_up else 0.0)
+        yield up
+        if redis_up:
+            yield from _deployment(collector_report(self.runtime, redis_up=True))
+
+
+def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(_PREFIX + name, documentation, labels=labels)
+
+
+def _deployment(report: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+    collectors = _gauge("collectors", "Collectors alive (reported within a lease).", [])
+    collectors.add_metric([], len(report["collectors"]))
+    yield collectors
+    owned = _gauge("partitions_owned", "Partitions each collector owns.", ["collector"])
+    sessions = _gauge("live_sessions", "Live sessions each collector scores.", ["collector"])
+    for entry in report["collectors"]:
+        name = str(entry.get("consumer"))
+        owned.add_metric([name], len(entry.get("partitions") or []))
+        sessions.add_metric([name], float(entry.get("live_sessions") or 0))
+    yield owned
+    yield sessions
+    unowned = _gauge("partitions_unowned", "Partitions nobody owns right now.", [])
+    unowned.add_metric([], len(report["unowned_partitions"]))
+    yield unowned
+    owner = _gauge("partition_owner", "1 for the owner of each partition.", ["partition", "owner"])
+    lag = _gauge("partition_lag", "Routed entries the owner has not read yet.", ["partition"])
+    pending = _gauge("partition_pending", "Entries read, not yet acknowledged.", ["partition"])
+    handover = _gauge(
+        "partition_last_handover_timestamp_seconds",
+        "When each partition last changed hands, and how.",
+        ["partition", "kind"],
+    )
+    for info in report["partitions"]:
+        partition = str(info["partition"])
+        if info["owner"] is not None:
+            owner.add_metric([partition, info["owner"]], 1.0)
+        if info["lag"] is not None:
+            lag.add_metric([partition], float(info["lag"]))
+        if info["pending"] is not None:
+            pending.add_metric([partition], float(info["pending"]))
+        last = info["last_handover"] or {}
+        if isinstance(last.get("at"), int | float):
+            kind = str(last.get("kind") or ("released" if last.get("released_by") else ""))
+            handover.add_metric([partition, kind], float(last["at"]))
+    yield from (owner, lag, pending, handover)
+
+
+def _allowed(address: str | None) -> bool:
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    networks = current_app.config["EC_RUNTIME"].settings.metrics_allowed_networks
+    return any(ip in ipaddress.ip_network(network) for network in networks)
+
+
+@metrics.get("/metrics")
+def scrape() -> Response:
+    if not _allowed(request.remote_addr):
+        abort(403)
+    runtime: Runtime = current_app.config["EC_RUNTIME"]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DeploymentCollector(runtime))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,91 @@
+"""`/metrics`: the partition map and the collectors in Prometheus's format, for allowed networks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.factory import create_app
+from app.runtime import Runtime
+from services.core.settings import SettingsError, load_settings
+from tests.redis_server import PrivateRedis
+
+
+def _samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+
+
+def test_the_partition_map_and_the_collectors_are_scraped(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(partitions=4)
+    collector = runtime.collector
+    assert collector is not None
+    collector.take_turn(time.time())
+    collector.share.hand_back([3])
+    collector.tick(float(int(time.time())))  # a report in Redis, as every tick writes
+    client = create_app(runtime).server.test_client()
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    samples = _samples(response.get_data(as_text=True))
+    me = collector.settings.consumer_name
+    prefix = "engagement_conductor_"
+    assert samples[(prefix + "redis_up", ())] == 1.0
+    assert samples[(prefix + "collectors", ())] == 1.0
+    assert samples[(prefix + "partitions_owned", (("collector", me),))] == 3.0
+    assert samples[(prefix + "partitions_unowned", ())] == 1.0
+    owners = {
+        dict(labels)["partition"]: dict(labels)["owner"]
+        for (name, labels), value in samples.items()
+        if name == prefix + "partition_owner" and value == 1.0
+    }
+    assert owners == {"0": me, "1": me, "2": me}
+    assert samples[(prefix + "partition_lag", (("partition", "0"),))] == 0.0
+    handovers = {
+        dict(labels)["partition"]: dict(labels)["kind"]
+        for name, labels in samples
+        if name == prefix + "partition_last_handover_timestamp_seconds"
+    }
+    assert handovers == {"0": "first", "1": "first", "2": "first", "3": "released"}
+
+
+def test_an_address_outside_the_allowed_networks_is_refused(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(with_collector=False, metrics_allowed_networks="10.0.0.0/8")
+    client = create_app(runtime).server.test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "192.168.1.9"}).status_code == 403
+    assert client.get("/metrics").status_code == 403  # loopback is not in the list any more
+
+
+def test_a_scrape_while_redis_is_away_says_so_instead_of_failing(
+    make_runtime: Callable[..., Runtime], private_redis: PrivateRedis
+) -> None:
+    runtime = make_runtime(with_collector=False, redis_url=private_redis.url)
+    client = create_app(runtime).server.test_client()
+    private_redis.kill()
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert _samples(response.get_data(as_text=True)) == {("engagement_conductor_redis_up", ()): 0.0}
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "localhost", "10.0.0.1/8"])
+def test_a_network_that_is_not_one_is_refused_at_start_up(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"METRICS_ALLOWED_NETWORKS: .* is not a network"):
+        load_settings(metrics_allowed_networks=value)
+
+
+def test_a_scrape_needs_no_sign_in_where_pages_do(make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime(with_collector=False, auth_secret="s" * 40)
+    client = create_app(runtime).server.test_client()
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/").status_code in (302, 401, 403)
