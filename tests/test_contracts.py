@@ -212,3 +212,27 @@ def test_what_is_not_strict_json_is_rejected_with_the_parsers_reason(raw: bytes)
     with pytest.raises(PayloadRejected) as caught:
         decode_entry({b"data": raw})
     assert str(caught.value).startswith("data is not valid JSON: ")
+
+
+def test_titles_ride_on_any_payload_and_are_optional() -> None:
+    payload = {
+        "type": "user_join",
+        "sessionId": "s",
+        "eventId": "e",
+        "userId": "u",
+        "sessionTitle": "  Opening Keynote ",
+        "eventTitle": "LiveCon",
+    }
+    event = parse_signal(LIVE_SYNC_STREAM, payload)
+    assert (event.session_title, event.event_title) == ("Opening Keynote", "LiveCon")
+    reaction = parse_signal(REACTION_STREAM, {"sessionId": "s", "eventTitle": "x" * 500})
+    assert (reaction.session_title, reaction.event_title) == (None, "x" * 500)
+    plain = parse_signal(CHAT_STREAM, {"sessionId": "s", "message": {}})
+    assert (plain.session_title, plain.event_title) == (None, None)
+
+
+@pytest.mark.parametrize("title", ["", "   ", "x" * 501, "two\nlines", 7, ["a"]])
+def test_a_title_that_is_not_one_is_rejected_with_its_key(title: object) -> None:
+    for key in ("sessionTitle", "eventTitle"):
+        with pytest.raises(PayloadRejected, match=f"^{key} must be a printable string of 1-500"):
+            parse_signal(REACTION_STREAM, {"sessionId": "s", key: title})

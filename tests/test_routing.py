@@ -35,8 +35,12 @@ def test_the_codec_round_trips_every_field() -> None:
     events = [
         (SignalEvent(SignalKind.VOTE, "s", "e", "u", "p"), 1_700_000_000.123),
         (SignalEvent(SignalKind.CHAT, "s", None, None, None), 1_700_000_001.0),
+        (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, "Keynote", "x" * 500), 1.0),
+        (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, None, "Summit"), 2.0),
     ]
     assert decode_events(encode_events(events)) == events
+    # Titles cost nothing where absent: the row stays six fields long.
+    assert orjson.loads(encode_events(events[:1])["e"])[0][6:] == []
 
 
 def test_the_codec_reads_entries_whether_redis_returns_bytes_or_text_keys() -> None:
@@ -83,7 +87,8 @@ def test_an_entry_that_is_not_json_is_refused_with_the_parsers_reason() -> None:
     assert len(str(caught.value)) > len("partition entry is not valid JSON: ")
 
 
-SHAPE = "a routed event must be [kind, session, event, user, poll, ms]"
+SHAPE = "a routed event must be [kind, session, event, user, poll, ms(, titles)]"
+BAD_TITLE = "routed title is not a printable string of 1-500 characters"
 BAD_ID = "routed event, user or poll id is not a valid id"
 BAD_TIME = "routed time must be whole milliseconds since the epoch"
 
@@ -97,6 +102,11 @@ BAD_TIME = "routed time must be whole milliseconds since the epoch"
         ({b"e": b"[[1,2]]"}, SHAPE),
         ({b"e": b'["chat"]'}, SHAPE),
         ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, 2]])}, SHAPE),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "t", "e", 3]])}, SHAPE),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "", None]])}, BAD_TITLE),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, None, 7]])}, BAD_TITLE),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "a\nb", None]])}, BAD_TITLE),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "x" * 501, None]])}, BAD_TITLE),
         (
             {b"e": orjson.dumps([["dance", "s", None, None, None, 1]])},
             "unknown routed kind 'dance'",

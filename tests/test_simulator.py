@@ -377,3 +377,15 @@ def test_run_skips_ahead_after_the_clock_jumps() -> None:
     stamps = [when(LIVE_SYNC_STREAM, p) for p in read_stream(client, LIVE_SYNC_STREAM)]
     assert stamps
     assert all(at < T0 + 1 or at >= T0 + 3600 - 61 for at in stamps)
+
+
+def test_demo_sessions_send_their_titles_on_arrivals() -> None:
+    sessions = demo_sessions(4, seed=3)
+    sim = Simulator(sessions, seed=3, start=T0)
+    titles: dict[str, set[tuple[str | None, str | None]]] = defaultdict(set)
+    for stream, payload in simulate(sim, T0 + 60):
+        event = parse_signal(stream, payload)
+        if event.kind is SignalKind.JOIN:
+            titles[event.session_id].add((event.session_title, event.event_title))
+    assert {s.session_id: {(s.title, s.event_title)} for s in sessions} == dict(titles)
+    assert all(s.event_title for s in sessions)

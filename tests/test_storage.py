@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from services.storage.analyst_requests import SessionFilter
 from services.storage.database import create_db_engine, ensure_schema
 from services.storage.metrics_store import ENDED, LIVE, MetricsStore
 from services.storage.schema import SCHEMA_VERSION, anomalies, engagement_metrics, schema_version
+from services.storage.session_queries import SessionQueries
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
@@ -111,6 +113,24 @@ def test_catalogue_keeps_first_seen_and_follows_status(engine: sa.Engine) -> Non
     assert [s.session_id for s in store.list_sessions()] == ["s2"]
     assert store.list_events() == [("evt", 1)]
     assert store.get_session("nope") is None
+
+
+def test_titles_are_kept_until_a_newer_one_comes_and_found_by_search(engine: sa.Engine) -> None:
+    ensure_schema(engine)
+    store = MetricsStore(engine)
+    titled = catalogue_row("s1", T0, title="Opening Keynote", event_title="LiveCon 2026")
+    store.write_batch([], [titled])
+    # A tick that saw no title (most do) keeps the known ones.
+    store.write_batch([], [catalogue_row("s1", T0 + timedelta(seconds=5), title=None)])
+    s1 = store.get_session("s1")
+    assert s1 is not None and (s1.title, s1.event_title) == ("Opening Keynote", "LiveCon 2026")
+    store.write_batch([], [catalogue_row("s1", T0 + timedelta(seconds=10), title="Keynote")])
+    assert store.get_session("s1").title == "Keynote"
+    queries = SessionQueries(engine)
+    found = queries.sessions(SessionFilter(q="livecon"))["items"]
+    assert [row["session_id"] for row in found] == ["s1"]
+    assert (found[0]["title"], found[0]["event_title"]) == ("Keynote", "LiveCon 2026")
+    assert queries.sessions(SessionFilter(q="keyn"))["items"][0]["session_id"] == "s1"
 
 
 def _episode(session: str, at: datetime, episode: str, ended: datetime | None = None) -> dict:

@@ -268,3 +268,13 @@ def test_the_published_signals_are_the_contract_fields_rounded() -> None:
         "reactions_per_min": 0.1235,
         "user_leave_rate": 0.6667,
     }
+
+
+def test_the_newest_title_seen_wins_and_events_without_one_keep_it() -> None:
+    w = SessionWindow("s1", "e1", CFG, T0)
+    assert (w.session_title, w.event_title) == (None, None)
+    w.apply(SignalEvent(SignalKind.JOIN, "s1", "e1", "u1", None, "Draft title", "Summit"), T0)
+    w.apply(SignalEvent(SignalKind.CHAT, "s1", "e1", "u1"), T0 + 1)
+    assert (w.session_title, w.event_title) == ("Draft title", "Summit")
+    w.apply(SignalEvent(SignalKind.JOIN, "s1", "e1", "u2", None, "Final title", None), T0 + 2)
+    assert (w.session_title, w.event_title) == ("Final title", "Summit")

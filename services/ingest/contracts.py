@@ -44,6 +44,12 @@ class SignalEvent(NamedTuple):
     event_id: str | None
     user_id: str | None = None
     poll_id: str | None = None
+    # Design §2: any payload may name its session's and event's titles; the newest seen wins.
+    session_title: str | None = None
+    event_title: str | None = None
+
+
+MAX_TITLE_LENGTH = 500
 
 
 class PayloadRejected(ValueError):
@@ -109,8 +115,33 @@ def decode_entry(fields: dict[bytes | str, bytes | str]) -> dict[str, Any]:
     return payload
 
 
+def _optional_title(payload: dict[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= MAX_TITLE_LENGTH
+        or not value.isprintable()
+        or not value.strip()
+    ):
+        raise PayloadRejected(
+            f"{key} must be a printable string of 1-{MAX_TITLE_LENGTH} characters"
+        )
+    return value.strip()
+
+
 def parse_signal(stream: str, payload: dict[str, Any]) -> SignalEvent:
     """Validate one platform payload from `stream` (an unprefixed contract name)."""
+    event = _parse_signal(stream, payload)
+    session_title = _optional_title(payload, "sessionTitle")
+    event_title = _optional_title(payload, "eventTitle")
+    if session_title is None and event_title is None:
+        return event
+    return event._replace(session_title=session_title, event_title=event_title)
+
+
+def _parse_signal(stream: str, payload: dict[str, Any]) -> SignalEvent:
     if stream == CHAT_STREAM:
         return SignalEvent(
             SignalKind.CHAT,

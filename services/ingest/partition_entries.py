@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from services.core.platform import valid_id
-from services.ingest.contracts import PayloadRejected, SignalEvent, SignalKind
+from services.ingest.contracts import MAX_TITLE_LENGTH, PayloadRejected, SignalEvent, SignalKind
 
 # An entry holds one routing batch's events for one partition (at most `read_batch`).
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
@@ -21,10 +21,13 @@ RoutedEvent = tuple[SignalEvent, float]  # the event, and when Redis stamped its
 
 
 def encode_events(events: list[RoutedEvent]) -> dict[str, bytes]:
-    rows = [
-        [ev.kind.value, ev.session_id, ev.event_id, ev.user_id, ev.poll_id, round(at * 1000)]
-        for ev, at in events
-    ]
+    rows = []
+    for ev, at in events:
+        row = [ev.kind.value, ev.session_id, ev.event_id, ev.user_id, ev.poll_id, round(at * 1000)]
+        # Titles are rare (the platform sends them now and then): only then the row is longer.
+        if ev.session_title is not None or ev.event_title is not None:
+            row += [ev.session_title, ev.event_title]
+        rows.append(row)
     return {"e": orjson.dumps(rows)}
 
 
@@ -46,9 +49,12 @@ def decode_events(fields: dict[bytes | str, Any]) -> list[RoutedEvent]:
 
 
 def _event(row: object) -> RoutedEvent:
-    if not isinstance(row, list) or len(row) != 6:
-        raise PayloadRejected("a routed event must be [kind, session, event, user, poll, ms]")
-    kind_name, session_id, event_id, user_id, poll_id, at_ms = row
+    if not isinstance(row, list) or len(row) not in (6, 8):
+        raise PayloadRejected(
+            "a routed event must be [kind, session, event, user, poll, ms(, titles)]"
+        )
+    kind_name, session_id, event_id, user_id, poll_id, at_ms = row[:6]
+    session_title, event_title = row[6:] if len(row) == 8 else (None, None)
     kind = _KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         raise PayloadRejected(f"unknown routed kind {str(kind_name)[:40]!r}")
@@ -59,4 +65,10 @@ def _event(row: object) -> RoutedEvent:
             raise PayloadRejected("routed event, user or poll id is not a valid id")
     if not isinstance(at_ms, int) or isinstance(at_ms, bool) or not 0 <= at_ms < 2**53:
         raise PayloadRejected("routed time must be whole milliseconds since the epoch")
-    return SignalEvent(kind, session_id, event_id, user_id, poll_id), at_ms / 1000
+    for title in (session_title, event_title):
+        if title is not None and not (
+            isinstance(title, str) and 0 < len(title) <= MAX_TITLE_LENGTH and title.isprintable()
+        ):
+            raise PayloadRejected("routed title is not a printable string of 1-500 characters")
+    event = SignalEvent(kind, session_id, event_id, user_id, poll_id, session_title, event_title)
+    return event, at_ms / 1000

@@ -91,6 +91,8 @@ class SessionWindow:
     ) -> None:
         self.session_id = session_id
         self.event_id = event_id
+        self.session_title: str | None = None
+        self.event_title: str | None = None
         self.config = config
         self.first_seen = now
         self.last_event_at = now
@@ -114,6 +116,10 @@ class SessionWindow:
         self.last_event_at = max(self.last_event_at, now)
         if self.event_id is None and event.event_id is not None:
             self.event_id = event.event_id
+        if event.session_title is not None:
+            self.session_title = event.session_title
+        if event.event_title is not None:
+            self.event_title = event.event_title
         kind, user = event.kind, event.user_id
         if kind in self._in_tick:
             self._in_tick[kind] += 1

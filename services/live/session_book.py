@@ -227,6 +227,8 @@ def _catalogue_row(
     return {
         "session_id": window.session_id,
         "event_id": window.event_id,
+        "title": window.session_title,
+        "event_title": window.event_title,
         "first_seen": datetime.fromtimestamp(window.first_seen, UTC),
         "last_seen": tick_time,
         "ended_at": ended_at,

@@ -121,6 +121,7 @@ class SimSession:
     episodes: tuple[Episode, ...] = ()
     episode_every: float | None = None
     episode_kinds: tuple[EpisodeKind, ...] = tuple(EpisodeKind)
+    event_title: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("session_id", "event_id"):

@@ -283,6 +283,11 @@ class SessionRoom:
     def _sync(self, kind: str, user: str, t: float, **extra: Any) -> dict[str, Any]:
         spec = self.spec
         payload = {"type": kind, "sessionId": spec.session_id, "eventId": spec.event_id}
+        if kind == "user_join":
+            # As a platform does (design §2): titles now and then, here with every arrival.
+            payload["sessionTitle"] = spec.title
+            if spec.event_title:
+                payload["eventTitle"] = spec.event_title
         return {**payload, "userId": user, **extra, "timestamp": iso_time(t)}
 
     def _message(self, author: str, t: float) -> dict[str, Any]:

@@ -375,6 +375,13 @@ _DEMO_EVENTS: Sequence[tuple[str, Sequence[str]]] = (
 )
 
 
+_DEMO_EVENT_TITLES = {
+    "evt-keynote": "LiveCon 2026: Main Stage",
+    "evt-workshop": "LiveCon 2026: Workshops",
+    "evt-summit": "Virtual Events Summit",
+}
+
+
 def demo_sessions(count: int, seed: int) -> list[SimSession]:
     """Sessions for the demo: 1-3 events, human titles, 20-800 people, recurring episodes."""
     if count < 1:
@@ -393,6 +400,7 @@ def demo_sessions(count: int, seed: int) -> list[SimSession]:
                 session_id=f"sess-{event_id.removeprefix('evt-')}-{index + 1:02d}",
                 event_id=event_id,
                 title=title,
+                event_title=_DEMO_EVENT_TITLES[event_id],
                 audience=round(math.exp(rng.uniform(math.log(20), math.log(800)))),
                 poll_every=rng.uniform(180.0, 300.0),
                 poll_participation=rng.uniform(0.4, 0.7),

@@ -31,6 +31,8 @@ class SessionRecord:
     last_seen: datetime
     last_score: float | None
     present_users: int | None
+    title: str | None = None
+    event_title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +67,19 @@ _METRIC_VALUES = (
 )
 
 
-_SESSION_VALUES = ("event_id", "last_seen", "ended_at", "status", "last_score", "present_users")
-# A catalogue row that does not know these (an ending session has no score) keeps the old ones.
-_SESSION_KEEP_KNOWN = frozenset({"event_id", "last_score"})
+_SESSION_VALUES = (
+    "event_id",
+    "title",
+    "event_title",
+    "last_seen",
+    "ended_at",
+    "status",
+    "last_score",
+    "present_users",
+)
+# A catalogue row that does not know these (an ending session has no score, most events no
+# title) keeps the old ones.
+_SESSION_KEEP_KNOWN = frozenset({"event_id", "title", "event_title", "last_score"})
 
 
 _EPISODE_VALUES = tuple(
@@ -294,4 +306,6 @@ def _session_record(row: sa.Row[Any]) -> SessionRecord:
         last_seen=row.last_seen,
         last_score=row.last_score,
         present_users=row.present_users,
+        title=row.title,
+        event_title=row.event_title,
     )

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA_VERSION = (
-    4  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens, session figures
+    5  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens, session
+    # figures; 5: event titles
 )
 ID_LENGTH = 255
 
@@ -50,6 +51,7 @@ sessions = sa.Table(
     sa.Column("session_id", sa.String(ID_LENGTH), primary_key=True),
     sa.Column("event_id", sa.String(ID_LENGTH)),
     sa.Column("title", sa.String(500)),
+    sa.Column("event_title", sa.String(500)),
     sa.Column("first_seen", UTCDateTime, nullable=False),
     sa.Column("last_seen", UTCDateTime, nullable=False),
     sa.Column("ended_at", UTCDateTime),

@@ -102,6 +102,7 @@ class SessionQueries:
                 sa.or_(
                     sa.func.lower(s.session_id).like(pattern, escape="\\"),
                     sa.func.lower(sa.func.coalesce(s.title, "")).like(pattern, escape="\\"),
+                    sa.func.lower(sa.func.coalesce(s.event_title, "")).like(pattern, escape="\\"),
                 )
             )
         average = s.score_sum / sa.func.nullif(s.score_ticks, 0)
@@ -223,6 +224,7 @@ def _session_json(row: sa.Row[Any]) -> dict[str, Any]:
         "session_id": row.session_id,
         "event_id": row.event_id,
         "title": row.title,
+        "event_title": row.event_title,
         "status": row.status,
         "first_seen": _iso(row.first_seen),
         "last_seen": _iso(row.last_seen),
