@@ -9,8 +9,8 @@ per-panel cookies instead (app/embed_access.py); only they may be framed, by the
 EMBED_ALLOWED_ORIGINS allow-list.
 
 Without AUTH_SECRET there are no tokens to check: the server then runs
-in open access (everyone is a producer of every event), which the demo uses and every page
-announces in a banner; `serve` refuses it unless ALLOW_OPEN_ACCESS is set.
+in open access (everyone is a producer of every event), which every page (not the embedded
+panels) announces in a banner; `serve` refuses it unless ALLOW_OPEN_ACCESS is set.
 """
 
 from __future__ import annotations

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
+import secrets
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import click
 
 from services.core.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from flask import Blueprint
+
     from app.runtime import Runtime
 
 log = logging.getLogger("engagement_conductor")
@@ -65,21 +69,30 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     """Everything in one process on the embedded default: no servers needed.
 
     Web server, collector and a simulated event platform share an in-process Redis; scores go to
-    the SQLite file of DATABASE_URL.
+    the SQLite file of DATABASE_URL. Access control is on, with a random AUTH_SECRET for the run
+    unless one is set: the demo prints sign-in links for a producer and an analyst, and a page
+    of its own that frames the embedded panels. SIGTERM or Ctrl-C stops it.
     """
+    from app.demo_page import example_page
     from app.runtime import Runtime
     from services.simulation.simulator import Simulator, demo_sessions
 
-    overrides: dict[str, object] = {"redis_url": "embedded"}
-    if port is not None:
-        overrides["port"] = port
-    settings = _settings(**overrides)
+    # First: a signal during start-up waits until the demo can stop cleanly.
+    signals = _StopSignals()
+    settings, generated = _demo_settings(port)
+    listener = _listen(settings.host, settings.port)
     runtime = Runtime.build(settings)
     simulated = demo_sessions(sessions, seed)
     events = sorted({s.event_id for s in simulated})
-    agent_lines = _demo_agent_settings(runtime, events)
-    panel = f"http://{settings.host}:{settings.port}/embed/event/{quote(events[0], safe='')}"
-    agent_lines.append(f"  an iframe panel (docs/embedding.md): {panel}")
+    assert settings.auth_secret is not None
+    secret = settings.auth_secret.get_secret_value()
+    lines = [
+        *_demo_links(settings, secret, events, generated),
+        *_demo_agent_settings(runtime, events),
+        "Stop it with Ctrl-C or SIGTERM.",
+    ]
+    shown = simulated[0]
+    page = example_page(secret, shown.session_id, shown.event_id, runtime.store.get_session)
     platform = Simulator(simulated, seed=seed)
     stop = threading.Event()
     sim = threading.Thread(
@@ -90,10 +103,11 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     )
     sim.start()
     try:
-        _serve_demo(runtime, settings, agent_lines)
+        received = _serve_demo(runtime, listener, page, lines, signals)
     finally:
         stop.set()
         runtime.stop()
+    click.echo(f"Engagement Conductor demo stopped ({received.name}).")
 
 
 @main.command()
@@ -119,7 +133,7 @@ def serve(no_collector: bool, workers: int | None) -> None:
     if settings.auth_secret is None and not settings.allow_open_access:
         raise click.ClickException(
             "serve needs AUTH_SECRET (it signs and checks everyone's access); set "
-            "ALLOW_OPEN_ACCESS=true to run without access control, as the demo does"
+            "ALLOW_OPEN_ACCESS=true to run without access control"
         )
     # Workers read the settings from the environment after the fork.
     os.environ["COLLECTOR_ENABLED"] = str(settings.collector_enabled).lower()
@@ -147,29 +161,145 @@ def _demo_agent_settings(runtime: Runtime, event_ids: list[str]) -> list[str]:
     return said
 
 
-def _serve_demo(runtime: Runtime, settings: Settings, notes: list[str]) -> None:
-    """Flask's threaded server: the embedded Redis lives in this one process."""
+# 32 random bytes: 43 characters, above the 32 AUTH_SECRET needs.
+_DEMO_SECRET_BYTES = 32
+_SELF = "'self'"
+
+
+def _demo_settings(port: int | None) -> tuple[Settings, bool]:
+    """The demo's settings, and whether its AUTH_SECRET was generated for this run.
+
+    Access control is on, as in production: a secret set in the environment is kept (then
+    `token` can mint more links), else a random one lives as long as the run. The demo's own
+    pages may frame panels, the example page among them, besides what EMBED_ALLOWED_ORIGINS
+    lists: 'self' matches whatever name the browser reached the demo by."""
+    overrides: dict[str, object] = {"redis_url": "embedded"}
+    if port is not None:
+        overrides["port"] = port
+    configured = _settings(**overrides)
+    generated = configured.auth_secret is None
+    if generated:
+        overrides["auth_secret"] = secrets.token_urlsafe(_DEMO_SECRET_BYTES)
+    origins = (_SELF, *configured.embed_allowed_origins)
+    overrides["embed_allowed_origins"] = tuple(dict.fromkeys(origins))
+    return _settings(**overrides), generated
+
+
+def _demo_links(settings: Settings, secret: str, events: list[str], generated: bool) -> list[str]:
+    """What the demo prints first: the producer's sign-in link (the one to open), the analyst's
+    and the JSON API with that analyst's token, and the example page framing the panels."""
+    from app.demo_page import EXAMPLE_PATH
+    from services.access.tokens import MAX_TTL_SECONDS, Role, mint_token
+
+    # A generated secret ends with the run, and the links with it: they need no shorter life.
+    producer = mint_token(secret, Role.PRODUCER, events, MAX_TTL_SECONDS, name="Demo producer")
+    analyst = mint_token(secret, Role.ANALYST, events, MAX_TTL_SECONDS, name="Demo analyst")
+    base = f"http://{settings.host}:{settings.port}"
+    secret_note = (
+        "a random AUTH_SECRET for this run (not shown), so these links end with the run"
+        if generated
+        else "your AUTH_SECRET; `engagement-conductor token` mints more links"
+    )
+    origins = " ".join(settings.embed_allowed_origins)
+    api = f"curl -H 'Authorization: Bearer {analyst}' {base}/api/sessions"
+    title = "Engagement Conductor demo (embedded Redis, simulated audiences)"
+    return [
+        f"{title}: {base}/?token={producer}",
+        "  That link signs you in as a producer of every demo event. Access control is on, with",
+        f"  {secret_note}.",
+        f"  analyst (past sessions):  {base}/sessions?token={analyst}",
+        f"  JSON API as that analyst: {api}",
+        f"  embedded panels, framed by an example page: {base}{EXAMPLE_PATH}?token={producer}",
+        f"  EMBED_ALLOWED_ORIGINS: {origins} (this server's own pages, such as the example page)",
+    ]
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The demo's listening socket, bound before anything starts or prints: a busy port is one
+    line naming it and what to do, not a traceback after the URL."""
+    from werkzeug.serving import get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    # As werkzeug's own server: a demo started again at once must not wait out TIME_WAIT.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(get_sockaddr(host, port, family))
+        listener.listen(socket.SOMAXCONN)
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is in use (another demo?): stop what holds it, "
+                "or choose another port with --port"
+            ) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return listener
+
+
+class _StopSignals:
+    """SIGTERM, and SIGINT unless it is ignored (a shell starts background jobs so: Ctrl-C in
+    their terminal is not meant for them), end the demo.
+
+    The handlers do nothing themselves: Python writes each signal's number to a socket that
+    `wait` reads. A signal is therefore never lost, not even one during start-up, and never
+    interrupts the main thread half-way through starting or stopping. A second signal of the
+    same kind ends the process at once."""
+
+    def __init__(self) -> None:
+        # Both ends stay open as long as this object: Python writes to the one it was given.
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        signal.set_wakeup_fd(self._writer.fileno())
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, self._noted)
+
+    @staticmethod
+    def _noted(signum: int, _frame: FrameType | None) -> None:
+        # The first one is already on the socket; a second means "now", even mid-shutdown.
+        signal.signal(signum, signal.SIG_DFL)
+
+    def wait(self) -> signal.Signals:
+        """The first stop signal, as soon as there is one (at once if it came earlier)."""
+        return signal.Signals(self._reader.recv(1)[0])
+
+
+def _serve_demo(
+    runtime: Runtime,
+    listener: socket.socket,
+    page: Blueprint,
+    lines: list[str],
+    signals: _StopSignals,
+) -> signal.Signals:
+    """Serves until a stop signal, which it returns: Flask's threaded server in a thread of its
+    own (the embedded Redis lives in this one process), the main thread waiting."""
+    from werkzeug.serving import make_server
+
     from app.factory import create_app
 
     app = create_app(runtime)
-    runtime.start()
-    # A line per request would bury the collector's log; the demo is a single-user tool.
+    app.server.register_blueprint(page)
+    settings = runtime.settings
+    with listener:
+        server = make_server(
+            settings.host, settings.port, app.server, threaded=True, fd=listener.fileno()
+        )
+    # A line per request would bury the collector's log; the demo is a single-user tool. Its
+    # one collector takes every partition at start and hands them back at the end: a line each
+    # would bury the links.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    url = f"http://{settings.host}:{settings.port}/"
-    click.echo(f"Engagement Conductor demo (embedded Redis, simulated audiences): {url}")
-    if settings.auth_secret is None:
-        click.echo("  OPEN ACCESS: no AUTH_SECRET, so every visitor is a producer of every event")
-    for line in notes:
-        click.echo(line)
-    sys.stdout.flush()
-    _on_sigterm(_end_serving)
-    app.run(host=settings.host, port=settings.port, debug=False, threaded=True)
-
-
-def _end_serving() -> None:
-    """SIGTERM ends the demo's server as Ctrl-C would, also where SIGINT is ignored (a job started
-    in the background); the handler runs in the main thread, which is serving."""
-    raise SystemExit(0)
+    logging.getLogger("services.live.partition_share").setLevel(logging.WARNING)
+    runtime.start()
+    web = threading.Thread(target=server.serve_forever, name="demo-web", daemon=True)
+    web.start()
+    try:
+        for line in lines:
+            click.echo(line)
+        sys.stdout.flush()
+        return signals.wait()
+    finally:
+        server.shutdown()
 
 
 @main.command()

@@ -19,6 +19,8 @@ def app_shell(open_access: bool, embedded: bool = False, producer: bool = True) 
     no navigation and no alerts, the same ids, so routing and the live socket work unchanged.
     `producer`: False for an analyst sign-in, whose navigation leads only to the past sessions
     (the one page of these app/access.py lets it open)."""
+    # One of the page's alerts, which embedded panels hide with the others (`.shell-embed
+    # .alerts`, assets/style.css): a panel's frame is a few hundred pixels, none to spare.
     warning = (
         [html.Div(OPEN_ACCESS_WARNING, className="open-access-banner", role="alert")]
         if open_access
