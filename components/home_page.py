@@ -15,7 +15,8 @@ from components.live_page import (
     live_href,
     notice,
 )
-from services.storage.overview import TREND_MINUTES, SessionGlance, sparkline
+from components.sparkline import sparkline
+from services.storage.overview import TREND_MINUTES, SessionGlance, events_by_attention
 
 NO_EVENT = "Sessions without an event id"
 
@@ -37,17 +38,20 @@ def glance_cells(glance: SessionGlance) -> list[html.Td]:
     return [
         html.Td(format_score(score), className="num"),
         html.Td(html.Span(format_category(score), className=category_class(score))),
-        html.Td(
-            sparkline(glance.trend),
-            className="sparkline",
-            title=f"engagement over the last {TREND_MINUTES} minutes",
-        ),
+        html.Td(sparkline(glance.trend, TREND_MINUTES)),
         html.Td(_badges(glance) or "—"),
     ]
 
 
 def live_count(sessions: Sequence[SessionGlance]) -> str:
     return f"{len(sessions)} live session" + ("" if len(sessions) == 1 else "s")
+
+
+def titled(title: str | None, identifier: str) -> list[html.Span]:
+    """A title with its id beneath, smaller; the id alone where there is no title."""
+    if not title:
+        return [html.Span(identifier, className="ident")]
+    return [html.Span(title, className="title"), html.Span(identifier, className="ident small")]
 
 
 def _session_row(glance: SessionGlance) -> html.Tr:
@@ -57,7 +61,13 @@ def _session_row(glance: SessionGlance) -> html.Tr:
         className="overview-row",
         **{"data-session": record.session_id},
         children=[
-            html.Td(dcc.Link(record.session_id, href=live_href(record.session_id))),
+            html.Td(
+                dcc.Link(
+                    titled(record.title, record.session_id),
+                    href=live_href(record.session_id),
+                    className="titled-link",
+                )
+            ),
             *glance_cells(glance),
             html.Td(glance.mode, className="agent-mode"),
             html.Td(present, className="num"),
@@ -66,7 +76,7 @@ def _session_row(glance: SessionGlance) -> html.Tr:
     )
 
 
-def _event_block(title: str, sessions: Sequence[SessionGlance]) -> html.Section:
+def _event_block(event_id: str | None, sessions: Sequence[SessionGlance]) -> html.Section:
     if not sessions:
         body: html.Div | html.Table = html.Div(
             "No live sessions in this event right now.", className="muted"
@@ -92,21 +102,31 @@ def _event_block(title: str, sessions: Sequence[SessionGlance]) -> html.Section:
                 html.Tbody([_session_row(glance) for glance in sessions]),
             ],
         )
+    title = next((g.record.event_title for g in sessions if g.record.event_title), None)
+    if event_id is None:
+        heading = [html.Span(NO_EVENT, className="title")]
+    else:
+        heading = titled(title, event_id)
     return html.Section(
         className="event-block",
-        children=[html.H2([title, html.Span(live_count(sessions), className="event-count")]), body],
+        **{"data-event": event_id or ""},
+        children=[
+            html.H2([*heading, html.Span(live_count(sessions), className="event-count")]),
+            body,
+        ],
     )
 
 
 def home_body(events: Sequence[tuple[str, int]], sessions: Sequence[SessionGlance]) -> html.Div:
-    """`sessions` are the live ones, most in need of attention first; events without live
-    sessions still get a line."""
+    """`sessions` are the live ones, most in need of attention first; the events in that order
+    too (the worst open anomaly, then the lowest score), those without live sessions last."""
     by_event: dict[str | None, list[SessionGlance]] = {}
     for glance in sessions:
         by_event.setdefault(glance.record.event_id, []).append(glance)
-    blocks = [_event_block(event_id, by_event.get(event_id, [])) for event_id, _ in events]
-    if by_event.get(None):
-        blocks.append(_event_block(NO_EVENT, by_event[None]))
+    blocks = [
+        _event_block(event_id, by_event.get(event_id, []))
+        for event_id in events_by_attention(events, sessions)
+    ]
     children: list[html.Div | html.Section] = []
     if not sessions:
         children.append(notice(NO_LIVE_SESSIONS, "empty"))
@@ -123,11 +143,41 @@ def home_page(
             html.H1("Events"),
             html.P(
                 "Live sessions, those that need attention first (open critical anomalies, "
-                "then warnings, then the lowest scores); open one to follow it live.",
+                "then warnings, then the lowest scores), and their events in the same order; "
+                "open one to follow it live.",
                 className="muted",
             ),
+            notification_controls(),
             html.Div(home_body(events, sessions), id=ids.HOME_BODY),
             dcc.Interval(id=ids.HOME_REFRESH, interval=refresh_ms),
+        ],
+    )
+
+
+def notification_controls() -> html.Div:
+    """Opt-in browser notifications (and a sound) for CRITICAL alerts in other sessions;
+    assets/alerts_notify.js does the asking and the notifying, the choice stays in the browser."""
+    return html.Div(
+        className="notify-controls",
+        children=[
+            html.Button(
+                "Notify me of critical alerts",
+                id=ids.NOTIFY_TOGGLE,
+                className="button-secondary",
+                type="button",
+                **{"aria-pressed": "false"},
+            ),
+            html.Label(
+                [
+                    dcc.Checklist(
+                        id=ids.NOTIFY_SOUND,
+                        options=[{"label": " with a sound", "value": "sound"}],
+                        value=[],
+                        inline=True,
+                    )
+                ]
+            ),
+            html.Span(id=ids.NOTIFY_STATUS, className="muted small", role="status"),
         ],
     )
 

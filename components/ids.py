@@ -87,6 +87,11 @@ SESSION_GRAPH = "session-graph"
 ALERTS = "critical-alerts"
 ALERT_POLL = "critical-alert-poll"
 ALERTED = "critical-alerted"
+ALERT_DISMISS = "critical-alert-dismiss"  # pattern-matching type, one per shown alert
+# Opt-in browser notifications of critical alerts (the overview's controls).
+NOTIFY_TOGGLE = "notify-toggle"
+NOTIFY_SOUND = "notify-sound"
+NOTIFY_STATUS = "notify-status"
 SESSION_COMPARE = "session-compare"
 SESSION_ALIGN = "session-align"
 SESSION_COMPARE_APPLY = "session-compare-apply"

@@ -15,11 +15,9 @@ from sqlalchemy.engine import Engine
 
 from services.storage.agent_settings import AgentSettingsStore
 from services.storage.metrics_store import SessionRecord
-from services.storage.schema import anomalies, engagement_metrics, session_agent_modes
+from services.storage.schema import anomalies, engagement_metrics, session_agent_modes, sessions
 
 TREND_MINUTES = 5
-SPARK_CHARS = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +45,21 @@ class SessionGlance:
         return rank, score, self.record.session_id
 
 
-def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
-    """The scores (0-1) as block characters, averaged into at most `width` cells."""
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return ""
-    size = max(1, -(-len(values) // width))
-    cells = [values[i : i + size] for i in range(0, len(values), size)]
-    top = len(SPARK_CHARS) - 1
-    return "".join(SPARK_CHARS[min(top, max(0, round(sum(c) / len(c) * top)))] for c in cells)
+def events_by_attention(
+    events: Sequence[tuple[str, int]], glances: Sequence[SessionGlance]
+) -> list[str | None]:
+    """Event ids, the one whose neediest live session needs attention most first (its worst
+    open anomaly, then its lowest score); events with no live session last, as given. `None`
+    stands for the sessions without an event, placed by the same rule."""
+    worst: dict[str | None, tuple[int, float, str]] = {}
+    for glance in glances:
+        event_id = glance.record.event_id
+        key = glance.attention
+        if event_id not in worst or key < worst[event_id]:
+            worst[event_id] = key
+    known = [event_id for event_id, _ in events]
+    live = sorted(worst, key=lambda event_id: (worst[event_id], event_id or ""))
+    return [*live, *(event_id for event_id in known if event_id not in worst)]
 
 
 class OverviewQueries:
@@ -123,7 +127,10 @@ class OverviewQueries:
             return []
         a = anomalies.c
         query = (
-            sa.select(a.episode_id, a.session_id, a.type, a.time)
+            sa.select(a.episode_id, a.session_id, a.type, a.time, sessions.c.title)
+            .select_from(
+                anomalies.outerjoin(sessions, sessions.c.session_id == anomalies.c.session_id)
+            )
             .where(
                 a.session_id.in_(ids),
                 a.ended_at.is_(None),
@@ -140,6 +147,7 @@ class OverviewQueries:
                     "session_id": row.session_id,
                     "type": row.type,
                     "started": row.time.isoformat(),
+                    "session_title": row.title,
                 }
                 for row in conn.execute(query)
             ]
