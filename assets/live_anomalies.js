@@ -21,9 +21,7 @@
         S.anomalies = {episodes: {}, listKey: null};
     }
 
-    function severity(ep) {
-        return ep.severity === "CRITICAL" ? "CRITICAL" : "WARNING";
-    }
+    function severity(ep) { return F().severity(ep); }
 
     function valid(S, ep) {
         return !!ep && typeof ep === "object" && typeof ep.episodeId === "string" &&
@@ -91,29 +89,22 @@
         };
     }
 
-    function label(S, kind) {
-        if (typeof kind !== "string" || !kind) { return "Anomaly"; }
-        var known = S.cfg.anomalies.labels[kind];
-        if (known) { return known; }
-        var words = kind.replace(/_/g, " ").toLowerCase();
-        return words.charAt(0).toUpperCase() + words.substring(1);
-    }
-
     function item(S, ep, nowMs) {
         var f = F();
-        var sev = severity(ep);
+        var head = f.headline(S.cfg.anomalies, ep);
+        var sev = head[1];
         var state = ep.endedAt ? "ended" : "open";
         var explanation = ep.explanation === null || ep.explanation === undefined
             ? "" : String(ep.explanation);
         return el("Div", "anomaly anomaly-" + state + " anomaly-" + sev, [
             el("Div", "anomaly-head", [
-                el("Span", "anomaly-type", label(S, ep.type)),
+                el("Span", "anomaly-type", head[0]),
                 el("Span", "severity severity-" + sev, sev),
+                // Right beside the severity: the numbers it was decided on.
+                el("Span", "anomaly-score", head[2]),
                 el("Span", "anomaly-time", "started " + f.clockUtc(ep.startedAt)),
                 el("Span", "anomaly-lasted", f.lasted(ep, nowMs))
             ]),
-            el("Div", "anomaly-score",
-                f.comparison(ep.currentEngagement, ep.expectedEngagement, ep.deviation)),
             el("Div", "anomaly-explanation", explanation)
         ]);
     }

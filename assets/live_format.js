@@ -6,7 +6,7 @@
 (function () {
     "use strict";
 
-    var MINUS = "\u2212";
+    var ARROW = "\u2192";
 
     function num(value) {
         return typeof value === "number" && isFinite(value) ? value : 0;
@@ -65,14 +65,55 @@
         return Math.floor(total / 3600) + "h " + pad2(Math.floor((total % 3600) / 60)) + "m";
     }
 
-    // "0.21 vs 0.58 expected, −64 %"
-    function comparison(current, expected, deviation) {
-        var text = (isNum(current) ? current.toFixed(2) : "—") + " vs " +
-            (isNum(expected) ? expected.toFixed(2) : "—") + " expected";
-        if (!isNum(deviation)) { return text; }
-        var percent = Math.round(deviation * 100);
-        var sign = percent < 0 ? MINUS : percent > 0 ? "+" : "";
-        return text + ", " + sign + Math.abs(percent) + " %";
+    function own(table, key) {
+        return typeof key === "string" && Object.prototype.hasOwnProperty.call(table, key)
+            ? table[key] : null;
+    }
+
+    function label(labels, kind) {
+        if (typeof kind !== "string" || !kind) { return "Anomaly"; }
+        var known = own(labels, kind);
+        if (known) { return known; }
+        var words = kind.replace(/_/g, " ").toLowerCase();
+        return words.charAt(0).toUpperCase() + words.substring(1);
+    }
+
+    function severity(ep) {
+        return ep.severity === "CRITICAL" ? "CRITICAL" : "WARNING";
+    }
+
+    // Two decimals, rounded half up (toFixed alone rounds the binary value).
+    function hundredths(value) {
+        return (Math.round(value * 100) / 100).toFixed(2);
+    }
+
+    // The trigger's numbers in plain words; the type's words for an episode without them.
+    function whatFell(unmeasured, ep) {
+        var trigger = ep.trigger;
+        var fallback = own(unmeasured, ep.type) || "";
+        if (!trigger || typeof trigger !== "object") { return fallback; }
+        var reference = trigger.reference, value = trigger.value, seconds = trigger.seconds;
+        if (!isNum(reference) || !isNum(value)) { return fallback; }
+        if (trigger.rule === "activity") {
+            return "chat and reactions " + Math.round(reference) + "/min " + ARROW + " " +
+                Math.round(value) + "/min";
+        }
+        if (trigger.rule === "exit" && isNum(seconds)) {
+            var before = Math.round(reference);
+            return (before - Math.round(value)) + " of " + before + " left in " +
+                duration(seconds);
+        }
+        if (trigger.rule === "score" && isNum(seconds)) {
+            return "engagement " + hundredths(value) + ", under " + hundredths(reference) +
+                " for " + duration(seconds);
+        }
+        return fallback;
+    }
+
+    // [label, severity, what fell], as components/anomalies.py headline; cfg is its
+    // anomaly_config.
+    function headline(cfg, ep) {
+        return [label(cfg.labels, ep.type), severity(ep), whatFell(cfg.unmeasured, ep)];
     }
 
     function clockUtc(value) {
@@ -100,7 +141,8 @@
         parseTime: parseTime,
         point: point,
         duration: duration,
-        comparison: comparison,
+        severity: severity,
+        headline: headline,
         clockUtc: clockUtc,
         lasted: lasted
     };

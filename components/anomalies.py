@@ -3,6 +3,10 @@
 Episodes are the EPISODE dicts of the socket's `anomaly` pushes and backfills. The page's first
 render uses these helpers; assets/live_format.js and assets/live_anomalies.js format and draw
 the same way for pushed episodes (texts and colours reach them through `anomaly_config`).
+
+Each item leads with a headline: the type, the severity, and what fell in the numbers of the
+alarm that set that severity (the episode's `trigger`), so the two always agree. The detector
+opens no episode on the score's distance from its expected value, so the headline never shows it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from dash import html
 
@@ -26,11 +30,20 @@ BAND_OPACITY = 0.22
 # bands (the browser replaces only these).
 BAND_PREFIX = "anomaly:"
 NO_ANOMALIES = "No anomalies in this session"
-MINUS = "\u2212"
+ARROW = "\u2192"
+# What each type's alarm measured, for episodes stored before their trigger was: the numbers are
+# then only in the explanation below the headline. A LOW_ENGAGEMENT was then either a lull in
+# activity or the score under its floor.
+UNMEASURED: dict[str, str] = {
+    "SUDDEN_DROP": "chat and reactions fell",
+    "GRADUAL_DECLINE": "chat and reactions slid",
+    "MASS_EXIT": "people left",
+    "LOW_ENGAGEMENT": "activity or the score stayed low",
+}
 
 
-def type_label(kind: str | None) -> str:
-    if not kind:
+def type_label(kind: Any) -> str:
+    if not isinstance(kind, str) or not kind:
         return "Anomaly"
     return TYPE_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
@@ -69,18 +82,50 @@ def format_duration(seconds: float | None) -> str:
     return f"{total // 3600}h {total % 3600 // 60:02d}m"
 
 
-def format_comparison(
-    current: float | None, expected: float | None, deviation: float | None
-) -> str:
-    """'0.21 vs 0.58 expected, -64 %', with a true minus sign."""
-    now = f"{current:.2f}" if isinstance(current, int | float) else "—"
-    then = f"{expected:.2f}" if isinstance(expected, int | float) else "—"
-    text = f"{now} vs {then} expected"
-    if not isinstance(deviation, int | float) or not math.isfinite(deviation):
-        return text
-    percent = _half_up(deviation * 100)
-    sign = MINUS if percent < 0 else "+" if percent > 0 else ""
-    return f"{text}, {sign}{abs(percent)} %"
+class Headline(NamedTuple):
+    """What an episode's item leads with: 'Mass exit', 'CRITICAL', '91 of 278 left in 15s'."""
+
+    label: str
+    severity: str
+    what_fell: str
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _hundredths(value: float) -> str:
+    """Two decimals, rounded half up as in the browser (toFixed rounds the binary value)."""
+    return f"{_half_up(value * 100) / 100:.2f}"
+
+
+def what_fell(episode: dict[str, Any]) -> str:
+    """The trigger's numbers in plain words; the type's words for an episode without them."""
+    trigger = episode.get("trigger")
+    fallback = UNMEASURED.get(str(episode.get("type")), "")
+    if not isinstance(trigger, dict):
+        return fallback
+    reference, value = _number(trigger.get("reference")), _number(trigger.get("value"))
+    seconds = _number(trigger.get("seconds"))
+    if reference is None or value is None:
+        return fallback
+    rule = trigger.get("rule")
+    if rule == "activity":
+        return f"chat and reactions {_half_up(reference)}/min {ARROW} {_half_up(value)}/min"
+    if rule == "exit" and seconds is not None:
+        before = _half_up(reference)
+        return f"{before - _half_up(value)} of {before} left in {format_duration(seconds)}"
+    if rule == "score" and seconds is not None:
+        return (
+            f"engagement {_hundredths(value)}, under {_hundredths(reference)} "
+            f"for {format_duration(seconds)}"
+        )
+    return fallback
+
+
+def headline(episode: dict[str, Any]) -> Headline:
+    return Headline(type_label(episode.get("type")), severity_of(episode), what_fell(episode))
 
 
 def format_lasted(episode: dict[str, Any], now: datetime) -> str:
@@ -111,7 +156,7 @@ def newest_first(episodes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def anomaly_item(episode: dict[str, Any], now: datetime) -> html.Div:
-    severity = severity_of(episode)
+    label, severity, fell = headline(episode)
     state = "open" if not episode.get("endedAt") else "ended"
     return html.Div(
         className=f"anomaly anomaly-{state} anomaly-{severity}",
@@ -119,22 +164,16 @@ def anomaly_item(episode: dict[str, Any], now: datetime) -> html.Div:
             html.Div(
                 className="anomaly-head",
                 children=[
-                    html.Span(type_label(episode.get("type")), className="anomaly-type"),
+                    html.Span(label, className="anomaly-type"),
                     html.Span(severity, className=f"severity severity-{severity}"),
+                    # Right beside the severity: the numbers it was decided on.
+                    html.Span(fell, className="anomaly-score"),
                     html.Span(
                         "started " + format_clock(episode.get("startedAt")),
                         className="anomaly-time",
                     ),
                     html.Span(format_lasted(episode, now), className="anomaly-lasted"),
                 ],
-            ),
-            html.Div(
-                format_comparison(
-                    episode.get("currentEngagement"),
-                    episode.get("expectedEngagement"),
-                    episode.get("deviation"),
-                ),
-                className="anomaly-score",
             ),
             # A string child: React renders it as text, never as markup.
             html.Div(str(episode.get("explanation") or ""), className="anomaly-explanation"),
@@ -195,6 +234,7 @@ def anomaly_config() -> dict[str, Any]:
     """What the browser script needs to format and draw episodes like this module."""
     return {
         "labels": dict(TYPE_LABELS),
+        "unmeasured": dict(UNMEASURED),
         "colours": dict(SEVERITY_COLOURS),
         "opacity": BAND_OPACITY,
         "prefix": BAND_PREFIX,

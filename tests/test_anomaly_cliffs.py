@@ -6,9 +6,15 @@ says at the edges of its thresholds, so a changed comparison or factor does not 
 
 from __future__ import annotations
 
+from services.core.push import Trigger, TriggerRule
 from services.detection.episodes import DetectorSettings, Finding
 from services.detection.rules import poisson_z
 from tests.activity_room import CRITICAL, SETTINGS, WARNING, busy, score
+
+
+def rates(usual: float, now: float) -> Trigger:
+    """An activity alarm's trigger: chat + reactions a minute, usually and now."""
+    return Trigger(TriggerRule.ACTIVITY, usual, now, None)
 
 
 def test_a_busy_room_going_silent_is_a_cliff_from_its_first_silent_tick() -> None:
@@ -17,6 +23,7 @@ def test_a_busy_room_going_silent_is_a_cliff_from_its_first_silent_tick() -> Non
         "chat and reactions fell from 120/min to 0/min: 0 in the last 5 s where about 10 "
         "were expected",
         score(poisson_z(0, 10, SETTINGS.drop_spread)),
+        rates(120, 0),
         on_activity=True,
     )
 
@@ -31,6 +38,7 @@ def test_four_silent_ticks_are_the_strongest_cliff_the_rule_reports() -> None:
         "chat and reactions fell from 120/min to 0/min: 0 in the last 20 s where about 40 "
         "were expected",
         1.0,  # z = -8.2: full strength
+        rates(120, 0),
         on_activity=True,
     )
     # A fifth silent tick is no longer a fresh cliff: the slow rules judge a longer silence.
@@ -43,6 +51,7 @@ def test_a_cliff_leaving_exactly_a_fifth_of_the_expected_count_is_critical() -> 
         "chat and reactions fell from 120/min to 24/min: 8 in the last 20 s where about 40 "
         "were expected",
         score(poisson_z(8, 40, SETTINGS.drop_spread)),
+        rates(120, 24),
         on_activity=True,
     )
 
@@ -54,6 +63,7 @@ def test_the_strongest_window_names_the_cliff() -> None:
         "chat and reactions fell from 114/min to 0/min: 0 in the last 5 s where about 10 "
         "were expected",
         score(poisson_z(0, 9.5, SETTINGS.drop_spread)),
+        rates(114, 0),
         on_activity=True,
     )
 
@@ -66,6 +76,7 @@ def test_a_cliff_is_critical_at_or_below_the_critical_ratio() -> None:
         "chat and reactions fell from 120/min to 12/min: 4 in the last 20 s where about 40 "
         "were expected",
         score(poisson_z(4, 40, SETTINGS.drop_spread)),
+        rates(120, 12),
         on_activity=True,
     )
     found = busy(10, settings=lenient).cliff(0, 0, 0, 6)
@@ -80,6 +91,7 @@ def test_a_room_already_below_its_baseline_is_expected_to_stay_at_its_recent_lev
         "chat and reactions fell from 96/min to 3/min: 1 in the last 20 s where about 32 "
         "were expected",
         score(poisson_z(1, 32, SETTINGS.drop_spread)),
+        rates(96, 3),
         on_activity=True,
     )
 
@@ -93,6 +105,7 @@ def test_a_cliff_needs_the_two_ticks_before_it_near_normal() -> None:
         "chat and reactions fell from 112/min to 0/min: 0 in the last 5 s where about 9 "
         "were expected",
         score(poisson_z(0, 28 / 3, SETTINGS.drop_spread)),
+        rates(112, 0),
         on_activity=True,
     )
     # Only those two count: a dip three ticks back leaves a cliff, expected at the minute's mean.
@@ -108,6 +121,7 @@ def test_a_cliff_needs_at_least_eight_expected_events() -> None:
         "chat and reactions fell from 96/min to 0/min: 0 in the last 5 s where about 8 "
         "were expected",
         score(poisson_z(0, 8, SETTINGS.drop_spread)),
+        rates(96, 0),
         on_activity=True,
     )
     assert busy(7).cliff(0) is None
@@ -136,6 +150,7 @@ def test_a_tiny_room_is_judged_over_longer_windows_that_must_fall_deeper() -> No
         "chat and reactions fell from 24/min to 0/min: 0 in the last 25 s where about 10 "
         "were expected",
         score(poisson_z(0, 10, SETTINGS.drop_spread)),
+        rates(24, 0),
         on_activity=True,
     )
     # Nine silent ticks: the longest window, eight ticks, names it.
@@ -154,6 +169,7 @@ def test_a_long_silence_in_a_tiny_room_is_a_cliff_even_when_it_ends_with_a_few_e
         "chat and reactions fell from 17/min to 2/min: 2 in the last 60 s where about 17 "
         "were expected",
         score(poisson_z(2, 12 * 1.4, SETTINGS.drop_spread)),
+        rates(16.8, 2),
         on_activity=True,
     )
 

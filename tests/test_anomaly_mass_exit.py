@@ -3,6 +3,7 @@ thresholds."""
 
 from __future__ import annotations
 
+from services.core.push import Trigger, TriggerRule
 from services.core.vocabulary import Severity
 from services.detection.episodes import DetectorSettings, Finding
 from services.detection.rules import MassExitRule
@@ -19,24 +20,35 @@ def exits(*present: int, settings: DetectorSettings = SETTINGS) -> Finding | Non
     return rule.check(present[-1])
 
 
+def left(before: int, after: int, seconds: float) -> Trigger:
+    """The trigger of a mass exit: present before, present after, within how long."""
+    return Trigger(TriggerRule.EXIT, before, after, seconds)
+
+
 def test_a_fifth_of_the_room_leaving_within_three_ticks_is_a_mass_exit() -> None:
     assert exits(15, 15, 15, 12) == Finding(
-        WARNING, "3 of 15 people left in 15 s (20% of the room)", 0.4
+        WARNING, "3 of 15 people left in 15 s (20% of the room)", 0.4, left(15, 12, 15)
     )
     assert exits(100, 85) is None
     assert exits(100, 85, settings=DetectorSettings(sensitivity=2.0)) is not None
 
 
 def test_a_mass_exit_needs_three_leavers_and_a_room_of_eight() -> None:
-    assert exits(8, 5) == Finding(WARNING, "3 of 8 people left in 5 s (38% of the room)", 0.75)
+    assert exits(8, 5) == Finding(
+        WARNING, "3 of 8 people left in 5 s (38% of the room)", 0.75, left(8, 5, 5)
+    )
     assert exits(7, 4) is None
     assert exits(100, 95) is None  # 5 % of a big room
     assert exits(10, 8) is None  # 20 %, but only two people
 
 
 def test_two_fifths_leaving_is_critical_and_more_than_half_is_full_strength() -> None:
-    assert exits(10, 6) == Finding(CRITICAL, "4 of 10 people left in 5 s (40% of the room)", 0.8)
-    assert exits(10, 2) == Finding(CRITICAL, "8 of 10 people left in 5 s (80% of the room)", 1.0)
+    assert exits(10, 6) == Finding(
+        CRITICAL, "4 of 10 people left in 5 s (40% of the room)", 0.8, left(10, 6, 5)
+    )
+    assert exits(10, 2) == Finding(
+        CRITICAL, "8 of 10 people left in 5 s (80% of the room)", 1.0, left(10, 2, 5)
+    )
 
 
 def test_the_reference_is_the_largest_of_the_last_four_head_counts() -> None:

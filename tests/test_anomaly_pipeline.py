@@ -8,6 +8,7 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
+from components.anomalies import headline
 from services.detection.detector import AnomalyStarted, AnomalyType, Severity
 from services.detection.episode_log import EpisodeLog, EpisodeOutput
 from services.simulation.audience import MASS_EXIT_SECONDS
@@ -43,6 +44,11 @@ def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
         assert row.severity in {"WARNING", "CRITICAL"}
         assert row.explanation
         assert row.signals["total_users"] < mass_exit.session.audience
+        # The numbers the page's headline shows: who was there, who is left, within how long
+        # (as the severity was set: an escalation counts those who left since the start too).
+        trigger = row.signals["trigger"]
+        assert trigger["rule"] == "exit" and trigger["value"] <= row.signals["total_users"]
+        assert trigger["reference"] - trigger["value"] >= 0.2 * trigger["reference"]
 
         seen: dict[str, Any] = {}
 
@@ -71,7 +77,16 @@ def test_a_mass_exit_becomes_an_episode_row_a_contract_message_and_a_push(
             "signals",
         }
         assert (detected["type"], detected["sessionId"]) == ("MASS_EXIT", session_id)
-        assert seen["push"]["episode"]["episodeId"] == row.episode_id
+        # The contract's signals are the platform's; the trigger stays ours.
+        assert detected["signals"] == {k: v for k, v in row.signals.items() if k != "trigger"}
+        pushed = seen["push"]["episode"]
+        assert pushed["episodeId"] == row.episode_id
+        first = pushed["trigger"]
+        assert first["rule"] == "exit" and first["value"] >= trigger["value"]
+        before, after = first["reference"], first["value"]
+        # The rule compares the head count with the largest of the ticks before it.
+        within = (detector.mass_exit_ticks + 1) * room.tick
+        assert headline(pushed).what_fell == f"{before - after} of {before} left in {within:.0f}s"
         recent = collector.store.recent_anomalies(session_id, row.time)
         assert [r.as_json()["episodeId"] for r in recent] == [row.episode_id]
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.core.push import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType
 from services.detection.episodes import DetectorSettings, Finding
 from services.detection.rules import poisson_z
@@ -25,6 +26,11 @@ from tests.activity_room import (
 )
 
 
+def rates(usual: float, now: float) -> Trigger:
+    """An activity alarm's trigger: chat + reactions a minute, usually and now."""
+    return Trigger(TriggerRule.ACTIVITY, usual, now, None)
+
+
 def test_a_long_silence_is_low_engagement_after_thirty_seconds_and_not_a_slide() -> None:
     verdicts = busy(10).judge(*[0] * 11)
     slow = [found for _, found in verdicts]
@@ -36,6 +42,7 @@ def test_a_long_silence_is_low_engagement_after_thirty_seconds_and_not_a_slide()
             "activity has stayed low for 30 s: 0 chat messages and reactions a minute against "
             "a usual 120 (0% of normal)",
             1.0,
+            rates(120, 0),
             on_activity=True,
         )
     }
@@ -51,6 +58,7 @@ def test_a_room_holding_at_under_half_its_level_is_a_low_engagement_warning() ->
             "activity has stayed low for 30 s: 36 chat messages and reactions a minute against "
             "a usual 120 (30% of normal)",
             0.7,
+            rates(120, 36),
             on_activity=True,
         )
     }
@@ -69,6 +77,7 @@ def test_a_slow_slide_is_a_gradual_decline_after_two_ticks_below_the_line() -> N
             "activity has been sliding: 48 chat messages and reactions a minute against a "
             "usual 120 (-60%)",
             score(z),
+            rates(120, 48),
             on_activity=True,
         )
     }
@@ -94,6 +103,7 @@ def test_a_gradual_decline_above_twice_the_critical_level_is_a_warning() -> None
         "activity has been sliding: 350 chat messages and reactions a minute against a usual "
         "600 (-42%)",
         score(poisson_z(175, 300, 0.0)),
+        rates(600, 350),
         on_activity=True,
     )
     assert verdicts[16][1][GRADUAL].score == 1.0  # z = -8.5: full strength

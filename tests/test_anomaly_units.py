@@ -16,10 +16,10 @@ from components import ids
 from components.anomalies import (
     NO_ANOMALIES,
     SEVERITY_COLOURS,
+    anomaly_item,
     anomaly_items,
     anomaly_shapes,
     format_clock,
-    format_comparison,
     format_duration,
     format_lasted,
     newest_first,
@@ -57,12 +57,18 @@ def test_durations(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text
 
 
-def test_comparison_with_a_true_minus_sign() -> None:
-    assert format_comparison(0.21, 0.58, -0.638) == "0.21 vs 0.58 expected, \u221264 %"
-    assert format_comparison(0.7, 0.5, 0.4) == "0.70 vs 0.50 expected, +40 %"
-    assert format_comparison(0.5, 0.5, 0.001) == "0.50 vs 0.50 expected, 0 %"
-    assert format_comparison(None, 0.5, None) == "— vs 0.50 expected"
-    assert format_comparison(0.5, 0.5, float("nan")) == "0.50 vs 0.50 expected"
+def test_an_item_leads_with_its_headline_then_when() -> None:
+    exit_ = {"rule": "exit", "reference": 278, "value": 187, "seconds": 15.0}
+    ep = {**episode("s", "e", at(0), severity="CRITICAL", kind="MASS_EXIT"), "trigger": exit_}
+    head, explanation = anomaly_item(ep, at(80)).children
+    assert [(span.className, span.children) for span in head.children] == [
+        ("anomaly-type", "Mass exit"),
+        ("severity severity-CRITICAL", "CRITICAL"),
+        ("anomaly-score", "91 of 278 left in 15s"),
+        ("anomaly-time", f"started {at(0):%H:%M:%S} UTC"),
+        ("anomaly-lasted", "ongoing for 1m 20s"),
+    ]
+    assert explanation.className == "anomaly-explanation"
 
 
 def test_clock_is_utc() -> None:
@@ -140,6 +146,7 @@ def test_socket_config_carries_the_list_id_and_texts() -> None:
     assert config["anomalies"]["colours"] == SEVERITY_COLOURS
     assert config["anomalies"]["empty"] == NO_ANOMALIES
     assert config["anomalies"]["labels"]["SUDDEN_DROP"] == "Sudden drop"
+    assert config["anomalies"]["unmeasured"]["MASS_EXIT"] == "people left"
 
 
 def test_backfill_and_page_list_every_episode_and_band_the_windows(web_runtime: Runtime) -> None:
@@ -147,14 +154,17 @@ def test_backfill_and_page_list_every_episode_and_band_the_windows(web_runtime: 
     seed_session(web_runtime, "s1", stamps=stamps)
     gone = episode("s1", "gone", T0 - timedelta(minutes=5), ended=T0 - timedelta(minutes=4))
     ended = episode("s1", "ended", stamps[1], ended=stamps[2], recovered=True, recovery_seconds=3)
-    still = episode("s1", "open", stamps[3], severity="CRITICAL")
+    exit_ = {"rule": "exit", "reference": 20, "value": 11, "seconds": 15.0}
+    still = {**episode("s1", "open", stamps[3], severity="CRITICAL"), "trigger": exit_}
     other = episode("s2", "other", stamps[3])
     rows = [anomaly_row(e) for e in (gone, ended, still, other)]
+    rows[2]["signals"] = {"total_users": 11, "trigger": exit_}  # where the collector keeps it
     web_runtime.store.write_batch([], [], rows)
 
     # The list is the session's, newest first; only the chart's bands keep to its window.
+    # Episodes stored without a trigger go out with a null one.
     message = json.loads(backfill_message(web_runtime, "s1"))
-    assert message["anomalies"] == [still, ended, gone]
+    assert message["anomalies"] == [still, {**ended, "trigger": None}, {**gone, "trigger": None}]
     page, _ = render_path(web_deps(web_runtime), OPEN_ACCESS, "/live/s1")
     text = str(page)
     assert "anomaly:open" in text and "anomaly:ended" in text and "anomaly:gone" not in text

@@ -41,6 +41,8 @@ from services.core.push import (
     ResyncMessage,
     TickMessage,
     TickSignals,
+    Trigger,
+    TriggerRule,
     decode,
     encode,
     peek_kind,
@@ -82,6 +84,7 @@ EPISODE = Episode(
     expectedEngagement=0.58,
     deviation=-0.638,
     explanation="Chat fell from 12 to 2 messages a minute in 20 s.",
+    trigger=Trigger(TriggerRule.ACTIVITY, 29.4, 2.4, None),
 )
 INTERVENTION = Intervention(
     intervention_id="iv-1",
@@ -213,6 +216,22 @@ TICK, ANOMALY, BACKFILL = PushKind.TICK, PushKind.ANOMALY, PushKind.BACKFILL
             "anomaly.episode.episodeId must be text, not null",
         ),
         (
+            changed(ANOMALY, lambda m: m["episode"].pop("explanation")),
+            "anomaly.episode lacks explanation",
+        ),
+        (
+            changed(ANOMALY, lambda m: m["episode"]["trigger"].update(value="2")),
+            'anomaly.episode.trigger.value must be a number, not "2"',
+        ),
+        (
+            changed(ANOMALY, lambda m: m["episode"]["trigger"].pop("rule")),
+            "anomaly.episode.trigger lacks rule",
+        ),
+        (
+            changed(ANOMALY, lambda m: m["episode"].update(trigger="activity")),
+            "anomaly.episode.trigger must be a JSON object",
+        ),
+        (
             changed(BACKFILL, lambda m: m.update(points={})),
             "backfill.points must be an array, not an object",
         ),
@@ -236,6 +255,50 @@ def test_the_decoder_refuses_what_is_not_a_message_and_says_why(text: str, reaso
     assert reason in str(refused.value)
 
 
+def test_an_episode_from_a_sender_older_than_its_trigger_is_read_without_one() -> None:
+    old = changed(ANOMALY, lambda m: m["episode"].pop("trigger"))
+    message = decode(old)
+    assert isinstance(message, AnomalyMessage)
+    assert message.episode == dataclasses.replace(EPISODE, trigger=None)
+
+
+def test_an_episode_dict_builds_the_same_record_back() -> None:
+    listed = EPISODE.as_json()
+    assert listed["trigger"] == {
+        "rule": "activity",
+        "reference": 29.4,
+        "value": 2.4,
+        "seconds": None,
+    }
+    assert json.loads(json.dumps(listed)) == json.loads(encode(SAMPLES[ANOMALY]))["episode"]
+    assert Episode(**listed) == EPISODE
+    # Plain data: the open rows that keep it are pickled into checkpoints, read back strictly.
+    assert type(listed["trigger"]["rule"]) is str
+    assert Episode(**dataclasses.replace(EPISODE, trigger=None).as_json()).trigger is None
+
+
+def test_an_anomalies_row_keeps_the_trigger_in_its_signals() -> None:
+    row = {
+        "episode_id": EPISODE.episodeId,
+        "session_id": "s-1",
+        "event_id": None,
+        "type": "SUDDEN_DROP",
+        "severity": "CRITICAL",
+        "time": datetime.fromisoformat(AT),
+        "ended_at": datetime.fromisoformat(EPISODE.endedAt or ""),
+        "recovered": True,
+        "recovery_seconds": 60.25,
+        "anomaly_score": 0.8,
+        "current_engagement": 0.21,
+        "expected_engagement": 0.58,
+        "deviation": -0.638,
+        "explanation": EPISODE.explanation,
+        "signals": {"total_users": 20, "trigger": EPISODE.trigger.as_json()},
+    }
+    assert Episode.from_row(row) == EPISODE
+    assert Episode.from_row({**row, "signals": {"total_users": 20}}).trigger is None
+
+
 def documented_fields() -> dict[str, list[str]]:
     """Each `### ` section of docs/push-protocol.md: the fields its table lists."""
     sections = re.split(r"^### ", (ROOT / "docs" / "push-protocol.md").read_text(), flags=re.M)
@@ -257,6 +320,7 @@ def test_the_docs_list_every_kind_and_every_field() -> None:
         "The signals object": TickSignals,
         "The point object": BackfillPoint,
         "The EPISODE object": Episode,
+        "The trigger object": Trigger,
         "The intervention object": Intervention,
     }
     for title, record in objects.items():
@@ -281,6 +345,7 @@ def test_the_live_scripts_read_only_what_the_protocol_sends() -> None:
         ("ep", set(field_names(Episode))),
         ("episode", set(field_names(Episode))),
         ("old", set(field_names(Episode))),
+        ("trigger", set(field_names(Trigger))),
         ("sig", set(field_names(TickSignals))),
         ("p", points),
         ("point", points),
@@ -328,8 +393,20 @@ def test_the_collector_publishes_ticks_episodes_and_endings_the_decoder_accepts(
         collector.book.apply(SignalEvent(SignalKind.JOIN, "s-1", "evt-1", user), now - 10)
     collector.book.apply(SignalEvent(SignalKind.CHAT, "s-1", None, "u0"), now - 5)
     out = collector.book.score_tick(now)
+    trigger = Trigger(TriggerRule.ACTIVITY, 120.0, 12.0, None)
     fall = AnomalyStarted(
-        "s-1", "d-1", AnomalyType.SUDDEN_DROP, Severity.WARNING, now, 0.9, 0.2, 0.6, -0.67, "", {}
+        "s-1",
+        "d-1",
+        AnomalyType.SUDDEN_DROP,
+        Severity.WARNING,
+        now,
+        0.9,
+        0.2,
+        0.6,
+        -0.67,
+        "",
+        {},
+        trigger,
     )
     recovery = AnomalyEnded(
         "s-1", "d-1", AnomalyType.SUDDEN_DROP, Severity.WARNING, now, now + 5, True, 5.0
@@ -344,6 +421,7 @@ def test_the_collector_publishes_ticks_episodes_and_endings_the_decoder_accepts(
     assert tick.signals == TickSignals(**out.updates[0]["signals"], poll_active=poll_active)
     assert tick.timestamp == out.updates[0]["timestamp"] and tick.score == out.updates[0]["score"]
     assert isinstance(started, AnomalyMessage) and started.phase is AnomalyPhase.STARTED
+    assert started.episode.trigger == trigger
     assert isinstance(ended_episode, AnomalyMessage) and ended_episode.phase is AnomalyPhase.ENDED
     assert ended_episode.episode == Episode.from_row(out.episodes.rows[-1])
     assert (ended_episode.episode.recovered, ended_episode.episode.recoverySeconds) == (True, 5.0)

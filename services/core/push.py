@@ -90,6 +90,37 @@ class BackfillPoint:
     signals: TickSignals
 
 
+class TriggerRule(StrEnum):
+    """Which of the detector's alarms set an episode's severity: what its headline measures."""
+
+    ACTIVITY = "activity"  # chat + reactions fell below the room's usual level
+    EXIT = "exit"  # people left the room
+    SCORE = "score"  # the engagement score held under its absolute floor
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """The numbers of the alarm that opened an episode, or escalated it: what the page's
+    headline says, so it always agrees with the severity beside it."""
+
+    rule: str  # a TriggerRule; the page words a rule it does not know as it words old episodes
+    # activity: usual chat + reactions a minute; exit: people present before; score: the floor
+    reference: float
+    # activity: chat + reactions a minute now; exit: people present after; score: the score
+    value: float
+    seconds: float | None  # exit: within how long; score: how long it has held; activity: None
+
+    def as_json(self) -> dict[str, Any]:
+        # Plain data, rule included: the collector's checkpoints pickle the open rows that keep
+        # it, and load only builtins and the state's own classes back.
+        return {**vars(self), "rule": str(self.rule)}
+
+
+# An anomalies row keeps its episode's trigger in its `signals` JSON under this key, which
+# spares the table a column (the contract's `anomaly:detected` leaves it out).
+TRIGGER_KEY = "trigger"
+
+
 @dataclass(frozen=True)
 class Episode:
     """The EPISODE object: one anomaly episode's whole state, in pushes, backfills and the API."""
@@ -108,12 +139,20 @@ class Episode:
     expectedEngagement: float
     deviation: float
     explanation: str
+    # None on episodes stored before it was recorded; optional on the wire for the same reason.
+    trigger: Trigger | None = None
+
+    def __post_init__(self) -> None:
+        # An EPISODE dict (as_json, the API's) builds the record back, its trigger an object.
+        if isinstance(self.trigger, dict):
+            object.__setattr__(self, "trigger", Trigger(**self.trigger))
 
     @classmethod
     def from_row(cls, row: Any) -> Episode:
         """From an anomalies row: the collector's mapping or a SQLAlchemy Row."""
         get = row.get if isinstance(row, dict) else lambda key: getattr(row, key)
         ended = get("ended_at")
+        trigger = (get("signals") or {}).get(TRIGGER_KEY)
         return cls(
             episodeId=get("episode_id"),
             sessionId=get("session_id"),
@@ -129,10 +168,14 @@ class Episode:
             expectedEngagement=get("expected_engagement"),
             deviation=get("deviation"),
             explanation=get("explanation"),
+            trigger=Trigger(**trigger) if trigger else None,
         )
 
     def as_json(self) -> dict[str, Any]:
-        return dict(vars(self))
+        data = dict(vars(self))
+        if self.trigger is not None:
+            data["trigger"] = self.trigger.as_json()
+        return data
 
 
 def episode_json(row: Any) -> dict[str, Any]:
@@ -323,14 +366,18 @@ def _record(cls: type, value: Any, where: str) -> Any:
     if not isinstance(value, dict):
         raise PushProtocolError(f"{where} must be a JSON object, not {_shown(value)}")
     hints = _FIELD_HINTS[cls]
-    missing = [name for name in hints if name not in value]
+    missing = [name for name in hints if name not in value and name not in _OPTIONAL[cls]]
     if missing:
         raise PushProtocolError(f"{where} lacks {', '.join(missing)}")
     extra = sorted(name for name in value if name not in hints)
     if extra:
         raise PushProtocolError(f"{where} has unexpected {', '.join(extra)}")
     return cls(
-        **{name: _value(hint, value[name], f"{where}.{name}") for name, hint in hints.items()}
+        **{
+            name: _value(hint, value[name], f"{where}.{name}")
+            for name, hint in hints.items()
+            if name in value
+        }
     )
 
 
@@ -396,5 +443,10 @@ _FIELD_HINTS: dict[type, dict[str, Any]] = {
         for name, hint in get_type_hints(cls, include_extras=True).items()
         if name != "kind"
     }
-    for cls in (TickSignals, BackfillPoint, Episode, Intervention, *get_args(PushMessage))
+    for cls in (TickSignals, BackfillPoint, Trigger, Episode, Intervention, *get_args(PushMessage))
+}
+# Fields a sender older than them leaves out: each record's fields with a default.
+_OPTIONAL: dict[type, frozenset[str]] = {
+    cls: frozenset(f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING)
+    for cls in _FIELD_HINTS
 }

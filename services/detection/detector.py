@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from services.core.push import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType, Severity
 from services.detection.episodes import (
     AnomalyEnded,
@@ -47,6 +48,7 @@ from services.detection.episodes import (
     OpenEpisode,
     SignalsLike,
     Transition,
+    activity_trigger,
     finite,
     signals_dict,
 )
@@ -161,7 +163,13 @@ class SessionDetector:
                 ep.severity = Severity.CRITICAL
                 out.append(
                     AnomalyEscalated(
-                        self.session_id, ep.episode_id, kind, Severity.CRITICAL, now, f.why
+                        self.session_id,
+                        ep.episode_id,
+                        kind,
+                        Severity.CRITICAL,
+                        now,
+                        f.why,
+                        f.trigger,
                     )
                 )
                 self.last_explanation = f.why
@@ -199,7 +207,9 @@ class SessionDetector:
                 findings[current] = critical[0]
             elif ratio <= s.critical_ratio:
                 why = f"chat and reactions are down to {ratio:.0%} of normal"
-                findings[current] = Finding(Severity.CRITICAL, why, 1.0, on_activity=True)
+                usual = act.base * 60.0 / s.tick_seconds
+                trigger = activity_trigger(usual, usual * ratio)
+                findings[current] = Finding(Severity.CRITICAL, why, 1.0, trigger, on_activity=True)
             elif alarms:
                 findings[current] = next(iter(alarms.values()))
             return
@@ -207,7 +217,7 @@ class SessionDetector:
             return
         # The rules say that the room fell; the shape of the fall says which kind of fall it was.
         verdict = self.falls.verdict()
-        critical = any(f.severity is Severity.CRITICAL for f in alarms.values())
+        critical = next((f for f in alarms.values() if f.severity is Severity.CRITICAL), None)
         score = max(f.score for f in alarms.values())
         if verdict is None:
             kind, first = next(iter(alarms.items()))
@@ -216,14 +226,25 @@ class SessionDetector:
         cliff = alarms.get(AnomalyType.SUDDEN_DROP)
         if verdict.kind is AnomalyType.SUDDEN_DROP and cliff is not None:
             why = cliff.why  # what the cliff rule saw: the level before, the level since
+            trigger = cliff.trigger
         else:
             if verdict.kind is AnomalyType.GRADUAL_DECLINE:
                 recent = act.level()
             else:
                 recent = act.level(max(1, min(verdict.ticks_since_start, RECENT_TICKS)))
             why = explain_fall(verdict, act.base, recent, s.tick_seconds)
+            per_min = 60.0 / s.tick_seconds
+            trigger = activity_trigger(act.base * per_min, recent * per_min)
+        if critical is not None:
+            # The headline shows the numbers the severity was decided on, so CRITICAL never
+            # stands beside a milder fall than the one that made it critical.
+            trigger = critical.trigger
         findings[verdict.kind] = Finding(
-            Severity.CRITICAL if critical else Severity.WARNING, why, score, on_activity=True
+            Severity.CRITICAL if critical is not None else Severity.WARNING,
+            why,
+            score,
+            trigger,
+            on_activity=True,
         )
 
     def _activity_alarms(self, now: float) -> dict[AnomalyType, Finding]:
@@ -266,6 +287,7 @@ class SessionDetector:
                     Severity.WARNING,
                     f"engagement has stayed at {sc:.2f} (below {s.low_score:.2f}) for {held:.0f} s",
                     min(1.0, 1.0 - sc),
+                    Trigger(TriggerRule.SCORE, s.low_score, round(sc, 4), held),
                 ),
             )
 
@@ -299,6 +321,7 @@ class SessionDetector:
             deviation=round(dev, 4),
             explanation=f.why,
             signals=signals_dict(signals),
+            trigger=f.trigger,
         )
 
     def _recoveries(

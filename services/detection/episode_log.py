@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.core.push import AnomalyMessage, AnomalyPhase, Episode
+from services.core.push import TRIGGER_KEY, AnomalyMessage, AnomalyPhase, Episode, Trigger
 from services.detection.detector import AnomalyEnded, AnomalyEscalated, AnomalyStarted, Transition
 
 _SEVERITY_RANK = {"WARNING": 1, "CRITICAL": 2}
@@ -99,7 +99,7 @@ class EpisodeLog:
                 "current_engagement": transition.current_engagement,
                 "expected_engagement": transition.expected_engagement,
                 "deviation": transition.deviation,
-                "signals": signals,
+                "signals": _with_trigger(signals, transition.trigger),
                 "explanation": transition.explanation[:1000],
                 "ended_at": None,
                 "recovered": None,
@@ -113,6 +113,8 @@ class EpisodeLog:
         if isinstance(transition, AnomalyEscalated):
             if _SEVERITY_RANK[str(transition.severity)] > _SEVERITY_RANK[row["severity"]]:
                 row["severity"] = str(transition.severity)
+                # A new dict: rows already handed out share the old one.
+                row["signals"] = _with_trigger(row["signals"], transition.trigger)
             row["explanation"] = transition.explanation[:1000]
             return row
         assert isinstance(transition, AnomalyEnded)
@@ -125,8 +127,15 @@ class EpisodeLog:
         return row
 
 
+def _with_trigger(signals: dict[str, Any], trigger: Trigger | None) -> dict[str, Any]:
+    """The row's signals JSON, which also keeps the episode's trigger (see TRIGGER_KEY)."""
+    if trigger is None:
+        return signals
+    return {**signals, TRIGGER_KEY: trigger.as_json()}
+
+
 def _detected_message(row: dict[str, Any]) -> dict[str, Any]:
-    """`anomaly:detected` (design §3)."""
+    """`anomaly:detected` (design §3): its signals are the contract's, without the trigger."""
     return {
         "sessionId": row["session_id"],
         "eventId": row["event_id"],
@@ -137,5 +146,5 @@ def _detected_message(row: dict[str, Any]) -> dict[str, Any]:
         "currentEngagement": row["current_engagement"],
         "expectedEngagement": row["expected_engagement"],
         "deviation": row["deviation"],
-        "signals": row["signals"],
+        "signals": {k: v for k, v in row["signals"].items() if k != TRIGGER_KEY},
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from services.core.platform import SIGNAL_NAMES
+from services.core.push import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType, Severity
 from services.detection.novelty import NoveltySettings
 
@@ -107,6 +108,7 @@ class AnomalyStarted:
     deviation: float  # (current - expected) / expected; negative when below
     explanation: str
     signals: dict[str, float | int]
+    trigger: Trigger | None = None  # the numbers behind `severity`
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,7 @@ class AnomalyEscalated:
     severity: Severity
     at: float
     explanation: str
+    trigger: Trigger | None = None  # the numbers behind `severity`
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,13 @@ class Finding:
     severity: Severity
     why: str
     score: float  # rule strength in [0, 1]
+    trigger: Trigger  # the numbers `severity` was decided on, for the page's headline
     on_activity: bool = False  # from the activity alarms (see OpenEpisode.on_activity)
+
+
+def activity_trigger(usual_per_min: float, now_per_min: float) -> Trigger:
+    """An activity alarm's numbers: chat + reactions a minute, usually and now."""
+    return Trigger(TriggerRule.ACTIVITY, round(usual_per_min, 4), round(now_per_min, 4), None)
 
 
 def finite(x: Any) -> float | None:

@@ -28,8 +28,9 @@ from collections import deque
 from collections.abc import Collection
 from itertools import accumulate
 
+from services.core.push import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType, Severity
-from services.detection.episodes import DetectorSettings, Finding
+from services.detection.episodes import DetectorSettings, Finding, activity_trigger
 
 
 def poisson_z(observed: float, expected: float, spread: float = 0.0) -> float:
@@ -181,7 +182,8 @@ class ActivityRules:
             f"chat and reactions fell from {expected * per_min:.0f}/min to {obs * per_min:.0f}/min"
             f": {obs:.0f} in the last {secs:.0f} s where about {expected:.0f} were expected"
         )
-        return Finding(sev, why, min(1.0, -z / 8.0), on_activity=True)
+        trigger = activity_trigger(expected * per_min, obs * per_min)
+        return Finding(sev, why, min(1.0, -z / 8.0), trigger, on_activity=True)
 
     def slow(self, now: float, open_types: Collection[AnomalyType]) -> dict[AnomalyType, Finding]:
         """GRADUAL_DECLINE and LOW_ENGAGEMENT on the w-tick mean against the baseline."""
@@ -199,6 +201,7 @@ class ActivityRules:
         z = poisson_z(cur, expected, s.mood_spread)
         significant = z <= -s.decline_z / s.sensitivity
         secs = w * s.tick_seconds
+        usual, now_per_min = self.base / s.tick_seconds * 60, cur / secs * 60
         # LOW_ENGAGEMENT: low for a while, whatever the path.
         if significant and ratio <= s.low_ratio:
             if self._low_since is None:
@@ -209,12 +212,12 @@ class ActivityRules:
         if self._low_since is not None and held >= s.low_seconds / s.sensitivity:
             sev = Severity.CRITICAL if ratio <= s.critical_ratio else Severity.WARNING
             why = (
-                f"activity has stayed low for {held:.0f} s: {cur / secs * 60:.0f} chat messages "
-                f"and reactions a minute against a usual {self.base / s.tick_seconds * 60:.0f}"
-                f" ({ratio:.0%} of normal)"
+                f"activity has stayed low for {held:.0f} s: {now_per_min:.0f} chat messages "
+                f"and reactions a minute against a usual {usual:.0f} ({ratio:.0%} of normal)"
             )
+            trigger = activity_trigger(usual, now_per_min)
             out[AnomalyType.LOW_ENGAGEMENT] = Finding(
-                sev, why, min(1.0, 1.0 - ratio), on_activity=True
+                sev, why, min(1.0, 1.0 - ratio), trigger, on_activity=True
             )
         # GRADUAL_DECLINE: low-ish, and it took a while to get here from a normal level (a
         # slide that took under `decline_min_seconds` is a LOW_ENGAGEMENT onset instead).
@@ -234,12 +237,12 @@ class ActivityRules:
         if self._decline_run >= s.decline_ticks:
             sev = Severity.CRITICAL if ratio <= 2 * s.critical_ratio else Severity.WARNING
             why = (
-                f"activity has been sliding: {cur / secs * 60:.0f} chat messages and reactions "
-                f"a minute against a usual {self.base / s.tick_seconds * 60:.0f} "
-                f"({ratio - 1:+.0%})"
+                f"activity has been sliding: {now_per_min:.0f} chat messages and reactions "
+                f"a minute against a usual {usual:.0f} ({ratio - 1:+.0%})"
             )
+            trigger = activity_trigger(usual, now_per_min)
             out[AnomalyType.GRADUAL_DECLINE] = Finding(
-                sev, why, min(1.0, -z / 8.0), on_activity=True
+                sev, why, min(1.0, -z / 8.0), trigger, on_activity=True
             )
         return out
 
@@ -286,7 +289,8 @@ class MassExitRule:
             sev = Severity.CRITICAL if share >= s.mass_exit_critical_share else Severity.WARNING
             secs = len(self._hist) * s.tick_seconds
             why = f"{lost} of {ref} people left in {secs:.0f} s ({share:.0%} of the room)"
-            return Finding(sev, why, min(1.0, share * 2))
+            trigger = Trigger(TriggerRule.EXIT, ref, present, secs)
+            return Finding(sev, why, min(1.0, share * 2), trigger)
         return None
 
     def push(self, present: int | None) -> None:

@@ -17,9 +17,9 @@ from components.anomalies import (
     anomaly_item,
     anomaly_shapes,
     format_clock,
-    format_comparison,
     format_duration,
     format_lasted,
+    headline,
 )
 from tests.browser.support import (
     T0,
@@ -38,6 +38,7 @@ from tests.browser.support import (
     wait_for_backfill_drawn,
     wait_until,
 )
+from tests.test_anomaly_headlines import SAMPLES
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +46,28 @@ XAXIS_JS = f"""
 var gd = document.getElementById({ids.GRAPH!r}).querySelector('.js-plotly-plot');
 return {{range: Array.from(gd.layout.xaxis.range || []), auto: gd.layout.xaxis.autorange}};
 """
+
+
+# What follows an item's severity badge, in the page's order.
+BESIDE_SEVERITY_JS = f"""
+return Array.from(document.querySelectorAll({f"#{ids.ANOMALY_LIST} .severity"!r}))
+    .map(function (badge) {{ return badge.nextElementSibling.className; }});
+"""
+ARROW = "\u2192"
+
+
+def with_trigger(ep: dict[str, Any], rule: str, reference: float, value: float) -> dict[str, Any]:
+    seconds = None if rule == "activity" else 15.0
+    trigger = {"rule": rule, "reference": reference, "value": value, "seconds": seconds}
+    return {**ep, "trigger": trigger}
+
+
+def stored(ep: dict[str, Any]) -> dict[str, Any]:
+    """Its anomalies row, the trigger in the signals JSON as the collector keeps it."""
+    row = anomaly_row(ep)
+    if ep.get("trigger"):
+        row["signals"] = {**row["signals"], "trigger": ep["trigger"]}
+    return row
 
 
 def band(ep: dict[str, Any], x0: str, x1: str) -> dict[str, Any]:
@@ -96,7 +119,7 @@ def test_pushed_episode_is_listed_and_banded_as_it_escalates_and_ends(
     wait_until(dash_duo, lambda: dash_duo.driver.execute_script(XAXIS_JS)["auto"] is False, "zoom")
     zoom = dash_duo.driver.execute_script(XAXIS_JS)
 
-    ep = episode(sid, "ep-1", stamps[12])
+    ep = with_trigger(episode(sid, "ep-1", stamps[12]), "activity", 120.0, 30.0)
     publish(runtime, sid, anomaly_message("started", ep))
     wait_until(dash_duo, lambda: len(anomaly_list(dash_duo) or []) == 1, "the episode listed")
     item = anomaly_list(dash_duo)[0]
@@ -105,7 +128,8 @@ def test_pushed_episode_is_listed_and_banded_as_it_escalates_and_ends(
     assert item["severity"] == "WARNING"
     assert item["anomaly-time"] == f"started {stamps[12]:%H:%M:%S} UTC"
     assert item["anomaly-lasted"].startswith("ongoing for ")
-    assert item["anomaly-score"] == "0.21 vs 0.58 expected, \u221264 %"
+    assert item["anomaly-score"] == f"chat and reactions 120/min {ARROW} 30/min"
+    assert dash_duo.driver.execute_script(BESIDE_SEVERITY_JS) == ["anomaly-score"]
     assert item["anomaly-explanation"] == ep["explanation"]
     last = stamps[-1].isoformat()
     wait_until(dash_duo, lambda: bands(dash_duo) == [band(ep, ep["startedAt"], last)], "band")
@@ -121,7 +145,7 @@ def test_pushed_episode_is_listed_and_banded_as_it_escalates_and_ends(
         "the open band did not follow the newest point",
     )
 
-    worse = {**ep, "severity": "CRITICAL", "currentEngagement": 0.1, "deviation": -0.83}
+    worse = with_trigger({**ep, "severity": "CRITICAL"}, "activity", 120.0, 12.0)
     publish(runtime, sid, anomaly_message("escalated", worse))
     dash_duo.wait_for_text_to_equal(f"#{ids.ANOMALY_LIST} .severity", "CRITICAL")
     wait_until(
@@ -129,7 +153,9 @@ def test_pushed_episode_is_listed_and_banded_as_it_escalates_and_ends(
         lambda: bands(dash_duo) == [band(worse, ep["startedAt"], later[-1].isoformat())],
         "the band did not turn critical",
     )
-    assert anomaly_list(dash_duo)[0]["anomaly-score"] == "0.10 vs 0.58 expected, \u221283 %"
+    assert (
+        anomaly_list(dash_duo)[0]["anomaly-score"] == f"chat and reactions 120/min {ARROW} 12/min"
+    )
 
     ended = {**worse, "endedAt": later[0].isoformat(), "recovered": True, "recoverySeconds": 45.0}
     publish(runtime, sid, anomaly_message("ended", ended))
@@ -176,11 +202,19 @@ def test_episodes_come_back_from_the_database_on_reload(served: Any, runtime: Ru
     wait_for_backfill_drawn(dash_duo)
     dash_duo.wait_for_text_to_equal(f"#{ids.ANOMALY_LIST}", NO_ANOMALIES)
 
-    # Written while the page was open and never pushed: only a reload shows them.
+    # Written while the page was open and never pushed: only a reload shows them. The oldest
+    # was stored before episodes kept their trigger.
     gone = episode(sid, "ep-gone", T0 - timedelta(minutes=9), ended=T0 - timedelta(minutes=8))
-    ended = episode(sid, "ep-ended", T0 - timedelta(seconds=20), ended=stamps[8], recovered=False)
-    still = episode(sid, "ep-open", stamps[20], severity="CRITICAL", kind="MASS_EXIT")
-    runtime.store.write_batch([], [], [anomaly_row(e) for e in (gone, ended, still)])
+    ended = with_trigger(
+        episode(sid, "ep-ended", T0 - timedelta(seconds=20), ended=stamps[8], recovered=False),
+        "activity",
+        29.4,
+        2.4,
+    )
+    still = with_trigger(
+        episode(sid, "ep-open", stamps[20], severity="CRITICAL", kind="MASS_EXIT"), "exit", 278, 187
+    )
+    runtime.store.write_batch([], [], [stored(e) for e in (gone, ended, still)])
 
     dash_duo.driver.refresh()
     dash_duo.wait_for_text_to_equal(f"#{ids.LIGHT_TEXT}", "live", timeout=15)
@@ -206,6 +240,12 @@ def test_episodes_come_back_from_the_database_on_reload(served: Any, runtime: Ru
         for key in ("anomaly-type", "severity", "anomaly-time", "anomaly-score"):
             assert item[key] == server[key]
         assert item["anomaly-explanation"] == server["anomaly-explanation"]
+    assert [item["anomaly-score"] for item in listed] == [
+        "91 of 278 left in 15s",
+        f"chat and reactions 29/min {ARROW} 2/min",
+        "chat and reactions fell",
+    ]
+    assert dash_duo.driver.execute_script(BESIDE_SEVERITY_JS) == ["anomaly-score"] * 3
     assert listed[0]["anomaly-lasted"].startswith("ongoing for ")
     assert listed[1]["anomaly-lasted"] == "lasted 1m 00s · ended without recovery"
     assert ec_live(dash_duo, "backfills") == 1
@@ -249,7 +289,6 @@ def test_browser_formats_and_bands_match_the_server(served: Any, runtime: Runtim
     dash_duo.wait_for_element(f"#{ids.PAGE}")
     now = T0 + timedelta(minutes=3)
     seconds = [-3, 0.4, 0.5, 45, 59.6, 80, 3599, 3925, 86400 * 2 + 7]
-    deviations = [-0.638, 0.4, 0.001, -0.005, None, 1.5]
     eps = [
         episode(
             "s", "a", T0, ended=T0 + timedelta(seconds=125), recovered=True, recovery_seconds=44.6
@@ -268,21 +307,22 @@ def test_browser_formats_and_bands_match_the_server(served: Any, runtime: Runtim
         A.reset(S, a[3]);
         return {
             durations: a[0].map(F.duration),
-            comparisons: a[1].map(function (d) { return F.comparison(0.21, 0.58, d); }),
+            headlines: a[1].map(function (ep) { return F.headline(a[5], ep); }),
             lasted: a[3].map(function (ep) { return F.lasted(ep, a[2]); }),
             clocks: a[3].map(function (ep) { return F.clockUtc(ep.startedAt); }),
             shapes: A.withBands(S, {shapes: []}, a[4]).shapes
         };
         """,
         seconds,
-        deviations,
+        SAMPLES,
         now.timestamp() * 1000,
         eps,
         xs,
         anomaly_config(),
     )
     assert got["durations"] == [format_duration(s) for s in seconds]
-    assert got["comparisons"] == [format_comparison(0.21, 0.58, d) for d in deviations]
+    # Every type, each alarm's numbers, old episodes without them, numbers it cannot read.
+    assert got["headlines"] == [list(headline(ep)) for ep in SAMPLES]
     assert got["lasted"] == [format_lasted(ep, now) for ep in eps]
     assert got["clocks"] == [format_clock(ep["startedAt"]) for ep in eps]
     assert got["shapes"] == anomaly_shapes(eps, xs)
