@@ -210,6 +210,24 @@ def test_a_clean_stop_hands_over_with_nothing_to_replay(
     assert not old.book.windows
 
 
+def test_a_checkpoint_of_sessions_with_open_episodes_loads_back_whole(
+    make_runtime: Callable[..., Runtime], redis_client: redis.Redis
+) -> None:
+    settings = {"tick_seconds": 1.0, "partitions": 4, "lease_seconds": 1, "checkpoint_seconds": 7}
+    owner = make_runtime(**settings).collector
+    assert owner is not None
+    owner.take_turn(time.time())
+    rng = random.Random(3)
+    for k in range(1, 46):  # the scenario's mass exit at 40 leaves an episode open
+        _step(redis_client, owner, T0 + k, rng)
+    assert owner.book.episodes._open
+    owner.share.save(owner.owned)
+    loaded = [owner.share.checkpoints.load(p) for p in owner.owned]
+    assert all(checkpoint is not None for checkpoint in loaded)
+    episodes = {k for c in loaded if c is not None for k in c.state.open_episodes}
+    assert episodes == set(owner.book.episodes._open)
+
+
 def test_a_checkpoint_holding_anything_but_session_state_is_not_loaded(
     make_runtime: Callable[..., Runtime], redis_client: redis.Redis
 ) -> None:

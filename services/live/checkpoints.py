@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Bumped whenever a pickled class changes shape: an old checkpoint is then ignored (the replay
 # of the retained minutes rebuilds what it can) instead of restored wrong.
-STATE_FORMAT = 2  # 2: windows keep the session's and the event's titles
+STATE_FORMAT = 3  # 2: windows keep titles; 3: detectors' findings carry their trigger
 
 _ALLOWED_GLOBALS = {
     ("builtins", "set"),
