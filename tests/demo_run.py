@@ -39,6 +39,12 @@ def as_background_job() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def as_foreground_job() -> None:
+    """As a terminal runs it: Ctrl-C's SIGINT delivered. A pytest-xdist worker ignores SIGINT
+    itself, and a child would inherit that (found when the whole suite ran in two workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def running_demo(
     tmp_path: Path, port: int, *, background: bool, **env: str
@@ -51,7 +57,7 @@ def running_demo(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=as_background_job if background else None,
+        preexec_fn=as_background_job if background else as_foreground_job,
     )
     try:
         yield proc
