@@ -10,6 +10,7 @@ from dash import html
 
 from app.access import EmbedPolicy, current, install_access_control, open_access
 from app.api import api
+from app.delivery import LIGHT, Delivery, install_delivery
 from app.exports import exports
 from app.health import health
 from app.live_socket import register_live_socket
@@ -25,11 +26,12 @@ from services.storage.session_queries import SessionQueries
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
-def create_app(runtime: Runtime) -> dash.Dash:
+def create_app(runtime: Runtime, delivery: Delivery = LIGHT) -> dash.Dash:
     app = dash.Dash(
         __name__,
         title="Engagement Conductor",
         assets_folder=str(ASSETS),
+        assets_path_ignore=delivery.assets_path_ignore(),
         suppress_callback_exceptions=True,
         update_title=None,
     )
@@ -49,6 +51,7 @@ def create_app(runtime: Runtime) -> dash.Dash:
     server.register_blueprint(api)
     server.register_blueprint(exports)
     register_live_socket(server, runtime)
+    install_delivery(app, delivery)
     register_callbacks(app, web_deps(runtime), current)
     return app
 

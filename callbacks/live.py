@@ -1,7 +1,9 @@
-"""The live page's callbacks: keep the pickers current, navigate on choice, start the socket."""
+"""The live page's callbacks: keep the pickers current, navigate on choice, start the socket,
+pace the agent's refresh."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,7 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.boundary import LiveConfig, SignedIn, WebDeps, principal
 from components import ids
-from components.live_page import event_options, live_href, session_options
+from components.live_page import (
+    AGENT_IDLE_REFRESH_MS,
+    event_options,
+    live_href,
+    session_options,
+)
 from services.access.guard import Refusal, producer_session
 from services.access.principal import Principal
 from services.access.visibility import visible_events, visible_sessions
@@ -47,6 +54,20 @@ def open_session(session_id: str | None, viewing: LiveConfig | None) -> str:
     return live_href(session_id)
 
 
+def agent_pace_js(waiting_ms: int) -> str:
+    """A clientside function: the agent's refresh interval for the pending cards on screen,
+    every `waiting_ms` while one is a suggestion (its card carries `data-intervention`) so its
+    countdown stays current, else AGENT_IDLE_REFRESH_MS. Clientside, so pacing costs no
+    request."""
+    return f"""function (pending, interval) {{
+        var waiting = (Array.isArray(pending) ? pending : []).some(function (card) {{
+            return Boolean(card && card.props && card.props["data-intervention"]);
+        }});
+        var wanted = waiting ? {json.dumps(waiting_ms)} : {json.dumps(AGENT_IDLE_REFRESH_MS)};
+        return wanted === interval ? window.dash_clientside.no_update : wanted;
+    }}"""
+
+
 def register_live(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) -> None:
     @app.callback(
         Output(ids.EVENT_PICK, "options"),
@@ -73,4 +94,12 @@ def register_live(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) -> None:
         ClientsideFunction(namespace="ecLive", function_name="start"),
         Output(ids.SOCKET_SINK, "data"),
         Input(ids.LIVE_CONFIG, "data"),
+    )
+
+    app.clientside_callback(
+        agent_pace_js(deps.refresh_ms),
+        Output(ids.AGENT_REFRESH, "interval"),
+        Input(ids.AGENT_PENDING, "children"),
+        State(ids.AGENT_REFRESH, "interval"),
+        prevent_initial_call=True,
     )

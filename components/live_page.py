@@ -17,6 +17,11 @@ from services.storage.metrics_store import ENDED, SessionRecord
 
 LIVE_PATH = "/live"
 SOCKET_PATH = "/ws/live/"
+# The agent's panels re-render on every push about this session's interventions
+# (assets/live.js), so their interval is slow: it only catches up with what the agent learns
+# from other sessions. While a suggestion waits, callbacks/live.py speeds it up to keep the
+# suggestion's countdown current.
+AGENT_IDLE_REFRESH_MS = 60_000
 
 NO_LIVE_SESSIONS = (
     "No live sessions yet. The collector is waiting for events on the platform streams "

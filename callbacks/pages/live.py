@@ -11,6 +11,7 @@ from callbacks.boundary import WebDeps
 from components.agent_panel import agent_section
 from components.event_settings_panel import settings_panel
 from components.live_page import (
+    AGENT_IDLE_REFRESH_MS,
     invalid_session_message,
     live_page,
     notice,
@@ -85,7 +86,7 @@ def agent_panels(deps: WebDeps, record: SessionRecord) -> list[html.Div | html.D
             event_settings.mode,
             session_mode,
             [arm.value for arm in event_settings.allowed_types],
-            deps.refresh_ms,
+            AGENT_IDLE_REFRESH_MS,
         ),
         settings_panel(record.event_id, event_settings, detector, set(valid)),
     ]
