@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from components.anomalies import UNMEASURED, Headline, headline
-from services.core.push import Episode
+from services.core.push import Episode, Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType
 from services.detection.detector import SessionDetector
 from services.detection.episode_log import EpisodeLog, EpisodeOutput
+from services.detection.episodes import activity_trigger
 
 ARROW = "\u2192"
 
@@ -290,3 +291,9 @@ def test_an_episode_record_built_back_from_its_dict_keeps_its_headline() -> None
     listed = Episode.from_row(row).as_json()
     assert Episode(**listed) == Episode.from_row(row)
     assert headline(listed) == Headline("Mass exit", "WARNING", "50 of 200 left in 20s")
+
+
+def test_an_activity_trigger_keeps_four_decimals_of_both_rates() -> None:
+    assert activity_trigger(1.234567, 7.654321) == Trigger(
+        TriggerRule.ACTIVITY, 1.2346, 7.6543, None
+    )

@@ -229,6 +229,8 @@ def test_titles_ride_on_any_payload_and_are_optional() -> None:
     assert (reaction.session_title, reaction.event_title) == (None, "x" * 500)
     plain = parse_signal(CHAT_STREAM, {"sessionId": "s", "message": {}})
     assert (plain.session_title, plain.event_title) == (None, None)
+    alone = parse_signal(REACTION_STREAM, {"sessionId": "s", "sessionTitle": "Q"})
+    assert (alone.session_title, alone.event_title) == ("Q", None)  # one character is a title
 
 
 @pytest.mark.parametrize("title", ["", "   ", "x" * 501, "two\nlines", 7, ["a"]])

@@ -37,6 +37,7 @@ def test_the_codec_round_trips_every_field() -> None:
         (SignalEvent(SignalKind.CHAT, "s", None, None, None), 1_700_000_001.0),
         (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, "Keynote", "x" * 500), 1.0),
         (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, None, "Summit"), 2.0),
+        (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, "Q", None), 3.0),
     ]
     assert decode_events(encode_events(events)) == events
     # Titles cost nothing where absent: the row stays six fields long.
