@@ -11,6 +11,7 @@ import json
 import logging
 import queue
 import socket
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, request
@@ -25,17 +26,18 @@ from services.core.platform import valid_id
 from services.core.push import (
     CLIENT_PING,
     BackfillMessage,
-    BackfillPoint,
-    Episode,
     ErrorMessage,
     FeedState,
+    InterventionMessage,
+    MarkMessage,
     PongMessage,
     PushKind,
     PushProtocolError,
-    TickSignals,
+    decode,
     encode,
     peek_kind,
 )
+from services.core.push_objects import BackfillPoint, ChartMark, Episode, Intervention, TickSignals
 from services.live.push_hub import RESYNC
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,9 @@ _CLOSE_OVERFLOW = 1013
 _CLOSE_INTERNAL = 1011
 _CLOSE_NORMAL = 1000
 _CLOSE_WAIT_SECONDS = 2.0
+# The chart's window is minutes long: more interventions than this in it would be refused by the
+# agent's hourly caps long before.
+_MARKED_INTERVENTIONS = 50
 
 PONG = encode(PongMessage())
 
@@ -148,15 +153,6 @@ def allowed_kinds(parts: frozenset[PanelKind] | None) -> frozenset[PushKind] | N
     return _ALWAYS.union(*(_KINDS_OF_PANEL[part] for part in parts))
 
 
-def socket_permits(text: str, kinds: frozenset[PushKind] | None) -> bool:
-    if kinds is None:
-        return True
-    try:
-        return peek_kind(text) in kinds
-    except PushProtocolError:
-        return False
-
-
 def backfill_message(
     runtime: Runtime, session_id: str, kinds: frozenset[PushKind] | None = None
 ) -> str:
@@ -167,15 +163,51 @@ def backfill_message(
     anomalies = store.session_episodes(session_id)
     record = store.get_session(session_id)
     chart = [BackfillPoint(p.time.isoformat(), p.score, TickSignals(**p.signals)) for p in points]
+    with_chart = _wants(kinds, PushKind.TICK)
     message = BackfillMessage(
         sessionId=session_id,
         status=record.status if record is not None else None,
         # Without the hub's Redis feed no ticks follow this backfill; the page says so.
         feed=FeedState.UP if runtime.hub.connected else FeedState.DOWN,
-        points=tuple(chart) if _wants(kinds, PushKind.TICK) else (),
+        points=tuple(chart) if with_chart else (),
         anomalies=tuple(Episode(**e) for e in anomalies) if _wants(kinds, PushKind.ANOMALY) else (),
+        marks=chart_marks(runtime, session_id, points[0].time if points else None)
+        if with_chart
+        else (),
     )
     return encode(message)
+
+
+def chart_marks(runtime: Runtime, session_id: str, since: datetime | None) -> tuple[ChartMark, ...]:
+    """The marks of the interventions that went out within the chart's window, oldest first."""
+    if since is None:
+        return ()
+    recent = runtime.stores.interventions.for_session(session_id, _MARKED_INTERVENTIONS)
+    marks = [ChartMark.of(Intervention.from_row(record)) for record in reversed(recent)]
+    return tuple(
+        mark for mark in marks if mark is not None and datetime.fromisoformat(mark.time) >= since
+    )
+
+
+def outgoing(text: str, kinds: frozenset[PushKind] | None) -> list[str]:
+    """What a socket sends for one message of the hub: the message, if its panels may have it,
+    and after an intervention's the chart's mark of it, if the socket has the chart (a live
+    panel's pass gets the mark and not the intervention's content)."""
+    try:
+        kind = peek_kind(text)
+    except PushProtocolError:
+        return []
+    sent = [text] if kinds is None or kind in kinds else []
+    if kind is PushKind.INTERVENTION and _wants(kinds, PushKind.TICK):
+        try:
+            message = decode(text)
+        except PushProtocolError:
+            return sent
+        assert isinstance(message, InterventionMessage)
+        mark = ChartMark.of(message.intervention)
+        if mark is not None:
+            sent.append(encode(MarkMessage(sessionId=message.sessionId, mark=mark)))
+    return sent
 
 
 def _wants(kinds: frozenset[PushKind] | None, kind: PushKind) -> bool:
@@ -227,8 +259,9 @@ def stream_session(
                 text = None
             if text == RESYNC:
                 ws.send(backfill_message(runtime, session_id, kinds))
-            elif text is not None and socket_permits(text, kinds):
-                ws.send(text)
+            elif text is not None:
+                for out in outgoing(text, kinds):
+                    ws.send(out)
             _answer_client(ws)
     except SQLAlchemyError:
         log.warning("live socket for %r lost the database", session_id, exc_info=True)

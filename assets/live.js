@@ -8,7 +8,7 @@
  * buffered here, one batch is sent, and the next only after the graph shows the previous one.
  * extendData is a delta, so every (re)connect starts from the server's backfill (full state).
  * Helpers: live_chart.js (figure, drawn checks), live_format.js (texts), live_anomalies.js
- * (anomaly list and chart bands); all are loaded before any of this runs.
+ * (anomaly list, chart bands and their labels), live_marks.js (intervention marks); all are loaded before any of this runs.
  */
 (function () {
     "use strict";
@@ -25,8 +25,12 @@
     // A batch the graph has not shown by then was lost: reconnect for a fresh backfill.
     var DRAW_TIMEOUT_MS = 5000;
     var MAX_HISTORY = 50;
-    // Open anomalies show how long they have lasted, to the second.
+    // Open anomalies show how long they have lasted, to the second; staleness is checked as often.
     var CLOCK_MS = 1000;
+    // No tick for this many tick intervals (plus a second of slack for the publish path) and the
+    // values on screen are stale.
+    var STALE_AFTER_TICKS = 2;
+    var STALE_SLACK_MS = 1000;
 
     // Read by tests and the latency benchmark.
     var live = (window.ecLive = window.ecLive || {});
@@ -39,6 +43,8 @@
     live.lightHistory = live.lightHistory || [];
     live.light = live.light || null;
     live.socket = null;
+    // The stale banner's text ("" while live): read by tests.
+    live.stale = "";
 
     var current = null;
 
@@ -51,10 +57,13 @@
             buffer: [], lastTs: -Infinity, figure: null, pending: null, revision: 0,
             // Props per component id, set once the component is on the page.
             ui: {}, banner: null, light: null,
+            // Staleness: the newest point's time, when one last arrived, the text shown.
+            newestPoint: null, heardPointAt: 0, ended: false, stale: null,
             // Bands: true while the graph's anomaly bands may not match the episodes yet.
             bands: false
         };
         window.ecAnomalies.init(S);
+        window.ecMarks.init(S);
         return S;
     }
 
@@ -103,6 +112,47 @@
             children: text,
             className: text ? "banner" : "banner banner-empty"
         });
+    }
+
+    // Not live: the socket is down, or a live session's ticks stopped coming. Values grey out
+    // and a banner says since when; it clears itself on the next tick or backfill.
+    function checkStale(S) {
+        var msgs = S.cfg.messages.stale;
+        var now = Date.now();
+        var quietMs = STALE_AFTER_TICKS * S.cfg.tickSeconds * 1000 + STALE_SLACK_MS;
+        var why = null;
+        if (S.light === "reconnecting" || S.light === "offline") {
+            why = msgs.socket;
+        } else if (S.light === "live" && !S.ended && S.newestPoint &&
+                   now - S.heardPointAt > quietMs) {
+            why = msgs.ticks;
+        }
+        var text = "";
+        if (why) {
+            var since = window.ecFormat.parseTime(S.newestPoint);
+            text = since === null
+                ? msgs.short.replace("{why}", why)
+                : msgs.since.replace("{since}", window.ecFormat.clockUtc(S.newestPoint).replace(" UTC", ""))
+                    .replace("{ago}", window.ecFormat.duration((now - since) / 1000))
+                    .replace("{why}", why);
+        }
+        if (text === S.stale) { return; }
+        var was = Boolean(S.stale);
+        S.stale = text;
+        live.stale = text;
+        queueProps(S, S.cfg.ids.stale, {
+            children: text,
+            className: text ? "stale-banner" : "stale-banner banner-empty"
+        });
+        if (was !== Boolean(text)) {
+            queueProps(S, S.cfg.ids.body, {className: text ? "live-body stale" : "live-body"});
+        }
+    }
+
+    function heardPoint(S, timestamp) {
+        S.newestPoint = timestamp;
+        S.heardPointAt = Date.now();
+        checkStale(S);
     }
 
     // Texts from assets/live_format.js, the same formats as components/live_page.py.
@@ -228,8 +278,10 @@
         S.figure = S.cfg.ids.graph ? points : null;
         live.backfills += 1;
         window.ecAnomalies.reset(S, msg.anomalies);
+        window.ecMarks.reset(S, msg.marks);
         showAnomalies(S);
-        if (msg.status === "ended") {
+        S.ended = msg.status === "ended";
+        if (S.ended) {
             setBanner(S, S.cfg.messages.ended);
         } else {
             setBanner(S, points.length || S.buffer.length ? "" : S.cfg.messages.waiting);
@@ -244,6 +296,12 @@
         } else {
             setLight(S, "live", "receiving live scores");
         }
+        var newest = S.buffer.length ? S.buffer[S.buffer.length - 1] : points[points.length - 1];
+        if (newest) {
+            heardPoint(S, newest.timestamp);
+        } else {
+            checkStale(S);
+        }
         schedule(S);
     }
 
@@ -255,6 +313,7 @@
             return;
         }
         S.lastTs = ts;
+        heardPoint(S, msg.timestamp);
         if (!S.cfg.ids.graph) { return; }
         S.buffer.push(msg);
         setBanner(S, "");
@@ -282,8 +341,12 @@
             }
         } else if (msg.kind === "intervention") {
             bumpAgent(S);
+        } else if (msg.kind === "mark") {
+            if (window.ecMarks.apply(S, msg)) { kick(S); }
         } else if (msg.kind === "ended") {
+            S.ended = true;
             setBanner(S, S.cfg.messages.ended);
+            checkStale(S);
         } else if (msg.kind === "hub_down") {
             setBanner(S, S.cfg.messages.hubDown);
             setLight(S, "reconnecting", "the server lost its live feed; waiting for it");
@@ -349,6 +412,7 @@
         var offline = S.failures >= OFFLINE_AFTER_FAILURES || navigator.onLine === false;
         var detail = "retrying in " + delay.toFixed(1) + " s (" + S.failures + " failed in a row)";
         setLight(S, offline ? "offline" : "reconnecting", detail);
+        checkStale(S);
         clearTimeout(S.retryTimer);
         S.retryTimer = setTimeout(function () { connect(S); }, delay * 1000);
     }
@@ -384,6 +448,7 @@
             S.pingTimer = setInterval(function () { keepAlive(S); }, PING_EVERY_MS);
             S.clockTimer = setInterval(function () {
                 if (window.ecAnomalies.hasOpen(S)) { showAnomalies(S); }
+                checkStale(S);
             }, CLOCK_MS);
             connect(S);
         }

@@ -123,52 +123,75 @@
 
     // -- the bands -----------------------------------------------------------------------------
 
-    function isBand(S, shape) {
-        var prefix = S.cfg.anomalies.prefix;
-        return !!shape && typeof shape.name === "string" && shape.name.indexOf(prefix) === 0;
+    // Ours: an anomaly band or its label, an intervention mark or its label (by name).
+    function isOurs(S, item) {
+        if (!item || typeof item.name !== "string") { return false; }
+        var marks = S.cfg.marks;
+        return item.name.indexOf(S.cfg.anomalies.prefix) === 0 ||
+            (!!marks && item.name.indexOf(marks.prefix) === 0);
     }
 
-    // Same rules as components/anomalies.py anomaly_shapes; xs are the plotted timestamps.
-    function shapes(S, xs) {
+    // Bands by the rules of components/anomalies.py anomaly_shapes, each labelled with its type
+    // and severity, then the intervention marks (live_marks.js); xs: the plotted timestamps.
+    function overlays(S, xs) {
         var f = F();
-        if (!xs || !xs.length) { return []; }
+        var out = {shapes: [], annotations: []};
+        if (!xs || !xs.length) { return out; }
         var first = f.parseTime(xs[0]);
         var last = f.parseTime(xs[xs.length - 1]);
-        if (first === null || last === null) { return []; }
+        if (first === null || last === null) { return out; }
         var cfg = S.cfg.anomalies;
-        var out = [];
         sorted(S).reverse().forEach(function (ep) {
             var started = f.parseTime(ep.startedAt);
             var ended = f.parseTime(ep.endedAt);
             if (ended !== null && ended < first) { return; }
             var x1 = ended !== null ? ep.endedAt : (last > started ? xs[xs.length - 1] : ep.startedAt);
-            out.push({
+            var x0 = started < first ? xs[0] : ep.startedAt;
+            var sev = severity(ep);
+            out.shapes.push({
                 type: "rect",
                 name: cfg.prefix + ep.episodeId,
                 xref: "x",
                 yref: "paper",
-                x0: started < first ? xs[0] : ep.startedAt,
+                x0: x0,
                 x1: x1,
                 y0: 0,
                 y1: 1,
-                fillcolor: cfg.colours[severity(ep)],
+                fillcolor: cfg.colours[sev],
                 opacity: cfg.opacity,
                 layer: "below",
                 line: {width: 0}
             });
+            // Words, not colour alone: the type and severity at the band's top left.
+            out.annotations.push({
+                name: cfg.prefix + ep.episodeId,
+                xref: "x", yref: "paper", x: x0, y: 1,
+                xanchor: "left", yanchor: "top", showarrow: false,
+                text: f.headline(cfg, ep)[0] + " \u00b7 " + sev,
+                font: {size: 11, color: cfg.ink[sev]},
+                bgcolor: "rgba(255,255,255,0.85)"
+            });
         });
+        var marks = window.ecMarks.overlays(S, first, last);
+        out.shapes = out.shapes.concat(marks.shapes);
+        out.annotations = out.annotations.concat(marks.annotations);
         return out;
     }
 
-    function bandKey(list) {
-        return JSON.stringify(list.map(function (s) {
-            return [s.name, s.x0, s.x1, s.fillcolor, s.opacity];
-        }));
+    function overlayKey(shapes, annotations) {
+        return JSON.stringify([
+            shapes.map(function (s) {
+                return [s.name, s.x0, s.x1, s.fillcolor, s.opacity, s.line && s.line.color];
+            }),
+            annotations.map(function (a) { return [a.name, a.x, a.text]; })
+        ]);
     }
 
-    // A layout for a figure being built: the template's shapes plus the bands for `xs`.
+    // A layout for a figure being built: the template's shapes and annotations plus ours.
     function withBands(S, layout, xs) {
-        layout.shapes = (layout.shapes || []).concat(shapes(S, xs));
+        var ours = overlays(S, xs);
+        layout.shapes = (layout.shapes || []).concat(ours.shapes);
+        layout.annotations = (layout.annotations || []).concat(ours.annotations);
         return layout;
     }
 
@@ -185,12 +208,17 @@
             gd.on("plotly_afterplot", onDraw);
         }
         var trace = gd.data[0];
-        var want = shapes(S, trace && trace.x ? Array.from(trace.x) : []);
-        var current = gd.layout.shapes || [];
-        var have = current.filter(function (s) { return isBand(S, s); });
-        if (bandKey(have) === bandKey(want)) { return "same"; }
-        var others = current.filter(function (s) { return !isBand(S, s); });
-        var layout = Object.assign({}, gd.layout, {shapes: others.concat(want)});
+        var want = overlays(S, trace && trace.x ? Array.from(trace.x) : []);
+        var shapes = gd.layout.shapes || [];
+        var notes = gd.layout.annotations || [];
+        var mine = function (item) { return isOurs(S, item); };
+        var theirs = function (item) { return !isOurs(S, item); };
+        var have = overlayKey(shapes.filter(mine), notes.filter(mine));
+        if (have === overlayKey(want.shapes, want.annotations)) { return "same"; }
+        var layout = Object.assign({}, gd.layout, {
+            shapes: shapes.filter(theirs).concat(want.shapes),
+            annotations: notes.filter(theirs).concat(want.annotations)
+        });
         window.Plotly.react(gd, gd.data, layout);
         return "changed";
     }

@@ -44,7 +44,7 @@
             signals: {
                 chat: num(sig.chat_msgs_per_min).toFixed(1),
                 poll: sig.poll_active === false
-                    ? "no poll running"
+                    ? "no poll"
                     : (num(sig.poll_participation) * 100).toFixed(0) + " %",
                 users: num(sig.active_users) + " / " + num(sig.total_users),
                 reactions: num(sig.reactions_per_min).toFixed(1),

@@ -100,11 +100,12 @@ def register_alerts(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) -> None:
         Output(ids.ALERTED, "data"),
         Input(ids.ALERT_POLL, "n_intervals"),
         Input({"type": ids.ALERT_DISMISS, "episode": ALL}, "n_clicks"),
+        # A page change re-checks at once: the session now on screen is no longer "other".
+        Input(ids.LIVE_CONFIG, "data"),
         State(ids.ALERTED, "data"),
-        State(ids.LIVE_CONFIG, "data"),
         State(ids.URL, "pathname"),
     )
-    def _poll(_n: int | None, clicks: Any, alerted: Any, config: Any, pathname: Any) -> Any:
+    def _poll(_n: int | None, clicks: Any, config: Any, alerted: Any, pathname: Any) -> Any:
         memory = alerted_memory(alerted)
         trigger = dash.ctx.triggered_id
         if isinstance(trigger, Mapping) and trigger.get("type") == ids.ALERT_DISMISS:

@@ -13,6 +13,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.boundary import LiveConfig, SignedIn, WebDeps, principal
+from callbacks.pages.live import await_session
 from components import ids
 from components.live_page import (
     AGENT_IDLE_REFRESH_MS,
@@ -95,6 +96,18 @@ def register_live(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) -> None:
         Output(ids.SOCKET_SINK, "data"),
         Input(ids.LIVE_CONFIG, "data"),
     )
+
+    @app.callback(
+        Output(ids.PAGE, "children", allow_duplicate=True),
+        Output(ids.LIVE_CONFIG, "data", allow_duplicate=True),
+        Input(ids.SESSION_WAIT, "n_intervals"),
+        State(ids.URL, "pathname"),
+        prevent_initial_call=True,
+    )
+    def _await_session(_n: int | None, pathname: Any) -> Any:
+        if not isinstance(pathname, str):
+            raise PreventUpdate
+        return await_session(deps, principal(signed_in), pathname)
 
     app.clientside_callback(
         agent_pace_js(deps.refresh_ms),

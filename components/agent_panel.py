@@ -10,6 +10,7 @@ from typing import Any
 from dash import dcc, html
 
 from components import ids
+from components.anomalies import type_label as anomaly_label
 from services.agent.report import PerformanceRow
 from services.core.vocabulary import INTERVENTION_TYPES, AgentMode
 from services.storage.interventions import InterventionRecord
@@ -40,6 +41,9 @@ NO_INTERVENTIONS = (
     "No interventions yet. When an anomaly opens, the agent's suggestion or action shows here."
 )
 NO_PENDING = "No suggestion is waiting for a decision."
+# A suggestion this close to expiring says so loudly (assets/live_decisions.js counts down).
+EXPIRING_SECONDS = 20
+KEY_HINT = "Keys: A approves, D dismisses the focused suggestion."
 
 
 def type_label(value: str) -> str:
@@ -59,15 +63,30 @@ def mode_note(mode: AgentMode, overridden: bool) -> str:
     return f"In force: {mode.value} ({source}) — {MODE_HELP[mode]}."
 
 
-def agent_section(
-    event_mode: AgentMode, session_mode: AgentMode | None, allowed: Sequence[str], refresh_ms: int
-) -> html.Div:
-    """The frame; the pending cards, log and performance are filled by a callback."""
-    return html.Div(
-        className="agent-section",
+def decision_panel(refresh_ms: int) -> html.Section:
+    """The suggestions waiting for the producer, filled by a callback; at the top of the live
+    page's side column, and at the bottom of a phone's screen while one waits."""
+    return html.Section(
+        className="card decision-panel",
+        **{"aria-label": "Waiting for your decision"},
         children=[
             dcc.Store(id=ids.AGENT_SIGNAL, data=0),
             dcc.Interval(id=ids.AGENT_REFRESH, interval=refresh_ms),
+            html.H2("Waiting for your decision", className="panel-title"),
+            html.Div(id=ids.AGENT_MESSAGE, className="agent-message", role="status"),
+            html.Div(id=ids.AGENT_PENDING, className="agent-pending"),
+        ],
+    )
+
+
+def agent_section(
+    event_mode: AgentMode, session_mode: AgentMode | None, allowed: Sequence[str]
+) -> html.Div:
+    """The agent's mode, a launch by hand, what it has learnt and its log; the log and the
+    performance table are filled by a callback."""
+    return html.Div(
+        className="agent-section",
+        children=[
             html.Div(
                 className="card agent-panel",
                 children=[
@@ -89,9 +108,6 @@ def agent_section(
                             ),
                         ],
                     ),
-                    html.Div(id=ids.AGENT_MESSAGE, className="agent-message", role="status"),
-                    html.H3("Waiting for a decision", className="panel-subtitle"),
-                    html.Div(id=ids.AGENT_PENDING, className="agent-pending"),
                     html.Div(
                         className="agent-launch",
                         children=[
@@ -152,50 +168,72 @@ def _clock(value: datetime | None) -> str:
 def pending_cards(records: Sequence[InterventionRecord], now: datetime) -> list[html.Div]:
     if not records:
         return [html.Div(NO_PENDING, className="notice notice-empty")]
-    cards = []
-    for record in records:
-        left = (record.expires_at - now).total_seconds() if record.expires_at else 0.0
-        cards.append(
+    return [suggestion_card(record, now) for record in records]
+
+
+def expiry_text(left: float) -> str:
+    """The countdown, as assets/live_decisions.js words it each second."""
+    if left <= 0:
+        return "expired"
+    if left <= EXPIRING_SECONDS:
+        return f"expires in {left:.0f} s: decide now"
+    return f"expires in {left:.0f} s"
+
+
+def suggestion_card(record: InterventionRecord, now: datetime) -> html.Div:
+    """One suggestion: what the audience would see (once), why in plain words, its countdown,
+    and Approve / Dismiss. Focusable, so A and D act on it from the keyboard."""
+    left = (record.expires_at - now).total_seconds() if record.expires_at else 0.0
+    expiring = left <= EXPIRING_SECONDS
+    label = type_label(record.type)
+    answers = f" for {anomaly_label(record.anomaly_type).lower()}" if record.anomaly_type else ""
+    return html.Div(
+        className="suggestion-card" + (" suggestion-expiring" if expiring else ""),
+        tabIndex="0",
+        **{
+            "data-intervention": record.intervention_id,
+            "data-expires": record.expires_at.isoformat() if record.expires_at else "",
+            "data-expiring-seconds": str(EXPIRING_SECONDS),
+            "aria-label": f"Suggested: {label.lower()}{answers}. {KEY_HINT}",
+        },
+        children=[
             html.Div(
-                className="suggestion-card",
-                **{"data-intervention": record.intervention_id},
+                className="suggestion-head",
                 children=[
-                    html.Div(
-                        className="suggestion-head",
-                        children=[
-                            html.Span(type_label(record.type), className="suggestion-type"),
-                            html.Span(
-                                f"confidence {record.confidence or 0:.0%}",
-                                className="suggestion-confidence",
-                            ),
-                            html.Span(
-                                f"expires in {max(0, left):.0f} s",
-                                className="suggestion-expiry",
-                            ),
-                        ],
+                    html.Span(f"{label}{answers}", className="suggestion-type"),
+                    html.Span(expiry_text(left), className="suggestion-expiry", role="timer"),
+                ],
+            ),
+            _content_detail(record),
+            # Two forms of the same words: in full beside the chart, folded on a phone where
+            # the card sits over the page (assets/style.css shows one of them).
+            html.Div(record.reasoning or "", className="suggestion-reasoning"),
+            html.Details(
+                className="suggestion-why",
+                children=[
+                    html.Summary("Why this suggestion"),
+                    html.Div(record.reasoning or "", className="card-note"),
+                ],
+            ),
+            html.Div(
+                className="suggestion-actions",
+                children=[
+                    html.Button(
+                        ["Approve ", html.Kbd("A")],
+                        id={"type": ids.APPROVE_BUTTON, "id": record.intervention_id},
+                        className="button button-primary",
+                        **{"aria-keyshortcuts": "A"},
                     ),
-                    html.Div(record.preview or "", className="suggestion-preview"),
-                    _content_detail(record),
-                    html.Div(record.reasoning or "", className="suggestion-reasoning"),
-                    html.Div(
-                        className="suggestion-actions",
-                        children=[
-                            html.Button(
-                                "Approve",
-                                id={"type": ids.APPROVE_BUTTON, "id": record.intervention_id},
-                                className="button button-primary",
-                            ),
-                            html.Button(
-                                "Dismiss",
-                                id={"type": ids.DISMISS_BUTTON, "id": record.intervention_id},
-                                className="button",
-                            ),
-                        ],
+                    html.Button(
+                        ["Dismiss ", html.Kbd("D")],
+                        id={"type": ids.DISMISS_BUTTON, "id": record.intervention_id},
+                        className="button",
+                        **{"aria-keyshortcuts": "D"},
                     ),
                 ],
-            )
-        )
-    return cards
+            ),
+        ],
+    )
 
 
 def _content_detail(record: InterventionRecord) -> html.Div:
@@ -222,7 +260,7 @@ def _content_detail(record: InterventionRecord) -> html.Div:
             className="suggestion-content",
             children=[html.Div(str(line)) for line in lines if line],
         )
-    return html.Div(className="suggestion-content")
+    return html.Div(record.preview or "", className="suggestion-content")
 
 
 def _outcome_text(record: InterventionRecord) -> str:
@@ -251,7 +289,7 @@ def intervention_log(records: Sequence[InterventionRecord]) -> html.Div | html.T
     body = []
     for record in records:
         status = record.status
-        detail = record.note or ""
+        detail = _log_note(record)
         body.append(
             html.Tr(
                 className=f"intervention-row status-{status}",
@@ -273,6 +311,16 @@ def intervention_log(records: Sequence[InterventionRecord]) -> html.Div | html.T
             )
         )
     return html.Table(className="log-table", children=[html.Thead(header), html.Tbody(body)])
+
+
+def _log_note(record: InterventionRecord) -> str:
+    """The row's note without what its status and "By" columns already say: a dismissal's
+    note is "dismissed by <who>[: reason]", of which only the reason is new."""
+    note = record.note or ""
+    said = f"dismissed by {record.approved_by}"
+    if record.status == "dismissed" and note.startswith(said):
+        return note[len(said) :].lstrip(": ")
+    return note
 
 
 def performance_table(rows: Sequence[PerformanceRow], caption: str) -> html.Div:

@@ -25,6 +25,8 @@ TYPE_LABELS: dict[str, str] = {
     "LOW_ENGAGEMENT": "Low engagement",
 }
 SEVERITY_COLOURS: dict[str, str] = {"WARNING": "#e08a00", "CRITICAL": "#c0392b"}
+# The band labels' text: darker than the bands, for contrast on white (WCAG AA).
+SEVERITY_INK: dict[str, str] = {"WARNING": "#8a5300", "CRITICAL": "#a12b1f"}
 BAND_OPACITY = 0.22
 # Shapes of anomaly bands are named with this prefix, so they can be told from the category
 # bands (the browser replaces only these).
@@ -236,6 +238,7 @@ def anomaly_config() -> dict[str, Any]:
         "labels": dict(TYPE_LABELS),
         "unmeasured": dict(UNMEASURED),
         "colours": dict(SEVERITY_COLOURS),
+        "ink": dict(SEVERITY_INK),
         "opacity": BAND_OPACITY,
         "prefix": BAND_PREFIX,
         "empty": NO_ANOMALIES,

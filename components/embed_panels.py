@@ -10,7 +10,7 @@ from urllib.parse import quote, unquote
 from dash import dcc, html
 
 from components import ids
-from components.figures import live_figure
+from components.figures import LIVE_GRAPH_CONFIG, live_figure
 from components.home_page import glance_cells, live_count
 from components.live_page import (
     ENDED_MESSAGE,
@@ -23,6 +23,7 @@ from components.live_page import (
     live_banner,
     notice,
     socket_config,
+    stale_banner,
     waiting_message,
 )
 from services.access.tokens import EmbedResource, PanelKind
@@ -87,7 +88,11 @@ def live_chart_panel(
             html.Div(
                 className="embed-head",
                 children=[
-                    html.Span(record.session_id, className="embed-title"),
+                    html.Span(
+                        record.title or record.session_id,
+                        className="embed-title",
+                        title=record.session_id,
+                    ),
                     html.Span(format_score(score), id=ids.SCORE_VALUE, className="embed-score"),
                     html.Span(
                         format_category(score),
@@ -103,11 +108,12 @@ def live_chart_panel(
                 ],
             ),
             live_banner(banner),
+            stale_banner(),
             dcc.Graph(
                 id=ids.GRAPH,
                 className="embed-graph",
                 figure=live_figure(record.session_id, points, anomalies),
-                config={"displaylogo": False, "scrollZoom": False, "displayModeBar": False},
+                config=LIVE_GRAPH_CONFIG,
                 responsive=True,
             ),
         ],
@@ -118,7 +124,8 @@ def anomaly_list_panel(record: SessionRecord, anomalies: Sequence[dict[str, Any]
     return html.Div(
         className="embed-panel embed-anomalies",
         children=[
-            _head("Anomalies", record.session_id, live=True),
+            _head("Anomalies", record.title or record.session_id, live=True),
+            stale_banner(),
             anomaly_list(anomalies),
         ],
     )
@@ -130,7 +137,8 @@ def intervention_log_panel(
     return html.Div(
         className="embed-panel embed-interventions",
         children=[
-            _head("Interventions", record.session_id, live=True),
+            _head("Interventions", record.title or record.session_id, live=True),
+            stale_banner(),
             html.Div(log, id=ids.EMBED_BODY, className="embed-body", role="log"),
             dcc.Store(id=ids.EMBED_SIGNAL, data=0),
             # The push makes changes show at once; this catches what a reconnect missed.
@@ -179,6 +187,8 @@ def panel_socket_config(
     config = socket_config(record, chart_points, tick_seconds)
     shown = config["ids"]
     shown["signals"] = {}
+    # A panel has no body to grey out: its stale line says it.
+    shown["body"] = None
     shown["agentSignal"] = ids.EMBED_SIGNAL if kind is PanelKind.INTERVENTIONS else None
     if kind is not PanelKind.ANOMALIES:
         shown["anomalies"] = None

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.agent_panel import type_label
 from components.anomalies import anomaly_shapes
+from services.core.vocabulary import INTERVENTION_TYPES
 from services.ingest.score import CATEGORY_BANDS
 
 BAND_COLOURS: dict[str, str] = {
@@ -16,6 +18,30 @@ BAND_COLOURS: dict[str, str] = {
     "VERY_LOW": "#d73027",
 }
 LINE_COLOUR = "#1f3b73"
+# Intervention marks on the live chart (assets/live_marks.js draws them): named with this prefix,
+# coloured by how they went, and saying so in words beside the colour.
+MARK_PREFIX = "mark:"
+MARK_COLOURS = {"worked": "#1a7f37", "failed": "#b42318", "pending": LINE_COLOUR}
+MARK_STATES = {
+    "approved": "sending",
+    "executed": "measuring",
+    "failed": "not delivered",
+    "measured": "measured",
+    "unmeasured": "not measurable",
+}
+# The live chart draws no plotly toolbar: a producer reads it, and its zoom would stop following
+# the newest points.
+LIVE_GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False, "scrollZoom": False}
+
+
+def mark_config() -> dict[str, Any]:
+    """What assets/live_marks.js needs to label and colour the marks."""
+    return {
+        "prefix": MARK_PREFIX,
+        "labels": {arm.value: type_label(arm.value) for arm in INTERVENTION_TYPES},
+        "colours": dict(MARK_COLOURS),
+        "states": dict(MARK_STATES),
+    }
 
 
 def band_ranges() -> list[tuple[str, float, float]]:
@@ -79,18 +105,26 @@ def live_layout(session_id: str) -> dict[str, Any]:
         # Same session -> same revision, so a producer's zoom survives every update; another
         # session starts unzoomed.
         "uirevision": session_id,
-        "margin": {"l": 48, "r": 86, "t": 12, "b": 40},
+        "margin": {"l": 40, "r": 86, "t": 8, "b": 30},
         "showlegend": False,
         "plot_bgcolor": "#ffffff",
         "paper_bgcolor": "#ffffff",
-        "xaxis": {"type": "date", "title": {"text": "time (UTC)"}, "showgrid": False},
+        # Times in UTC, as everywhere on the page; the labels stand clear of the score's.
+        "xaxis": {
+            "type": "date",
+            "showgrid": False,
+            "tickformat": "%H:%M:%S",
+            "hoverformat": "%H:%M:%S UTC",
+            "ticklabelstandoff": 6,
+            "nticks": 6,
+        },
         "yaxis": {
             "range": [0, 1],
             "autorange": False,
             "fixedrange": True,
             "dtick": 0.2,
             "tickformat": ".1f",
-            "title": {"text": "engagement score"},
+            "ticklabelstandoff": 6,
             "gridcolor": "rgba(0,0,0,0.08)",
         },
         "shapes": shapes,

@@ -16,6 +16,7 @@ from components.live_page import (
     notice,
 )
 from components.sparkline import sparkline
+from services.storage.metrics_store import EventSummary
 from services.storage.overview import TREND_MINUTES, SessionGlance, events_by_attention
 
 NO_EVENT = "Sessions without an event id"
@@ -36,10 +37,10 @@ def glance_cells(glance: SessionGlance) -> list[html.Td]:
     also on the embedded event tile."""
     score = glance.record.last_score
     return [
-        html.Td(format_score(score), className="num"),
+        html.Td(format_score(score), className="num", **{"data-label": "Score"}),
         html.Td(html.Span(format_category(score), className=category_class(score))),
-        html.Td(sparkline(glance.trend, TREND_MINUTES)),
-        html.Td(_badges(glance) or "—"),
+        html.Td(sparkline(glance.trend, TREND_MINUTES), className="trend-cell"),
+        html.Td(_badges(glance) or "—", **{"data-label": "Open anomalies"}),
     ]
 
 
@@ -69,9 +70,10 @@ def _session_row(glance: SessionGlance) -> html.Tr:
                 )
             ),
             *glance_cells(glance),
-            html.Td(glance.mode, className="agent-mode"),
-            html.Td(present, className="num"),
-            html.Td(f"{record.last_seen:%H:%M:%S} UTC"),
+            # Labelled for the phone layout, where each row becomes a card (assets/style.css).
+            html.Td(glance.mode, className="agent-mode", **{"data-label": "Agent"}),
+            html.Td(present, className="num", **{"data-label": "Present"}),
+            html.Td(f"{record.last_seen:%H:%M:%S} UTC", **{"data-label": "Last scored"}),
         ],
     )
 
@@ -117,7 +119,7 @@ def _event_block(event_id: str | None, sessions: Sequence[SessionGlance]) -> htm
     )
 
 
-def home_body(events: Sequence[tuple[str, int]], sessions: Sequence[SessionGlance]) -> html.Div:
+def home_body(events: Sequence[EventSummary], sessions: Sequence[SessionGlance]) -> html.Div:
     """`sessions` are the live ones, most in need of attention first; the events in that order
     too (the worst open anomaly, then the lowest score), those without live sessions last."""
     by_event: dict[str | None, list[SessionGlance]] = {}
@@ -135,7 +137,7 @@ def home_body(events: Sequence[tuple[str, int]], sessions: Sequence[SessionGlanc
 
 
 def home_page(
-    events: Sequence[tuple[str, int]], sessions: Sequence[SessionGlance], refresh_ms: int
+    events: Sequence[EventSummary], sessions: Sequence[SessionGlance], refresh_ms: int
 ) -> html.Div:
     return html.Div(
         className="home-page",

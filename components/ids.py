@@ -28,6 +28,9 @@ SCORE_VALUE = "live-score-value"
 SCORE_CATEGORY = "live-score-category"
 SCORE_UPDATED = "live-score-updated"
 GRAPH = "live-graph"
+LIVE_BODY = "live-body"  # greyed out while stale
+SESSION_WAIT = "live-session-wait"  # a page waiting for its session's first score
+STALE_BANNER = "live-stale-banner"
 ANOMALY_LIST = "live-anomaly-list"
 
 SIGNAL_CHAT = "signal-chat"

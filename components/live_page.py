@@ -11,9 +11,9 @@ from dash import dcc, html
 
 from components import ids
 from components.anomalies import anomaly_config, anomaly_items
-from components.figures import live_figure, live_layout, live_trace
+from components.figures import LIVE_GRAPH_CONFIG, live_figure, live_layout, live_trace, mark_config
 from services.ingest.score import CATEGORY_BANDS, category_of
-from services.storage.metrics_store import ENDED, SessionRecord
+from services.storage.metrics_store import ENDED, EventSummary, SessionRecord
 
 LIVE_PATH = "/live"
 SOCKET_PATH = "/ws/live/"
@@ -33,6 +33,14 @@ ENDED_MESSAGE = (
     "This session has ended: no new scores are coming. The chart shows its last recorded "
     "minutes and picks up again if the session goes live again."
 )
+# assets/live.js fills in {since}, {ago} and {why}, or uses the short form before any score.
+STALE_MESSAGES = {
+    "since": "Not live: the newest score is from {since} UTC, {ago} ago ({why}). "
+    "The values shown are from then.",
+    "short": "Not live: {why}.",
+    "socket": "the connection to the server is down; reconnecting",
+    "ticks": "no new score came for two ticks",
+}
 HUB_DOWN_MESSAGE = (
     "The server lost its live feed from Redis. The chart keeps the last data and refills "
     "itself as soon as the feed is back."
@@ -46,10 +54,31 @@ def waiting_message(tick_seconds: float) -> str:
     )
 
 
-def unknown_session_message(session_id: str) -> str:
+def first_score_message(session_id: str, tick_seconds: float) -> str:
     return (
-        f"No session “{session_id}” is known. A session appears once the collector has "
-        "scored its first event: check the id, or pick a live session above."
+        f"Waiting for the first score of session “{session_id}”. This page turns into its live "
+        f"page by itself as soon as the collector scores it (every {tick_seconds:g} s, once "
+        "its first event arrives). If it never does, check the id or pick a live session."
+    )
+
+
+def waiting_page(
+    session_id: str,
+    events: Sequence[EventSummary],
+    sessions: Sequence[SessionRecord],
+    tick_seconds: float,
+    refresh_ms: int,
+) -> html.Div:
+    """`/live/<id>` for a session not scored yet: producers open links from the platform as the
+    session starts. callbacks/live.py checks on every tick and swaps in the live page."""
+    return html.Div(
+        className="live-page live-waiting",
+        children=[
+            html.H1(session_id, className="session-title"),
+            notice(first_score_message(session_id, tick_seconds), "info"),
+            dcc.Interval(id=ids.SESSION_WAIT, interval=max(1000, int(tick_seconds * 1000))),
+            pickers(events, sessions, None, refresh_ms),
+        ],
     )
 
 
@@ -92,7 +121,7 @@ def format_signals(signals: dict[str, Any] | None) -> dict[str, str]:
         return dict.fromkeys(ids.SIGNAL_IDS, "—")
     return {
         "chat": f"{signals.get('chat_msgs_per_min', 0):.1f}",
-        "poll": "no poll running"
+        "poll": NO_POLL
         if signals.get("poll_active") is False
         else f"{signals.get('poll_participation', 0) * 100:.0f} %",
         "users": f"{signals.get('active_users', 0)} / {signals.get('total_users', 0)}",
@@ -101,20 +130,32 @@ def format_signals(signals: dict[str, Any] | None) -> dict[str, str]:
     }
 
 
+NO_POLL = "no poll"
 SIGNAL_LABELS: dict[str, tuple[str, str]] = {
-    "chat": ("Chat", "messages per minute"),
-    "poll": ("Poll participation", "share of the room that voted, while a poll is open"),
-    "users": ("Active / present", "users who interacted recently / in the room"),
-    "reactions": ("Reactions", "per minute"),
-    "leave": ("Leave rate", "of the room left in the last minute"),
+    "chat": ("Chat", "messages a minute"),
+    "poll": ("Poll", "of the room voted"),
+    "users": ("Active / present", "interacting / in the room"),
+    "reactions": ("Reactions", "a minute"),
+    "leave": ("Leave rate", "left in the last minute"),
 }
 
 
 # -- pickers ------------------------------------------------------------------------------------
 
 
-def event_options(events: Sequence[tuple[str, int]]) -> list[dict[str, str]]:
-    return [{"label": f"{event_id} ({live} live)", "value": event_id} for event_id, live in events]
+def event_options(events: Sequence[EventSummary]) -> list[dict[str, str]]:
+    """The event's title where the platform sent one, its id beside it (ids stay visible)."""
+    return [
+        {
+            "label": _titled(event.title, event.event_id) + f" · {event.live} live",
+            "value": event.event_id,
+        }
+        for event in events
+    ]
+
+
+def _titled(title: str | None, identifier: str) -> str:
+    return f"{title} ({identifier})" if title else identifier
 
 
 def session_options(
@@ -129,17 +170,18 @@ def session_options(
 
 
 def _session_label(record: SessionRecord) -> str:
+    name = _titled(record.title, record.session_id)
     if record.status == ENDED:
-        return f"{record.session_id} · ended"
+        return f"{name} · ended"
     if record.last_score is None:
-        return f"{record.session_id} · no score yet"
+        return f"{name} · no score yet"
     users = "" if record.present_users is None else f" · {record.present_users} present"
     score = record.last_score
-    return f"{record.session_id} · {score:.2f} {category_of(score)}{users}"
+    return f"{name} · {score:.2f} {category_of(score)}{users}"
 
 
 def pickers(
-    events: Sequence[tuple[str, int]],
+    events: Sequence[EventSummary],
     sessions: Sequence[SessionRecord],
     current: SessionRecord | None,
     refresh_ms: int,
@@ -187,7 +229,7 @@ def notice(text: str, kind: str) -> html.Div:
 
 
 def picker_page(
-    events: Sequence[tuple[str, int]],
+    events: Sequence[EventSummary],
     sessions: Sequence[SessionRecord],
     refresh_ms: int,
     problem: html.Div | None = None,
@@ -233,8 +275,19 @@ def score_card(newest: dict[str, Any] | None) -> html.Div:
         className="card score-card",
         children=[
             html.Div("Engagement now", className="card-label"),
-            html.Div(format_score(score), id=ids.SCORE_VALUE, className="score-value"),
-            html.Div(category, id=ids.SCORE_CATEGORY, className=category_class(score)),
+            html.Div(
+                className="score-line",
+                children=[
+                    # Read out when it changes, without interrupting the screen reader.
+                    html.Div(
+                        format_score(score),
+                        id=ids.SCORE_VALUE,
+                        className="score-value",
+                        **{"aria-live": "polite", "aria-atomic": "true"},
+                    ),
+                    html.Div(category, id=ids.SCORE_CATEGORY, className=category_class(score)),
+                ],
+            ),
             html.Div(
                 format_time(newest["timestamp"] if newest else None),
                 id=ids.SCORE_UPDATED,
@@ -251,7 +304,7 @@ def signal_cards(signals: dict[str, Any] | None) -> html.Div:
         label, hint = SIGNAL_LABELS[key]
         cards.append(
             html.Div(
-                className="card signal-card",
+                className="signal-card",
                 children=[
                     html.Div(label, className="card-label"),
                     html.Div(values[key], id=component_id, className="signal-value"),
@@ -259,7 +312,7 @@ def signal_cards(signals: dict[str, Any] | None) -> html.Div:
                 ],
             )
         )
-    return html.Div(className="signal-cards", children=cards)
+    return html.Div(className="card signal-cards", children=cards)
 
 
 def anomaly_list(anomalies: Sequence[dict[str, Any]]) -> html.Div:
@@ -272,58 +325,97 @@ def anomaly_list(anomalies: Sequence[dict[str, Any]]) -> html.Div:
     )
 
 
-def anomaly_panel(anomalies: Sequence[dict[str, Any]]) -> html.Div:
-    return html.Div(
+def anomaly_panel(anomalies: Sequence[dict[str, Any]]) -> html.Section:
+    return html.Section(
         className="card anomaly-panel",
+        **{"aria-label": "Anomalies"},
         children=[html.H2("Anomalies", className="panel-title"), anomaly_list(anomalies)],
+    )
+
+
+def stale_banner() -> html.Div:
+    """Shown by assets/live.js while the values on screen are not current (the socket is down,
+    or no tick came for two tick intervals); says since when."""
+    return html.Div(id=ids.STALE_BANNER, className="stale-banner banner-empty", role="alert")
+
+
+def session_heading(record: SessionRecord) -> html.Div:
+    """The session's title (its id where the platform sent none), the id smaller beneath, and
+    its event."""
+    event = record.event_id or "no event id"
+    return html.Div(
+        className="session-heading",
+        children=[
+            html.H1(record.title or record.session_id, className="session-title"),
+            html.Div(
+                className="session-sub",
+                children=[
+                    html.Span(record.session_id, className="ident small") if record.title else None,
+                    html.Span(
+                        f"event {_titled(record.event_title, event)}", className="session-event"
+                    ),
+                ],
+            ),
+        ],
     )
 
 
 def live_page(
     record: SessionRecord,
-    events: Sequence[tuple[str, int]],
+    events: Sequence[EventSummary],
     sessions: Sequence[SessionRecord],
     points: Sequence[dict[str, Any]],
     tick_seconds: float,
     refresh_ms: int,
     anomalies: Sequence[dict[str, Any]] = (),
+    decision: html.Section | None = None,
     agent: Sequence[html.Div | html.Details] = (),
 ) -> html.Div:
     """The live view of one known session; `points` are ChartPoint.as_json() dicts and
-    `anomalies` EPISODE dicts; `agent` the intervention agent's panels."""
+    `anomalies` EPISODE dicts; `decision` the agent's suggestions waiting for the producer and
+    `agent` its other panels.
+
+    Everything a producer runs the show from fits one 1440x900 screen: the score, the chart and
+    the signals on the left, the decision waiting and the anomalies on the right; the agent's
+    log and settings follow below. On a phone the chart comes first and a waiting decision sits
+    at the bottom of the screen (assets/style.css)."""
     newest = points[-1] if points else None
     banner = _banner_text(record, points, tick_seconds)
-    event = record.event_id or "no event id"
+    side = [decision] if decision is not None else []
     return html.Div(
         className="live-page",
         children=[
-            pickers(events, sessions, record, refresh_ms),
             html.Div(
                 className="live-head",
-                children=[
-                    html.H1(record.session_id, className="session-title"),
-                    html.Span(f"event {event}", className="session-event"),
-                    connection_light(),
-                ],
+                children=[session_heading(record), connection_light()],
             ),
+            pickers(events, sessions, record, refresh_ms),
             live_banner(banner),
+            stale_banner(),
             html.Div(
-                className="live-grid",
+                id=ids.LIVE_BODY,
+                className="live-body",
                 children=[
-                    score_card(newest),
-                    dcc.Graph(
-                        id=ids.GRAPH,
-                        className="live-graph",
-                        figure=live_figure(record.session_id, points, anomalies),
-                        config={"displaylogo": False, "scrollZoom": False},
-                        # Fills its grid cell and follows window resizes.
-                        responsive=True,
-                        style={"height": "380px"},
+                    html.Div(
+                        className="live-main",
+                        children=[
+                            score_card(newest),
+                            dcc.Graph(
+                                id=ids.GRAPH,
+                                className="live-graph",
+                                figure=live_figure(record.session_id, points, anomalies),
+                                config=LIVE_GRAPH_CONFIG,
+                                # Fills its grid cell and follows window resizes; the height
+                                # is the layout's (assets/style.css, desktop and phone).
+                                responsive=True,
+                                style={"height": "var(--live-chart-height)"},
+                            ),
+                            signal_cards(newest["signals"] if newest else None),
+                        ],
                     ),
+                    html.Div(className="live-side", children=[*side, anomaly_panel(anomalies)]),
                 ],
             ),
-            anomaly_panel(anomalies),
-            signal_cards(newest["signals"] if newest else None),
             *agent,
         ],
     )
@@ -348,8 +440,11 @@ def socket_config(record: SessionRecord, chart_points: int, tick_seconds: float)
             "signals": dict(ids.SIGNAL_IDS),
             "anomalies": ids.ANOMALY_LIST,
             "agentSignal": ids.AGENT_SIGNAL,
+            "body": ids.LIVE_BODY,
+            "stale": ids.STALE_BANNER,
         },
         "anomalies": anomaly_config(),
+        "marks": mark_config(),
         # Highest floor first: the script takes the first band the score reaches.
         "bands": [[floor, name] for floor, name in sorted(CATEGORY_BANDS, reverse=True)],
         "trace": {k: v for k, v in live_trace([]).items() if k not in ("x", "y", "meta")},
@@ -358,5 +453,6 @@ def socket_config(record: SessionRecord, chart_points: int, tick_seconds: float)
             "waiting": waiting_message(tick_seconds),
             "ended": ENDED_MESSAGE,
             "hubDown": HUB_DOWN_MESSAGE,
+            "stale": STALE_MESSAGES,
         },
     }

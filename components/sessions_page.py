@@ -14,7 +14,9 @@ from dash import dcc, html
 
 from components import ids
 from components.anomalies import SEVERITY_COLOURS
+from components.home_page import titled
 from components.sessions_filters import SESSIONS_PATH, filter_form
+from services.storage.analyst_requests import SessionFilter
 
 EXPORT_PATH = "/export/sessions"
 BUCKET_LABELS = {"raw": "5 s", "1m": "1 min", "5m": "5 min", "1h": "1 hour"}
@@ -22,20 +24,21 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     # (label, field, sort key or None when the column cannot be sorted server-side)
     ("Session", "session_id", "session_id"),
     ("Event", "event_id", "event_id"),
-    ("Title", "title", None),
     ("Status", "status", None),
     ("Started", "first_seen", "first_seen"),
     ("Last seen", "last_seen", "last_seen"),
     ("Duration", "duration_seconds", None),
     ("Avg score", "avg_score", "avg_score"),
-    ("Min score", "min_score", "min_score"),
-    ("Min below", "minutes_below", "minutes_below"),
+    ("Lowest score", "min_score", "min_score"),
+    # The label names the threshold the filter's "below" chose: see _label.
+    ("Minutes below", "minutes_below", "minutes_below"),
     ("Peak audience", "peak_audience", None),
     ("Anomalies", "anomalies", None),
     ("Interventions", "interventions", None),
     ("Success", "success_rate", None),
 )
 NO_SESSIONS = "No sessions match these filters."
+DEFAULT_BELOW: float = SessionFilter.model_fields["below"].default
 
 
 def session_href(session_id: str) -> str:
@@ -59,7 +62,13 @@ def _duration(seconds: float) -> str:
 def _cell(field: str, item: Mapping[str, Any]) -> Any:
     value = item.get(field)
     if field == "session_id":
-        return dcc.Link(str(value), href=session_href(str(value)))
+        return dcc.Link(
+            titled(item.get("title"), str(value)),
+            href=session_href(str(value)),
+            className="titled-link",
+        )
+    if field == "event_id" and value:
+        return html.Span(titled(item.get("event_title"), str(value)), className="titled-link")
     if field in ("first_seen", "last_seen"):
         return str(value or "—")[:19].replace("T", " ")
     if field == "duration_seconds":
@@ -85,7 +94,10 @@ def sessions_table(params: Mapping[str, str], result: Mapping[str, Any]) -> html
         return html.Div(NO_SESSIONS, className="notice notice-empty")
     sort, order = params.get("sort", "last_seen"), params.get("order", "desc")
     header = []
+    below = params.get("below") or f"{DEFAULT_BELOW:.2f}"
     for label, _column, key in COLUMNS:
+        if key == "minutes_below":
+            label = f"Minutes below {below}"
         if key is None:
             header.append(html.Th(label))
             continue

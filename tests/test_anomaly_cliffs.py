@@ -6,7 +6,7 @@ says at the edges of its thresholds, so a changed comparison or factor does not 
 
 from __future__ import annotations
 
-from services.core.push import Trigger, TriggerRule
+from services.core.push_objects import Trigger, TriggerRule
 from services.detection.episodes import DetectorSettings, Finding
 from services.detection.rules import poisson_z
 from tests.activity_room import CRITICAL, SETTINGS, WARNING, busy, score

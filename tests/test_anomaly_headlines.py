@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.anomalies import UNMEASURED, Headline, headline
-from services.core.push import Episode, Trigger, TriggerRule
+from services.core.push_objects import Episode, Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType
 from services.detection.detector import SessionDetector
 from services.detection.episode_log import EpisodeLog, EpisodeOutput

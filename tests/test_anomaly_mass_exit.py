@@ -3,7 +3,7 @@ thresholds."""
 
 from __future__ import annotations
 
-from services.core.push import Trigger, TriggerRule
+from services.core.push_objects import Trigger, TriggerRule
 from services.core.vocabulary import Severity
 from services.detection.episodes import DetectorSettings, Finding
 from services.detection.rules import MassExitRule

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.core.push import Trigger, TriggerRule
+from services.core.push_objects import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType
 from services.detection.episodes import DetectorSettings, Finding
 from services.detection.rules import poisson_z

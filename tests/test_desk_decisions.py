@@ -39,7 +39,7 @@ def test_manual_mode_suggests_with_content_reasoning_and_an_expiry(
     assert record.status == "pending"
     assert record.type in {t.value for t in InterventionType}
     assert record.confidence == pytest.approx(0.5)  # Beta(1, 1): nothing learnt yet
-    assert "Exploring" in record.reasoning and "Chat fell" in record.reasoning
+    assert "Little is known here yet" in record.reasoning and "Chat fell" in record.reasoning
     assert record.preview and record.content
     assert record.expires_at > record.time + timedelta(seconds=100)
     assert record.episode_id == "ep-1" and record.context.startswith("SUDDEN_DROP|")

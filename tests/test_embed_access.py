@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from app.embed_access import MAX_PANEL_COOKIES, PanelCookies
 from app.factory import create_app, web_deps
-from app.live_socket import allowed_kinds, backfill_message, socket_permits
+from app.live_socket import allowed_kinds, backfill_message, outgoing
 from app.runtime import Runtime
 from callbacks.agent import NOT_YOURS, set_mode
 from callbacks.boundary import LiveConfig
@@ -313,8 +313,9 @@ def test_each_panel_pass_gets_only_its_panels_messages(runtime: Runtime) -> None
     assert backfill["points"] == [] and backfill["kind"] == "backfill"
     log_only = allowed_kinds(frozenset({PanelKind.INTERVENTIONS}))
     tick = json.dumps({"kind": "tick", "score": 0.5})
-    assert not socket_permits(tick, log_only) and not socket_permits(tick, anomalies_only)
-    assert socket_permits(json.dumps({"kind": "intervention"}), log_only)
-    assert socket_permits(tick, allowed_kinds(frozenset({PanelKind.LIVE})))
+    assert outgoing(tick, log_only) == [] and outgoing(tick, anomalies_only) == []
+    intervention = json.dumps({"kind": "intervention"})
+    assert outgoing(intervention, log_only) == [intervention]
+    assert outgoing(tick, allowed_kinds(frozenset({PanelKind.LIVE}))) == [tick]
     full = json.loads(backfill_message(runtime, "s-1"))
     assert len(full["points"]) == 3

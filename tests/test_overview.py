@@ -10,6 +10,7 @@ import pytest
 
 from app.runtime import Runtime
 from components.sparkline import sparkline, sparkline_svg, trend_words
+from services.storage.metrics_store import EventSummary
 from services.storage.overview import events_by_attention
 from tests.browser.support import open_episode, recent
 
@@ -68,7 +69,10 @@ def test_events_are_ordered_by_their_neediest_session(web_runtime: Runtime) -> N
     glances = web_runtime.stores.overview.glance(
         web_runtime.store.list_sessions(), datetime.now(UTC)
     )
-    events = [("evt-a", 1), ("evt-b", 1), ("evt-c", 2), ("evt-idle", 0)]
+    events = [
+        EventSummary(event, live)
+        for event, live in [("evt-a", 1), ("evt-b", 1), ("evt-c", 2), ("evt-idle", 0)]
+    ]
     # The CRITICAL first although its score is the highest; then the lowest score; the event
     # with no live session last.
     assert events_by_attention(events, glances) == ["evt-c", "evt-b", "evt-a", "evt-idle"]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from app.live_socket import PONG, allowed_kinds, backfill_message, error_message, socket_permits
+from app.live_socket import PONG, allowed_kinds, backfill_message, error_message, outgoing
 from app.runtime import Runtime
 from services.access.tokens import PanelKind
 from services.agent.sender import InterventionSender
@@ -26,26 +26,30 @@ from services.core.push import (
     AnomalyMessage,
     AnomalyPhase,
     BackfillMessage,
-    BackfillPoint,
     EndedMessage,
-    Episode,
     ErrorMessage,
     FeedState,
     HubDownMessage,
-    Intervention,
     InterventionMessage,
+    MarkMessage,
     PongMessage,
     PushKind,
     PushMessage,
     PushProtocolError,
     ResyncMessage,
     TickMessage,
-    TickSignals,
-    Trigger,
-    TriggerRule,
     decode,
     encode,
     peek_kind,
+)
+from services.core.push_objects import (
+    BackfillPoint,
+    ChartMark,
+    Episode,
+    Intervention,
+    TickSignals,
+    Trigger,
+    TriggerRule,
 )
 from services.core.redis_bus import RedisNames
 from services.core.settings import Settings
@@ -55,6 +59,7 @@ from services.ingest.contracts import SignalEvent, SignalKind
 from services.live.push_hub import HUB_DOWN, RESYNC
 from services.storage.database import create_db_engine
 from services.storage.interventions import InterventionRecord, InterventionStore
+from services.storage.schema import interventions
 from tests.browser.support import T0, anomaly_row, episode, seed_session, started_runtime
 from tests.waiting import wait_until
 
@@ -115,6 +120,10 @@ SAMPLES: dict[PushKind, PushMessage] = {
     ),
     PushKind.ANOMALY: AnomalyMessage(phase=AnomalyPhase.ENDED, episode=EPISODE),
     PushKind.INTERVENTION: InterventionMessage(sessionId="s-1", intervention=INTERVENTION),
+    PushKind.MARK: MarkMessage(
+        sessionId="s-1",
+        mark=ChartMark("iv-1", AT, "POLL", "measured", delta=-0.04, success=False),
+    ),
     PushKind.ENDED: EndedMessage(sessionId="s-1", timestamp=AT),
     PushKind.BACKFILL: BackfillMessage(
         sessionId="s-1",
@@ -122,6 +131,7 @@ SAMPLES: dict[PushKind, PushMessage] = {
         feed=FeedState.DOWN,
         points=(BackfillPoint(AT, 0.5, SIGNALS), BackfillPoint(AT, 0, SIGNALS)),
         anomalies=(EPISODE,),
+        marks=(ChartMark("iv-0", AT, "CHAT_PROMPT", "executed", delta=None, success=None),),
     ),
     PushKind.RESYNC: ResyncMessage(),
     PushKind.HUB_DOWN: HubDownMessage(),
@@ -322,6 +332,7 @@ def test_the_docs_list_every_kind_and_every_field() -> None:
         "The EPISODE object": Episode,
         "The trigger object": Trigger,
         "The intervention object": Intervention,
+        "The chart mark object": ChartMark,
     }
     for title, record in objects.items():
         assert documented.pop(title) == field_names(record), title
@@ -349,6 +360,7 @@ def test_the_live_scripts_read_only_what_the_protocol_sends() -> None:
         ("sig", set(field_names(TickSignals))),
         ("p", points),
         ("point", points),
+        ("mark", set(field_names(ChartMark))),
     ]:
         read = js_reads(variable)
         assert read and read <= fields, (variable, read - fields)
@@ -463,8 +475,8 @@ def test_the_hub_and_the_socket_speak_the_protocol(runtime: Runtime) -> None:
     assert decode(error_message("too big")) == ErrorMessage(error="too big")
     tick = encode(SAMPLES[PushKind.TICK])
     anomalies_panel = allowed_kinds(frozenset({PanelKind.ANOMALIES}))
-    assert not socket_permits(tick, anomalies_panel) and socket_permits(tick, None)
-    assert not socket_permits("not json", anomalies_panel)
+    assert outgoing(tick, anomalies_panel) == [] and outgoing(tick, None) == [tick]
+    assert outgoing("not json", anomalies_panel) == [] and outgoing("not json", None) == []
 
     seed_session(runtime, "s1", stamps=[T0 + timedelta(seconds=5 * i) for i in range(3)])
     listed = episode("s1", "ep-1", T0, ended=T0 + timedelta(seconds=10), recovered=False)
@@ -480,3 +492,80 @@ def test_the_hub_and_the_socket_speak_the_protocol(runtime: Runtime) -> None:
     only_anomalies = decode(backfill_message(runtime, "s1", anomalies_panel))
     assert isinstance(only_anomalies, BackfillMessage)
     assert only_anomalies.points == () and only_anomalies.anomalies == full.anomalies
+
+
+# -- the chart's marks of interventions -----------------------------------------------------------
+
+
+def intervention(status: str, **changes: Any) -> Intervention:
+    return dataclasses.replace(INTERVENTION, status=status, **changes)
+
+
+@pytest.mark.parametrize("status", ["pending", "dismissed", "expired", "refused"])
+def test_a_suggestion_that_never_went_out_has_no_mark(status: str) -> None:
+    assert ChartMark.of(intervention(status)) is None
+
+
+def test_a_mark_says_when_it_went_out_and_how_it_went() -> None:
+    later = "2026-05-09T17:00:20+00:00"
+    measured = intervention(
+        "measured", executed_at=later, outcome={"delta": 0.081, "success": True, "note": "x"}
+    )
+    assert ChartMark.of(measured) == ChartMark("iv-1", later, "POLL", "measured", 0.081, True)
+    # Not yet sent: placed when it was approved; before any decision, when suggested.
+    approved = intervention("approved", executed_at=None, decided_at="2026-05-09T17:00:09+00:00")
+    assert ChartMark.of(approved) == ChartMark(
+        "iv-1", "2026-05-09T17:00:09+00:00", "POLL", "approved", None, None
+    )
+    bare = intervention("failed", executed_at=None, decided_at=None, outcome={"delta": "big"})
+    assert ChartMark.of(bare) == ChartMark("iv-1", AT, "POLL", "failed", None, None)
+
+
+def test_an_intervention_push_brings_the_chart_its_mark_and_a_live_panel_only_the_mark() -> None:
+    pushed = encode(SAMPLES[PushKind.INTERVENTION])
+    mark = encode(
+        MarkMessage(sessionId="s-1", mark=ChartMark("iv-1", AT, "POLL", "executed", None, None))
+    )
+    assert outgoing(pushed, None) == [pushed, mark]
+    assert outgoing(pushed, allowed_kinds(frozenset({PanelKind.LIVE}))) == [mark]
+    assert outgoing(pushed, allowed_kinds(frozenset({PanelKind.INTERVENTIONS}))) == [pushed]
+    waiting = encode(InterventionMessage(sessionId="s-1", intervention=intervention("pending")))
+    assert outgoing(waiting, None) == [waiting]
+    assert outgoing(waiting, allowed_kinds(frozenset({PanelKind.LIVE}))) == []
+
+
+def test_the_backfill_marks_what_went_out_within_the_chart(runtime: Runtime) -> None:
+    seed_session(runtime, "s1", stamps=[T0 + timedelta(seconds=5 * i) for i in range(6)])
+    rows = [
+        # Before the chart's first point, a dismissed one, and two that went out in it.
+        ("iv-old", T0 - timedelta(minutes=5), "measured"),
+        ("iv-no", T0 + timedelta(seconds=3), "dismissed"),
+        ("iv-b", T0 + timedelta(seconds=20), "executed"),
+        ("iv-a", T0 + timedelta(seconds=10), "measured"),
+    ]
+    with runtime.engine.begin() as conn:
+        for intervention_id, at, status in rows:
+            row = vars(INTERVENTION) | {
+                "intervention_id": intervention_id,
+                "session_id": "s1",
+                "time": at,
+                "status": status,
+                "outcome": {"delta": 0.05, "success": True} if status == "measured" else None,
+                "expires_at": None,
+                "decided_at": at,
+                "executed_at": at,
+                "measured_at": None,
+            }
+            conn.execute(interventions.insert(), row)
+
+    full = decode(backfill_message(runtime, "s1"))
+    assert isinstance(full, BackfillMessage)
+    assert [(m.interventionId, m.status, m.delta) for m in full.marks] == [
+        ("iv-a", "measured", 0.05),
+        ("iv-b", "executed", None),
+    ]
+    panel = decode(backfill_message(runtime, "s1", allowed_kinds(frozenset({PanelKind.LIVE}))))
+    assert isinstance(panel, BackfillMessage) and panel.marks == full.marks
+    log_only = allowed_kinds(frozenset({PanelKind.INTERVENTIONS}))
+    only_log = decode(backfill_message(runtime, "s1", log_only))
+    assert isinstance(only_log, BackfillMessage) and only_log.marks == ()

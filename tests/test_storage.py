@@ -111,7 +111,7 @@ def test_catalogue_keeps_first_seen_and_follows_status(engine: sa.Engine) -> Non
     assert (s1.first_seen, s1.last_seen, s1.status) == (T0, later, ENDED)
     assert (s1.event_id, s1.last_score) == ("evt", 0.5)  # unknown values don't erase known ones
     assert [s.session_id for s in store.list_sessions()] == ["s2"]
-    assert store.list_events() == [("evt", 1)]
+    assert store.list_events() == [("evt", 1, None)]
     assert store.get_session("nope") is None
 
 

@@ -129,7 +129,7 @@ def test_signal_formats() -> None:
     ) == {"chat": "4.3", "poll": "40 %", "users": "7 / 30", "reactions": "2.0", "leave": "3.3 %"}
     assert set(format_signals(None).values()) == {"—"}
     idle = format_signals({"poll_participation": 0.0, "poll_active": False})
-    assert idle["poll"] == "no poll running"
+    assert idle["poll"] == "no poll"
 
 
 def test_session_options_label_scores_and_keep_the_current_session() -> None:

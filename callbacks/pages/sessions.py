@@ -41,7 +41,7 @@ def render_sessions(deps: WebDeps, who: Principal, path: str, search: str) -> ht
     queries = deps.session_queries
     if path.startswith(SESSIONS_PATH + "/"):
         return _detail(queries, who, path[len(SESSIONS_PATH) + 1 :], params)
-    events = sorted(event for event, _ in visible_events(deps.stores.metrics, who) if event)
+    events = sorted(event.event_id for event in visible_events(deps.stores.metrics, who))
     try:
         result = queries.sessions(scoped_filter(who, params))
     except QueryError as exc:

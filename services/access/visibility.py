@@ -8,12 +8,12 @@ from typing import Any
 
 from services.access.principal import Principal
 from services.storage.analyst_requests import FILTER_KEYS, QueryError, SessionFilter, parse
-from services.storage.metrics_store import MetricsStore, SessionRecord
+from services.storage.metrics_store import EventSummary, MetricsStore, SessionRecord
 
 
-def visible_events(metrics: MetricsStore, who: Principal) -> list[tuple[str, int]]:
+def visible_events(metrics: MetricsStore, who: Principal) -> list[EventSummary]:
     """The events `who` may see, each with its count of live sessions."""
-    return [item for item in metrics.list_events() if who.may_see(item[0])]
+    return [item for item in metrics.list_events() if who.may_see(item.event_id)]
 
 
 def visible_sessions(

@@ -26,7 +26,13 @@ from services.agent.payload_gate import validate_content
 from services.agent.posteriors import DatabasePosteriors
 from services.agent.sender import InterventionSender
 from services.agent.thompson import Choice, ThompsonSampler
-from services.core.vocabulary import AgentContext, AgentMode, InterventionStatus, InterventionType
+from services.core.vocabulary import (
+    NO_ANOMALY,
+    AgentContext,
+    AgentMode,
+    InterventionStatus,
+    InterventionType,
+)
 from services.storage.agent_settings import AgentSettings, AgentSettingsStore
 from services.storage.interventions import (
     ExecutionHistory,
@@ -38,7 +44,6 @@ log = logging.getLogger(__name__)
 
 S = InterventionStatus
 # A manual launch outside any anomaly learns in contexts of its own.
-NO_ANOMALY = "NONE"
 
 
 class InterventionError(ValueError):

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.core.platform import PLATFORM_MESSAGE_TYPE
-from services.core.push import Intervention, InterventionMessage, encode
+from services.core.push import InterventionMessage, encode
+from services.core.push_objects import Intervention
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 from services.core.vocabulary import InterventionStatus, InterventionType
 from services.storage.interventions import InterventionRecord, InterventionStore

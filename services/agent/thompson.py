@@ -122,16 +122,18 @@ class Choice:
         if arm.own.mean_delta is not None:
             record += f" (average engagement change {arm.own.mean_delta:+.2f})"
         low, high = credible_interval(arm.alpha, arm.beta)
-        record += f"; estimated success {arm.mean:.0%} (95 % interval {low:.0%}-{high:.0%})."
+        record += f"; estimated success {arm.mean:.0%}, likely between {low:.0%} and {high:.0%}."
         others = sorted(
             (other for other in self.arms if other.type is not arm.type),
             key=lambda other: -other.mean,
         )
-        runner = f" Next best: {others[0].type} at {others[0].mean:.0%}." if others else ""
-        explore = (
-            " Exploring: little data here, so the choice is partly to learn."
-            if arm.exploring
+        runner = (
+            f" Next best: {others[0].type.replace('_', ' ').lower()} at {others[0].mean:.0%}."
+            if others
             else ""
+        )
+        explore = (
+            " Little is known here yet, so the choice is partly to learn." if arm.exploring else ""
         )
         return f"{lead} {record}{runner}{explore}"
 

@@ -54,6 +54,8 @@ class InterventionStatus(StrEnum):
 
 
 # Context buckets (design §6): engagement level, audience size, deviation from expected.
+# The anomaly part of the context of a launch made while no anomaly is open.
+NO_ANOMALY = "NONE"
 ENGAGEMENT_BUCKETS = ((0.2, "very-low"), (0.4, "low"), (1.01, "moderate+"))
 AUDIENCE_BUCKETS = ((10, "lt10"), (50, "lt50"), (None, "ge50"))
 DEVIATION_BUCKETS = ((0.10, "dev<10%"), (0.25, "dev<25%"), (None, "dev>=25%"))
@@ -104,10 +106,25 @@ class AgentContext:
         return cls(*parts)
 
     def describe(self) -> str:
-        size = {"lt10": "fewer than 10", "lt50": "10-49", "ge50": "50 or more"}.get(
-            self.audience, self.audience
-        )
-        return (
-            f"{self.anomaly_type.replace('_', ' ').lower()}, engagement {self.engagement}, "
-            f"{size} present, {self.deviation.replace('dev', 'deviation ')}"
-        )
+        """The context in a producer's words (the buckets' names are for the key)."""
+        anomaly = self.anomaly_type.replace("_", " ").lower()
+        parts = [
+            "no anomaly open" if self.anomaly_type == NO_ANOMALY else anomaly,
+            _CONTEXT_WORDS.get(self.engagement, f"engagement {self.engagement}"),
+            _CONTEXT_WORDS.get(self.audience, f"audience {self.audience}"),
+            _CONTEXT_WORDS.get(self.deviation, self.deviation),
+        ]
+        return ", ".join(parts)
+
+
+_CONTEXT_WORDS = {
+    "very-low": "engagement under 0.20",
+    "low": "engagement 0.20-0.40",
+    "moderate+": "engagement 0.40 or more",
+    "lt10": "fewer than 10 people present",
+    "lt50": "10-49 people present",
+    "ge50": "50 or more people present",
+    "dev<10%": "score within 10 % of what was expected",
+    "dev<25%": "score 10-25 % off what was expected",
+    "dev>=25%": "score 25 % or more off what was expected",
+}

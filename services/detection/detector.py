@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from services.core.push import Trigger, TriggerRule
+from services.core.push_objects import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType, Severity
 from services.detection.episodes import (
     AnomalyEnded,

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.core.push import TRIGGER_KEY, AnomalyMessage, AnomalyPhase, Episode, Trigger
+from services.core.push import AnomalyMessage, AnomalyPhase
+from services.core.push_objects import TRIGGER_KEY, Episode, Trigger
 from services.detection.detector import AnomalyEnded, AnomalyEscalated, AnomalyStarted, Transition
 
 _SEVERITY_RANK = {"WARNING": 1, "CRITICAL": 2}

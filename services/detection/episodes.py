@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from services.core.platform import SIGNAL_NAMES
-from services.core.push import Trigger, TriggerRule
+from services.core.push_objects import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType, Severity
 from services.detection.novelty import NoveltySettings
 

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Collection
 from itertools import accumulate
 
-from services.core.push import Trigger, TriggerRule
+from services.core.push_objects import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType, Severity
 from services.detection.episodes import DetectorSettings, Finding, activity_trigger
 

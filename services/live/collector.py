@@ -26,7 +26,8 @@ from services.agent.desk import InterventionDesk, SessionContext
 from services.agent.followup import InterventionFollowUp
 from services.agent.outcomes import DeliveryOutcome, OutcomeReader
 from services.agent.reward import RewardRule
-from services.core.push import EndedMessage, TickMessage, TickSignals, encode
+from services.core.push import EndedMessage, TickMessage, encode
+from services.core.push_objects import TickSignals
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 from services.core.settings import Settings
 from services.detection.event_settings import valid_stored_overrides

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services.core.push import Intervention
+from services.core.push_objects import Intervention
 from services.core.vocabulary import InterventionStatus, InterventionType
 from services.storage.schema import agent_performance, engagement_metrics, interventions
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from services.core.push import episode_json
+from services.core.push_objects import episode_json
 from services.storage.pg_copy import copy_upsert
 from services.storage.schema import anomalies, engagement_metrics, sessions
 from services.storage.session_stats import reset_late
@@ -20,6 +20,14 @@ from services.storage.session_stats import reset_late
 LISTED_EPISODES = 50
 LIVE = "live"
 ENDED = "ended"
+
+
+class EventSummary(NamedTuple):
+    """An event with sessions: how many are live, and the title the platform gave it."""
+
+    event_id: str
+    live: int
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,18 +291,23 @@ class MetricsStore:
         with self.engine.connect() as conn:
             return [_session_record(row) for row in conn.execute(query)]
 
-    def list_events(self, limit: int = 500) -> list[tuple[str, int]]:
+    def list_events(self, limit: int = 500) -> list[EventSummary]:
         """Events that have sessions, with how many of them are live, busiest first."""
         live = sa.func.sum(sa.case((sessions.c.status == LIVE, 1), else_=0))
+        # Any session's copy of the title: the platform sends one per event.
+        title = sa.func.max(sessions.c.event_title)
         query = (
-            sa.select(sessions.c.event_id, live.label("live"))
+            sa.select(sessions.c.event_id, live.label("live"), title.label("title"))
             .where(sessions.c.event_id.is_not(None))
             .group_by(sessions.c.event_id)
             .order_by(live.desc(), sessions.c.event_id)
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [(row.event_id, int(row.live or 0)) for row in conn.execute(query)]
+            return [
+                EventSummary(row.event_id, int(row.live or 0), row.title)
+                for row in conn.execute(query)
+            ]
 
 
 def _session_record(row: sa.Row[Any]) -> SessionRecord:

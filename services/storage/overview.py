@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services.storage.agent_settings import AgentSettingsStore
-from services.storage.metrics_store import SessionRecord
+from services.storage.metrics_store import EventSummary, SessionRecord
 from services.storage.schema import anomalies, engagement_metrics, session_agent_modes, sessions
 
 TREND_MINUTES = 5
@@ -46,7 +46,7 @@ class SessionGlance:
 
 
 def events_by_attention(
-    events: Sequence[tuple[str, int]], glances: Sequence[SessionGlance]
+    events: Sequence[EventSummary], glances: Sequence[SessionGlance]
 ) -> list[str | None]:
     """Event ids, the one whose neediest live session needs attention most first (its worst
     open anomaly, then its lowest score); events with no live session last, as given. `None`
@@ -57,7 +57,7 @@ def events_by_attention(
         key = glance.attention
         if event_id not in worst or key < worst[event_id]:
             worst[event_id] = key
-    known = [event_id for event_id, _ in events]
+    known = [event.event_id for event in events]
     live = sorted(worst, key=lambda event_id: (worst[event_id], event_id or ""))
     return [*live, *(event_id for event_id in known if event_id not in worst)]
 

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.core.push import episode_json
+from services.core.push_objects import episode_json
 from services.storage.analyst_requests import MAX_ITEMS, SeriesRequest, SessionFilter
 from services.storage.interventions import InterventionRecord
 from services.storage.schema import agent_performance, anomalies, interventions, sessions

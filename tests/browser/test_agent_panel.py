@@ -89,7 +89,7 @@ def test_approve_from_the_pending_card_executes_and_logs(
     card = f".suggestion-card[data-intervention='{record.intervention_id}']"
     dash_duo.wait_for_element(card)
     # Read through waits that find the card afresh: a re-render may replace it at any time.
-    for shown in (record.preview, "confidence 50%", "Exploring"):
+    for shown in ("estimated success 50%", "Little is known here yet", "expires in"):
         dash_duo.wait_for_contains_text(card, shown)
     click(dash_duo, f"{card} .button-primary")
     dash_duo.wait_for_contains_text(f"#{ids.AGENT_MESSAGE}", "Approved")

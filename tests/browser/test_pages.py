@@ -32,7 +32,9 @@ def test_overview_says_the_collector_is_waiting_when_nothing_is_live(served: Any
 def test_unknown_invalid_and_missing_pages_say_so(served: Any) -> None:
     dash_duo = served
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/live/no-such-session")
-    dash_duo.wait_for_contains_text(f"#{ids.PAGE}", "No session “no-such-session” is known")
+    dash_duo.wait_for_contains_text(
+        f"#{ids.PAGE}", "Waiting for the first score of session “no-such-session”"
+    )
     # No socket is opened for a session that does not exist.
     assert ec_live(dash_duo, "socket") is None
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/live/%20padded")
