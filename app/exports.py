@@ -40,6 +40,14 @@ SERIES_FIELDS = (
     "ticks",
 )
 
+# The table's columns, with the session's title (which the table shows inside its first
+# column) as a field of its own after the event.
+EXPORT_FIELDS: tuple[str, ...] = (
+    *(field for _, field, _ in COLUMNS[:2]),
+    "title",
+    *(field for _, field, _ in COLUMNS[2:]),
+)
+
 
 def _queries() -> SessionQueries:
     runtime: Runtime = current_app.config["EC_RUNTIME"]
@@ -83,7 +91,7 @@ def sessions_table(fmt: str) -> Any:
         return _error(400, str(exc))
     if fmt == "json":
         return jsonify(result)
-    return _csv(result["items"], tuple(field for _, field, _ in COLUMNS), "sessions")
+    return _csv(result["items"], EXPORT_FIELDS, "sessions")
 
 
 @exports.get("/sessions/<path:session_id>/series.<fmt>")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -13,6 +14,7 @@ from dash.exceptions import PreventUpdate
 
 from components import ids
 from components.sessions_filters import SCORE_INPUTS, TYPE_PICKS
+from components.sessions_page import SIGNAL_AXIS_TITLE
 from services.storage.analyst_requests import url_params
 
 # The filter form's fields, in the order its callback receives them.
@@ -36,17 +38,45 @@ def filter_search(chosen: Mapping[str, Any], search: str) -> str:
     return f"?{urlencode(params)}" if params else ""
 
 
-def compare_search(compare: str | None, align: str | None, search: str) -> str:
-    """The query string for the sessions to overlay and their alignment; the bucket stays."""
+def compare_search(compare: object, align: str | None, search: str) -> str:
+    """The query string for the sessions to overlay (the picker's list, or ids comma-separated)
+    and their alignment; the bucket stays."""
     params = {k: v for k, v in url_params(search).items() if k == "bucket"}
-    if compare and compare.strip():
-        params["compare"] = compare.strip()
+    picked = compare if isinstance(compare, list) else [compare] if compare else []
+    joined = ",".join(str(sid).strip() for sid in picked if str(sid).strip())
+    if joined:
+        params["compare"] = joined
     if align == "start":
         params["align"] = "start"
     return f"?{urlencode(params)}" if params else ""
 
 
+def signal_axis_js(graph_id: str, title: str) -> str:
+    """A clientside function: the signal axis shows its scale and title only while a signal is
+    picked in the legend (a figure without one would show a scale of nothing)."""
+    return f"""function (restyled) {{
+        var gd = document.querySelector({json.dumps("#" + graph_id + " .js-plotly-plot")});
+        if (!gd || !gd.data || !window.Plotly) {{ return window.dash_clientside.no_update; }}
+        var shown = gd.data.some(function (t) {{ return t.yaxis === "y2" && t.visible === true; }});
+        var axis = (gd.layout && gd.layout.yaxis2) || {{}};
+        if (Boolean(axis.showticklabels) !== shown) {{
+            window.Plotly.relayout(gd, {{
+                "yaxis2.showticklabels": shown,
+                "yaxis2.title.text": shown ? {json.dumps(title)} : ""
+            }});
+        }}
+        return window.dash_clientside.no_update;
+    }}"""
+
+
 def register_sessions(app: dash.Dash) -> None:
+    app.clientside_callback(
+        signal_axis_js(ids.SESSION_GRAPH, SIGNAL_AXIS_TITLE),
+        Output(ids.SESSION_AXIS_SINK, "data"),
+        Input(ids.SESSION_GRAPH, "restyleData"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output(ids.URL, "search"),
         Input(ids.SESSIONS_APPLY, "n_clicks"),

@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from components import ids
 from components.figures import LIVE_GRAPH_CONFIG, live_figure
-from components.home_page import glance_cells, live_count
+from components.home_page import glance_cells, live_count, titled
 from components.live_page import (
     ENDED_MESSAGE,
     anomaly_list,
@@ -21,6 +21,7 @@ from components.live_page import (
     format_score,
     format_time,
     live_banner,
+    live_href,
     notice,
     socket_config,
     stale_banner,
@@ -28,7 +29,7 @@ from components.live_page import (
 )
 from services.access.tokens import EmbedResource, PanelKind
 from services.storage.metrics_store import ENDED, SessionRecord
-from services.storage.overview import SessionGlance
+from services.storage.overview import TREND_MINUTES, SessionGlance
 
 EMBED_PREFIX = "/embed/"
 NO_SESSIONS_IN_EVENT = "No live sessions in this event right now."
@@ -148,8 +149,9 @@ def intervention_log_panel(
 
 
 def event_tile_body(sessions: Sequence[SessionGlance]) -> html.Div | html.Table:
-    """Live sessions, the ones needing attention first; plain text, since a link would open a
-    producer's page inside the platform's frame."""
+    """Live sessions, the ones needing attention first, each linking to its live page in a new
+    tab: inside the platform's frame a producer's page would be cramped (and needs a producer's
+    sign-in on this server, which the tile's pass is not)."""
     if not sessions:
         return html.Div(NO_SESSIONS_IN_EVENT, className="notice notice-empty")
     rows = [
@@ -157,13 +159,31 @@ def event_tile_body(sessions: Sequence[SessionGlance]) -> html.Div | html.Table:
             className="overview-row",
             **{"data-session": glance.record.session_id},
             children=[
-                html.Td(glance.record.session_id, className="embed-session"),
+                html.Td(
+                    html.A(
+                        titled(glance.record.title, glance.record.session_id),
+                        href=live_href(glance.record.session_id),
+                        target="_blank",
+                        rel="noopener",
+                        className="titled-link",
+                    ),
+                    className="embed-session",
+                ),
                 *glance_cells(glance),
             ],
         )
         for glance in sessions
     ]
-    return html.Table(className="sessions-table embed-table", children=[html.Tbody(rows)])
+    header = html.Tr(
+        [
+            html.Th(name, className="num" if name == "Score" else None)
+            for name in ("Session", "Score", "Category", f"Last {TREND_MINUTES} min", "Anomalies")
+        ]
+    )
+    return html.Table(
+        className="sessions-table embed-table",
+        children=[html.Thead(header), html.Tbody(rows)],
+    )
 
 
 def event_tile_panel(event_id: str, sessions: Sequence[SessionGlance], refresh_ms: int) -> html.Div:

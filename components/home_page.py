@@ -165,7 +165,7 @@ def notification_controls() -> html.Div:
             html.Button(
                 "Notify me of critical alerts",
                 id=ids.NOTIFY_TOGGLE,
-                className="button-secondary",
+                className="button",
                 type="button",
                 **{"aria-pressed": "false"},
             ),

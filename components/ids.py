@@ -85,6 +85,7 @@ SESSIONS_STATUS = "sessions-status"
 SESSIONS_APPLY = "sessions-apply"
 SESSIONS_TABLE = "sessions-table"
 SESSION_GRAPH = "session-graph"
+SESSION_AXIS_SINK = "session-axis-sink"  # the clientside signal-axis toggle's output
 
 # Shell: CRITICAL anomalies in sessions the producer is not looking at.
 ALERTS = "critical-alerts"

@@ -166,6 +166,7 @@ SIGNALS = (
     ("user_leave_rate", "leave rate"),
 )
 MAX_OVERLAYS = 4  # besides the session itself: five lines at most
+SIGNAL_AXIS_TITLE = "signal (as picked in the legend)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,15 +238,17 @@ def session_figure(
     ]
     layout = {
         "yaxis": {"range": [0, 1.05], "title": {"text": "engagement score"}},
-        # The signals start hidden: without a zero line and below-zero range the empty axis
-        # draws nothing that could be read as a threshold on the score.
+        # The signals start hidden, and so does their axis: with nothing on it, it showed a
+        # scale of nothing (0, 0.762 … 3.809). callbacks/sessions.py shows it while a signal is
+        # picked in the legend.
         "yaxis2": {
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
             "zeroline": False,
             "rangemode": "nonnegative",
-            "title": {"text": "signal (pick one in the legend)"},
+            "showticklabels": False,
+            "title": {"text": ""},
         },
         "xaxis": {"title": {"text": x_title}},
         "shapes": shapes,
@@ -257,12 +260,37 @@ def session_figure(
     return {"data": data, "layout": layout}
 
 
-def compare_form(compare: str, align: str) -> html.Div:
+def _event_name(session: Mapping[str, Any]) -> str:
+    event_id = session.get("event_id")
+    if not event_id:
+        return "—"
+    title = session.get("event_title")
+    return f"{title} ({event_id})" if title else str(event_id)
+
+
+def compare_options(
+    choices: Sequence[tuple[str, str]], chosen: Sequence[str]
+) -> list[dict[str, str]]:
+    """The sessions to pick from, (id, label) pairs; a chosen one not among them (older than
+    the list reaches) is kept, by its id."""
+    options = [{"label": label, "value": sid} for sid, label in choices]
+    listed = {sid for sid, _ in choices}
+    return options + [{"label": sid, "value": sid} for sid in chosen if sid not in listed]
+
+
+def compare_form(compare: str, align: str, choices: Sequence[tuple[str, str]] = ()) -> html.Div:
+    chosen = [part.strip() for part in compare.split(",") if part.strip()]
     return html.Div(
         className="compare-form",
         children=[
-            html.Label(f"Compare with (up to {MAX_OVERLAYS} session ids, comma-separated)"),
-            dcc.Input(id=ids.SESSION_COMPARE, value=compare, type="text"),
+            html.Label(f"Compare with up to {MAX_OVERLAYS} sessions", htmlFor=ids.SESSION_COMPARE),
+            dcc.Dropdown(
+                id=ids.SESSION_COMPARE,
+                options=compare_options(choices, chosen),
+                value=chosen,
+                multi=True,
+                placeholder="Type a title or an id",
+            ),
             dcc.RadioItems(
                 id=ids.SESSION_ALIGN,
                 options=[
@@ -286,7 +314,9 @@ def session_detail_page(
     counts: tuple[int, int],
     compare: str = "",
     align: str = "clock",
+    choices: Sequence[tuple[str, str]] = (),
 ) -> html.Div:
+    """One past session's chart; `choices` are the sessions it can be compared with."""
     sid = str(session["session_id"])
     base = session_href(sid)
     buckets = [
@@ -305,17 +335,18 @@ def session_detail_page(
         className="session-detail",
         children=[
             dcc.Link("← past sessions", href=SESSIONS_PATH),
-            html.H1(sid, className="session-title"),
+            html.H1(session.get("title") or sid, className="session-title"),
             html.Div(
-                f"event {session.get('event_id') or '—'} · {session.get('title') or 'no title'} · "
+                (f"{sid} · " if session.get("title") else "") + f"event {_event_name(session)} · "
                 f"{counts[0]} anomalies · {counts[1]} interventions",
                 className="card-note",
             ),
             html.Div(["Bucket: ", *spaced], className="bucket-pick"),
-            compare_form(compare, align),
+            compare_form(compare, align, choices),
             html.Div(problem, className="notice notice-error", role="alert")
             if problem
             else dcc.Graph(id=ids.SESSION_GRAPH, figure=figure, style={"height": "420px"}),
+            dcc.Store(id=ids.SESSION_AXIS_SINK),
             html.Div(
                 [
                     "Export the series: ",

@@ -28,9 +28,10 @@ from callbacks.agent import NOT_YOURS, launch, render_agent, set_mode
 from callbacks.alerts import alerted_memory, poll_alerts
 from callbacks.boundary import LiveConfig
 from callbacks.pages.live import NOT_YOUR_EVENT
+from callbacks.pages.sessions import comparable_choices
 from callbacks.routing import route
 from components import ids
-from services.access.principal import Principal
+from services.access.principal import OPEN_ACCESS, Principal
 from services.access.tokens import EmbedResource, Role, mint_token
 from services.core.settings import Settings
 from services.core.vocabulary import InterventionType
@@ -348,6 +349,10 @@ def test_a_comparison_only_overlays_sessions_of_the_principals_events(
     answer = page_of(runtime, who, "/sessions/s-1", "?compare=s-2")
     assert "no session" in answer and "among your events" in answer
     assert "at most 4" in page_of(runtime, who, "/sessions/s-1", "?compare=a,b,c,d,e")
+    # The picker offers only the principal's sessions, never the one on screen.
+    assert comparable_choices(web_deps(runtime), who, "s-1") == []
+    everyone = comparable_choices(web_deps(runtime), OPEN_ACCESS, "s-1")
+    assert [sid for sid, _ in everyone] == ["s-2"]
 
 
 def test_review_regressions_of_the_analyst_pages(client: FlaskClient, runtime: Runtime) -> None:

@@ -64,6 +64,9 @@ def test_forms_become_links() -> None:
         "?bucket=1m&compare=s-2%2Cs-3&align=start"
     )
     assert compare_search(None, "clock", "") == ""
+    # The picker's list.
+    assert compare_search(["s-2", " s-3", ""], "clock", "") == "?compare=s-2%2Cs-3"
+    assert compare_search([], "start", "") == "?align=start"
 
 
 def test_picking_a_session_opens_its_page_unless_it_is_on_screen() -> None:

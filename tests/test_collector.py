@@ -103,6 +103,8 @@ def test_events_become_scored_rows_and_engagement_updates(
     assert row.time.microsecond == 0 and on_the_boundary
     assert row.extra["category"] in {"VERY_LOW", "LOW", "MODERATE", "HIGH", "VERY_HIGH"}
     assert set(row.extra["breakdown"]) >= {"chat", "poll", "active", "reactions", "leave"}
+    # Within its first minute the session is still filling: marked so, for its lowest score.
+    assert row.extra["warmup"] is True
 
     def update_for_row() -> dict[str, Any] | None:
         message = updates.get_message(timeout=0.2)

@@ -91,6 +91,26 @@ def test_settled_rows_are_rolled_up_once(store: MetricsStore) -> None:
     assert figures(engine, "s-1") == raw_figures(engine, "s-1")
 
 
+def test_a_filling_room_counts_in_the_average_but_not_in_the_lows(store: MetricsStore) -> None:
+    """Review: every room scores about 0 while it fills, so every session's lowest score was
+    0.00 and its first minute counted as time below any threshold."""
+    engine = store.engine
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(minutes=10)
+    rows = scored("s-1", start, 40)
+    for row in rows[:12]:
+        row["engagement_score"] = 0.0
+        row["extra"] |= {"warmup": True}
+    store.write_batch(rows, [catalogue_row("s-1", start) | {"last_seen": now}])
+    SessionStatsRollup(engine).advance(now + SETTLE)
+    settled = [row["engagement_score"] for row in rows[12:]]
+    got = figures(engine, "s-1")
+    assert got["score_ticks"] == 40
+    assert got["score_sum"] == pytest.approx(sum(settled))
+    assert got["score_min"] == min(settled) > 0
+    assert got["ticks_below"] == [sum(1 for s in settled if s < t) for t in THRESHOLDS]
+
+
 def test_late_and_rewritten_rows_are_counted_exactly(store: MetricsStore) -> None:
     engine = store.engine
     now = datetime.now(UTC).replace(microsecond=0)

@@ -103,6 +103,13 @@ def test_a_young_session_rates_over_its_age_not_a_full_window() -> None:
     assert w.snapshot(T0 + 10).chat_msgs_per_min == pytest.approx(36)
 
 
+def test_a_session_warms_up_for_one_rate_window() -> None:
+    w = SessionWindow("s1", None, CFG, T0)
+    window = CFG.rate_window_seconds
+    assert w.warming_up(T0) and w.warming_up(T0 + window - 0.001)
+    assert not w.warming_up(T0 + window) and not w.warming_up(T0 + 10 * window)
+
+
 def test_event_id_is_learned_from_a_later_event() -> None:
     w = SessionWindow("s1", None, CFG, T0)
     w.apply(SignalEvent(SignalKind.REACTION, "s1", None, "u1"), T0)

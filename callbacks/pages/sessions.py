@@ -30,9 +30,12 @@ from services.storage.analyst_requests import (
     session_span,
     url_params,
 )
+from services.storage.metrics_store import SessionRecord
 from services.storage.session_queries import SessionQueries
 
 NOT_YOURS = "This session belongs to an event your sign-in does not name."
+# The newest sessions offered to compare with; older ones can still be given in the URL.
+COMPARE_CHOICES = 300
 
 
 def render_sessions(deps: WebDeps, who: Principal, path: str, search: str) -> html.Div:
@@ -40,7 +43,8 @@ def render_sessions(deps: WebDeps, who: Principal, path: str, search: str) -> ht
     params = url_params(search)
     queries = deps.session_queries
     if path.startswith(SESSIONS_PATH + "/"):
-        return _detail(queries, who, path[len(SESSIONS_PATH) + 1 :], params)
+        raw_id = path[len(SESSIONS_PATH) + 1 :]
+        return _detail(queries, who, raw_id, params, comparable_choices(deps, who, raw_id))
     events = sorted(event.event_id for event in visible_events(deps.stores.metrics, who))
     try:
         result = queries.sessions(scoped_filter(who, params))
@@ -49,8 +53,29 @@ def render_sessions(deps: WebDeps, who: Principal, path: str, search: str) -> ht
     return sessions_page(params, events, result, None)
 
 
+def comparable_choices(deps: WebDeps, who: Principal, raw_id: str) -> list[tuple[str, str]]:
+    """The sessions of `who`'s events to offer for comparison, newest first, labelled with
+    their title, id and start."""
+    session_id = unquote(raw_id)
+    records = deps.stores.metrics.list_sessions(status=None, limit=COMPARE_CHOICES)
+    return [
+        (record.session_id, _choice_label(record))
+        for record in records
+        if record.session_id != session_id and who.may_see(record.event_id)
+    ]
+
+
+def _choice_label(record: SessionRecord) -> str:
+    name = f"{record.title} ({record.session_id})" if record.title else record.session_id
+    return f"{name} · started {record.first_seen:%Y-%m-%d %H:%M} UTC"
+
+
 def _detail(
-    queries: SessionQueries, who: Principal, raw_id: str, params: dict[str, str]
+    queries: SessionQueries,
+    who: Principal,
+    raw_id: str,
+    params: dict[str, str],
+    choices: list[tuple[str, str]],
 ) -> html.Div:
     session_id = unquote(raw_id)
     session = queries.session(session_id) if valid_id(session_id) else None
@@ -68,7 +93,7 @@ def _detail(
     counts = (len(anomalies), len(interventions))
 
     def page(figure: dict[str, Any] | None, problem: str | None, shown: str) -> html.Div:
-        return session_detail_page(session, shown, figure, problem, counts, compare, align)
+        return session_detail_page(session, shown, figure, problem, counts, compare, align, choices)
 
     try:
         others = _comparable(queries, who, session_id, compare)

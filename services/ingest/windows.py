@@ -174,6 +174,11 @@ class SessionWindow:
         self._polls.pop(poll_id, None)
         self._closed_polls.append(poll_id)
 
+    def warming_up(self, now: float) -> bool:
+        """Whether the session is younger than its rate window: the room is still filling and
+        has not had a whole window to show its engagement in."""
+        return now - self.first_seen < self.config.rate_window_seconds
+
     def snapshot(self, now: float) -> SessionSignals:
         """The signals at `now`, after dropping everything older than its window.
 

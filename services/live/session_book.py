@@ -182,6 +182,9 @@ class SessionBook:
                         "category": scored.category,
                         "poll_active": signals.poll_active,
                         "breakdown": scored.breakdown,
+                        # A session's lowest score and its time below a threshold leave these
+                        # out: every room scores about 0 while it fills (session_stats.py).
+                        **({"warmup": True} if window.warming_up(tick_epoch) else {}),
                     },
                 }
             )

@@ -88,15 +88,20 @@ class SessionFigures:
 def figures_query(where: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     """Figures of the score rows matching `where`, one row per session."""
     m = engagement_metrics.c
+    # Ticks of a session still filling its first window (`warmup` in extra) count toward the
+    # average but not toward the lowest score or the time below a threshold.
+    settled = sa.func.coalesce(m.extra["warmup"].as_boolean(), sa.false()).is_(sa.false())
     return (
         sa.select(
             m.session_id,
             sa.func.count().label("ticks"),
             sa.func.sum(m.engagement_score).label("score_sum"),
-            sa.func.min(m.engagement_score).label("score_min"),
+            sa.func.min(sa.case((settled, m.engagement_score))).label("score_min"),
             sa.func.max(m.extra["total_users"].as_float()).label("peak"),
             *[
-                sa.func.sum(sa.case((m.engagement_score < step, 1), else_=0)).label(f"b{k}")
+                sa.func.sum(
+                    sa.case((sa.and_(settled, m.engagement_score < step), 1), else_=0)
+                ).label(f"b{k}")
                 for k, step in enumerate(THRESHOLDS)
             ],
         )

@@ -89,6 +89,13 @@ def propose(runtime: Runtime) -> Any:
     return runtime.desk.propose(SESSION, "SUDDEN_DROP", -0.5, "ep-1", "Chat fell to 2/min")
 
 
+def card_class(dash_duo: Any, selector: str) -> str:
+    """Read afresh each time: a re-render may replace the card between two reads."""
+    return dash_duo.driver.execute_script(
+        "var el = document.querySelector(arguments[0]); return el ? el.className : '';", selector
+    )
+
+
 def status(runtime: Runtime, intervention_id: str) -> str | None:
     record = runtime.stores.interventions.get(intervention_id)
     return record.status if record is not None else None
@@ -179,7 +186,7 @@ def test_a_suggestion_about_to_expire_says_so_loudly(served: Any, runtime: Runti
     record = propose(runtime)
     card = f".suggestion-card[data-intervention='{record.intervention_id}']"
     dash_duo.wait_for_element(card)
-    assert "suggestion-expiring" not in dash_duo.find_element(card).get_attribute("class")
+    assert "suggestion-expiring" not in card_class(dash_duo, card)
     # Its expiry moved to 15 s from now, as if it had waited: the page's clock takes it from
     # the card, which the next render carries.
     soon = datetime.now(UTC) + timedelta(seconds=15)
@@ -194,9 +201,7 @@ def test_a_suggestion_about_to_expire_says_so_loudly(served: Any, runtime: Runti
     wait_for_subscribers(runtime.hub, SID)
     push_intervention(runtime, Intervention.from_row(updated))
     wait_until(
-        dash_duo,
-        lambda: "suggestion-expiring" in dash_duo.find_element(card).get_attribute("class"),
-        "the card turns loud",
+        dash_duo, lambda: "suggestion-expiring" in card_class(dash_duo, card), "the card turns loud"
     )
     dash_duo.wait_for_contains_text(f"{card} .suggestion-expiry", "decide now")
     assert dash_duo.get_logs() == []

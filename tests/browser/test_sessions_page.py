@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 
 from app.runtime import Runtime
 from components import ids
+from components.sessions_page import SIGNAL_AXIS_TITLE
 from services.storage.schema import anomalies, sessions
 from services.storage.session_stats import SessionStatsRollup
 from tests.browser.support import (
@@ -100,6 +103,22 @@ def test_the_drill_down_draws_the_session_at_the_chosen_bucket(
     dash_duo.find_element(".bucket-pick a").click()  # the first other bucket: 1 min
     minutes = {at.replace(second=0) for at in stamps_from(T0, 24)}
     wait_until(dash_duo, lambda: points() == len(minutes), "one point per minute")
+
+    # The signal axis shows no scale until a signal is picked in the legend, then its own.
+    def signal_axis() -> Any:
+        return dash_duo.driver.execute_script(
+            f"var gd = document.querySelector('#{ids.SESSION_GRAPH} .js-plotly-plot');"
+            "return [gd.layout.yaxis2.showticklabels, gd.layout.yaxis2.title.text];"
+        )
+
+    assert signal_axis() == [False, ""]
+    chat = next(
+        item
+        for item in dash_duo.find_elements(f"#{ids.SESSION_GRAPH} .legend .traces")
+        if item.text == "chat / min"
+    )
+    chat.click()
+    wait_until(dash_duo, lambda: signal_axis() == [True, SIGNAL_AXIS_TITLE], "the scale shown")
     assert dash_duo.get_logs() == []
 
 
@@ -109,7 +128,18 @@ def test_sessions_overlay_by_time_since_start(served: Any, runtime: Runtime) -> 
     seed_session(runtime, "other-event", "evt-2", stamps=stamps_from(T0, 24), status="ended")
     dash_duo.wait_for_page(f"{dash_duo.server_url}/sessions/talk-alpha?bucket=raw")
     dash_duo.wait_for_element(f"#{ids.SESSION_COMPARE}")
-    dash_duo.find_element(f"#{ids.SESSION_COMPARE}").send_keys("talk-beta, panel-gamma")
+    # Picked from a list of the other sessions, newest first, labelled with their start.
+    dash_duo.find_element(f"#{ids.SESSION_COMPARE}").click()
+    dash_duo.wait_for_element(".dash-dropdown-option")
+    offered = [o.text for o in dash_duo.find_elements(".dash-dropdown-option")]
+    assert any(o.startswith("talk-beta · started") for o in offered), offered
+    assert not any(o.startswith("talk-alpha") for o in offered), offered
+    for wanted in ("talk-beta", "panel-gamma"):
+        option = next(
+            o for o in dash_duo.find_elements(".dash-dropdown-option") if o.text.startswith(wanted)
+        )
+        option.click()
+    ActionChains(dash_duo.driver).send_keys(Keys.ESCAPE).perform()
     dash_duo.find_element(f"#{ids.SESSION_ALIGN} input[value='start']").click()
     dash_duo.find_element(f"#{ids.SESSION_COMPARE_APPLY}").click()
 
