@@ -123,12 +123,19 @@
 
     // -- the bands -----------------------------------------------------------------------------
 
-    // Ours: an anomaly band or its label, an intervention mark or its label (by name).
+    // Ours: an anomaly band or its label, an intervention mark (by name).
     function isOurs(S, item) {
         if (!item || typeof item.name !== "string") { return false; }
         var marks = S.cfg.marks;
         return item.name.indexOf(S.cfg.anomalies.prefix) === 0 ||
+            item.name.indexOf(S.cfg.anomalies.labelPrefix) === 0 ||
             (!!marks && item.name.indexOf(marks.prefix) === 0);
+    }
+
+    // Whether `at` lies in the last third of the window [first, last]: a label starting there
+    // would run off the chart.
+    function nearEnd(at, first, last) {
+        return last > first && (at - first) / (last - first) > 2 / 3;
     }
 
     // Bands by the rules of components/anomalies.py anomaly_shapes, each labelled with its type
@@ -162,14 +169,21 @@
                 layer: "below",
                 line: {width: 0}
             });
-            // Words, not colour alone: the type and severity at the band's top left.
-            out.annotations.push({
-                name: cfg.prefix + ep.episodeId,
-                xref: "x", yref: "paper", x: x0, y: 1,
-                xanchor: "left", yanchor: "top", showarrow: false,
-                text: f.headline(cfg, ep)[0] + " \u00b7 " + sev,
-                font: {size: 11, color: cfg.ink[sev]},
-                bgcolor: "rgba(255,255,255,0.85)"
+            // Words, not colour alone: the type and severity at the band's top, reading away
+            // from the chart's nearer edge. A shape of its own: an annotation would widen the
+            // time axis to fit its text.
+            var late = nearEnd(f.parseTime(x0), first, last);
+            var at = late ? x1 : x0;
+            out.shapes.push({
+                type: "line",
+                name: cfg.labelPrefix + ep.episodeId,
+                xref: "x", yref: "paper", x0: at, x1: at, y0: 1, y1: 1,
+                line: {width: 0},
+                label: {
+                    text: f.headline(cfg, ep)[0] + " \u00b7 " + sev,
+                    textposition: "start", xanchor: late ? "right" : "left", yanchor: "top",
+                    textangle: 0, font: {size: 11, color: cfg.ink[sev]}
+                }
             });
         });
         var marks = window.ecMarks.overlays(S, first, last);
@@ -181,7 +195,8 @@
     function overlayKey(shapes, annotations) {
         return JSON.stringify([
             shapes.map(function (s) {
-                return [s.name, s.x0, s.x1, s.fillcolor, s.opacity, s.line && s.line.color];
+                return [s.name, s.x0, s.x1, s.fillcolor, s.opacity, s.line && s.line.color,
+                        s.label && s.label.text];
             }),
             annotations.map(function (a) { return [a.name, a.x, a.text]; })
         ]);
@@ -224,6 +239,7 @@
     }
 
     window.ecAnomalies = {
+        nearEnd: nearEnd,
         init: init,
         reset: reset,
         apply: apply,

@@ -76,16 +76,17 @@
             if (at < first || at > last) { return; }
             var name = cfg.prefix + mark.interventionId;
             var ink = colour(cfg, mark);
+            var late = window.ecAnomalies.nearEnd(at, first, last);
+            // The label is the line's own (an annotation would widen the time axis).
             out.shapes.push({
                 type: "line", name: name, xref: "x", yref: "paper",
                 x0: mark.time, x1: mark.time, y0: 0, y1: 1,
-                line: {color: ink, width: 2, dash: "dot"}
-            });
-            out.annotations.push({
-                name: name, xref: "x", yref: "paper", x: mark.time, y: 0,
-                xanchor: "left", yanchor: "bottom", showarrow: false,
-                text: text(cfg, mark), font: {size: 11, color: ink},
-                bgcolor: "rgba(255,255,255,0.85)"
+                line: {color: ink, width: 2, dash: "dot"},
+                label: {
+                    text: text(cfg, mark), textposition: "start", textangle: 0,
+                    xanchor: late ? "right" : "left", yanchor: "bottom", padding: 4,
+                    font: {size: 11, color: ink}
+                }
             });
         });
         return out;

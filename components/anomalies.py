@@ -31,6 +31,8 @@ BAND_OPACITY = 0.22
 # Shapes of anomaly bands are named with this prefix, so they can be told from the category
 # bands (the browser replaces only these).
 BAND_PREFIX = "anomaly:"
+# The band's label, a shape of its own (assets/live_anomalies.js): not a band.
+LABEL_PREFIX = "band-label:"
 NO_ANOMALIES = "No anomalies in this session"
 ARROW = "\u2192"
 # What each type's alarm measured, for episodes stored before their trigger was: the numbers are
@@ -241,5 +243,6 @@ def anomaly_config() -> dict[str, Any]:
         "ink": dict(SEVERITY_INK),
         "opacity": BAND_OPACITY,
         "prefix": BAND_PREFIX,
+        "labelPrefix": LABEL_PREFIX,
         "empty": NO_ANOMALIES,
     }

@@ -186,11 +186,16 @@ def event_tile_body(sessions: Sequence[SessionGlance]) -> html.Div | html.Table:
     )
 
 
+def _event_name(event_id: str, sessions: Sequence[SessionGlance]) -> str:
+    title = next((g.record.event_title for g in sessions if g.record.event_title), None)
+    return f"{title} ({event_id})" if title else event_id
+
+
 def event_tile_panel(event_id: str, sessions: Sequence[SessionGlance], refresh_ms: int) -> html.Div:
     return html.Div(
         className="embed-panel embed-event",
         children=[
-            _head(event_id, live_count(sessions), live=False),
+            _head(_event_name(event_id, sessions), live_count(sessions), live=False),
             html.Div(event_tile_body(sessions), id=ids.EMBED_BODY, className="embed-body"),
             # No push bumps it here; the refresh callback takes it as input on every panel.
             dcc.Store(id=ids.EMBED_SIGNAL, data=0),

@@ -113,9 +113,14 @@ def live_layout(session_id: str) -> dict[str, Any]:
         "xaxis": {
             "type": "date",
             "showgrid": False,
-            "tickformat": "%H:%M:%S",
+            # Whole minutes as 06:41, shorter steps with seconds: short enough for a phone.
+            "tickformatstops": [
+                {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+                {"dtickrange": [60_000, None], "value": "%H:%M"},
+            ],
             "hoverformat": "%H:%M:%S UTC",
             "ticklabelstandoff": 6,
+            "tickangle": 0,
             "nticks": 6,
         },
         "yaxis": {

@@ -215,7 +215,8 @@ def test_panels_render_and_refresh_only_within_their_grant(
     open_panel(client, "event/evt-1")
     tile, _ = routed(runtime, client, "/embed/event/evt-1")
     assert "s-1" in tile and "s-3" in tile and "s-2" not in tile
-    assert "/live/" not in tile  # no links out of the frame
+    # Rows link to the live page, in a new tab rather than inside the platform's frame.
+    assert "href='/live/s-1'" in tile and "target='_blank'" in tile and "rel='noopener'" in tile
     _, log_panel = routed(runtime, client, "/embed/interventions/s-1")
     assert log_panel is not None and log_panel["ids"]["agentSignal"] == ids.EMBED_SIGNAL
     assert log_panel["ids"]["graph"] is None

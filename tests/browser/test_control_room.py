@@ -48,13 +48,14 @@ return {top: r.top, bottom: r.bottom, left: r.left, right: r.right,
         scrollWidth: document.documentElement.scrollWidth};
 """
 
+# The chart's labelled shapes: band labels and intervention marks.
 OVERLAYS_JS = f"""
 var outer = document.getElementById({ids.GRAPH!r});
 var gd = outer && outer.querySelector('.js-plotly-plot');
 if (!gd || !gd.layout) {{ return null; }}
-return (gd.layout.annotations || []).filter(function (a) {{
-    return typeof a.name === 'string';
-}}).map(function (a) {{ return {{name: a.name, text: a.text}}; }});
+return (gd.layout.shapes || []).filter(function (s) {{
+    return typeof s.name === 'string' && s.label && s.label.text;
+}}).map(function (s) {{ return {{name: s.name, text: s.label.text}}; }});
 """
 
 
@@ -284,11 +285,18 @@ def test_the_chart_labels_its_bands_and_marks_interventions(served: Any, runtime
         found = dash_duo.driver.execute_script(OVERLAYS_JS) or []
         return {a["name"]: a["text"] for a in found}
 
-    wait_until(dash_duo, lambda: "anomaly:ep-9" in texts(), "the band's label")
-    assert texts()["anomaly:ep-9"] == "Sudden drop · CRITICAL"
+    wait_until(dash_duo, lambda: "band-label:ep-9" in texts(), "the band's label")
+    assert texts()["band-label:ep-9"] == "Sudden drop · CRITICAL"
     assert texts()["mark:iv-1"] == "Poll ✓ +0.08"
-    # No toolbar over the chart.
+    # No toolbar over the chart; the labels do not stretch the time axis past the newest point.
     assert not dash_duo.find_elements(f"#{ids.GRAPH} .modebar")
+    axis_end = dash_duo.driver.execute_script(
+        f"return document.querySelector('#{ids.GRAPH} .js-plotly-plot').layout.xaxis.range[1];"
+    )
+    first, last = (datetime.fromisoformat(points[i]["timestamp"]) for i in (0, -1))
+    beyond = datetime.fromisoformat(axis_end).replace(tzinfo=UTC) - last
+    # Plotly's own padding is a few percent; a label's text would add far more.
+    assert beyond <= (last - first) * 0.1
 
     # A second intervention goes out, then is measured: its mark follows.
     later = datetime.fromisoformat(points[30]["timestamp"])

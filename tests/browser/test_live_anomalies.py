@@ -11,6 +11,8 @@ from dash import html
 from app.runtime import Runtime
 from components import ids
 from components.anomalies import (
+    BAND_PREFIX,
+    LABEL_PREFIX,
     NO_ANOMALIES,
     SEVERITY_COLOURS,
     anomaly_config,
@@ -325,5 +327,12 @@ def test_browser_formats_and_bands_match_the_server(served: Any, runtime: Runtim
     assert got["headlines"] == [list(headline(ep)) for ep in SAMPLES]
     assert got["lasted"] == [format_lasted(ep, now) for ep in eps]
     assert got["clocks"] == [format_clock(ep["startedAt"]) for ep in eps]
-    assert got["shapes"] == anomaly_shapes(eps, xs)
+    bands = [s for s in got["shapes"] if s["name"].startswith(BAND_PREFIX)]
+    assert bands == anomaly_shapes(eps, xs)
+    # Each band has its label (type and severity in words), the rest of the shapes.
+    labels = [s for s in got["shapes"] if s["name"].startswith(LABEL_PREFIX)]
+    assert [s["name"][len(LABEL_PREFIX) :] for s in labels] == [
+        b["name"][len(BAND_PREFIX) :] for b in bands
+    ]
+    assert len(labels) + len(bands) == len(got["shapes"])
     assert dash_duo.get_logs() == []

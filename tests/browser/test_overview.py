@@ -54,6 +54,11 @@ def test_overview_badges_and_a_critical_alert_shown_once(served: Any, runtime: R
         f"return JSON.parse(window.sessionStorage.getItem({ids.ALERTED!r}));"
     )
     assert "ep-crit" in alerted
+    # Following it, the alert goes: the session on screen is not "another session" (the alert
+    # stayed up over its own page until the next poll).
+    link.click()
+    dash_duo.wait_for_text_to_equal(f"#{ids.LIGHT_TEXT}", "live", timeout=15)
+    wait_until(dash_duo, lambda: dash_duo.driver.execute_script(ALERTS_JS) == [], "no alert")
     assert dash_duo.get_logs() == []
 
 
