@@ -193,6 +193,9 @@ def test_reasoning_without_data_or_anomaly_says_so_and_that_it_explores() -> Non
         "estimated success 50%, likely between 3% and 98%. Little is known here yet, so the "
         "choice is partly to learn."
     )
+    # The runner-up in words, as the chosen type is.
+    pair = (ArmView(POLL, 1, 1, ArmRecord(), 0.4), ArmView(CHAT, 3, 1, ArmRecord(), 0.3))
+    assert "Next best: chat prompt at 75%." in Choice(CONTEXT, POLL, 0.5, pair).reasoning(None)
     once = Choice(CONTEXT, GAME, 0.5, (ArmView(GAME, 2, 1, ArmRecord(1, 0, 0.04), 0.7),))
     assert "Gamification worked 1 of 1 times here (average engagement change +0.04)" in (
         once.reasoning(None)
