@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 import random
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from services.agent.audience_text import strip_unsafe
 from services.agent.payload_gate import (
     CHALLENGE_ACTION,
     CHALLENGE_MINUTES,
@@ -115,9 +115,9 @@ def clean_title(title: str | None, limit: int = TITLE_LIMIT) -> str | None:
     """The platform's title as one trimmed line, or None when there is nothing to show."""
     if title is None:
         return None
-    # Control characters (a stray newline, a NUL) would break a one-line card or a chat line.
-    kept = "".join(ch if unicodedata.category(ch) != "Cc" else " " for ch in title)
-    text = " ".join(kept.split())
+    # Control characters (a stray newline, a NUL) would break a one-line card or a chat line;
+    # a link, a mention or markup in a title would reach the audience inside our own text.
+    text = strip_unsafe(title)
     return clip(text, limit) if text else None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from services.agent.audience_text import unsafe_reason
 from services.core.platform import CHALLENGE_TEMPLATES
 from services.core.vocabulary import InterventionType
 
@@ -34,12 +35,15 @@ _Rule = Callable[[Any, str, list[str]], None]
 
 def _text(limit: int) -> _Rule:
     # The caps are roomy for our texts with a full-length title inside, and tight enough to stop
-    # a runaway generator from flooding a chat or a poll card.
+    # a runaway generator from flooding a chat or a poll card. Every text reaches people as it
+    # is, so none may carry a link, a mention or markup (services.agent.audience_text).
     def rule(value: Any, where: str, problems: list[str]) -> None:
         if not isinstance(value, str) or not value.strip():
             problems.append(f"{where} must be non-empty text, not {value!r}")
         elif len(value) > limit:
             problems.append(f"{where} is longer than {limit} characters")
+        elif (reason := unsafe_reason(value)) is not None:
+            problems.append(f"{where} {reason}")
 
     return rule
 
