@@ -115,7 +115,7 @@ def live_layout(session_id: str) -> dict[str, Any]:
             "showgrid": False,
             # Whole minutes as 06:41, shorter steps with seconds: short enough for a phone.
             "tickformatstops": [
-                {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+                {"dtickrange": [None, 59_000], "value": "%H:%M:%S"},
                 {"dtickrange": [60_000, None], "value": "%H:%M"},
             ],
             "hoverformat": "%H:%M:%S UTC",

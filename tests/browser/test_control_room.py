@@ -315,3 +315,20 @@ def test_the_chart_labels_its_bands_and_marks_interventions(served: Any, runtime
     push_intervention(runtime, measured)
     wait_until(dash_duo, lambda: texts().get("mark:iv-2") == "Poll ✗ \u22120.02", "its outcome")
     assert dash_duo.get_logs() == []
+
+
+def test_the_event_tile_fits_a_narrow_frame(served: Any, runtime: Runtime) -> None:
+    dash_duo = served
+    seeded(runtime)
+    seeded(runtime, "sess-two")
+    viewport(dash_duo, (400, 600))
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/embed/event/evt-1")
+    dash_duo.wait_for_element("tr[data-session='sess-two'] a")
+    # Each session a card: the table's header hidden, nothing wider than the frame.
+    assert not dash_duo.find_element(".embed-table thead").is_displayed()
+    width = dash_duo.driver.execute_script("return document.documentElement.scrollWidth;")
+    assert width <= 400
+    link = dash_duo.find_element("tr[data-session='sess-two'] a")
+    assert link.get_attribute("target") == "_blank"
+    assert link.get_attribute("href").endswith("/live/sess-two")
+    assert dash_duo.get_logs() == []
