@@ -21,6 +21,7 @@ from services.ingest.contracts import (
     SignalKind,
     decode_entry,
     parse_signal,
+    rejection_key,
 )
 
 ID_RULE = f"must be a printable string of 1-{MAX_ID_LENGTH} characters"
@@ -238,3 +239,22 @@ def test_a_title_that_is_not_one_is_rejected_with_its_key(title: object) -> None
     for key in ("sessionTitle", "eventTitle"):
         with pytest.raises(PayloadRejected, match=f"^{key} must be a printable string of 1-500"):
             parse_signal(REACTION_STREAM, {"sessionId": "s", key: title})
+
+
+def test_a_rejection_is_counted_by_its_kind() -> None:
+    # The sender's values go; what kind of problem it was stays.
+    assert rejection_key("unknown live.sync type 'made_up'") == "unknown live.sync type …"
+    assert rejection_key('unknown stream "x:y"') == "unknown stream …"
+    assert rejection_key("data is not valid JSON: unexpected character") == (
+        "data is not valid JSON"
+    )
+    assert rejection_key("missing userId for user_join") == "missing userId for user_join"
+    assert rejection_key("a   'x'  \t b") == "a … b"
+    assert rejection_key("w" * 100) == "w" * 80
+    # Every message this module raises keeps a key of its own kind, whatever the sender sent.
+    keys = set()
+    for kind in ("one", "two", "x" * 39):
+        with pytest.raises(PayloadRejected) as caught:
+            parse_signal(LIVE_SYNC_STREAM, {"type": kind, "sessionId": "s", "userId": "u"})
+        keys.add(rejection_key(str(caught.value)))
+    assert keys == {"unknown live.sync type …"}

@@ -174,6 +174,24 @@ def test_rejected_platform_entries_are_dead_lettered_not_routed(
     assert routed == 1
 
 
+def test_rejections_are_counted_by_kind_not_by_what_the_sender_wrote(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """Review (#15): each unknown live.sync type a sender invented got a counter of its own,
+    about 150 bytes each, never freed."""
+    names = RedisNames(redis_prefix)
+    router = _router(redis_client, names)
+    for n in range(50):
+        payload = {"type": f"made_up_{n}", "sessionId": "s", "userId": "u"}
+        redis_client.xadd(names.stream(LIVE_SYNC_STREAM), {"data": json.dumps(payload)})
+    redis_client.xadd(names.stream(CHAT_STREAM), {"data": "{broken"})
+    assert router.route(None) == 51
+    assert router.stats.rejected_by_reason == {
+        "unknown live.sync type …": 50,
+        "data is not valid JSON": 1,
+    }
+
+
 def test_partition_streams_keep_only_the_retained_minutes(
     redis_client: redis.Redis, redis_prefix: str
 ) -> None:

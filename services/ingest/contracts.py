@@ -6,6 +6,7 @@ that goes to the dead-letter stream; nothing here touches Redis.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -54,6 +55,19 @@ MAX_TITLE_LENGTH = 500
 
 class PayloadRejected(ValueError):
     """A stream entry that breaks the contract; the message is the dead-letter reason."""
+
+
+# A quoted value in a rejection: the sender's text (an unknown type's name, say).
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+REASON_KEY_LIMIT = 80
+
+
+def rejection_key(reason: str) -> str:
+    """The kind of a rejection, for counting: its message up to the first colon, without the
+    values the sender chose. Counted per message, a sender inventing types would add a counter
+    (and about 150 bytes) for each one it tried."""
+    kind = _QUOTED.sub("…", reason).partition(":")[0]
+    return " ".join(kind.split())[:REASON_KEY_LIMIT]
 
 
 _LIVE_SYNC_KINDS = {

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 import redis
 
 from services.core.redis_bus import RedisNames
-from services.ingest.contracts import PayloadRejected
+from services.ingest.contracts import PayloadRejected, rejection_key
 from services.ingest.partition_entries import RoutedEvent, decode_events
 from services.ingest.stream_reader import ReaderStats, dead_letter
 
@@ -145,7 +145,7 @@ class PartitionReader:
                 events = decode_events(fields)
             except PayloadRejected as exc:
                 self.stats.rejected += 1
-                self.stats.rejected_by_reason[str(exc).split(":", 1)[0][:80]] += 1
+                self.stats.rejected_by_reason[rejection_key(str(exc))] += 1
                 stream = self.names.partition_stream(partition)
                 raw = fields.get(b"e", fields.get("e")) or repr(fields).encode()
                 dead_letter(

@@ -18,6 +18,7 @@ from services.ingest.contracts import (
     SignalKind,
     decode_entry,
     parse_signal,
+    rejection_key,
 )
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ class StreamReader:
         reason: str,
     ) -> None:
         self.stats.rejected += 1
-        self.stats.rejected_by_reason[reason.split(":", 1)[0][:80]] += 1
+        self.stats.rejected_by_reason[rejection_key(reason)] += 1
         dead_letter(pipe, self.names, self.dead_letter_maxlen, stream, entry_id, fields, reason)
 
 
