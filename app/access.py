@@ -257,4 +257,7 @@ def install_access_control(
         policy = ancestors if request.path.startswith(EMBED_PREFIX) else "frame-ancestors 'none'"
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Sign-in and panel URLs carry tokens until they are exchanged: no address of ours goes
+        # to another site in a Referer.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response

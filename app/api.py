@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
+
+@api.after_request
+def never_stored(response: Response) -> Response:
+    """An answer is one principal's view of their events: no cache (a shared proxy's, or the
+    browser's on a shared machine) keeps it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 READERS = (Role.PRODUCER, Role.ANALYST)
 
 

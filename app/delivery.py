@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dash
+from dash.exceptions import DependencyException
 from dash.fingerprint import check_fingerprint
 from flask import Flask, Request, Response, request
 from flask_compress import Compress
@@ -45,6 +46,7 @@ def install_delivery(app: dash.Dash, delivery: Delivery) -> None:
     """Registers the response hooks on `app.server`; `app` must have been made with
     `assets_path_ignore=delivery.assets_path_ignore()`."""
     install_cache_headers(app)
+    install_unknown_files(app)
     if delivery.compress:
         install_compression(app)
 
@@ -70,6 +72,16 @@ def install_cache_headers(app: dash.Dash) -> None:
             cache.no_cache = None
             response.expires = None
         return response
+
+
+def install_unknown_files(app: dash.Dash) -> None:
+    """A component-suite URL for a package or file Dash has not registered (a typo, a stale
+    fingerprint, a probe like `..%2F..`) is a 404; Dash raises for it, which answered 500 with a
+    traceback in the log for anyone who asked."""
+
+    @app.server.errorhandler(DependencyException)
+    def not_a_served_file(_exc: DependencyException) -> tuple[str, int]:
+        return "Not found", 404
 
 
 def install_compression(app: dash.Dash) -> None:

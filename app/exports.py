@@ -29,6 +29,14 @@ from services.storage.session_queries import SessionQueries
 
 exports = Blueprint("exports", __name__, url_prefix="/export")
 
+
+@exports.after_request
+def never_stored(response: Response) -> Response:
+    """A download is one principal's view of their events: no cache keeps it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 SERIES_FIELDS = (
     "time",
     "score",

@@ -394,3 +394,18 @@ def test_the_api_root_is_an_unknown_route_like_any_other(
 def test_errors_outside_the_api_are_left_alone(client: FlaskClient) -> None:
     response = client.post("/health")
     assert response.status_code == 405 and response.mimetype == "text/html"
+
+
+def test_answers_are_never_stored_and_pages_send_no_referrer_abroad(client: FlaskClient) -> None:
+    """Review (#16): API and export answers carried no Cache-Control: no-store, and no page
+    said a Referrer-Policy while sign-in URLs still hold a token."""
+    for response in (
+        client.get("/api/sessions", headers=auth(Role.ANALYST, "evt-1")),
+        client.get("/api/sessions"),  # a refusal too
+        client.get("/api/sessions/s-a/series?bucket=1m", headers=auth(Role.ANALYST, "evt-1")),
+        client.get("/export/sessions.csv"),
+    ):
+        assert response.headers["Cache-Control"] == "no-store", response.request.path
+    page = client.get("/")
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    assert "no-store" not in page.headers.get("Cache-Control", "")

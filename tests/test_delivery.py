@@ -134,3 +134,20 @@ def test_the_benchmarks_before_has_neither(web_runtime: Runtime) -> None:
     assert not any("vendor/" in url for url in scripts(client))
     renderer = client.get(script(client, "dash_renderer"), headers={"Accept-Encoding": "gzip"})
     assert renderer.headers.get("Content-Encoding") is None
+
+
+def test_a_file_dash_does_not_serve_is_a_quiet_404(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review (#16): any unknown component-suite path, `..%2F..` probes included, answered 500
+    and logged a traceback."""
+    for path in (
+        "/_dash-component-suites/..%2F..%2Fpyproject.toml",
+        "/_dash-component-suites/dash/..%2F..%2Fsetup.py",
+        "/_dash-component-suites/no_such_package/x.js",
+    ):
+        answer = client.get(path)
+        assert (answer.status_code, answer.data) == (404, b"Not found"), path
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    # What Dash does serve still comes.
+    assert client.get("/_dash-component-suites/dash/dcc/dash_core_components.js").status_code == 200
