@@ -218,8 +218,12 @@ def test_values_grey_out_when_ticks_stop_and_come_back_live(served: Any, runtime
     open_live(dash_duo, SID)
     wait_for_subscribers(runtime.hub, SID)
     newest = points[-1]["timestamp"]
+    top = box(dash_duo, f"#{ids.LIVE_BODY}")
     # No collector runs here: after two ticks (1 s each) without a score, the page says so.
     dash_duo.wait_for_contains_text(f"#{ids.STALE_BANNER}", "Not live", timeout=10)
+    # Over the page, not in it: nothing moves under a producer's pointer (it did, and a click
+    # meant for Approve landed elsewhere).
+    assert box(dash_duo, f"#{ids.LIVE_BODY}") == top
     text = dash_duo.find_element(f"#{ids.STALE_BANNER}").text
     assert f"the newest score is from {newest[11:19]} UTC" in text
     assert "no new score came for two ticks" in text
