@@ -139,10 +139,11 @@
     }
 
     // Bands by the rules of components/anomalies.py anomaly_shapes, each labelled with its type
-    // and severity, then the intervention marks (live_marks.js); xs: the plotted timestamps.
+    // and severity, then the intervention marks (live_marks.js): all shapes, labels included;
+    // xs: the plotted timestamps.
     function overlays(S, xs) {
         var f = F();
-        var out = {shapes: [], annotations: []};
+        var out = [];
         if (!xs || !xs.length) { return out; }
         var first = f.parseTime(xs[0]);
         var last = f.parseTime(xs[xs.length - 1]);
@@ -155,7 +156,7 @@
             var x1 = ended !== null ? ep.endedAt : (last > started ? xs[xs.length - 1] : ep.startedAt);
             var x0 = started < first ? xs[0] : ep.startedAt;
             var sev = severity(ep);
-            out.shapes.push({
+            out.push({
                 type: "rect",
                 name: cfg.prefix + ep.episodeId,
                 xref: "x",
@@ -174,7 +175,7 @@
             // time axis to fit its text.
             var late = nearEnd(f.parseTime(x0), first, last);
             var at = late ? x1 : x0;
-            out.shapes.push({
+            out.push({
                 type: "line",
                 name: cfg.labelPrefix + ep.episodeId,
                 xref: "x", yref: "paper", x0: at, x1: at, y0: 1, y1: 1,
@@ -186,27 +187,19 @@
                 }
             });
         });
-        var marks = window.ecMarks.overlays(S, first, last);
-        out.shapes = out.shapes.concat(marks.shapes);
-        out.annotations = out.annotations.concat(marks.annotations);
-        return out;
+        return out.concat(window.ecMarks.overlays(S, first, last));
     }
 
-    function overlayKey(shapes, annotations) {
-        return JSON.stringify([
-            shapes.map(function (s) {
-                return [s.name, s.x0, s.x1, s.fillcolor, s.opacity, s.line && s.line.color,
-                        s.label && s.label.text];
-            }),
-            annotations.map(function (a) { return [a.name, a.x, a.text]; })
-        ]);
+    function overlayKey(shapes) {
+        return JSON.stringify(shapes.map(function (s) {
+            return [s.name, s.x0, s.x1, s.fillcolor, s.opacity, s.line && s.line.color,
+                    s.label && s.label.text];
+        }));
     }
 
-    // A layout for a figure being built: the template's shapes and annotations plus ours.
+    // A layout for a figure being built: the template's shapes plus ours.
     function withBands(S, layout, xs) {
-        var ours = overlays(S, xs);
-        layout.shapes = (layout.shapes || []).concat(ours.shapes);
-        layout.annotations = (layout.annotations || []).concat(ours.annotations);
+        layout.shapes = (layout.shapes || []).concat(overlays(S, xs));
         return layout;
     }
 
@@ -225,14 +218,10 @@
         var trace = gd.data[0];
         var want = overlays(S, trace && trace.x ? Array.from(trace.x) : []);
         var shapes = gd.layout.shapes || [];
-        var notes = gd.layout.annotations || [];
-        var mine = function (item) { return isOurs(S, item); };
-        var theirs = function (item) { return !isOurs(S, item); };
-        var have = overlayKey(shapes.filter(mine), notes.filter(mine));
-        if (have === overlayKey(want.shapes, want.annotations)) { return "same"; }
+        var mine = shapes.filter(function (s) { return isOurs(S, s); });
+        if (overlayKey(mine) === overlayKey(want)) { return "same"; }
         var layout = Object.assign({}, gd.layout, {
-            shapes: shapes.filter(theirs).concat(want.shapes),
-            annotations: notes.filter(theirs).concat(want.annotations)
+            shapes: shapes.filter(function (s) { return !isOurs(S, s); }).concat(want)
         });
         window.Plotly.react(gd, gd.data, layout);
         return "changed";

@@ -66,10 +66,10 @@
         return cfg.colours.pending;
     }
 
-    // Shapes and annotations for the marks within the plotted window [first, last].
+    // Shapes, labelled, for the marks within the plotted window [first, last].
     function overlays(S, first, last) {
         var cfg = S.cfg.marks;
-        var out = {shapes: [], annotations: []};
+        var out = [];
         if (!cfg) { return out; }
         sorted(S).forEach(function (mark) {
             var at = F().parseTime(mark.time);
@@ -78,7 +78,7 @@
             var ink = colour(cfg, mark);
             var late = window.ecAnomalies.nearEnd(at, first, last);
             // The label is the line's own (an annotation would widen the time axis).
-            out.shapes.push({
+            out.push({
                 type: "line", name: name, xref: "x", yref: "paper",
                 x0: mark.time, x1: mark.time, y0: 0, y1: 1,
                 line: {color: ink, width: 2, dash: "dot"},
