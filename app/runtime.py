@@ -7,12 +7,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anthropic
 import redis
 from sqlalchemy.engine import Engine
 
+from services.agent.breaker import CircuitBreaker
 from services.agent.content import TemplateLibrary
 from services.agent.desk import InterventionDesk
+from services.agent.model_writer import ModelWriter, WriterSettings
 from services.agent.sender import Clock, InterventionSender, utc_now
+from services.agent.writing_pool import WritingCounters, WritingPool
 from services.core.redis_bus import RedisNames, connect_redis
 from services.core.settings import Settings
 from services.live.collector import EVENT_SETTINGS_SECONDS, HOUSEKEEPING_SECONDS, Collector
@@ -22,6 +26,36 @@ from services.storage.database import DatabaseInfo, create_db_engine, ensure_sch
 from services.storage.metrics_store import MetricsStore
 
 log = logging.getLogger(__name__)
+
+
+def writing_pool(settings: Settings, client: redis.Redis, names: RedisNames) -> WritingPool | None:
+    """The language-model writer when ANTHROPIC_API_KEY is set; None keeps to the templates."""
+    if not settings.writer_enabled:
+        return None
+    assert settings.anthropic_api_key is not None
+    writer = ModelWriter(
+        anthropic.Anthropic(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            base_url=settings.anthropic_base_url,
+            # The fallback model is the retry; the SDK's own would spend the deadline on one.
+            max_retries=0,
+        ),
+        WriterSettings(
+            model=settings.content_model,
+            fallback_model=settings.content_fallback_model or None,
+            call_timeout_seconds=settings.content_call_timeout_seconds,
+            deadline_seconds=settings.content_deadline_seconds,
+        ),
+        CircuitBreaker(
+            settings.content_breaker_failures, settings.content_breaker_cooldown_seconds
+        ),
+    )
+    log.info(
+        "interventions are written by %s (fallback %s), templates as the floor",
+        settings.content_model,
+        settings.content_fallback_model or "none",
+    )
+    return WritingPool(writer, WritingCounters(client, names))
 
 
 @dataclass
@@ -59,6 +93,8 @@ class Runtime:
             stores.agent_settings,
             stores.posteriors,
             TemplateLibrary(),
+            writer=writing_pool(settings, client, names),
+            token_budget=settings.content_token_budget,
         )
         hub = PushHub(lambda: connect_redis(settings.redis_url, settings.redis_cluster), names)
         collector = (
@@ -104,6 +140,8 @@ class Runtime:
         if self.collector is not None:
             self.collector.stop()
         self.hub.stop()
+        if self.desk.writing.writer is not None:
+            self.desk.writing.writer.close()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()

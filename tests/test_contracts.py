@@ -32,7 +32,7 @@ def test_each_stream_parses_the_platform_payload() -> None:
         CHAT_STREAM,
         {"sessionId": "s", "eventId": "e", "message": {"id": "m1", "authorId": "u1", "text": "hi"}},
     )
-    assert chat == SignalEvent(SignalKind.CHAT, "s", "e", user_id="u1")
+    assert chat == SignalEvent(SignalKind.CHAT, "s", "e", user_id="u1", text="hi")
     vote = parse_signal(
         POLL_VOTE_STREAM,
         {
@@ -82,7 +82,31 @@ def test_a_chat_message_names_its_author_under_any_of_the_platforms_keys(
     message: dict, author: str | None
 ) -> None:
     event = parse_signal(CHAT_STREAM, {"sessionId": "s", "message": message})
-    assert event == SignalEvent(SignalKind.CHAT, "s", None, user_id=author)
+    assert event._replace(text=None) == SignalEvent(SignalKind.CHAT, "s", None, user_id=author)
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        ({"text": "how does the planner pick an index?"}, "how does the planner pick an index?"),
+        ({"text": "  two\nlines\t and\u00a0gaps  "}, "two lines and gaps"),
+        ({"text": "x" * 281}, "x" * 280),
+        ({"text": "   "}, None),
+        ({"text": ""}, None),
+        ({"text": 42}, None),
+        ({"text": ["hi"]}, None),
+        ({"body": "not the contract's key"}, None),
+        ({}, None),
+    ],
+)
+def test_a_chat_message_keeps_its_words_as_one_line_of_at_most_280_characters(
+    message: dict, text: str | None
+) -> None:
+    # Words that are missing or not text cost only the words: the message is still counted.
+    event = parse_signal(CHAT_STREAM, {"sessionId": "s", "message": {"authorId": "u"} | message})
+    assert event.kind is SignalKind.CHAT
+    assert event.user_id == "u"
+    assert event.text == text
 
 
 @pytest.mark.parametrize(

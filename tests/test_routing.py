@@ -38,10 +38,13 @@ def test_the_codec_round_trips_every_field() -> None:
         (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, "Keynote", "x" * 500), 1.0),
         (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, None, "Summit"), 2.0),
         (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, "Q", None), 3.0),
+        (SignalEvent(SignalKind.CHAT, "s", "e", "u", None, None, None, "hello"), 4.0),
+        (SignalEvent(SignalKind.CHAT, "s", "e", "u", None, "T", "E", "y" * 280), 5.0),
     ]
     assert decode_events(encode_events(events)) == events
-    # Titles cost nothing where absent: the row stays six fields long.
-    assert orjson.loads(encode_events(events[:1])["e"])[0][6:] == []
+    # Titles and words cost nothing where absent: the row stays six fields long.
+    rows = orjson.loads(encode_events(events)["e"])
+    assert [len(row) for row in rows] == [6, 6, 8, 8, 8, 9, 9]
 
 
 def test_the_codec_reads_entries_whether_redis_returns_bytes_or_text_keys() -> None:
@@ -88,8 +91,9 @@ def test_an_entry_that_is_not_json_is_refused_with_the_parsers_reason() -> None:
     assert len(str(caught.value)) > len("partition entry is not valid JSON: ")
 
 
-SHAPE = "a routed event must be [kind, session, event, user, poll, ms(, titles)]"
+SHAPE = "a routed event must be [kind, session, event, user, poll, ms(, titles(, text))]"
 BAD_TITLE = "routed title is not a printable string of 1-500 characters"
+BAD_TEXT = "routed chat text is not a printable string of 1-280 characters"
 BAD_ID = "routed event, user or poll id is not a valid id"
 BAD_TIME = "routed time must be whole milliseconds since the epoch"
 
@@ -103,7 +107,16 @@ BAD_TIME = "routed time must be whole milliseconds since the epoch"
         ({b"e": b"[[1,2]]"}, SHAPE),
         ({b"e": b'["chat"]'}, SHAPE),
         ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, 2]])}, SHAPE),
-        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "t", "e", 3]])}, SHAPE),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "t", "e", 3, 4]])}, SHAPE),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, None, None, 3]])}, BAD_TEXT),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, None, None, ""]])}, BAD_TEXT),
+        ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, None, None, "a\nb"]])}, BAD_TEXT),
+        (
+            {b"e": orjson.dumps([["chat", "s", None, None, None, 1, None, None, "x" * 281]])},
+            BAD_TEXT,
+        ),
+        # Only a chat message has words; on a join they would be someone's text smuggled in.
+        ({b"e": orjson.dumps([["join", "s", None, "u", None, 1, None, None, "hi"]])}, BAD_TEXT),
         ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "", None]])}, BAD_TITLE),
         ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, None, 7]])}, BAD_TITLE),
         ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "a\nb", None]])}, BAD_TITLE),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from services.agent.audience_text import strip_unsafe
@@ -24,6 +24,7 @@ from services.agent.payload_gate import (
     CHALLENGE_ACTION,
     CHALLENGE_MINUTES,
     NOTIFICATION_TARGET,
+    POINTS_BOOST_ACTION,
     POLL_KIND,
     POLL_SECONDS,
     validate_content,
@@ -71,6 +72,13 @@ class ContentRequest:
     present_users: int
     chat_per_min: float
     engagement: float  # 0..1
+    # What a writer that reads the room also gets (the templates need none of it).
+    event_title: str | None = None
+    explanation: str = ""  # the detector's words on the anomaly
+    deviation: float = 0.0  # how far below expected, 0..1
+    signals: Mapping[str, float] = field(default_factory=dict)
+    track_record: str = ""  # how the chosen type has done in this context, in words
+    chat: tuple[str, ...] = ()  # the room's last few messages, oldest first; never stored
 
     def __post_init__(self) -> None:
         # Fail where the bad number comes from, not later inside a half-rendered text.
@@ -101,7 +109,7 @@ class ContentGenerator(Protocol):
 
 # --------------------------------------------------------------------------- the template library
 
-_Rendered = tuple[dict[str, Any], str]
+_Rendered = dict[str, Any]
 
 
 def clip(text: str, limit: int) -> str:
@@ -170,49 +178,57 @@ def _poll(t: PollTemplate, fields: Mapping[str, str], request: ContentRequest) -
     # A big room needs longer for the votes to come in.
     bonus = 30 if request.present_users >= LARGE_AUDIENCE else 0
     duration = _clamp(t.seconds + bonus, POLL_SECONDS)
-    payload = {
+    return {
         "poll": {"question": question, "options": options, "type": POLL_KIND, "duration": duration}
     }
-    return payload, _fit('Poll: "', question, f'" ({len(options)} options, {duration} s)')
 
 
 def _chat(t: ChatTemplate, fields: Mapping[str, str], request: ContentRequest) -> _Rendered:
-    message = _fill(t.message, fields)
-    return {"message": message}, _fit('Chat message: "', message, '"')
+    return {"message": _fill(t.message, fields)}
+
+
+def escalation(request: ContentRequest) -> tuple[str, bool]:
+    """A notification's priority and whether it escalates, from the room's state alone."""
+    anomaly = request.anomaly_type
+    escalate = anomaly == "MASS_EXIT" or request.engagement < VERY_LOW_ENGAGEMENT
+    if escalate:
+        return "HIGH", True
+    if anomaly is None:
+        return "LOW", False  # a producer's own check-in, nothing detected
+    return _PRIORITY.get(anomaly, "MEDIUM"), False
+
+
+def notification_payload(
+    request: ContentRequest, title: str, body: str, suggested_action: str, priority: str
+) -> dict[str, Any]:
+    return {
+        "notification_type": NOTIFICATION_TYPE,
+        "target": NOTIFICATION_TARGET,
+        "escalate": escalation(request)[1],
+        "content": {
+            "title": title,
+            "body": body,
+            "priority": priority,
+            "suggested_action": suggested_action,
+        },
+    }
 
 
 def _notification(
     t: NotificationTemplate, fields: Mapping[str, str], request: ContentRequest
 ) -> _Rendered:
-    anomaly = request.anomaly_type
-    escalate = anomaly == "MASS_EXIT" or request.engagement < VERY_LOW_ENGAGEMENT
-    if escalate:
-        priority = "HIGH"
-    elif anomaly is None:
-        priority = "LOW"  # a producer's own check-in, nothing detected
-    else:
-        priority = _PRIORITY.get(anomaly, "MEDIUM")
-    title = _fill(t.title, fields)
-    payload = {
-        "notification_type": NOTIFICATION_TYPE,
-        "target": NOTIFICATION_TARGET,
-        "escalate": escalate,
-        "content": {
-            "title": title,
-            "body": _fill(t.body, fields),
-            "priority": priority,
-            "suggested_action": _fill(t.suggested_action, fields),
-        },
-    }
-    flag = ", escalated" if escalate else ""
-    return payload, _fit(f"Alert to organizers ({priority}{flag}): ", title)
+    return notification_payload(
+        request,
+        _fill(t.title, fields),
+        _fill(t.body, fields),
+        _fill(t.suggested_action, fields),
+        escalation(request)[0],
+    )
 
 
-def _challenge(
-    t: ChallengeTemplate, fields: Mapping[str, str], request: ContentRequest
-) -> _Rendered:
+def challenge_minutes(minutes: int, request: ContentRequest) -> int:
+    """A challenge's length fitted to the room."""
     n = request.present_users
-    minutes = t.minutes
     # A handful of people runs out of steam sooner; a big room needs time to join in.
     if n < SMALL_AUDIENCE:
         minutes -= 1
@@ -220,7 +236,11 @@ def _challenge(
         minutes += 1
     if request.engagement < VERY_LOW_ENGAGEMENT:
         minutes = min(minutes, 3)  # a nearly silent room needs a quick win, not a marathon
-    minutes = _clamp(minutes, CHALLENGE_MINUTES)
+    return _clamp(minutes, CHALLENGE_MINUTES)
+
+
+def challenge_rewards(minutes: int, request: ContentRequest) -> dict[str, int]:
+    n = request.present_users
     first = 50 * minutes  # longer challenges ask more of people, so they pay more
     rewards = {"first": first, "second": _nice(first / 2), "third": _nice(first / 4)}
     # No more podium places than there are people to fill them.
@@ -229,24 +249,51 @@ def _challenge(
     # When people are leaving, staying is what is rewarded.
     share = 4 if request.anomaly_type == "MASS_EXIT" else 10
     rewards["participation"] = _nice(first / share)
+    return rewards
+
+
+def _challenge(
+    t: ChallengeTemplate, fields: Mapping[str, str], request: ContentRequest
+) -> _Rendered:
+    minutes = challenge_minutes(t.minutes, request)
+    rewards = challenge_rewards(minutes, request)
     filled = {
         **fields,
         "duration": "1 minute" if minutes == 1 else f"{minutes} minutes",
-        "first": str(first),
+        "first": str(rewards["first"]),
     }
-    name = _fill(t.name, filled)
-    payload = {
+    return {
         "content": {
             "action": CHALLENGE_ACTION,
             "template": t.template,
-            "name": name,
+            "name": _fill(t.name, filled),
             "description": _fill(t.description, filled),
             "duration_minutes": minutes,
             "rewards": rewards,
         }
     }
-    suffix = f" ({t.template}, {minutes} min, {first} pts to the winner)"
-    return payload, _fit("Challenge: ", name, suffix)
+
+
+def preview_of(kind: InterventionType, payload: Mapping[str, Any]) -> str:
+    """One plain line for a producer's card, from a payload the gate has passed."""
+    if kind is InterventionType.POLL:
+        poll = payload["poll"]
+        suffix = f'" ({len(poll["options"])} options, {poll["duration"]} s)'
+        return _fit('Poll: "', poll["question"], suffix)
+    if kind is InterventionType.CHAT_PROMPT:
+        return _fit('Chat message: "', payload["message"], '"')
+    if kind is InterventionType.NOTIFICATION:
+        flag = ", escalated" if payload["escalate"] else ""
+        content = payload["content"]
+        return _fit(f"Alert to organizers ({content['priority']}{flag}): ", content["title"])
+    content = payload["content"]
+    minutes = content["duration_minutes"]
+    if content["action"] == POINTS_BOOST_ACTION:
+        suffix = f" (points {content['multiplier']}x for {minutes} min)"
+        return _fit("Points boost: ", content["name"], suffix)
+    first = content["rewards"]["first"]
+    suffix = f" ({content['template']}, {minutes} min, {first} pts to the winner)"
+    return _fit("Challenge: ", content["name"], suffix)
 
 
 _TABLES: dict[InterventionType, tuple[Mapping[str, Sequence[Any]], Callable[..., _Rendered]]] = {
@@ -281,7 +328,9 @@ class TemplateLibrary:
         variants = table[key]
         # randrange has drawn the same way for a given seed since Python 3.2: reproducible.
         index = rng.randrange(len(variants))
-        payload, preview = render(variants[index], _fields(request), request)
+        payload = render(variants[index], _fields(request), request)
         # A bad edit to the texts should fail here, in tests, not at the platform.
         validate_content(kind, payload)
-        return InterventionContent(payload, preview, f"{kind.lower()}/{key}/{index + 1}")
+        return InterventionContent(
+            payload, preview_of(kind, payload), f"{kind.lower()}/{key}/{index + 1}"
+        )

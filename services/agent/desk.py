@@ -8,24 +8,28 @@ for producers. Every change is a row in `interventions` (moved atomically, see
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Mapping
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services.agent.content import ContentGenerator, ContentRequest
+from services.agent.decision_lock import serialised
+from services.agent.desk_writing import DeskWriting, content_columns
 from services.agent.guards import GuardLimits, refusal
+from services.agent.model_writer import Written
 from services.agent.payload_gate import validate_content
 from services.agent.posteriors import DatabasePosteriors
 from services.agent.sender import InterventionSender
 from services.agent.thompson import Choice, ThompsonSampler
+from services.agent.writing_pool import WritingPool
 from services.core.vocabulary import (
     NO_ANOMALY,
     AgentContext,
@@ -64,6 +68,10 @@ class SessionContext:
     present_users: int
     chat_per_min: float
     title: str | None = None
+    event_title: str | None = None
+    signals: Mapping[str, float] = field(default_factory=dict)
+    # The room's last chat messages, for the writer only: never stored, logged or pushed.
+    chat: tuple[str, ...] = ()
 
 
 class InterventionDesk:
@@ -77,6 +85,8 @@ class InterventionDesk:
         limits: GuardLimits | None = None,
         sampler: ThompsonSampler | None = None,
         rng: random.Random | None = None,
+        writer: WritingPool | None = None,
+        token_budget: int = 0,
     ) -> None:
         self.sender = sender
         self.store: InterventionStore = sender.store
@@ -87,6 +97,8 @@ class InterventionDesk:
         self.limits = limits or GuardLimits()
         self.sampler = sampler or ThompsonSampler()
         self.rng = rng or random.Random()
+        # The language-model writer, when one is configured; the templates are always the floor.
+        self.writing = DeskWriting(sender, writer, token_budget)
 
     # -- the agent (collector) ------------------------------------------------------------------
 
@@ -99,23 +111,46 @@ class InterventionDesk:
         explanation: str,
     ) -> InterventionRecord | None:
         """Choose and record an intervention for a new anomaly episode; executes it when the
-        mode allows. None when the agent is off for the session."""
-        now = self.sender.clock()
+        mode allows. None when the agent is off for the session.
+
+        The choice is made first, outside the event's lock, so that the writer can start on
+        it; a decision that executes at once waits for the writer at most its deadline, a
+        suggestion appears at once with the template's words and takes the writer's when they
+        come (`_written_later`)."""
         context = AgentContext.of(
             anomaly_type, session.engagement, session.present_users, deviation
         )
-        with self._serialised(session.event_id, session.session_id) as conn:
+        choice: Choice | None = None
+        writing: Future[Written] | None = None
+        with self.engine.connect() as conn:
             settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
             if mode is AgentMode.OFF:
                 return None
-            row = self._base_row(session, context, now, mode, episode_id, anomaly_type)
-            if not settings.allowed_types:
-                record = self._refused(conn, row, "the event allows no intervention types")
-            else:
+            if settings.allowed_types:
                 choice = self.sampler.choose(
                     context, self.posteriors.records(context), settings.allowed_types, self.rng
                 )
+                now = self.sender.clock()
+                if self._proposal_refusal(conn, session, choice, settings, now) is None:
+                    request = self._request(
+                        session, choice.type, anomaly_type, deviation, explanation, choice
+                    )
+                    writing = self.writing.start(conn, request, settings)
+        acts = choice is not None and (
+            mode is AgentMode.AUTO
+            or (mode is AgentMode.SEMI_AUTO and choice.confidence >= settings.approve_threshold)
+        )
+        if writing is not None and acts:
+            wait_for([writing], timeout=self.writing.deadline_seconds)
+        now = self.sender.clock()
+        written = writing.result() if writing is not None and writing.done() else None
+        with serialised(self.engine, session.event_id, session.session_id) as conn:
+            row = self._base_row(session, context, now, mode, episode_id, anomaly_type)
+            if choice is None:
+                record = self._refused(conn, row, "the event allows no intervention types")
+            else:
                 row |= self._content_fields(session, choice.type, anomaly_type)
+                row |= self.writing.fields(writing, written, acts)
                 row |= {
                     "type": choice.type.value,
                     "confidence": round(choice.confidence, 4),
@@ -124,9 +159,7 @@ class InterventionDesk:
                 reason = self._proposal_refusal(conn, session, choice, settings, now)
                 if reason is not None:
                     record = self._refused(conn, row, reason)
-                elif mode is AgentMode.AUTO or (
-                    mode is AgentMode.SEMI_AUTO and choice.confidence >= settings.approve_threshold
-                ):
+                elif acts:
                     record = self.store.insert(
                         conn,
                         row
@@ -143,9 +176,38 @@ class InterventionDesk:
                         conn, row | {"status": S.PENDING.value, "expires_at": expires}
                     )
         self.sender.push(record)
+        if writing is not None and written is None:
+            intervention_id = record.intervention_id
+            writing.add_done_callback(lambda done: self.writing.later(intervention_id, done))
         if record.status == S.APPROVED:
             record = self.sender.execute(record)
         return record
+
+    def _request(
+        self,
+        session: SessionContext,
+        arm: InterventionType,
+        anomaly_type: str | None,
+        deviation: float = 0.0,
+        explanation: str = "",
+        choice: Choice | None = None,
+    ) -> ContentRequest:
+        return ContentRequest(
+            intervention_type=arm,
+            anomaly_type=anomaly_type,
+            session_id=session.session_id,
+            event_id=session.event_id,
+            session_title=session.title,
+            present_users=session.present_users,
+            chat_per_min=session.chat_per_min,
+            engagement=session.engagement,
+            event_title=session.event_title,
+            explanation=explanation,
+            deviation=deviation,
+            signals=dict(session.signals),
+            track_record=choice.reasoning(None) if choice is not None else "",
+            chat=session.chat,
+        )
 
     def _proposal_refusal(
         self,
@@ -172,7 +234,7 @@ class InterventionDesk:
         now = self.sender.clock()
         expired = None
         record = self._decidable(intervention_id, event_id)
-        with self._serialised(record.event_id, record.session_id) as conn:
+        with serialised(self.engine, record.event_id, record.session_id) as conn:
             current = self.store.get(intervention_id, conn)
             assert current is not None
             if current.status != S.PENDING:
@@ -211,7 +273,7 @@ class InterventionDesk:
         note = f"dismissed by {actor}" + (f": {reason.strip()[:300]}" if reason.strip() else "")
         now = self.sender.clock()
         expired = moved = None
-        with self._serialised(record.event_id, record.session_id) as conn:
+        with serialised(self.engine, record.event_id, record.session_id) as conn:
             current = self.store.get(intervention_id, conn)
             assert current is not None
             if current.status == S.PENDING and _past(current, now):
@@ -250,7 +312,7 @@ class InterventionDesk:
         now = self.sender.clock()
         anomaly = anomaly_type or NO_ANOMALY
         context = AgentContext.of(anomaly, session.engagement, session.present_users, deviation)
-        with self._serialised(session.event_id, session.session_id) as conn:
+        with serialised(self.engine, session.event_id, session.session_id) as conn:
             settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
             view = self.sampler.view(context, self.posteriors.records(context), arm)
             row = self._base_row(session, context, now, mode, None, anomaly_type)
@@ -310,22 +372,9 @@ class InterventionDesk:
     def _content_fields(
         self, session: SessionContext, arm: InterventionType, anomaly_type: str | None
     ) -> dict[str, Any]:
-        request = ContentRequest(
-            intervention_type=arm,
-            anomaly_type=anomaly_type,
-            session_id=session.session_id,
-            event_id=session.event_id,
-            session_title=session.title,
-            present_users=session.present_users,
-            chat_per_min=session.chat_per_min,
-            engagement=session.engagement,
-        )
-        content = self.generator.generate(request, self.rng)
+        content = self.generator.generate(self._request(session, arm, anomaly_type), self.rng)
         validate_content(arm, content.payload)
-        return {
-            "content": content.payload | {"variant": content.variant},
-            "preview": content.preview[:500],
-        }
+        return content_columns(content)
 
     def _refused(self, conn: Connection, row: dict[str, Any], reason: str) -> InterventionRecord:
         full = {"type": "NONE", "content": {}} | row
@@ -338,30 +387,6 @@ class InterventionDesk:
         return self.store.history(
             conn, session_id, event_id, now, limits.session_burst_seconds, limits.longest_seconds
         )
-
-    @contextlib.contextmanager
-    def _serialised(self, event_id: str | None, session_id: str) -> Iterator[Connection]:
-        """A transaction in which no other server decides for the same event (the hourly cap is
-        per event; the session's limits follow), or for the session if it names no event."""
-        key = f"event:{event_id}" if event_id is not None else f"session:{session_id}"
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.begin() as conn:
-                conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 727274))"),
-                    {"key": key},
-                )
-                yield conn
-            return
-        # SQLite has no row locks: BEGIN IMMEDIATE takes the database's write lock at once, so
-        # every thread and process deciding meanwhile waits (busy timeout) and then sees this.
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
 
 
 def _past(record: InterventionRecord, now: datetime) -> bool:

@@ -26,6 +26,9 @@ PRIORITIES = ("HIGH", "MEDIUM", "LOW")
 NOTIFICATION_TARGET = "ORGANIZERS"
 POLL_KIND = "MULTIPLE_CHOICE"
 CHALLENGE_ACTION = "START_CHALLENGE"
+# The platform's other gamification action: points count double (or triple) for a while.
+POINTS_BOOST_ACTION = "POINTS_BOOST"
+BOOST_MULTIPLIER = (2, 3)
 
 _ENVELOPE = frozenset({"type", "intervention_id", "session_id", "event_id", "timestamp"})
 
@@ -131,6 +134,26 @@ _SHAPES: dict[InterventionType, dict[str, Any]] = {
         }
     },
 }
+_POINTS_BOOST = {
+    "content": {
+        "action": _one_of(POINTS_BOOST_ACTION),
+        "name": _text(80),
+        "description": _text(500),
+        "duration_minutes": _whole(CHALLENGE_MINUTES),
+        "multiplier": _whole(BOOST_MULTIPLIER),
+    }
+}
+
+
+def _shape(kind: InterventionType, payload: Any) -> dict[str, Any]:
+    content = payload.get("content") if isinstance(payload, dict) else None
+    if (
+        kind is InterventionType.GAMIFICATION
+        and isinstance(content, dict)
+        and content.get("action") == POINTS_BOOST_ACTION
+    ):
+        return _POINTS_BOOST
+    return _SHAPES[kind]
 
 
 def _check(value: Any, shape: dict[str, Any] | _Rule, where: str, problems: list[str]) -> None:
@@ -160,6 +183,6 @@ def validate_content(intervention_type: InterventionType, payload: dict[str, Any
     except ValueError:
         raise ValueError(f"unknown intervention type {intervention_type!r}") from None
     problems: list[str] = []
-    _check(payload, _SHAPES[kind], "payload", problems)
+    _check(payload, _shape(kind, payload), "payload", problems)
     if problems:
         raise ValueError(f"invalid {kind} content: {'; '.join(problems)}")

@@ -154,6 +154,10 @@ class Intervention:
     decided_at: IsoTime | None
     executed_at: IsoTime | None
     measured_at: IsoTime | None
+    # "template", or the model that wrote the content; None before schema 6.
+    written_by: str | None = None
+    # The writing's model, tokens, latency_ms, fallback reason (services/agent/model_writer.py).
+    writing: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Intervention:

@@ -107,6 +107,11 @@ class RedisNames:
         """Hash of each collector's latest status report (JSON), read by /health."""
         return self.prefix + "engagement-conductor:collectors:status"
 
+    @property
+    def writing_counters(self) -> str:
+        """Hash of the content writer's counters (generations, fallbacks, tokens) for /metrics."""
+        return self.prefix + "engagement-conductor:writing:counters"
+
     # A partition's keys share a hash tag, so they live on one Redis Cluster slot.
     def _partition_key(self, partition: int, what: str) -> str:
         return f"{self.prefix}engagement-conductor:{{p{partition}}}:{what}"

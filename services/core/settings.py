@@ -149,6 +149,42 @@ class Settings(BaseSettings):
     embed_cookie_seconds: int = Field(
         8 * 3600, ge=60, le=7 * 24 * 3600, description="how long an opened panel stays signed in"
     )
+    # The Anthropic SDK's own variables: with a key, interventions are written by a model.
+    anthropic_api_key: SecretStr | None = Field(
+        None, description="turns on the language-model content writer (events may opt out)"
+    )
+    anthropic_base_url: str | None = Field(
+        None, description="the Messages API's address; the SDK's default when unset"
+    )
+    content_model: str = Field(
+        "claude-sonnet-5-5", min_length=1, max_length=100, description="the writer's first model"
+    )
+    content_fallback_model: str = Field(
+        "claude-haiku-5-5",
+        max_length=100,
+        description="the faster model tried when the first fails; empty: none",
+    )
+    content_call_timeout_seconds: float = Field(
+        4.0, ge=0.5, le=60, description="one call to one model"
+    )
+    content_deadline_seconds: float = Field(
+        6.0,
+        ge=0.5,
+        le=60,
+        description="the whole writing, fallback included; AUTO decisions wait no longer",
+    )
+    content_token_budget: int = Field(
+        200_000,
+        ge=0,
+        le=10**10,
+        description="tokens each event may spend on writing, unless its settings say otherwise",
+    )
+    content_breaker_failures: int = Field(
+        3, ge=1, le=100, description="failed calls in a row that pause the writer"
+    )
+    content_breaker_cooldown_seconds: float = Field(
+        60.0, ge=1, le=3600, description="how long the writer pauses before trying again"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -207,6 +243,13 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("anthropic_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("ANTHROPIC_BASE_URL must be an http:// or https:// URL")
+        return value
+
     @field_validator("redis_key_prefix")
     @classmethod
     def _safe_prefix(cls, value: str) -> str:
@@ -257,6 +300,11 @@ class Settings(BaseSettings):
     @property
     def embedded_redis(self) -> bool:
         return self.redis_url == EMBEDDED
+
+    @property
+    def writer_enabled(self) -> bool:
+        key = self.anthropic_api_key
+        return key is not None and bool(key.get_secret_value().strip())
 
 
 class SettingsError(ValueError):

@@ -48,9 +48,13 @@ class SignalEvent(NamedTuple):
     # Design §2: any payload may name its session's and event's titles; the newest seen wins.
     session_title: str | None = None
     event_title: str | None = None
+    # A chat message's words, for the content writer's view of the room (held in memory only).
+    text: str | None = None
 
 
 MAX_TITLE_LENGTH = 500
+# Longer chat messages are cut: the writer needs the gist of a few, not an essay.
+MAX_CHAT_TEXT = 280
 
 
 class PayloadRejected(ValueError):
@@ -112,6 +116,20 @@ def _chat_author(message: object) -> str | None:
     return None
 
 
+def chat_text(message: object) -> str | None:
+    """The message's words as one line, cut to MAX_CHAT_TEXT; None when it has none.
+
+    The contract leaves the message object open: a missing or non-text `text` costs only the
+    words, never the counted message."""
+    if not isinstance(message, dict):
+        return None
+    value = message.get("text")
+    if not isinstance(value, str):
+        return None
+    line = " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+    return line[:MAX_CHAT_TEXT] or None
+
+
 def decode_entry(fields: dict[bytes | str, bytes | str]) -> dict[str, Any]:
     """The JSON object in an entry's `data` field."""
     raw = fields.get(b"data", fields.get("data"))
@@ -162,6 +180,7 @@ def _parse_signal(stream: str, payload: dict[str, Any]) -> SignalEvent:
             _require_id(payload, "sessionId"),
             _optional_id(payload, "eventId"),
             user_id=_chat_author(payload.get("message")),
+            text=chat_text(payload.get("message")),
         )
     if stream == POLL_VOTE_STREAM:
         return SignalEvent(

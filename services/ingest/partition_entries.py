@@ -11,7 +11,13 @@ from typing import Any
 import orjson
 
 from services.core.platform import valid_id
-from services.ingest.contracts import MAX_TITLE_LENGTH, PayloadRejected, SignalEvent, SignalKind
+from services.ingest.contracts import (
+    MAX_CHAT_TEXT,
+    MAX_TITLE_LENGTH,
+    PayloadRejected,
+    SignalEvent,
+    SignalKind,
+)
 
 # An entry holds one routing batch's events for one partition (at most `read_batch`).
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
@@ -24,8 +30,11 @@ def encode_events(events: list[RoutedEvent]) -> dict[str, bytes]:
     rows = []
     for ev, at in events:
         row = [ev.kind.value, ev.session_id, ev.event_id, ev.user_id, ev.poll_id, round(at * 1000)]
-        # Titles are rare (the platform sends them now and then): only then the row is longer.
-        if ev.session_title is not None or ev.event_title is not None:
+        # Titles are rare (the platform sends them now and then) and only chat has words: only
+        # then the row is longer.
+        if ev.text is not None:
+            row += [ev.session_title, ev.event_title, ev.text]
+        elif ev.session_title is not None or ev.event_title is not None:
             row += [ev.session_title, ev.event_title]
         rows.append(row)
     return {"e": orjson.dumps(rows)}
@@ -49,12 +58,13 @@ def decode_events(fields: dict[bytes | str, Any]) -> list[RoutedEvent]:
 
 
 def _event(row: object) -> RoutedEvent:
-    if not isinstance(row, list) or len(row) not in (6, 8):
+    if not isinstance(row, list) or len(row) not in (6, 8, 9):
         raise PayloadRejected(
-            "a routed event must be [kind, session, event, user, poll, ms(, titles)]"
+            "a routed event must be [kind, session, event, user, poll, ms(, titles(, text))]"
         )
     kind_name, session_id, event_id, user_id, poll_id, at_ms = row[:6]
-    session_title, event_title = row[6:] if len(row) == 8 else (None, None)
+    session_title, event_title = row[6:8] if len(row) >= 8 else (None, None)
+    text = row[8] if len(row) == 9 else None
     kind = _KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         raise PayloadRejected(f"unknown routed kind {str(kind_name)[:40]!r}")
@@ -70,5 +80,14 @@ def _event(row: object) -> RoutedEvent:
             isinstance(title, str) and 0 < len(title) <= MAX_TITLE_LENGTH and title.isprintable()
         ):
             raise PayloadRejected("routed title is not a printable string of 1-500 characters")
-    event = SignalEvent(kind, session_id, event_id, user_id, poll_id, session_title, event_title)
+    if text is not None and not (
+        kind is SignalKind.CHAT
+        and isinstance(text, str)
+        and 0 < len(text) <= MAX_CHAT_TEXT
+        and text.isprintable()
+    ):
+        raise PayloadRejected("routed chat text is not a printable string of 1-280 characters")
+    event = SignalEvent(
+        kind, session_id, event_id, user_id, poll_id, session_title, event_title, text
+    )
     return event, at_ms / 1000

@@ -284,12 +284,18 @@ class Collector:
 
     def _propose(self, row: dict[str, Any]) -> None:
         signals = row["signals"]
+        session_id = row["session_id"]
+        window = self.book.windows.get(session_id)
         session = SessionContext(
-            session_id=row["session_id"],
+            session_id=session_id,
             event_id=row["event_id"],
             engagement=row["current_engagement"],
             present_users=int(signals.get("total_users", 0)),
             chat_per_min=float(signals.get("chat_msgs_per_min", 0.0)),
+            title=window.session_title if window is not None else None,
+            event_title=window.event_title if window is not None else None,
+            signals={k: float(v) for k, v in signals.items() if isinstance(v, int | float)},
+            chat=self.book.chat.recent(session_id),
         )
         self.desk.propose(
             session, row["type"], row["deviation"], row["episode_id"], row["explanation"]

@@ -12,6 +12,7 @@ from services.core.settings import ScoreWeights
 from services.detection.detector import DetectorSettings, SessionDetector
 from services.detection.episode_log import EpisodeLog, EpisodeOutput
 from services.detection.event_settings import effective
+from services.ingest.chat_ring import ChatRing
 from services.ingest.contracts import SignalEvent
 from services.ingest.score import score_signals
 from services.ingest.windows import SessionWindow, WindowConfig
@@ -52,7 +53,13 @@ class TickOutput:
 
 
 class SessionBook:
-    def __init__(self, config: WindowConfig, weights: ScoreWeights, lifetimes: Lifetimes) -> None:
+    def __init__(
+        self,
+        config: WindowConfig,
+        weights: ScoreWeights,
+        lifetimes: Lifetimes,
+        chat: ChatRing | None = None,
+    ) -> None:
         self.config = config
         self.weights = weights
         self.lifetimes = lifetimes
@@ -61,6 +68,8 @@ class SessionBook:
         self.detector_defaults = DetectorSettings(tick_seconds=config.tick_seconds)
         self._event_detector_settings: dict[str, DetectorSettings] = {}
         self.episodes = EpisodeLog()
+        # Shared with every spare book: words replayed in a handover reach the same ring.
+        self.chat = chat if chat is not None else ChatRing()
         # Events can name a session's event id only once; later ones inherit it (design §2).
         self._known_event: dict[str, str] = {}
 
@@ -74,6 +83,8 @@ class SessionBook:
             window = SessionWindow(event.session_id, event_id, self.config, at)
             self.windows[event.session_id] = window
         window.apply(event, at)
+        if event.text is not None:
+            self.chat.add(event.session_id, event.text)
         if window.event_id is not None and event.session_id not in self._known_event:
             self._remember_event(event.session_id, window.event_id)
 
@@ -84,7 +95,7 @@ class SessionBook:
 
     def spare(self) -> SessionBook:
         """An empty book alike in every setting, to rebuild a partition in before merging it."""
-        book = SessionBook(self.config, self.weights, self.lifetimes)
+        book = SessionBook(self.config, self.weights, self.lifetimes, self.chat)
         book._event_detector_settings = self._event_detector_settings
         return book
 
@@ -113,6 +124,7 @@ class SessionBook:
         for session_id in session_ids:
             self.windows.pop(session_id, None)
             self.detectors.pop(session_id, None)
+            self.chat.forget(session_id)
         self.episodes.forget(session_ids)
 
     def detector_settings(self, event_id: str | None) -> DetectorSettings:
@@ -134,6 +146,7 @@ class SessionBook:
         when = datetime.fromtimestamp(at, UTC)
         for session_id in self.windows:
             self.episodes.end_session(session_id, when, out)
+            self.chat.forget(session_id)
         self.windows.clear()
         self.detectors.clear()
         return out
@@ -157,6 +170,7 @@ class SessionBook:
             ):
                 del self.windows[session_id]
                 self.detectors.pop(session_id, None)
+                self.chat.forget(session_id)
                 self.episodes.end_session(session_id, tick_time, out.episodes)
                 out.ended.append(session_id)
                 out.session_rows.append(

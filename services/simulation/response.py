@@ -241,8 +241,13 @@ def _notification(message: dict[str, Any]) -> dict[str, Any]:
 
 def _gamification(message: dict[str, Any]) -> dict[str, Any]:
     content = _object(message.get("content"), "content")
+    if content.get("action") == "POINTS_BOOST":
+        _text(content.get("name"), "content.name")
+        _number(content.get("duration_minutes"), "content.duration_minutes", 0.0, 240.0)
+        _number(content.get("multiplier"), "content.multiplier", 1.0, 10.0)
+        return content
     if content.get("action") != "START_CHALLENGE":
-        raise InvalidIntervention("content.action must be START_CHALLENGE")
+        raise InvalidIntervention("content.action must be START_CHALLENGE or POINTS_BOOST")
     if content.get("template") not in CHALLENGE_TEMPLATES:
         raise InvalidIntervention(
             f"content.template must be one of {', '.join(CHALLENGE_TEMPLATES)}"

@@ -38,6 +38,10 @@ class AgentSettings(BaseModel):
     hourly_cap: int = Field(3, ge=0, le=MAX_HOURLY_CAP)
     # A suggestion nobody approved or dismissed by then expires.
     suggestion_ttl_seconds: float = Field(120.0, ge=10.0, le=3600.0)
+    # With a language model configured: may it write this event's interventions (reading the
+    # chat), and how many tokens may it spend (None: the server's CONTENT_TOKEN_BUDGET)?
+    written_content: bool = True
+    token_budget: int | None = Field(None, ge=0, le=10**10)
 
     @field_validator("allowed_types")
     @classmethod

@@ -55,6 +55,9 @@ class InterventionRecord:
     decided_at: datetime | None
     executed_at: datetime | None
     measured_at: datetime | None
+    written_by: str | None = None
+    writing: dict[str, Any] | None = None
+    tokens: int | None = None
 
     @classmethod
     def from_row(cls, row: sa.Row) -> InterventionRecord:
@@ -198,6 +201,24 @@ class InterventionStore:
         if result.rowcount != 1:
             return None
         return self.get(intervention_id, conn)
+
+    def set_writing(
+        self, conn: Connection, intervention_id: str, fields: Mapping[str, Any]
+    ) -> InterventionRecord | None:
+        """Record what the writer did (and its content, when the caller may still change it)."""
+        conn.execute(
+            sa.update(interventions)
+            .where(interventions.c.intervention_id == intervention_id)
+            .values(**fields)
+        )
+        return self.get(intervention_id, conn)
+
+    def tokens_spent(self, conn: Connection, event_id: str) -> int:
+        """What the event's interventions have spent on writing, in tokens."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(interventions.c.tokens), 0)).where(
+            interventions.c.event_id == event_id
+        )
+        return int(conn.execute(query).scalar() or 0)
 
     def set_outcome(
         self, conn: Connection, intervention_id: str, outcome: dict[str, Any]

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA_VERSION = (
-    5  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens, session
-    # figures; 5: event titles
+    6  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens, session
+    # figures; 5: event titles; 6: who wrote an intervention's content
 )
 ID_LENGTH = 255
 
@@ -147,6 +147,12 @@ interventions = sa.Table(
     sa.Column("decided_at", UTCDateTime),
     sa.Column("executed_at", UTCDateTime),
     sa.Column("measured_at", UTCDateTime),
+    # Added in schema 6: "template" or the model that wrote the content; the writing's model,
+    # tokens, latency and fallback reason (never the prompt, the chat or the answer); its tokens
+    # in total, summed against the event's budget.
+    sa.Column("written_by", sa.String(100)),
+    sa.Column("writing", JSONType),
+    sa.Column("tokens", sa.Integer),
     sa.PrimaryKeyConstraint("intervention_id", "time", name="pk_interventions"),
     sa.Index("ix_interventions_session_time", "session_id", "time"),
     sa.Index("ix_interventions_status", "status", "time"),
