@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from services.agent.content import ContentGenerator, ContentRequest
 from services.agent.decision_lock import serialised
-from services.agent.desk_writing import DeskWriting, content_columns
+from services.agent.desk_writing import TEMPLATE, DeskWriting, content_columns
 from services.agent.guards import GuardLimits, refusal
 from services.agent.model_writer import Written
 from services.agent.payload_gate import validate_content
@@ -374,7 +374,7 @@ class InterventionDesk:
     ) -> dict[str, Any]:
         content = self.generator.generate(self._request(session, arm, anomaly_type), self.rng)
         validate_content(arm, content.payload)
-        return content_columns(content)
+        return content_columns(content) | {"written_by": TEMPLATE}
 
     def _refused(self, conn: Connection, row: dict[str, Any], reason: str) -> InterventionRecord:
         full = {"type": "NONE", "content": {}} | row
