@@ -12,9 +12,10 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.boundary import LiveConfig, SignedIn, WebDeps, principal
+from callbacks.pages.live import writing_status
 from components import ids
 from components.agent_panel import launch_options, mode_note, mode_options
-from components.event_settings_panel import DETECTOR_INPUT, detector_label
+from components.event_settings_panel import DETECTOR_INPUT, detector_label, spend_text
 from services.access.guard import Refusal, RefusalTexts, producer_session
 from services.access.principal import Principal
 from services.detection.event_settings import EventSettingsError, overrides_from_form
@@ -45,13 +46,13 @@ class SettingsForm:
         return [name for name, value in self.agent.items() if value in (None, "")]
 
 
-SaveOutputs = tuple[Any, Any, Any, Any]
+SaveOutputs = tuple[Any, Any, Any, Any, Any]
 
 
 def refused(text: str) -> SaveOutputs:
     # The agent box keeps what it shows: nothing it reflects has changed.
     notice = html.Div(text, className="notice notice-error")
-    return notice, dash.no_update, dash.no_update, dash.no_update
+    return notice, dash.no_update, dash.no_update, dash.no_update, dash.no_update
 
 
 def save_event_settings(
@@ -97,6 +98,7 @@ def save_event_settings(
         mode_options(saved.mode),
         mode_note(session_mode or saved.mode, session_mode is not None),
         launch_options([arm.value for arm in saved.allowed_types]),
+        spend_text(writing_status(deps, session.event_id, saved), saved.written_content),
     )
 
 
@@ -107,6 +109,7 @@ def register_event_settings(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) 
         Output(ids.AGENT_MODE, "options"),
         Output(ids.AGENT_MODE_NOTE, "children", allow_duplicate=True),
         Output(ids.AGENT_LAUNCH_TYPE, "options"),
+        Output(ids.SETTINGS_TOKEN_SPEND, "children"),
         Input(ids.SETTINGS_SAVE, "n_clicks"),
         State(ids.SETTINGS_MODE, "value"),
         State(ids.SETTINGS_APPROVE, "value"),
@@ -114,6 +117,8 @@ def register_event_settings(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) 
         State(ids.SETTINGS_TYPES, "value"),
         State(ids.SETTINGS_HOURLY_CAP, "value"),
         State(ids.SETTINGS_TTL, "value"),
+        State(ids.SETTINGS_WRITTEN, "value"),
+        State(ids.SETTINGS_TOKEN_BUDGET, "value"),
         State({"type": DETECTOR_INPUT, "name": ALL}, "value"),
         State(ids.LIVE_CONFIG, "data"),
         prevent_initial_call=True,
@@ -126,13 +131,15 @@ def register_event_settings(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) 
         allowed: Any,
         cap: Any,
         ttl: Any,
+        written: Any,
+        budget: Any,
         detector_values: list[Any],
         config: Any,
     ) -> Any:
         live = LiveConfig.parse(config)
         if not clicks or live is None:
             raise PreventUpdate
-        names = [item["id"]["name"] for item in ctx.states_list[6]]
+        names = [item["id"]["name"] for item in ctx.states_list[8]]
         form = SettingsForm(
             agent={
                 "mode": mode,
@@ -141,6 +148,8 @@ def register_event_settings(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) 
                 "allowed_types": allowed or [],
                 "hourly_cap": cap,
                 "suggestion_ttl_seconds": ttl,
+                "written_content": bool(written),
+                "token_budget": budget,
             },
             detector=dict(zip(names, detector_values, strict=True)),
         )

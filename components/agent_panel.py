@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from components import ids
 from components.anomalies import type_label as anomaly_label
+from services.agent.model_writer import written_words
 from services.agent.report import PerformanceRow
 from services.core.vocabulary import INTERVENTION_TYPES, AgentMode
 from services.storage.interventions import InterventionRecord
@@ -205,6 +206,7 @@ def suggestion_card(record: InterventionRecord, now: datetime) -> html.Div:
                 ],
             ),
             _content_detail(record),
+            _written_line(record),
             # Two forms of the same words: in full beside the chart, folded on a phone where
             # the card sits over the page (assets/style.css shows one of them).
             html.Div(record.reasoning or "", className="suggestion-reasoning"),
@@ -263,6 +265,13 @@ def _content_detail(record: InterventionRecord) -> html.Div:
     return html.Div(record.preview or "", className="suggestion-content")
 
 
+def _written_line(record: InterventionRecord) -> html.Div | None:
+    words = written_words(record.written_by, record.writing)
+    if words is None:
+        return None
+    return html.Div(words, className="suggestion-written")
+
+
 def _outcome_text(record: InterventionRecord) -> str:
     outcome = record.outcome or {}
     if "delta" in outcome:
@@ -304,7 +313,15 @@ def intervention_log(records: Sequence[InterventionRecord]) -> html.Div | html.T
                         ]
                     ),
                     html.Td(record.approved_by or ("agent" if status != "pending" else "—")),
-                    html.Td(record.preview or ""),
+                    html.Td(
+                        [
+                            record.preview or "",
+                            html.Div(written, className="card-note")
+                            if record.type != "NONE"
+                            and (written := written_words(record.written_by, record.writing))
+                            else None,
+                        ]
+                    ),
                     html.Td(f"{record.confidence:.0%}" if record.confidence is not None else "—"),
                     html.Td(_outcome_text(record), className="intervention-outcome"),
                 ],

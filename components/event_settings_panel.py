@@ -4,6 +4,7 @@ suggestion lifetime) and the anomaly detector's thresholds. Pure layout."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from dash import dcc, html
 
@@ -52,11 +53,63 @@ def _number(label: str, component_id: object, value: float) -> html.Div:
     )
 
 
+class WritingStatus(NamedTuple):
+    """The language-model writer as an event's settings show it."""
+
+    configured: bool  # the server has a model (ANTHROPIC_API_KEY)
+    spent: int  # tokens the event's interventions have spent on writing
+    budget: int  # the budget in force: the event's own, else the server's
+
+
+def spend_text(status: WritingStatus, allowed: bool) -> str:
+    spend = f"{status.spent:,} of {status.budget:,} tokens spent"
+    if not status.configured:
+        return (
+            "No language model is configured on this server (ANTHROPIC_API_KEY): interventions "
+            "are written from templates."
+        )
+    if not allowed:
+        return f"Off: interventions are written from templates. {spend}."
+    if status.spent >= status.budget:
+        return f"Budget reached, writing stopped: {spend}. Raise the budget to go on."
+    return f"On: {spend}."
+
+
+def _writing_fields(agent: AgentSettings, writing: WritingStatus) -> list[html.Div]:
+    return [
+        html.Div(
+            className="setting",
+            children=[
+                html.Label("Content"),
+                dcc.Checklist(
+                    id=ids.SETTINGS_WRITTEN,
+                    options=[
+                        {
+                            "label": "Let the language model write this event's interventions "
+                            "(it reads the room's last few chat messages; they are never stored)",
+                            "value": "on",
+                        }
+                    ],
+                    value=["on"] if agent.written_content else [],
+                ),
+            ],
+        ),
+        _number("Token budget (event)", ids.SETTINGS_TOKEN_BUDGET, writing.budget),
+        html.Div(
+            spend_text(writing, agent.written_content),
+            id=ids.SETTINGS_TOKEN_SPEND,
+            className="setting card-note",
+            role="status",
+        ),
+    ]
+
+
 def settings_panel(
     event_id: str | None,
     agent: AgentSettings,
     detector_values: Mapping[str, float | int],
     detector_overridden: set[str],
+    writing: WritingStatus,
 ) -> html.Details:
     """`detector_values` are the values in force; those in `detector_overridden` are the event's."""
     if event_id is None:
@@ -138,6 +191,8 @@ def settings_panel(
                     ),
                 ],
             ),
+            html.H3("Content writing", className="panel-subtitle"),
+            html.Div(className="settings-grid", children=_writing_fields(agent, writing)),
             html.H3("Anomaly detection", className="panel-subtitle"),
             html.Div(className="settings-grid", children=detector_fields),
             html.Button("Save settings", id=ids.SETTINGS_SAVE, className="button button-primary"),

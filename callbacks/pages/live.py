@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.boundary import WebDeps
 from components.agent_panel import agent_section, decision_panel
-from components.event_settings_panel import settings_panel
+from components.event_settings_panel import WritingStatus, settings_panel
 from components.live_page import (
     AGENT_IDLE_REFRESH_MS,
     LIVE_PATH,
@@ -29,6 +29,7 @@ from services.access.principal import Principal
 from services.access.visibility import visible_events, visible_sessions
 from services.detection.episodes import DetectorSettings
 from services.detection.event_settings import effective, valid_stored_overrides
+from services.storage.agent_settings import AgentSettings
 from services.storage.metrics_store import SessionRecord
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,16 @@ def await_session(deps: WebDeps, who: Principal, pathname: str) -> tuple[html.Di
         raise PreventUpdate from None
 
 
+def writing_status(deps: WebDeps, event_id: str | None, settings: AgentSettings) -> WritingStatus:
+    writing = deps.desk.writing
+    spent = 0
+    if event_id is not None:
+        with deps.stores.engine.connect() as conn:
+            spent = deps.stores.interventions.tokens_spent(conn, event_id)
+    budget = settings.token_budget if settings.token_budget is not None else writing.token_budget
+    return WritingStatus(writing.writer is not None, spent, budget)
+
+
 def agent_panels(deps: WebDeps, record: SessionRecord) -> list[html.Div | html.Details]:
     """The agent box and the event's settings, as stored now."""
     agent_store = deps.stores.agent_settings
@@ -119,5 +130,11 @@ def agent_panels(deps: WebDeps, record: SessionRecord) -> list[html.Div | html.D
         agent_section(
             event_settings.mode, session_mode, [arm.value for arm in event_settings.allowed_types]
         ),
-        settings_panel(record.event_id, event_settings, detector, set(valid)),
+        settings_panel(
+            record.event_id,
+            event_settings,
+            detector,
+            set(valid),
+            writing_status(deps, record.event_id, event_settings),
+        ),
     ]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from services.agent.content import ContentRequest, InterventionContent
 from services.agent.decision_lock import serialised
-from services.agent.model_writer import BUDGET_SPENT, TIMED_OUT, Written
+from services.agent.model_writer import BUDGET_SPENT, LATE, TIMED_OUT, Written
 from services.agent.sender import InterventionSender
 from services.agent.writing_pool import WritingPool
 from services.core.vocabulary import InterventionStatus
@@ -93,7 +93,7 @@ class DeskWriting:
                 fields: dict[str, Any] = {"writing": written.metadata(), "tokens": written.tokens}
                 if current.status != InterventionStatus.PENDING:
                     # Decided meanwhile, with the template's words: those are what went out.
-                    late = written.fallback or "answered after the decision"
+                    late = written.fallback or LATE
                     fields["writing"] |= {"fallback": late}
                 elif written.content is not None:
                     fields |= content_columns(written.content) | {"written_by": written.model}
