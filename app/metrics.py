@@ -12,11 +12,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.health import collector_report
 from app.runtime import Runtime
+from services.agent.writing_pool import WritingCounters
 from services.core.redis_bus import REDIS_DOWN
 
 metrics = Blueprint("metrics", __name__)
@@ -30,7 +31,7 @@ class DeploymentCollector(Collector):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         try:
             redis_up = bool(self.runtime.redis.ping())
         except REDIS_DOWN:
@@ -40,6 +41,7 @@ class DeploymentCollector(Collector):
         yield up
         if redis_up:
             yield from _deployment(collector_report(self.runtime, redis_up=True))
+            yield from _writing(WritingCounters(self.runtime.redis, self.runtime.names).read())
 
 
 def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
@@ -82,6 +84,29 @@ def _deployment(report: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
             kind = str(last.get("kind") or ("released" if last.get("released_by") else ""))
             handover.add_metric([partition, kind], float(last["at"]))
     yield from (owner, lag, pending, handover)
+
+
+def _writing(counters: dict[str, int]) -> Iterator[CounterMetricFamily]:
+    """The content writer's counters (services/agent/writing_pool.py), from every process."""
+    generations = CounterMetricFamily(
+        _PREFIX + "content_generations",
+        "Interventions whose words a language model wrote.",
+        labels=["model"],
+    )
+    fallbacks = CounterMetricFamily(
+        _PREFIX + "content_fallbacks",
+        "Writings that left the template's words, by reason.",
+        labels=["reason"],
+    )
+    tokens = CounterMetricFamily(
+        _PREFIX + "content_tokens", "Tokens the writer spent, by kind.", labels=["kind"]
+    )
+    families = {"generations": generations, "fallbacks": fallbacks, "tokens": tokens}
+    for name, value in sorted(counters.items()):
+        group, _, label = name.partition(":")
+        if group in families and label:
+            families[group].add_metric([label], float(value))
+    yield from families.values()
 
 
 def _allowed(address: str | None) -> bool:

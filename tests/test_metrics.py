@@ -10,6 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.factory import create_app
 from app.runtime import Runtime
+from services.agent.model_writer import BUDGET_SPENT, TIMED_OUT, Written, skipped
+from services.agent.writing_pool import WritingCounters
 from services.core.settings import SettingsError, load_settings
 from tests.redis_server import PrivateRedis
 
@@ -89,3 +91,23 @@ def test_a_scrape_needs_no_sign_in_where_pages_do(make_runtime: Callable[..., Ru
     client = create_app(runtime).server.test_client()
     assert client.get("/metrics").status_code == 200
     assert client.get("/").status_code in (302, 401, 403)
+
+
+def test_the_content_writers_counters_are_scraped_from_redis(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    # Counted by whichever process wrote (services/agent/writing_pool.py), read by every one.
+    runtime = make_runtime()
+    counters = WritingCounters(runtime.redis, runtime.names)
+    counters.count(Written(None, "m", tokens_in=100, tokens_out=40, cache_read=900))
+    counters.count(skipped(BUDGET_SPENT))
+    counters.count(Written(None, None, fallback=TIMED_OUT))
+    counters.count(Written(None, None, fallback=TIMED_OUT))
+    samples = _samples(create_app(runtime).server.test_client().get("/metrics").get_data(True))
+    prefix = "engagement_conductor_content_"
+    assert samples[(prefix + "fallbacks_total", (("reason", "timed out"),))] == 2.0
+    assert samples[(prefix + "fallbacks_total", (("reason", "token budget spent"),))] == 1.0
+    assert samples[(prefix + "tokens_total", (("kind", "in"),))] == 100.0
+    assert samples[(prefix + "tokens_total", (("kind", "out"),))] == 40.0
+    assert samples[(prefix + "tokens_total", (("kind", "cache_read"),))] == 900.0
+    assert not any(name == prefix + "generations_total" for name, _ in samples)
