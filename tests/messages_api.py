@@ -66,6 +66,9 @@ class MessagesApi:
     answer: Answer = good_answer
     latency_seconds: float = 0.0
     fail_status: int | None = None  # answer every call with this HTTP status instead
+    # Per call, for replays (bench/content_writer.py): a latency and a status to fail with.
+    latency_of: Callable[[], float] | None = None
+    status_of: Callable[[], int | None] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _cached: set[str] = field(default_factory=set)
@@ -89,13 +92,15 @@ class MessagesApi:
                 body = json.loads(self.rfile.read(length))
                 with api._lock:
                     api.requests.append(body)
-                if api.latency_seconds:
-                    time.sleep(api.latency_seconds)
+                delay = api.latency_of() if api.latency_of else api.latency_seconds
+                if delay:
+                    time.sleep(delay)
                 if self.path != "/v1/messages":
                     return self._send(404, {"type": "error", "error": {"type": "not_found"}})
-                if api.fail_status is not None:
+                status = api.status_of() if api.status_of else api.fail_status
+                if status is not None:
                     error = {"type": "api_error", "message": "overloaded"}
-                    return self._send(api.fail_status, {"type": "error", "error": error})
+                    return self._send(status, {"type": "error", "error": error})
                 self._send(200, api.message(body))
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
