@@ -203,10 +203,17 @@ def test_the_breaker_opens_after_failures_in_a_row_and_lets_one_trial_through_la
 
 
 def test_a_breaker_needs_a_failure_and_a_cooldown() -> None:
-    with pytest.raises(ValueError):
-        CircuitBreaker(failures=0)
-    with pytest.raises(ValueError):
-        CircuitBreaker(cooldown_seconds=0)
+    reason = "a breaker opens after at least one failure, for a positive time"
+    with pytest.raises(ValueError, match=reason):
+        CircuitBreaker(0, 60)
+    with pytest.raises(ValueError, match=reason):
+        CircuitBreaker(3, 0)
+    clock = Clock()
+    eager = CircuitBreaker(1, 0.5, clock=clock)  # the smallest of each is allowed
+    eager.failed()
+    assert eager.state is BreakerState.OPEN
+    clock.now = 0.5
+    assert eager.allow()
 
 
 # -- against a server --------------------------------------------------------------------------

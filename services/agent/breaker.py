@@ -22,8 +22,8 @@ class BreakerState(StrEnum):
 class CircuitBreaker:
     def __init__(
         self,
-        failures: int = 3,
-        cooldown_seconds: float = 60.0,
+        failures: int,
+        cooldown_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if failures < 1 or cooldown_seconds <= 0:
