@@ -3,6 +3,8 @@ when a session ends or moves to another collector."""
 
 from __future__ import annotations
 
+import pytest
+
 from services.core.settings import ScoreWeights
 from services.ingest.chat_ring import ChatRing
 from services.ingest.contracts import SignalEvent, SignalKind
@@ -37,3 +39,17 @@ def test_the_book_feeds_the_ring_and_forgets_ended_and_handed_over_sessions() ->
     assert book.chat.recent("s2") == ()
     book.score_tick(1000.0)  # long silent: s1 ends
     assert book.chat.recent("s1") == ()
+
+
+def test_a_ring_keeps_at_least_one_message_of_one_session() -> None:
+    reason = "a chat ring keeps at least one message of one session"
+    for messages, sessions in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match=f"^{reason}$"):
+            ChatRing(messages=messages, sessions=sessions)
+    smallest = ChatRing(messages=1, sessions=1)
+    smallest.add("a", "one")
+    smallest.add("a", "two")
+    smallest.add("b", "three")
+    assert smallest.recent("a") == () and smallest.recent("b") == ("three",)
+    smallest.forget("never-heard-of")  # forgetting a session it does not hold is no error
+    assert smallest.recent("b") == ("three",)

@@ -169,7 +169,7 @@ def read_written(kind: InterventionType, text: str, request: ContentRequest) -> 
             raise WritingRefused("the answer is not valid JSON") from None
         reason = f"the answer does not fit the schema ({where}: {first['type']})"
         raise WritingRefused(reason) from None
-    payload = _payload(kind, answer, request)
+    payload = _payload(answer, request)
     try:
         validate_content(kind, payload)
     except ValueError as exc:
@@ -181,7 +181,7 @@ def read_written(kind: InterventionType, text: str, request: ContentRequest) -> 
     return InterventionContent(payload, preview_of(kind, payload), "model")
 
 
-def _payload(kind: InterventionType, answer: _Answer, request: ContentRequest) -> dict[str, Any]:
+def _payload(answer: _Answer, request: ContentRequest) -> dict[str, Any]:
     if isinstance(answer, PollAnswer):
         poll = {
             "question": answer.question,
@@ -240,15 +240,12 @@ def _words(text: str) -> list[str]:
     return [word.casefold() for word in _WORD.findall(text)]
 
 
+def _runs(text: str) -> set[tuple[str, ...]]:
+    words = _words(text)
+    return {tuple(words[i : i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
+
+
 def echoes(text: str, chat: tuple[str, ...]) -> bool:
     """Whether `text` holds ECHO_WORDS or more words in a row from one chat message."""
-    words = _words(text)
-    runs = {tuple(words[i : i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
-    if not runs:
-        return False
-    for message in chat:
-        said = _words(message)
-        for i in range(len(said) - ECHO_WORDS + 1):
-            if tuple(said[i : i + ECHO_WORDS]) in runs:
-                return True
-    return False
+    runs = _runs(text)
+    return any(runs & _runs(message) for message in chat)
