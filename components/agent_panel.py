@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from components import ids
 from components.anomalies import type_label as anomaly_label
-from services.agent.model_writer import written_words
+from components.written_by import written_words
 from services.agent.report import PerformanceRow
 from services.core.vocabulary import INTERVENTION_TYPES, AgentMode
 from services.storage.interventions import InterventionRecord

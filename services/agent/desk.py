@@ -116,11 +116,12 @@ class InterventionDesk:
         The choice is made first, outside the event's lock, so that the writer can start on
         it; a decision that executes at once waits for the writer at most its deadline, a
         suggestion appears at once with the template's words and takes the writer's when they
-        come (`_written_later`)."""
+        come (`DeskWriting.later`)."""
         context = AgentContext.of(
             anomaly_type, session.engagement, session.present_users, deviation
         )
         choice: Choice | None = None
+        request: ContentRequest | None = None
         writing: Future[Written] | None = None
         with self.engine.connect() as conn:
             settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
@@ -130,11 +131,11 @@ class InterventionDesk:
                 choice = self.sampler.choose(
                     context, self.posteriors.records(context), settings.allowed_types, self.rng
                 )
+                request = self._request(
+                    session, choice.type, anomaly_type, deviation, explanation, choice
+                )
                 now = self.sender.clock()
                 if self._proposal_refusal(conn, session, choice, settings, now) is None:
-                    request = self._request(
-                        session, choice.type, anomaly_type, deviation, explanation, choice
-                    )
                     writing = self.writing.start(conn, request, settings)
         acts = choice is not None and (
             mode is AgentMode.AUTO
@@ -146,10 +147,10 @@ class InterventionDesk:
         written = writing.result() if writing is not None and writing.done() else None
         with serialised(self.engine, session.event_id, session.session_id) as conn:
             row = self._base_row(session, context, now, mode, episode_id, anomaly_type)
-            if choice is None:
+            if choice is None or request is None:
                 record = self._refused(conn, row, "the event allows no intervention types")
             else:
-                row |= self._content_fields(session, choice.type, anomaly_type)
+                row |= self._template_content(request)
                 row |= self.writing.fields(writing, written, acts)
                 row |= {
                     "type": choice.type.value,
@@ -316,7 +317,7 @@ class InterventionDesk:
             settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
             view = self.sampler.view(context, self.posteriors.records(context), arm)
             row = self._base_row(session, context, now, mode, None, anomaly_type)
-            row |= self._content_fields(session, arm, anomaly_type)
+            row |= self._template_content(self._request(session, arm, anomaly_type))
             row |= {
                 "type": arm.value,
                 "confidence": round(view.mean, 4),
@@ -369,11 +370,9 @@ class InterventionDesk:
             "mode": mode.value,
         }
 
-    def _content_fields(
-        self, session: SessionContext, arm: InterventionType, anomaly_type: str | None
-    ) -> dict[str, Any]:
-        content = self.generator.generate(self._request(session, arm, anomaly_type), self.rng)
-        validate_content(arm, content.payload)
+    def _template_content(self, request: ContentRequest) -> dict[str, Any]:
+        content = self.generator.generate(request, self.rng)
+        validate_content(request.intervention_type, content.payload)
         return content_columns(content) | {"written_by": TEMPLATE}
 
     def _refused(self, conn: Connection, row: dict[str, Any], reason: str) -> InterventionRecord:

@@ -39,34 +39,6 @@ REFUSED = "refused by validation"
 BUDGET_SPENT = "token budget spent"
 BUSY = "writer busy"
 LATE = "answered after the decision"
-# What a producer reads for each reason, after "Template: ".
-FALLBACK_WORDS = {
-    TIMED_OUT: "the model took too long",
-    SERVICE_ERROR: "the model service failed",
-    UNREACHABLE: "the model service was unreachable",
-    BREAKER_OPEN: "the model service is paused after repeated failures",
-    REFUSED: "the model's answer failed the safety checks",
-    BUDGET_SPENT: "the event's token budget is spent",
-    BUSY: "the writer was busy",
-    LATE: "the model answered after the decision",
-}
-
-
-def written_words(written_by: str | None, writing: dict[str, Any] | None) -> str | None:
-    """Who wrote an intervention's words, for its card and the log; None for older rows."""
-    if written_by is None:
-        return None
-    writing = writing or {}
-    if written_by != "template":
-        latency = writing.get("latency_ms")
-        took = f" in {latency / 1000:.1f} s" if isinstance(latency, int | float) else ""
-        return f"Written by {written_by}{took}"
-    if writing.get("state") == "writing":
-        return "Template for now: the model is writing"
-    reason = writing.get("fallback")
-    if isinstance(reason, str):
-        return f"Template: {FALLBACK_WORDS.get(reason, reason)}"
-    return "Template"
 
 
 @dataclass(frozen=True, slots=True)
