@@ -31,8 +31,10 @@ FALLBACK_WORDS = {
 
 
 def written_words(written_by: str | None, writing: dict[str, Any] | None) -> str | None:
-    """Who wrote an intervention's words, for its card and the log; None for older rows."""
-    if written_by is None:
+    """Who wrote an intervention's words, for its card and the log; None when no model took
+    part (no model configured, the event keeps to templates, a manual launch) or for rows
+    older than the writer: "Template" on every card would say nothing."""
+    if written_by is None or (written_by == TEMPLATE and not writing):
         return None
     writing = writing or {}
     if written_by != TEMPLATE:
@@ -44,4 +46,4 @@ def written_words(written_by: str | None, writing: dict[str, Any] | None) -> str
     reason = writing.get("fallback")
     if isinstance(reason, str):
         return f"Template: {FALLBACK_WORDS.get(reason, reason)}"
-    return "Template"
+    return None

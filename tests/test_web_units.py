@@ -23,6 +23,7 @@ from components.live_page import (
     socket_config,
 )
 from components.sessions_page import Series, session_figure
+from components.written_by import written_words
 from services.access.principal import OPEN_ACCESS
 from services.agent.report import PerformanceRow
 from services.core.vocabulary import InterventionType
@@ -186,3 +187,22 @@ def test_routes(web_runtime: Runtime) -> None:
         assert config is None, path
     assert "Page not found" in str(render_path(deps, OPEN_ACCESS, "/elsewhere")[0])
     assert "is not a valid session id" in str(render_path(deps, OPEN_ACCESS, "/live/%20x")[0])
+
+
+def test_the_card_says_who_wrote_the_words_only_when_a_model_took_part() -> None:
+    assert written_words(None, None) is None  # a row older than the writer
+    assert written_words("template", None) is None  # no model configured, or opted out
+    assert written_words("template", {"state": "writing"}) == (
+        "Template for now: the model is writing"
+    )
+    assert written_words("template", {"fallback": "timed out"}) == (
+        "Template: the model took too long"
+    )
+    assert written_words("template", {"fallback": "token budget spent"}) == (
+        "Template: the event's token budget is spent"
+    )
+    assert written_words("template", {"fallback": "a reason from a newer version"}) == (
+        "Template: a reason from a newer version"
+    )
+    assert written_words("big-model", {"latency_ms": 1840}) == "Written by big-model in 1.8 s"
+    assert written_words("big-model", {}) == "Written by big-model"
