@@ -78,11 +78,11 @@ def spend_text(status: WritingStatus, allowed: bool) -> str:
 def _writing_fields(agent: AgentSettings, writing: WritingStatus) -> list[html.Div]:
     return [
         html.Div(
-            className="setting",
+            className="setting setting-row",
             children=[
-                html.Label("Content"),
                 dcc.Checklist(
                     id=ids.SETTINGS_WRITTEN,
+                    className="setting-toggle",
                     options=[
                         {
                             "label": "Let the language model write this event's interventions "

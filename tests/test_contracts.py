@@ -90,6 +90,8 @@ def test_a_chat_message_names_its_author_under_any_of_the_platforms_keys(
     [
         ({"text": "how does the planner pick an index?"}, "how does the planner pick an index?"),
         ({"text": "  two\nlines\t and\u00a0gaps  "}, "two lines and gaps"),
+        # Invisible characters that are not whitespace still part words, never join them.
+        ({"text": "zero\u200bwidth\x00nul"}, "zero width nul"),
         ({"text": "x" * 281}, "x" * 280),
         ({"text": "   "}, None),
         ({"text": ""}, None),

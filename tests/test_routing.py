@@ -40,11 +40,12 @@ def test_the_codec_round_trips_every_field() -> None:
         (SignalEvent(SignalKind.JOIN, "s", "e", "u", None, "Q", None), 3.0),
         (SignalEvent(SignalKind.CHAT, "s", "e", "u", None, None, None, "hello"), 4.0),
         (SignalEvent(SignalKind.CHAT, "s", "e", "u", None, "T", "E", "y" * 280), 5.0),
+        (SignalEvent(SignalKind.CHAT, "s", "e", "u", None, None, None, "k"), 6.0),
     ]
     assert decode_events(encode_events(events)) == events
     # Titles and words cost nothing where absent: the row stays six fields long.
     rows = orjson.loads(encode_events(events)["e"])
-    assert [len(row) for row in rows] == [6, 6, 8, 8, 8, 9, 9]
+    assert [len(row) for row in rows] == [6, 6, 8, 8, 8, 9, 9, 9]
 
 
 def test_the_codec_reads_entries_whether_redis_returns_bytes_or_text_keys() -> None:
