@@ -1,6 +1,7 @@
 """The JSON API (`/api/...`, docs/api.md): sessions with filters, a session's series at a bucket,
 its anomalies and interventions. Every request carries `Authorization: Bearer <token>` (a JWT
 the platform signs with AUTH_SECRET); producers and analysts read the events their token names.
+The write routes are in app/api_writes.py, the OpenAPI description in app/openapi.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from app.access import with_article
 from app.runtime import Runtime
 from services.access.tokens import AccessGrant, Role, TokenRejected, verify_token
 from services.core.platform import valid_id
+from services.core.vocabulary import InterventionStatus
 from services.storage.analyst_requests import QueryError, SeriesRequest, SessionFilter, parse
 from services.storage.session_queries import SessionQueries
 
@@ -157,12 +159,19 @@ def session_anomalies(grant: AccessGrant, session_id: str) -> Any:
     return jsonify({"session_id": session_id, "items": _queries().anomalies(session_id)})
 
 
+class InterventionsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    status: InterventionStatus | None = None
+
+
 @api.get("/sessions/<path:session_id>/interventions")
 @authorised
 def session_interventions(grant: AccessGrant, session_id: str) -> Any:
     _scoped_session(grant, session_id)
-    parse(NoParameters, _params())
-    return jsonify({"session_id": session_id, "items": _queries().interventions(session_id)})
+    query = parse(InterventionsQuery, _params())
+    status = query.status.value if query.status is not None else None
+    items = _queries().interventions(session_id, status)
+    return jsonify({"session_id": session_id, "status": status, "items": items})
 
 
 @api.get("/sessions/<path:session_id>")

@@ -10,11 +10,13 @@ from dash import html
 
 from app.access import EmbedPolicy, current, install_access_control, open_access
 from app.api import api
+from app.api_writes import approve  # noqa: F401 - the write routes join `api` on import
 from app.delivery import LIGHT, Delivery, install_delivery
 from app.exports import exports
 from app.health import health
 from app.live_socket import register_live_socket
 from app.metrics import metrics
+from app.openapi import openapi  # noqa: F401 - and so does the description
 from app.runtime import Runtime
 from callbacks import register_callbacks
 from callbacks.boundary import WebDeps

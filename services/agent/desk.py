@@ -20,7 +20,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from services.agent.content import ContentGenerator, ContentRequest
+from services.agent.content import (
+    ContentGenerator,
+    ContentRequest,
+    InterventionContent,
+    preview_of,
+)
 from services.agent.decision_lock import serialised
 from services.agent.desk_writing import TEMPLATE, DeskWriting, content_columns
 from services.agent.guards import GuardLimits, refusal
@@ -305,11 +310,21 @@ class InterventionDesk:
         actor: str,
         anomaly_type: str | None,
         deviation: float = 0.0,
+        content: dict[str, Any] | None = None,
     ) -> InterventionRecord:
         """A producer's launch of `arm` now; guards apply and a refusal is logged and raised.
 
         During an open anomaly, `anomaly_type` and its `deviation` place the launch in the
-        context the agent itself would have decided in, so its outcome is learnt there."""
+        context the agent itself would have decided in, so its outcome is learnt there.
+        `content`, the producer's own words, passes the same gate as generated content (400
+        naming the field if not); without it the template writes them."""
+        if content is not None:
+            try:
+                validate_content(arm, content)
+            except ValueError as exc:
+                raise InterventionError(str(exc), status=400) from None
+            words = content_columns(InterventionContent(content, preview_of(arm, content), "own"))
+            words |= {"written_by": actor[:100]}
         now = self.sender.clock()
         anomaly = anomaly_type or NO_ANOMALY
         context = AgentContext.of(anomaly, session.engagement, session.present_users, deviation)
@@ -317,7 +332,9 @@ class InterventionDesk:
             settings, mode, _ = self.settings.effective(session.session_id, session.event_id, conn)
             view = self.sampler.view(context, self.posteriors.records(context), arm)
             row = self._base_row(session, context, now, mode, None, anomaly_type)
-            row |= self._template_content(self._request(session, arm, anomaly_type))
+            if content is None:
+                words = self._template_content(self._request(session, arm, anomaly_type))
+            row |= words
             row |= {
                 "type": arm.value,
                 "confidence": round(view.mean, 4),

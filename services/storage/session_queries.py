@@ -206,14 +206,13 @@ class SessionQueries:
         with self.engine.connect() as conn:
             return [episode_json(row) for row in conn.execute(query)]
 
-    def interventions(self, session_id: str) -> list[dict[str, Any]]:
+    def interventions(self, session_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        """The session's interventions, newest first; only those in `status` when given."""
         t = interventions.c
-        query = (
-            sa.select(interventions)
-            .where(t.session_id == session_id)
-            .order_by(t.time.desc())
-            .limit(MAX_ITEMS)
-        )
+        where = [t.session_id == session_id]
+        if status is not None:
+            where.append(t.status == status)
+        query = sa.select(interventions).where(*where).order_by(t.time.desc()).limit(MAX_ITEMS)
         with self.engine.connect() as conn:
             return [InterventionRecord.from_row(row).as_json() for row in conn.execute(query)]
 
