@@ -13,6 +13,7 @@ from services.agent.report import PerformanceRow
 from services.core.push_objects import Episode, Intervention
 from services.core.vocabulary import AgentMode, InterventionStatus, InterventionType
 from services.storage.agent_settings import AgentSettings
+from services.storage.alert_settings import AlertKind
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,6 +64,36 @@ class DetectorSettingsBody(BaseModel):
         default_factory=dict, description="thresholds to override, by name (docs/detection.md)"
     )
     reset: bool = Field(False, description="drop the event's overrides first")
+
+
+class WebhookBody(BaseModel):
+    model_config = _STRICT
+    url: str
+    secret: str | None = Field(
+        None,
+        description="signs each body (HMAC-SHA256, at least 16 characters); leave it out to keep "
+        "the one stored for this URL. Never shown back",
+    )
+    slack: bool = False
+
+
+class AlertSettingsBody(BaseModel):
+    """Any of the event's alert settings; those left out keep their values."""
+
+    model_config = _STRICT
+    emails: list[str] | None = None
+    webhooks: list[WebhookBody] | None = None
+    kinds: list[AlertKind] | None = None
+    min_severity: Literal["WARNING", "CRITICAL"] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude_unset=True)
+        if "webhooks" in data:
+            data["webhooks"] = [
+                {k: v for k, v in hook.items() if not (k == "secret" and v is None)}
+                for hook in data["webhooks"]
+            ]
+        return data
 
 
 # -- answers ----------------------------------------------------------------------------------
@@ -148,6 +179,30 @@ class DetectorSettingsAnswer(BaseModel):
     event_id: str
     overrides: dict[str, float]
     settings: dict[str, float]
+
+
+class WebhookShown(BaseModel):
+    url: str
+    slack: bool
+    secret_set: bool
+
+
+class DeadLetter(BaseModel):
+    at: str
+    channel: Literal["email", "webhook"]
+    to: str
+    subject: str
+    attempts: int
+    reason: str
+
+
+class AlertSettingsAnswer(BaseModel):
+    event_id: str
+    emails: list[str]
+    webhooks: list[WebhookShown]
+    kinds: list[AlertKind]
+    min_severity: Literal["WARNING", "CRITICAL"]
+    dead_letters: list[DeadLetter] = Field(description="deliveries given up on, newest first")
 
 
 class PerformanceAnswer(BaseModel):

@@ -27,6 +27,7 @@ from app.api import (
 from app.api_models import (
     AgentModeBody,
     AgentSettingsBody,
+    AlertSettingsBody,
     DetectorSettingsBody,
     DismissBody,
     LaunchBody,
@@ -35,10 +36,12 @@ from services.access.tokens import AccessGrant, Role
 from services.agent.desk import InterventionError
 from services.agent.report import performance_by_type
 from services.agent.situation import current_situation
+from services.alerts.dispatcher import dead_letters
 from services.core.platform import valid_id
 from services.detection.detector import DetectorSettings
 from services.detection.event_settings import TUNABLE, EventSettingsError, effective
 from services.storage.agent_settings import AgentSettingsError
+from services.storage.alert_settings import AlertSettingsError
 from services.storage.analyst_requests import parse
 from services.storage.interventions import InterventionRecord
 
@@ -225,3 +228,41 @@ def agent_performance(grant: AccessGrant, event_id: str) -> Any:
     parse(NoParameters, _params())
     rows = performance_by_type(_runtime().stores.interventions, [event_id])
     return jsonify({"event_id": event_id, "items": [dataclasses.asdict(row) for row in rows]})
+
+
+def _alerts_answer(event_id: str) -> dict[str, Any]:
+    runtime = _runtime()
+    shown = runtime.stores.alerts.for_event(event_id).shown()
+    dead = dead_letters(runtime.redis, runtime.names, event_id)
+    return {"event_id": event_id, **shown, "dead_letters": dead}
+
+
+@api.get("/events/<path:event_id>/alerts")
+@authorised
+def alert_settings(grant: AccessGrant, event_id: str) -> Any:
+    _producer(grant)  # recipients' addresses are the organisers' own: not for analysts
+    _event(grant, event_id)
+    parse(NoParameters, _params())
+    return jsonify(_alerts_answer(event_id))
+
+
+@api.put("/events/<path:event_id>/alerts")
+@authorised
+def change_alert_settings(grant: AccessGrant, event_id: str) -> Any:
+    actor = _producer(grant)
+    _event(grant, event_id)
+    body: AlertSettingsBody = _body(AlertSettingsBody)
+    try:
+        saved = _runtime().stores.alerts.update(event_id, body.changes())
+    except AlertSettingsError as exc:
+        raise ApiError(400, str(exc)) from None
+    # What changed, without a secret: the addresses and URLs are the settings' point.
+    log.info(
+        "alert settings of %s changed over the API by %s: %d e-mail(s), %d webhook(s), %s",
+        event_id,
+        actor,
+        len(saved.emails),
+        len(saved.webhooks),
+        ", ".join(saved.kinds) or "no kinds",
+    )
+    return jsonify(_alerts_answer(event_id))

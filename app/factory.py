@@ -23,6 +23,7 @@ from callbacks.boundary import WebDeps
 from components.shell import app_shell
 from services.access.embed_ledger import EmbedLedger
 from services.access.tokens import Role
+from services.alerts.dispatcher import dead_letters
 from services.storage.session_queries import SessionQueries
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -71,6 +72,7 @@ def web_deps(runtime: Runtime) -> WebDeps:
         chart_points=settings.chart_points,
         tick_seconds=settings.tick_seconds,
         refresh_ms=runtime.refresh_ms,
+        dead_letters=lambda event_id: dead_letters(runtime.redis, runtime.names, event_id),
     )
 
 

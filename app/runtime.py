@@ -17,6 +17,8 @@ from services.agent.desk import InterventionDesk
 from services.agent.model_writer import ModelWriter, WriterSettings
 from services.agent.sender import Clock, InterventionSender, utc_now
 from services.agent.writing_pool import WritingCounters, WritingPool
+from services.alerts.dispatcher import AlertDispatcher
+from services.alerts.senders import EmailSender, SmtpSettings, WebhookSender
 from services.core.redis_bus import RedisNames, connect_redis
 from services.core.settings import Settings
 from services.live.collector import EVENT_SETTINGS_SECONDS, HOUSEKEEPING_SECONDS, Collector
@@ -58,6 +60,28 @@ def writing_pool(settings: Settings, client: redis.Redis, names: RedisNames) -> 
     return WritingPool(writer, WritingCounters(client, names))
 
 
+def alert_dispatcher(
+    settings: Settings, client: redis.Redis, names: RedisNames, stores: Stores
+) -> AlertDispatcher:
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    smtp = SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        username=settings.smtp_username,
+        password=password,
+        starttls=settings.smtp_starttls,
+    )
+    return AlertDispatcher(
+        client,
+        names,
+        stores.alerts,
+        EmailSender(smtp),
+        WebhookSender(allow_private=settings.alert_webhooks_private),
+        group_seconds=settings.alert_group_seconds,
+    )
+
+
 @dataclass
 class Runtime:
     """The one owner of each shared part: the web tier and the collector get the same stores,
@@ -71,6 +95,7 @@ class Runtime:
     desk: InterventionDesk
     hub: PushHub
     collector: Collector | None = None
+    alert_dispatcher: AlertDispatcher | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
@@ -111,7 +136,9 @@ class Runtime:
             else None
         )
         log.info("database backend: %s (schema v%d)", database.backend, database.version)
-        return cls(settings, database, client, names, stores, desk, hub, collector)
+        # Alerts go out from every process that collects: claims in Redis share the work.
+        dispatcher = alert_dispatcher(settings, client, names, stores) if with_collector else None
+        return cls(settings, database, client, names, stores, desk, hub, collector, dispatcher)
 
     @property
     def engine(self) -> Engine:
@@ -130,6 +157,8 @@ class Runtime:
         self._start_thread("push-hub", self.hub.run)
         if self.collector is not None:
             self._start_thread("collector", self.collector.run)
+        if self.alert_dispatcher is not None:
+            self._start_thread("alert-dispatcher", self.alert_dispatcher.run)
 
     def _start_thread(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -139,6 +168,8 @@ class Runtime:
     def stop(self, timeout: float = 15.0) -> None:
         if self.collector is not None:
             self.collector.stop()
+        if self.alert_dispatcher is not None:
+            self.alert_dispatcher.stop()
         self.hub.stop()
         if self.desk.writing.writer is not None:
             self.desk.writing.writer.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from dash.exceptions import PreventUpdate
 
@@ -34,6 +35,8 @@ class WebDeps:
     chart_points: int
     tick_seconds: float
     refresh_ms: int
+    # The event's alert deliveries given up on, newest first (services/alerts/dispatcher.py).
+    dead_letters: Callable[[str], list[dict[str, Any]]]
 
 
 def principal(signed_in: SignedIn) -> Principal:

@@ -19,7 +19,8 @@ from components.event_settings_panel import DETECTOR_INPUT, detector_label, spen
 from services.access.guard import Refusal, RefusalTexts, producer_session
 from services.access.principal import Principal
 from services.detection.event_settings import EventSettingsError, overrides_from_form
-from services.storage.agent_settings import AgentSettingsError
+from services.storage.agent_settings import AgentSettingsError, validate_agent_settings
+from services.storage.alert_settings import AlertSettingsError, validate_alert_settings
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class SettingsForm:
 
     agent: dict[str, Any]
     detector: dict[str, Any]
+    alerts: dict[str, Any]
 
     @property
     def missing(self) -> list[str]:
@@ -69,12 +71,17 @@ def save_event_settings(
         return refused(f"Fill in: {', '.join(form.missing)}. Nothing was saved.")
     agent_store = deps.stores.agent_settings
     try:
-        # Validate both before storing either, so a bad field saves nothing.
+        # Validate all before storing any, so a bad field saves nothing.
         overrides = overrides_from_form(form.detector)
+        alert_store = deps.stores.alerts
+        alerts = alert_store.for_event(session.event_id).stored() | form.alerts
+        validate_alert_settings(alerts)
+        validate_agent_settings(agent_store.for_event(session.event_id).stored() | form.agent)
         session_mode = agent_store.session_mode(session.session_id)
         saved = agent_store.update(session.event_id, form.agent)
         deps.stores.event_settings.update(session.event_id, overrides, reset=True)
-    except AgentSettingsError as exc:
+        alert_store.update(session.event_id, form.alerts)
+    except (AgentSettingsError, AlertSettingsError) as exc:
         return refused(f"Not saved: {exc}")
     except EventSettingsError as exc:
         problems = "; ".join(problem.describe(detector_label) for problem in exc.problems)
@@ -119,6 +126,9 @@ def register_event_settings(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) 
         State(ids.SETTINGS_TTL, "value"),
         State(ids.SETTINGS_WRITTEN, "value"),
         State(ids.SETTINGS_TOKEN_BUDGET, "value"),
+        State(ids.SETTINGS_ALERT_EMAILS, "value"),
+        State(ids.SETTINGS_ALERT_KINDS, "value"),
+        State(ids.SETTINGS_ALERT_SEVERITY, "value"),
         State({"type": DETECTOR_INPUT, "name": ALL}, "value"),
         State(ids.LIVE_CONFIG, "data"),
         prevent_initial_call=True,
@@ -133,13 +143,16 @@ def register_event_settings(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) 
         ttl: Any,
         written: Any,
         budget: Any,
+        emails: Any,
+        kinds: Any,
+        severity: Any,
         detector_values: list[Any],
         config: Any,
     ) -> Any:
         live = LiveConfig.parse(config)
         if not clicks or live is None:
             raise PreventUpdate
-        names = [item["id"]["name"] for item in ctx.states_list[8]]
+        names = [item["id"]["name"] for item in ctx.states_list[11]]
         form = SettingsForm(
             agent={
                 "mode": mode,
@@ -152,5 +165,10 @@ def register_event_settings(app: dash.Dash, deps: WebDeps, signed_in: SignedIn) 
                 "token_budget": budget,
             },
             detector=dict(zip(names, detector_values, strict=True)),
+            alerts={
+                "emails": [part.strip() for part in str(emails or "").split(",") if part.strip()],
+                "kinds": kinds or [],
+                "min_severity": severity,
+            },
         )
         return save_event_settings(deps, principal(signed_in), form, live)

@@ -3,8 +3,8 @@ suggestion lifetime) and the anomaly detector's thresholds. Pure layout."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from dash import dcc, html
 
@@ -12,6 +12,7 @@ from components import ids
 from components.agent_panel import MODE_HELP, type_label
 from services.core.vocabulary import INTERVENTION_TYPES, AgentMode
 from services.storage.agent_settings import AgentSettings
+from services.storage.alert_settings import AlertKind, AlertSettings
 
 # Pattern-matching id type of the detector's number inputs; the index is the setting's name.
 DETECTOR_INPUT = "detector-setting"
@@ -104,12 +105,97 @@ def _writing_fields(agent: AgentSettings, writing: WritingStatus) -> list[html.D
     ]
 
 
+ALERT_KIND_LABELS = {
+    AlertKind.ANOMALY_OPENED: "An anomaly begins",
+    AlertKind.ANOMALY_CRITICAL: "An anomaly is or becomes CRITICAL",
+    AlertKind.SUGGESTION_WAITING: "A suggestion waits for approval",
+    AlertKind.OUTCOME_MEASURED: "An intervention's outcome is measured",
+}
+
+
+def _alert_fields(alerts: AlertSettings, dead: Sequence[Mapping[str, Any]]) -> list[Any]:
+    hooks = [
+        html.Li(f"{hook.url.split('?', 1)[0]}" + (" (Slack)" if hook.slack else ""))
+        for hook in alerts.webhooks
+    ]
+    failures = [
+        html.Li(
+            f"{entry['at'][:19].replace('T', ' ')} UTC · {entry['channel']} to "
+            f"{entry['to']} · {entry['subject']} · {entry['reason']} after "
+            f"{entry['attempts']} attempt(s)"
+        )
+        for entry in dead[:10]
+    ]
+    return [
+        html.Div(
+            className="setting setting-row",
+            children=[
+                html.Label("E-mail alerts to (comma-separated)", htmlFor=ids.SETTINGS_ALERT_EMAILS),
+                dcc.Input(
+                    id=ids.SETTINGS_ALERT_EMAILS,
+                    type="text",
+                    value=", ".join(alerts.emails),
+                    debounce=True,
+                    placeholder="producer@example.com, stage-manager@example.com",
+                ),
+            ],
+        ),
+        html.Div(
+            className="setting setting-row",
+            children=[
+                html.Label("Alert when"),
+                dcc.Checklist(
+                    id=ids.SETTINGS_ALERT_KINDS,
+                    options=[
+                        {"label": text, "value": kind.value}
+                        for kind, text in ALERT_KIND_LABELS.items()
+                    ],
+                    value=[kind.value for kind in alerts.kinds],
+                    inline=True,
+                ),
+            ],
+        ),
+        html.Div(
+            className="setting",
+            children=[
+                html.Label("Anomalies from", htmlFor=ids.SETTINGS_ALERT_SEVERITY),
+                dcc.Dropdown(
+                    id=ids.SETTINGS_ALERT_SEVERITY,
+                    options=[
+                        {"label": "WARNING and CRITICAL", "value": "WARNING"},
+                        {"label": "CRITICAL only", "value": "CRITICAL"},
+                    ],
+                    value=alerts.min_severity,
+                    clearable=False,
+                ),
+            ],
+        ),
+        html.Div(
+            className="setting card-note",
+            children=[
+                "Webhooks (set over the API, docs/api.md; their secrets never show here): ",
+                html.Ul(hooks) if hooks else "none.",
+            ],
+        ),
+        html.Div(
+            id=ids.SETTINGS_ALERT_DEAD,
+            className="setting setting-row card-note",
+            children=[
+                "Alerts that could not be delivered: ",
+                html.Ul(failures) if failures else "none.",
+            ],
+        ),
+    ]
+
+
 def settings_panel(
     event_id: str | None,
     agent: AgentSettings,
     detector_values: Mapping[str, float | int],
     detector_overridden: set[str],
     writing: WritingStatus,
+    alerts: AlertSettings,
+    dead_letters: Sequence[Mapping[str, Any]],
 ) -> html.Details:
     """`detector_values` are the values in force; those in `detector_overridden` are the event's."""
     if event_id is None:
@@ -193,6 +279,8 @@ def settings_panel(
             ),
             html.H3("Content writing", className="panel-subtitle"),
             html.Div(className="settings-grid", children=_writing_fields(agent, writing)),
+            html.H3("Alerts to organisers who are not watching", className="panel-subtitle"),
+            html.Div(className="settings-grid", children=_alert_fields(alerts, dead_letters)),
             html.H3("Anomaly detection", className="panel-subtitle"),
             html.Div(className="settings-grid", children=detector_fields),
             html.Button("Save settings", id=ids.SETTINGS_SAVE, className="button button-primary"),

@@ -163,6 +163,8 @@ WRITES = [
     ("PUT", "/api/sessions/s-1/agent-mode", {"mode": "AUTO"}),
     ("PUT", "/api/events/evt-1/agent-settings", {"hourly_cap": 9}),
     ("PUT", "/api/events/evt-1/detector-settings", {"set": {"sensitivity": 2}}),
+    ("PUT", "/api/events/evt-1/alerts", {"emails": ["a@example.com"]}),
+    ("GET", "/api/events/evt-1/alerts", None),
 ]
 
 
@@ -188,6 +190,7 @@ def test_every_write_is_refused_to_anyone_but_the_events_producer(
     assert runtime.desk.settings.for_event("evt-1").hourly_cap == 3
     assert runtime.stores.event_settings.overrides("evt-1") == {}
     assert runtime.desk.settings.session_mode("s-1") is None
+    assert runtime.stores.alerts.for_event("evt-1").emails == ()
 
 
 @pytest.mark.parametrize(
@@ -325,3 +328,28 @@ def test_interventions_filter_by_status_and_performance_reads_like_the_panel(
     other = client.get("/api/events/evt-2/agent-performance", headers=PRODUCER)
     assert other.status_code == 403
     assert json.loads(other.data) == {"error": "your token does not name that event"}
+
+
+def test_alert_settings_over_the_api_never_show_a_secret(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    path = "/api/events/evt-1/alerts"
+    hook = {"url": "https://hooks.example/ec", "secret": "s" * 20, "slack": True}
+    saved = client.put(
+        path,
+        headers=PRODUCER,
+        json={"emails": ["ops@example.com"], "webhooks": [hook], "kinds": ["anomaly_critical"]},
+    )
+    body = checked("PUT", path, saved)
+    assert body["webhooks"] == [{"url": hook["url"], "slack": True, "secret_set": True}]
+    assert body["emails"] == ["ops@example.com"] and body["dead_letters"] == []
+    assert "s" * 20 not in saved.get_data(as_text=True)
+    # The webhook again without its secret keeps it; a bad address is a 400 naming the field.
+    kept = client.put(path, headers=PRODUCER, json={"webhooks": [{"url": hook["url"]}]})
+    assert checked("PUT", path, kept)["webhooks"][0]["slack"] is False
+    assert runtime.stores.alerts.for_event("evt-1").secret_for(hook["url"]) == "s" * 20
+    bad = client.put(path, headers=PRODUCER, json={"emails": ["nobody"]})
+    assert bad.status_code == 400
+    assert checked("PUT", path, bad)["error"] == "emails: 'nobody' is not an e-mail address"
+    read = client.get(path, headers=PRODUCER)
+    assert checked("GET", path, read)["kinds"] == ["anomaly_critical"]

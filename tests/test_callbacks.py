@@ -93,7 +93,7 @@ def test_pickers_are_a_producers_and_keep_only_sessions_of_its_events(runtime: R
 
 def test_settings_are_saved_only_for_a_producer_of_the_sessions_event(runtime: Runtime) -> None:
     deps = web_deps(runtime)
-    form = SettingsForm(agent={"mode": "AUTO", "hourly_cap": ""}, detector={})
+    form = SettingsForm(agent={"mode": "AUTO", "hourly_cap": ""}, detector={}, alerts={})
 
     def says(who: Principal, session_id: str) -> str:
         return str(save_event_settings(deps, who, form, LiveConfig(session_id))[0])

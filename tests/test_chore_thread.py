@@ -15,7 +15,7 @@ def test_turns_held_up_merge_and_keep_only_the_newest_episodes() -> None:
     turns: list[list[str]] = []
     housekept = threading.Event()
 
-    def agent_turn(opened: Sequence[dict[str, Any]]) -> None:
+    def agent_turn(opened: Sequence[dict[str, Any]], escalated: Sequence[dict[str, Any]]) -> None:
         turns.append([row["episode_id"] for row in opened])
         release.wait(10)  # the first turn waits on a lock
 
@@ -43,7 +43,7 @@ def test_a_standby_does_no_housekeeping_and_a_failing_chore_does_not_stop_the_th
     housekeeping_runs: list[int] = []
     turns: list[int] = []
 
-    def broken_turn(opened: Sequence[dict[str, Any]]) -> None:
+    def broken_turn(opened: Sequence[dict[str, Any]], escalated: Sequence[dict[str, Any]]) -> None:
         turns.append(len(opened))
         raise RuntimeError("a bug in a content generator")
 

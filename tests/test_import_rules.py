@@ -22,7 +22,8 @@ DOMAIN_MAY_IMPORT: dict[str, frozenset[str]] = {
     "detection": frozenset({"core", "storage"}),
     "access": frozenset({"core", "storage"}),
     "agent": frozenset({"core", "storage", "ingest"}),
-    "live": frozenset({"core", "storage", "ingest", "detection", "agent"}),
+    "alerts": frozenset({"core", "storage"}),
+    "live": frozenset({"core", "storage", "ingest", "detection", "agent", "alerts"}),
     "simulation": frozenset({"core"}),
 }
 WEB_LIBRARIES = ("dash", "flask", "flask_sock", "werkzeug", "plotly")

@@ -136,5 +136,7 @@ def agent_panels(deps: WebDeps, record: SessionRecord) -> list[html.Div | html.D
             detector,
             set(valid),
             writing_status(deps, record.event_id, event_settings),
+            deps.stores.alerts.for_event(record.event_id),
+            deps.dead_letters(record.event_id) if record.event_id else [],
         ),
     ]

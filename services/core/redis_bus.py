@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import fakeredis
@@ -111,6 +112,39 @@ class RedisNames:
     def writing_counters(self) -> str:
         """Hash of the content writer's counters (generations, fallbacks, tokens) for /metrics."""
         return self.prefix + "engagement-conductor:writing:counters"
+
+    # An event's alert keys share a hash tag (of a digest: an event id may hold braces), so a
+    # transaction over them works on a Redis Cluster too.
+    def _alert_key(self, event_id: str, what: str) -> str:
+        tag = hashlib.blake2b(event_id.encode(), digest_size=6).hexdigest()
+        return f"{self.prefix}engagement-conductor:alerts:{{a{tag}}}:{what}"
+
+    def alert_items(self, event_id: str) -> str:
+        """The event's alert items waiting to go out together (a list of JSON)."""
+        return self._alert_key(event_id, "items")
+
+    def alert_window(self, event_id: str) -> str:
+        """Set while the event's last message is under a minute old: later items wait."""
+        return self._alert_key(event_id, "window")
+
+    def alert_dead(self, event_id: str) -> str:
+        """Deliveries given up on (a list of JSON, newest first), shown in the settings."""
+        return self._alert_key(event_id, "dead")
+
+    def alert_seen(self, key: str) -> str:
+        """Set once an item is queued: each episode step, suggestion or outcome goes out once."""
+        digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+        return f"{self.prefix}engagement-conductor:alerts:seen:{digest}"
+
+    @property
+    def alert_due(self) -> str:
+        """Events whose items may go out, scored by when."""
+        return self.prefix + "engagement-conductor:alerts:due"
+
+    @property
+    def alert_deliveries(self) -> str:
+        """Deliveries to (re)try, each a JSON member scored by its next attempt's time."""
+        return self.prefix + "engagement-conductor:alerts:deliveries"
 
     # A partition's keys share a hash tag, so they live on one Redis Cluster slot.
     def _partition_key(self, partition: int, what: str) -> str:

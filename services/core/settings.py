@@ -185,6 +185,22 @@ class Settings(BaseSettings):
     content_breaker_cooldown_seconds: float = Field(
         60.0, ge=1, le=3600, description="how long the writer pauses before trying again"
     )
+    # Alerts out of band (docs/alerts.md): recipients are per event, the transport is here.
+    smtp_host: str | None = Field(None, description="the mail server for alert e-mails")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = Field("engagement-conductor@localhost", min_length=3, max_length=200)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(False, description="upgrade the connection with STARTTLS")
+    alert_group_seconds: float = Field(
+        60.0, ge=1, le=3600, description="an event's alerts within this long go in one message"
+    )
+    alert_webhooks_private: bool = Field(
+        False, description="let webhooks reach private and loopback addresses"
+    )
+    public_url: str | None = Field(
+        None, description="this server's address as organisers reach it, for links in alerts"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -243,11 +259,11 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("anthropic_base_url")
+    @field_validator("anthropic_base_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("ANTHROPIC_BASE_URL must be an http:// or https:// URL")
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("redis_key_prefix")

@@ -32,6 +32,8 @@ class EpisodeOutput:
     detected: list[dict[str, Any]] = field(default_factory=list)  # anomaly:detected payloads
     pushes: list[tuple[str, AnomalyMessage]] = field(default_factory=list)  # (session, message)
     opened: list[dict[str, Any]] = field(default_factory=list)  # rows of episodes begun this tick
+    # Rows of episodes that became CRITICAL this tick after opening less severe.
+    escalated: list[dict[str, Any]] = field(default_factory=list)
 
 
 class EpisodeLog:
@@ -46,9 +48,12 @@ class EpisodeLog:
         out: EpisodeOutput,
     ) -> None:
         for transition in transitions:
+            before = self._open.get(transition.episode_id, {}).get("severity")
             row = self._apply(transition, event_id, signals)
             if row is None:
                 continue
+            if isinstance(transition, AnomalyEscalated) and row["severity"] != before:
+                out.escalated.append(dict(row))
             out.rows.append(dict(row))
             phase = _PHASE_OF.get(type(transition), AnomalyPhase.ENDED)
             out.pushes.append(

@@ -18,7 +18,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-AgentTurn = Callable[[Sequence[dict[str, Any]]], None]
+# The episodes opened and those escalated since the last turn.
+AgentTurn = Callable[[Sequence[dict[str, Any]], Sequence[dict[str, Any]]], None]
 
 
 class ChoreThread:
@@ -36,6 +37,7 @@ class ChoreThread:
         self.housekeeping_every = housekeeping_every
         self._max_waiting = max_waiting
         self._opened: list[dict[str, Any]] = []
+        self._escalated: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._due = threading.Event()
         self._stopping = threading.Event()
@@ -48,10 +50,15 @@ class ChoreThread:
         self._thread = threading.Thread(target=self._run, name="collector-chores", daemon=True)
         self._thread.start()
 
-    def tick_done(self, opened: Sequence[dict[str, Any]]) -> None:
-        """A tick was scored: its newly opened episodes await a suggestion; a turn is due."""
+    def tick_done(
+        self, opened: Sequence[dict[str, Any]], escalated: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """A tick was scored: its newly opened episodes await a suggestion (and, with the
+        escalated ones, an alert); a turn is due."""
         with self._lock:
             self._opened.extend(opened)
+            # Escalations are rare (one per episode at most) but bounded all the same.
+            self._escalated = [*self._escalated, *escalated][-self._max_waiting :]
             overflow = len(self._opened) - self._max_waiting
             if overflow > 0:
                 del self._opened[:overflow]
@@ -84,7 +91,8 @@ class ChoreThread:
                 self._due.clear()
                 with self._lock:
                     opened, self._opened = self._opened, []
-                self._guarded("the agent's turn", self._agent_turn, opened)
+                    escalated, self._escalated = self._escalated, []
+                self._guarded("the agent's turn", self._agent_turn, opened, escalated)
             now = time.monotonic()
             if now - self._housekept_at >= self.housekeeping_every and self._is_housekeeper():
                 self._housekept_at = now

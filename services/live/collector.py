@@ -26,6 +26,7 @@ from services.agent.desk import InterventionDesk, SessionContext
 from services.agent.followup import InterventionFollowUp
 from services.agent.outcomes import DeliveryOutcome, OutcomeReader
 from services.agent.reward import RewardRule
+from services.alerts.outbox import AlertOutbox
 from services.core.push import EndedMessage, TickMessage, encode
 from services.core.push_objects import TickSignals
 from services.core.redis_bus import REDIS_DOWN, RedisNames
@@ -34,6 +35,7 @@ from services.detection.event_settings import valid_stored_overrides
 from services.ingest.partition_reader import PartitionReader
 from services.ingest.router import Router
 from services.ingest.windows import WindowConfig
+from services.live.alert_feed import AlertFeed
 from services.live.checkpoints import CheckpointStore
 from services.live.chore_thread import ChoreThread
 from services.live.collector_status import CollectorStatus
@@ -153,6 +155,9 @@ class Collector:
             client, names, settings.consumer_name, settings.dead_letter_maxlen
         )
         self.housekeeping = Housekeeping(settings, self.store)
+        self.alerts = AlertFeed(
+            AlertOutbox(client, names, stores.alerts), self.book, settings.public_url
+        )
         self.chores = ChoreThread(
             self.follow_interventions,
             self.housekeeping.run,
@@ -235,7 +240,7 @@ class Collector:
         for out in late:
             self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
             self.publish_tick(out)
-            self.chores.tick_done(out.episodes.opened)
+            self.chores.tick_done(out.episodes.opened, out.episodes.escalated)
 
     def tick(self, boundary: float) -> TickOutput:
         """Score, persist and publish the owned sessions' tick at `boundary` (epoch seconds)."""
@@ -250,7 +255,7 @@ class Collector:
         self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
         self.publish_tick(out)
         self.share.after_tick(boundary)
-        self.chores.tick_done(out.episodes.opened)
+        self.chores.tick_done(out.episodes.opened, out.episodes.escalated)
         self.last_tick = boundary
         self.last_tick_ms = (time.perf_counter() - started) * 1000
         self._write_heartbeat()
@@ -267,19 +272,23 @@ class Collector:
             self.missed_ticks,
         )
 
-    def follow_interventions(self, opened: Sequence[dict[str, Any]]) -> None:
-        """The agent's turn (on the chore thread): suggest for the episodes this collector
-        opened; the housekeeper alone also expires, measures and reads delivery outcomes.
+    def follow_interventions(
+        self, opened: Sequence[dict[str, Any]], escalated: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """The agent's turn (on the chore thread): alert and suggest for the episodes this
+        collector opened or escalated; the housekeeper alone also expires, measures (and
+        alerts of outcomes) and reads delivery outcomes.
 
         Each part fails on its own (logged): the database or Redis being away, or a bug in a
         content generator, costs that part of this turn, never the tick or the stream reading.
         """
+        self._isolated_step("queueing anomaly alerts", self.alerts.episodes, opened, escalated)
         for row in opened:
             self._isolated_step("suggesting for a new episode", self._propose, row)
         if not self.is_housekeeper:
             return
         self._isolated_step("expiring suggestions", self.followup.expire)
-        self._isolated_step("measuring interventions", self.followup.measure)
+        self._isolated_step("measuring interventions", self._measure)
         self._isolated_step("reading delivery outcomes", self.outcomes.read, self._delivered)
 
     def _propose(self, row: dict[str, Any]) -> None:
@@ -297,9 +306,13 @@ class Collector:
             signals={k: float(v) for k, v in signals.items() if isinstance(v, int | float)},
             chat=self.book.chat.recent(session_id),
         )
-        self.desk.propose(
+        record = self.desk.propose(
             session, row["type"], row["deviation"], row["episode_id"], row["explanation"]
         )
+        self.alerts.suggestion(record)
+
+    def _measure(self) -> None:
+        self.alerts.outcomes(self.followup.measure())
 
     def _isolated_step(self, what: str, action: Callable[..., object], *args: object) -> None:
         try:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from services.agent.posteriors import DatabasePosteriors
 from services.detection.event_settings import EventSettingsStore
 from services.storage.agent_settings import AgentSettingsStore
+from services.storage.alert_settings import AlertSettingsStore
 from services.storage.interventions import InterventionStore
 from services.storage.metrics_store import MetricsStore
 from services.storage.overview import OverviewQueries
@@ -24,6 +25,7 @@ class Stores:
     event_settings: EventSettingsStore
     posteriors: DatabasePosteriors
     overview: OverviewQueries
+    alerts: AlertSettingsStore
 
     @classmethod
     def over(cls, engine: Engine) -> Stores:
@@ -36,4 +38,5 @@ class Stores:
             event_settings=EventSettingsStore(engine),
             posteriors=DatabasePosteriors(engine),
             overview=OverviewQueries(agent_settings),
+            alerts=AlertSettingsStore(engine),
         )

@@ -90,7 +90,7 @@ def parse_mode(value: object) -> AgentMode:
         raise AgentSettingsError(f"mode: {value!r} is not one of {names}") from None
 
 
-def _upsert(engine: Engine, table: sa.Table, key: str, row: dict[str, Any]) -> sa.Insert:
+def upsert(engine: Engine, table: sa.Table, key: str, row: dict[str, Any]) -> sa.Insert:
     insert = (
         postgresql.insert(table) if engine.dialect.name == "postgresql" else sqlite.insert(table)
     )
@@ -128,7 +128,7 @@ class AgentSettingsStore:
         settings = validate_agent_settings(merged)
         row = {"event_id": event_id, "settings": settings.stored(), "updated_at": _now()}
         with self.engine.begin() as conn:
-            conn.execute(_upsert(self.engine, agent_settings, "event_id", row))
+            conn.execute(upsert(self.engine, agent_settings, "event_id", row))
         return settings
 
     def session_mode(self, session_id: str, conn: Connection | None = None) -> AgentMode | None:
@@ -156,7 +156,7 @@ class AgentSettingsStore:
                 )
                 return
             row = {"session_id": session_id, "mode": mode.value, "updated_at": _now()}
-            conn.execute(_upsert(self.engine, session_agent_modes, "session_id", row))
+            conn.execute(upsert(self.engine, session_agent_modes, "session_id", row))
 
     def effective(
         self, session_id: str, event_id: str | None, conn: Connection | None = None

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA_VERSION = (
-    6  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens, session
-    # figures; 5: event titles; 6: who wrote an intervention's content
+    7  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens, session
+    # figures; 5: event titles; 6: who wrote an intervention's content; 7: event alerts
 )
 ID_LENGTH = 255
 
@@ -190,6 +190,16 @@ agent_posteriors = sa.Table(
 
 agent_settings = sa.Table(
     "agent_settings",
+    metadata,
+    sa.Column("event_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("settings", JSONType, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Who hears about an event's anomalies and decisions when nobody watches a page (email, webhooks
+# with their signing secrets), and about what: services/storage/alert_settings.py.
+event_alerts = sa.Table(
+    "event_alerts",
     metadata,
     sa.Column("event_id", sa.String(ID_LENGTH), primary_key=True),
     sa.Column("settings", JSONType, nullable=False),

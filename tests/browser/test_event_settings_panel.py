@@ -4,6 +4,7 @@ intervention type saves with a warning, and the agent box's launch picker follow
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -95,4 +96,44 @@ def test_allowing_no_type_saves_with_a_warning_and_the_launch_picker_follows(
         lambda: dash_duo.driver.execute_script(LAUNCH_DISABLED_JS) == [True] * 4,
         "every type disabled in the launch picker",
     )
+    assert dash_duo.get_logs() == []
+
+
+def test_alert_recipients_are_saved_from_the_form_and_failures_are_listed(
+    served: Any, runtime: Runtime
+) -> None:
+    dash_duo = served
+    runtime.redis.lpush(
+        runtime.names.alert_dead("evt-1"),
+        json.dumps(
+            {
+                "at": "2026-12-03T09:00:00+00:00",
+                "channel": "webhook",
+                "to": "https://hooks.example/ec",
+                "subject": "DataConf: 2 alerts",
+                "attempts": 5,
+                "reason": "HTTP 500",
+            }
+        ),
+    )
+    open_settings(dash_duo, runtime)
+    dash_duo.wait_for_contains_text(
+        f"#{ids.SETTINGS_ALERT_DEAD}",
+        "2026-12-03 09:00:00 UTC · webhook to https://hooks.example/ec · DataConf: 2 alerts · "
+        "HTTP 500 after 5 attempt(s)",
+    )
+    type_into(dash_duo, f"#{ids.SETTINGS_ALERT_EMAILS}", "ops@example.com, nobody")
+    save_and_wait(dash_duo, "Not saved: emails: 'nobody' is not an e-mail address")
+    assert runtime.stores.alerts.for_event("evt-1").emails == ()
+    assert runtime.desk.settings.for_event("evt-1") == DEFAULTS  # nothing else saved either
+    type_into(dash_duo, f"#{ids.SETTINGS_ALERT_EMAILS}", "ops@example.com, stage@example.com")
+    dash_duo.find_element(f"#{ids.SETTINGS_ALERT_KINDS} input[value='outcome_measured']").click()
+    save_and_wait(dash_duo, "Saved for event evt-1")
+    saved = runtime.stores.alerts.for_event("evt-1")
+    assert saved.emails == ("ops@example.com", "stage@example.com")
+    assert [kind.value for kind in saved.kinds] == [
+        "anomaly_critical",
+        "suggestion_waiting",
+        "outcome_measured",
+    ]
     assert dash_duo.get_logs() == []
