@@ -158,7 +158,7 @@ def _alert_fields(alerts: AlertSettings, dead: Sequence[Mapping[str, Any]]) -> l
         html.Div(
             className="setting",
             children=[
-                html.Label("Anomalies from", htmlFor=ids.SETTINGS_ALERT_SEVERITY),
+                html.Label("“An anomaly begins” for", htmlFor=ids.SETTINGS_ALERT_SEVERITY),
                 dcc.Dropdown(
                     id=ids.SETTINGS_ALERT_SEVERITY,
                     options=[

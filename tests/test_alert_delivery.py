@@ -21,8 +21,6 @@ from services.alerts.messages import (
     BACKOFF_SECONDS,
     SIGNATURE_HEADER,
     AlertItem,
-    compose,
-    retry_after,
     signature,
     wanted,
 )
@@ -294,17 +292,6 @@ def test_settings_keep_secrets_out_of_sight_and_refuse_bad_values(wiring: Wiring
     assert "short" not in str(caught.value)
     with pytest.raises(AlertSettingsError, match=r"webhooks\.0\.secret"):
         wiring.store.update("evt-1", {"webhooks": [{"url": "https://new.example/b"}]})
-
-
-def test_compose_and_backoff_are_plain_rules() -> None:
-    message = compose("evt-1", None, [opened()])
-    assert message.subject == "evt-1: WARNING sudden drop began in Keynote (sess-1)"
-    assert message.text.splitlines() == [
-        "• WARNING sudden drop began in Keynote (sess-1) (09:00:00 UTC)",
-        "  Chat fell from 14/min to 2/min. Engagement 0.21, expected 0.55.",
-        "  https://ec.example/live/sess-1",
-    ]
-    assert [retry_after(n) for n in range(0, 6)] == [None, 5.0, 30.0, 120.0, 600.0, None]
 
 
 def test_the_collectors_feed_queues_each_step_once(wiring: Wiring) -> None:
