@@ -38,7 +38,9 @@ def auth(role: Role, *events: str, name: str | None = "Ops console") -> dict[str
     return {"Authorization": f"Bearer {token}"}
 
 
-PRODUCER = auth(Role.PRODUCER, "evt-1")
+def producer() -> dict[str, str]:
+    """Minted when a test runs: a token minted at import could expire in a long run."""
+    return auth(Role.PRODUCER, "evt-1")
 
 
 @pytest.fixture
@@ -105,7 +107,7 @@ def test_approve_publishes_the_payload_once_even_when_two_approvals_race(
     answers: list[Any] = []
 
     def approve() -> None:
-        answers.append(client.post(path, headers=PRODUCER))
+        answers.append(client.post(path, headers=producer()))
 
     threads = [threading.Thread(target=approve) for _ in range(2)]
     for thread in threads:
@@ -127,12 +129,12 @@ def test_dismiss_keeps_the_reason_and_a_second_decision_is_a_conflict(
 ) -> None:
     intervention = _suggest(runtime)
     path = f"/api/interventions/{intervention}/dismiss"
-    response = client.post(path, headers=PRODUCER, json={"reason": "the speaker is on it"})
+    response = client.post(path, headers=producer(), json={"reason": "the speaker is on it"})
     assert response.status_code == 200
     body = checked("POST", path, response)
     assert body["status"] == "dismissed"
     assert body["note"] == "dismissed by Ops console: the speaker is on it"
-    again = client.post(f"/api/interventions/{intervention}/approve", headers=PRODUCER)
+    again = client.post(f"/api/interventions/{intervention}/approve", headers=producer())
     assert again.status_code == 409
     assert checked("POST", path, again)["error"] == (
         "this suggestion is already dismissed by Ops console"
@@ -144,7 +146,7 @@ def test_unknown_and_other_events_interventions_are_404_and_403(
     client: FlaskClient, runtime: Runtime
 ) -> None:
     intervention = _suggest(runtime)
-    missing = client.post("/api/interventions/nope/approve", headers=PRODUCER)
+    missing = client.post("/api/interventions/nope/approve", headers=producer())
     assert missing.status_code == 404
     assert checked("POST", "/api/interventions/nope/approve", missing) == {
         "error": "no such intervention"
@@ -171,19 +173,19 @@ WRITES = [
 @pytest.mark.parametrize(
     ("headers", "reason"),
     [
-        (auth(Role.ANALYST, "evt-1"), "only a producer token may change anything"),
-        (auth(Role.PRODUCER, "evt-2"), "does not name"),
-        (auth(Role.EMBED, "evt-1"), "an embed token cannot use the API"),
-        ({}, "send Authorization: Bearer <token>"),
+        (lambda: auth(Role.ANALYST, "evt-1"), "only a producer token may change anything"),
+        (lambda: auth(Role.PRODUCER, "evt-2"), "does not name"),
+        (lambda: auth(Role.EMBED, "evt-1"), "an embed token cannot use the API"),
+        (lambda: {}, "send Authorization: Bearer <token>"),
     ],
 )
 def test_every_write_is_refused_to_anyone_but_the_events_producer(
-    client: FlaskClient, runtime: Runtime, headers: dict[str, str], reason: str
+    client: FlaskClient, runtime: Runtime, headers: Callable[[], dict[str, str]], reason: str
 ) -> None:
     intervention = _suggest(runtime)
     for method, template, body in WRITES:
         path = template.format(id=intervention)
-        response = client.open(path, method=method, headers=headers, json=body)
+        response = client.open(path, method=method, headers=headers(), json=body)
         assert response.status_code in (401, 403), (method, path, response.status_code)
         assert reason in checked(method, path, response)["error"], (method, path)
     assert runtime.desk.store.get(intervention).status == "pending"
@@ -239,7 +241,7 @@ def test_a_bad_body_is_a_400_naming_the_field(
     message: str,
 ) -> None:
     path = path.format(id=_suggest(runtime))
-    response = client.open(path, method=method, headers=PRODUCER, json=body)
+    response = client.open(path, method=method, headers=producer(), json=body)
     assert response.status_code == 400, response.get_json()
     assert message in checked(method, path, response)["error"]
 
@@ -252,13 +254,13 @@ def test_a_launch_with_the_producers_own_words_reaches_the_platform(
 ) -> None:
     path = "/api/sessions/s-1/interventions"
     words = {"message": "Which part of the planner should we open up next?"}
-    response = client.post(path, headers=PRODUCER, json={"type": "CHAT_PROMPT", "content": words})
+    response = client.post(path, headers=producer(), json={"type": "CHAT_PROMPT", "content": words})
     assert response.status_code == 201
     body = checked("POST", path, response)
     assert body["status"] == "executed" and body["written_by"] == "Ops console"
     sent = wait_until(platform.drain, what="the broadcast")
     assert sent[0]["message"] == words["message"]
-    templated = client.post(path, headers=PRODUCER, json={"type": "NOTIFICATION"})
+    templated = client.post(path, headers=producer(), json={"type": "NOTIFICATION"})
     # The guards apply as on the page: a second launch within the session's spacing is refused.
     assert templated.status_code == 409
     assert checked("POST", path, templated)["error"].startswith("not sent: ")
@@ -268,13 +270,13 @@ def test_the_sessions_mode_is_set_and_given_back_to_the_event(
     client: FlaskClient, runtime: Runtime
 ) -> None:
     path = "/api/sessions/s-1/agent-mode"
-    response = client.put(path, headers=PRODUCER, json={"mode": "AUTO"})
+    response = client.put(path, headers=producer(), json={"mode": "AUTO"})
     assert checked("PUT", path, response) == {
         "session_id": "s-1",
         "mode": "AUTO",
         "overridden": True,
     }
-    back = client.put(path, headers=PRODUCER, json={"mode": None})
+    back = client.put(path, headers=producer(), json={"mode": None})
     assert checked("PUT", path, back) == {
         "session_id": "s-1",
         "mode": "MANUAL",
@@ -288,19 +290,19 @@ def test_agent_and_detector_settings_are_read_and_changed_like_on_the_page(
     path = "/api/events/evt-1/agent-settings"
     read = checked("GET", path, client.get(path, headers=auth(Role.ANALYST, "evt-1")))
     assert read["settings"]["hourly_cap"] == 3 and read["warnings"] == []
-    changed = client.put(path, headers=PRODUCER, json={"hourly_cap": 9, "allowed_types": []})
+    changed = client.put(path, headers=producer(), json={"hourly_cap": 9, "allowed_types": []})
     body = checked("PUT", path, changed)
     assert body["settings"]["hourly_cap"] == 9 and body["settings"]["mode"] == "MANUAL"
     assert body["warnings"] and "no intervention type is allowed" in body["warnings"][0]
     assert runtime.desk.settings.for_event("evt-1").hourly_cap == 9
 
     path = "/api/events/evt-1/detector-settings"
-    before = checked("GET", path, client.get(path, headers=PRODUCER))
+    before = checked("GET", path, client.get(path, headers=producer()))
     assert before["overrides"] == {} and before["settings"]["sensitivity"] == 1
-    after = client.put(path, headers=PRODUCER, json={"set": {"sensitivity": 2.5}})
+    after = client.put(path, headers=producer(), json={"set": {"sensitivity": 2.5}})
     body = checked("PUT", path, after)
     assert body["overrides"] == {"sensitivity": 2.5} and body["settings"]["sensitivity"] == 2.5
-    reset = checked("PUT", path, client.put(path, headers=PRODUCER, json={"reset": True}))
+    reset = checked("PUT", path, client.put(path, headers=producer(), json={"reset": True}))
     assert reset["overrides"] == {}
 
 
@@ -309,12 +311,12 @@ def test_interventions_filter_by_status_and_performance_reads_like_the_panel(
 ) -> None:
     intervention = _suggest(runtime)
     path = "/api/sessions/s-1/interventions?status=pending"
-    pending = checked("GET", path, client.get(path, headers=PRODUCER))
+    pending = checked("GET", path, client.get(path, headers=producer()))
     assert pending["status"] == "pending"
     assert [item["intervention_id"] for item in pending["items"]] == [intervention]
     path = "/api/sessions/s-1/interventions?status=executed"
-    assert checked("GET", path, client.get(path, headers=PRODUCER))["items"] == []
-    bad = client.get("/api/sessions/s-1/interventions?status=maybe", headers=PRODUCER)
+    assert checked("GET", path, client.get(path, headers=producer()))["items"] == []
+    bad = client.get("/api/sessions/s-1/interventions?status=maybe", headers=producer())
     assert bad.status_code == 400 and "status: Input should be" in bad.get_json()["error"]
     path = "/api/events/evt-1/agent-performance"
     performance = checked("GET", path, client.get(path, headers=auth(Role.ANALYST, "evt-1")))
@@ -325,7 +327,7 @@ def test_interventions_filter_by_status_and_performance_reads_like_the_panel(
         "GAMIFICATION",
     ]
     assert all(row["attempts"] == 0 for row in performance["items"])
-    other = client.get("/api/events/evt-2/agent-performance", headers=PRODUCER)
+    other = client.get("/api/events/evt-2/agent-performance", headers=producer())
     assert other.status_code == 403
     assert json.loads(other.data) == {"error": "your token does not name that event"}
 
@@ -337,7 +339,7 @@ def test_alert_settings_over_the_api_never_show_a_secret(
     hook = {"url": "https://hooks.example/ec", "secret": "s" * 20, "slack": True}
     saved = client.put(
         path,
-        headers=PRODUCER,
+        headers=producer(),
         json={"emails": ["ops@example.com"], "webhooks": [hook], "kinds": ["anomaly_critical"]},
     )
     body = checked("PUT", path, saved)
@@ -345,11 +347,11 @@ def test_alert_settings_over_the_api_never_show_a_secret(
     assert body["emails"] == ["ops@example.com"] and body["dead_letters"] == []
     assert "s" * 20 not in saved.get_data(as_text=True)
     # The webhook again without its secret keeps it; a bad address is a 400 naming the field.
-    kept = client.put(path, headers=PRODUCER, json={"webhooks": [{"url": hook["url"]}]})
+    kept = client.put(path, headers=producer(), json={"webhooks": [{"url": hook["url"]}]})
     assert checked("PUT", path, kept)["webhooks"][0]["slack"] is False
     assert runtime.stores.alerts.for_event("evt-1").secret_for(hook["url"]) == "s" * 20
-    bad = client.put(path, headers=PRODUCER, json={"emails": ["nobody"]})
+    bad = client.put(path, headers=producer(), json={"emails": ["nobody"]})
     assert bad.status_code == 400
     assert checked("PUT", path, bad)["error"] == "emails: 'nobody' is not an e-mail address"
-    read = client.get(path, headers=PRODUCER)
+    read = client.get(path, headers=producer())
     assert checked("GET", path, read)["kinds"] == ["anomaly_critical"]
