@@ -8,11 +8,13 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.runtime import Runtime
 from services.core.redis_bus import REDIS_DOWN
+from services.live.health_rules import HealthLimits, degraded_reasons
 from services.live.partition_map import read_partition_map
-from services.storage.database import database_reachable
+from services.storage.database import database_reachable, failed_policy_jobs
 
 health = Blueprint("health", __name__)
 
@@ -83,26 +85,43 @@ def collector_report(runtime: Runtime, redis_up: bool) -> dict[str, Any]:
     }
 
 
+def _failed_jobs(runtime: Runtime, db_up: bool) -> list[str]:
+    if not db_up or runtime.database.backend != "timescaledb":
+        return []
+    try:
+        return failed_policy_jobs(runtime.engine)
+    except SQLAlchemyError:
+        return []  # the database's own trouble is reported as such
+
+
 @health.get("/health")
 def health_check() -> tuple[Response, int]:
+    """The deployment's health, the same from every worker: decided only from what every
+    process reads alike (Redis, the database, every collector's last report). What this process
+    alone knows (its push hub, its sockets) is shown under `this_process`, not judged."""
     runtime = _runtime()
+    settings = runtime.settings
     redis_up = _redis_up(runtime)
     db_up = database_reachable(runtime.engine)
     collector = collector_report(runtime, redis_up)
     local = runtime.collector.status() if runtime.collector is not None else None
-    buffering = local is not None and local.database_error is not None
-    all_well = (
-        redis_up
-        and db_up
-        and collector["status"] == "running"
-        and not collector["unowned_partitions"]
-        and not buffering
-        and runtime.hub.connected
+    reasons = degraded_reasons(
+        redis_up=redis_up,
+        database_up=db_up,
+        collector=collector,
+        failed_jobs=_failed_jobs(runtime, db_up),
+        limits=HealthLimits(
+            pending_rows=settings.health_pending_rows,
+            ingest_lag_seconds=settings.health_ingest_lag_seconds,
+            memory_mb=settings.health_memory_mb,
+        ),
+        now=time.time(),
     )
-    # Degraded, not dead: every part reconnects by itself, and the body says which is missing.
-    status = "healthy" if all_well else "degraded"
+    # Degraded, not dead: every part reconnects by itself, and the body says what is wrong.
+    status = "degraded" if reasons else "healthy"
     body = {
         "status": status,
+        "reasons": reasons,
         "redis": "connected" if redis_up else "disconnected",
         "database": "connected" if db_up else "disconnected",
         "database_backend": runtime.database.backend,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -138,3 +139,59 @@ def test_degraded_while_the_database_refuses_connections(
     wait_until(
         lambda: health(client)[0] == 200, timeout=40, what="healthy after the database returns"
     )
+
+
+def test_every_worker_answers_the_same_from_the_collectors_shared_reports(
+    start_server: StartServer,
+) -> None:
+    # Regression: the answer hung on the answering worker's own collector (a 40-s table lock
+    # gave 200 from one worker and 503 from the other) and ignored the others' reports.
+    collecting, first = start_server(health_pending_rows=500)
+    _, second = start_server(
+        with_collector=False,
+        redis_key_prefix=collecting.settings.redis_key_prefix,
+        health_pending_rows=500,
+    )
+    wait_until(lambda: health(first)[0] == 200 and health(second)[0] == 200, what="healthy")
+    troubled = {
+        "consumer": "other-host-1",
+        "running": True,
+        "partitions": [],
+        "redis": "connected",
+        "last_tick": time.time(),
+        "live_sessions": 0,
+        "pending_rows": 611_000,
+        "dropped_rows": 33_975,
+        "last_drop_at": time.time() - 5,
+        "database_error": "OperationalError: canceling statement due to lock timeout",
+        "ingest_lag_seconds": 0.0,
+        "rss_mb": 1190.0,
+        "updated_at": time.time(),
+    }
+    collecting.redis.hset(collecting.names.collector_reports, "other-host-1", json.dumps(troubled))
+    answers = [health(first), health(second)]
+    assert [code for code, _ in answers] == [503, 503]
+    assert (
+        answers[0][1]["reasons"]
+        == answers[1][1]["reasons"]
+        == [
+            "collector other-host-1 cannot write to the database: OperationalError: canceling "
+            "statement due to lock timeout",
+            "collector other-host-1 has 611000 score rows waiting to be written (limit 500)",
+            "collector other-host-1 is dropping score rows (33975 in total)",
+        ]
+    )
+
+
+def test_a_collectors_report_carries_its_memory_drops_and_ingest_lag(
+    start_server: StartServer,
+) -> None:
+    runtime, client = start_server()
+    collector = runtime.collector
+    assert collector is not None
+    wait_until(lambda: leading_and_ticking(collector), what="a first tick")
+    _, body = health(client)
+    mine = body["this_process"]["collector"]
+    assert 10 < mine["rss_mb"] < 100_000 and mine["last_drop_at"] is None
+    assert mine["ingest_lag_seconds"] == 0.0
+    assert body["collector"]["collectors"][0]["rss_mb"] == pytest.approx(mine["rss_mb"], rel=0.5)

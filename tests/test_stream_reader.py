@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import redis
 
@@ -35,3 +36,22 @@ def test_a_read_applies_entries_in_stamp_order_across_streams(
     assert reader.read(book.apply, None) == 4
     # The reaction's stream is read after live.sync's; applied in that order, u1 came back.
     assert book.windows["s"].present_count == 1
+
+
+def test_a_backlog_reports_the_age_of_what_it_reads_and_caught_up_reports_none(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    names = RedisNames(redis_prefix)
+    reader = StreamReader(redis_client, names, "c1", batch=2, dead_letter_maxlen=100)
+    reader.ensure_groups(start_id="0")
+    sync = names.stream(LIVE_SYNC_STREAM)
+    now_ms = int(time.time() * 1000)
+    # Three entries stamped 90, 89 and 88 s ago: a backlog the batch of 2 cannot empty.
+    for n, age in enumerate((90_000, 89_000, 88_000)):
+        payload = {"type": "user_join", "sessionId": "s", "eventId": "e", "userId": f"u{n}"}
+        redis_client.xadd(sync, {"data": json.dumps(payload)}, id=f"{now_ms - age}-0")
+    book = SessionBook(WindowConfig(tick_seconds=1), ScoreWeights(), Lifetimes())
+    assert reader.read(book.apply, None) == 2
+    assert 89.5 < reader.stats.lag_seconds < 95
+    assert reader.read(book.apply, None) == 1  # the rest: caught up
+    assert reader.stats.lag_seconds == 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -102,9 +103,14 @@ def test_overflow_drops_the_oldest_rows_and_counts_them(caplog: pytest.LogCaptur
     writer = TickWriter(db.write, max_rows=4, clock=Clock())
     db.down = True
     writer.submit(rows(0, 3), [])
+    assert writer.stats.last_drop_at is None
+    before = time.time()
     writer.submit(rows(3, 3), [])
     assert writer.stats.dropped_rows == 2
     assert "dropped the 2 oldest" in caplog.text
+    # Wall-clock time: /health compares it across processes (services/live/health_rules.py).
+    assert writer.stats.last_drop_at is not None
+    assert before <= writer.stats.last_drop_at <= time.time()
     db.down = False
     assert writer.flush(force=True)
     assert [r["tick"] for r in db.rows] == [2, 3, 4, 5]

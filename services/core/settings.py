@@ -198,6 +198,15 @@ class Settings(BaseSettings):
     alert_webhooks_private: bool = Field(
         False, description="let webhooks reach private and loopback addresses"
     )
+    health_pending_rows: int = Field(
+        100_000, ge=1, description="/health is degraded with more score rows waiting than this"
+    )
+    health_ingest_lag_seconds: float = Field(
+        30.0, gt=0, le=3600, description="/health is degraded reading events older than this"
+    )
+    health_memory_mb: float = Field(
+        2048.0, gt=0, description="/health is degraded when a collecting process uses more"
+    )
     public_url: str | None = Field(
         None, description="this server's address as organisers reach it, for links in alerts"
     )

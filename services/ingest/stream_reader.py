@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class ReaderStats:
     rejected: int = 0
     reclaimed: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    # How old the entries of the last full read were: a backlog's age; 0 when caught up.
+    lag_seconds: float = 0.0
 
 
 # Sequence numbers order entries only within one stream, so two streams' entries of the same
@@ -158,6 +161,9 @@ class StreamReader:
             if ack_ids:
                 pipe.xack(stream, CONSUMER_GROUP, *ack_ids)
         valid.sort(key=itemgetter(0))
+        # A read that filled its batch left more behind: its oldest entry's age is the lag.
+        full = count >= self.batch and valid
+        self.stats.lag_seconds = max(0.0, time.time() - valid[0][2]) if full else 0.0
         for _, event, at in valid:
             apply(event, at)
         self.stats.accepted += len(valid)

@@ -38,7 +38,7 @@ from services.ingest.windows import WindowConfig
 from services.live.alert_feed import AlertFeed
 from services.live.checkpoints import CheckpointStore
 from services.live.chore_thread import ChoreThread
-from services.live.collector_status import CollectorStatus
+from services.live.collector_status import CollectorStatus, resident_mb
 from services.live.gc_tuning import collector_gc_thresholds
 from services.live.housekeeping import Housekeeping
 from services.live.ownership import PartitionLeases
@@ -414,6 +414,9 @@ class Collector:
             missed_ticks=self.missed_ticks,
             outcomes_accepted=self.outcomes.accepted,
             outcomes_rejected=self.outcomes.rejected,
+            last_drop_at=stats.last_drop_at,
+            ingest_lag_seconds=self.router.stats.lag_seconds,
+            rss_mb=resident_mb(),
         )
 
     def _write_heartbeat(self) -> None:

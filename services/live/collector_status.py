@@ -3,6 +3,7 @@ process's health endpoint."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -24,6 +25,9 @@ class CollectorStatus:
     missed_ticks: int = 0
     outcomes_accepted: int = 0
     outcomes_rejected: int = 0
+    last_drop_at: float | None = None
+    ingest_lag_seconds: float = 0.0
+    rss_mb: float | None = None
 
     @property
     def role(self) -> str:
@@ -48,8 +52,21 @@ class CollectorStatus:
             "dropped_rows": self.dropped_rows,
             "missed_ticks": self.missed_ticks,
             "database_error": self.database_error,
+            "last_drop_at": self.last_drop_at,
+            "ingest_lag_seconds": round(self.ingest_lag_seconds, 1),
+            "rss_mb": self.rss_mb,
             "intervention_outcomes": {
                 "accepted": self.outcomes_accepted,
                 "rejected": self.outcomes_rejected,
             },
         }
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory in MB (Linux's /proc), None where it cannot be read."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)

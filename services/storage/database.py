@@ -134,6 +134,21 @@ def _upgrade_tables(conn: sa.Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def failed_policy_jobs(engine: Engine) -> list[str]:
+    """TimescaleDB's background jobs in this database (refreshes, compression, retention) whose
+    last run failed, as "<job name> on <table>"; [] elsewhere. The jobs keep our aggregates and
+    retention working, and nothing else would say they stopped."""
+    query = sa.text(
+        "SELECT j.application_name, coalesce(j.hypertable_name::text, '') "
+        "FROM timescaledb_information.jobs j "
+        "JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id "
+        "WHERE s.last_run_status = 'Failed' ORDER BY j.job_id"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [f"{name} on {table}" if table else str(name) for name, table in rows]
+
+
 def database_reachable(engine: Engine) -> bool:
     try:
         with engine.connect() as conn:

@@ -33,6 +33,7 @@ class WriterStats:
     failed_attempts: int = 0
     last_error: str | None = None
     last_success_at: float | None = None
+    last_drop_at: float | None = None  # wall clock: health compares it across processes
 
 
 class TickWriter:
@@ -74,6 +75,7 @@ class TickWriter:
             for _ in range(overflow):
                 self._metrics.popleft()
             self.stats.dropped_rows += overflow
+            self.stats.last_drop_at = time.time()
             log.error(
                 "write buffer full (%d rows): dropped the %d oldest score rows (%d in total)",
                 self._max_rows,
