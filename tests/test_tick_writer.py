@@ -160,3 +160,28 @@ def test_stopping_writes_what_was_handed_over_last() -> None:
     writer.submit([{"tick": 1}], [], [{"episode_id": "e"}])
     assert writer.stop(flush_seconds=5)
     assert [r["tick"] for r in db.rows] == [0, 1] and "e" in db.episodes
+
+
+def test_the_bound_holds_while_a_write_hangs_counting_what_waits_to_be_handed_over() -> None:
+    # Regression: ticks queued in front of a hanging write were outside the bound (611,000
+    # rows pending with a cap of 500,000).
+    db = HangingDatabase()
+    writer = WriterThread(TickWriter(db.write, max_rows=3000), idle_seconds=0.05)
+    writer.start()
+    try:
+        writer.submit(rows(0, 1000), [])
+        assert db.writing.wait(5)
+        for tick in range(1, 10):
+            writer.submit(rows(tick * 1000, 1000), [{"session_id": "s", "tick": tick}])
+            assert writer.pending_rows <= 3000
+        assert writer.pending_rows == 3000
+        assert writer.stats.dropped_rows == 7000 and writer.stats.last_drop_at is not None
+        db.release.set()
+        wait_until(lambda: writer.pending_rows == 0, what="the rows to be written")
+    finally:
+        db.release.set()
+        assert writer.stop(flush_seconds=1)
+    ticks = [r["tick"] for r in db.rows]
+    # The write in flight, then the newest: the oldest waiting rows went first.
+    assert ticks == list(range(0, 1000)) + list(range(8000, 10000))
+    assert db.sessions["s"]["tick"] == 9  # whole-state rows are never dropped

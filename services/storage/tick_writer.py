@@ -9,7 +9,6 @@ one is counted and logged.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -74,14 +73,23 @@ class TickWriter:
         if overflow > 0:
             for _ in range(overflow):
                 self._metrics.popleft()
-            self.stats.dropped_rows += overflow
-            self.stats.last_drop_at = time.time()
-            log.error(
-                "write buffer full (%d rows): dropped the %d oldest score rows (%d in total)",
-                self._max_rows,
-                overflow,
-                self.stats.dropped_rows,
-            )
+            self.count_dropped(overflow)
+
+    @property
+    def max_rows(self) -> int:
+        return self._max_rows
+
+    def count_dropped(self, rows: int) -> None:
+        if rows <= 0:
+            return
+        self.stats.dropped_rows += rows
+        self.stats.last_drop_at = time.time()
+        log.error(
+            "write buffer full (%d rows): dropped the %d oldest score rows (%d in total)",
+            self._max_rows,
+            rows,
+            self.stats.dropped_rows,
+        )
 
     def flush(self, force: bool = False) -> bool:
         """Write what is buffered; False if rows remain. Honours the backoff unless forced."""
@@ -141,9 +149,9 @@ class WriterThread:
     def __init__(self, writer: TickWriter, idle_seconds: float = 0.5) -> None:
         self.writer = writer
         self._idle = idle_seconds
-        self._inbox: queue.SimpleQueue[tuple[Rows, Rows, Rows]] = queue.SimpleQueue()
+        self._inbox: deque[tuple[Rows, Rows, Rows]] = deque()
         self._queued = 0
-        self._count_lock = threading.Lock()
+        self._arrived = threading.Condition()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -162,9 +170,29 @@ class WriterThread:
         self._thread.start()
 
     def submit(self, metric_rows: Rows, session_rows: Rows, episode_rows: Rows = ()) -> None:
-        with self._count_lock:
+        with self._arrived:
+            self._inbox.append((metric_rows, session_rows, episode_rows))
             self._queued += len(metric_rows)
-        self._inbox.put((metric_rows, session_rows, episode_rows))
+            self._keep_the_bound()
+            self._arrived.notify()
+
+    def _keep_the_bound(self) -> None:
+        """While a write hangs, handed-over ticks wait here: the buffer's bound counts them too,
+        and the oldest waiting score rows go first (catalogue and episode rows carry whole state
+        and are tiny: they stay). Called with the lock held."""
+        overflow = self._queued + self.writer.pending_rows - self.writer.max_rows
+        if overflow <= 0:
+            return
+        dropped = 0
+        for index, (metrics, sessions, episodes) in enumerate(self._inbox):
+            cut = min(overflow - dropped, len(metrics))
+            if cut:
+                self._inbox[index] = (metrics[cut:], sessions, episodes)
+                dropped += cut
+            if dropped == overflow:
+                break
+        self._queued -= dropped
+        self.writer.count_dropped(dropped)
 
     def stop(self, flush_seconds: float = 10.0) -> bool:
         """Write what is left, trying for up to `flush_seconds`; True if nothing is left."""
@@ -181,24 +209,18 @@ class WriterThread:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            try:
-                item = self._inbox.get(timeout=self._idle)
-            except queue.Empty:
-                item = None
-            if item is not None:
-                self._hand_over(item)
+            with self._arrived:
+                if not self._inbox:
+                    self._arrived.wait(self._idle)
             self._take_inbox()
             self.writer.flush()
 
     def _take_inbox(self) -> None:
         while True:
-            try:
-                item = self._inbox.get_nowait()
-            except queue.Empty:
-                return
-            self._hand_over(item)
-
-    def _hand_over(self, item: tuple[Rows, Rows, Rows]) -> None:
-        self.writer.submit(*item)
-        with self._count_lock:
-            self._queued -= len(item[0])
+            with self._arrived:
+                if not self._inbox:
+                    return
+                item = self._inbox.popleft()
+                self._queued -= len(item[0])
+                # Handed over under the lock: the bound never sees rows in neither place.
+                self.writer.submit(*item)
