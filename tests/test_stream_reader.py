@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import redis
 
 from services.core.platform import LIVE_SYNC_STREAM, REACTION_STREAM
@@ -55,3 +56,24 @@ def test_a_backlog_reports_the_age_of_what_it_reads_and_caught_up_reports_none(
     assert 89.5 < reader.stats.lag_seconds < 95
     assert reader.read(book.apply, None) == 1  # the rest: caught up
     assert reader.stats.lag_seconds == 0.0
+
+
+def test_an_entry_stamped_far_ahead_of_our_clock_is_taken_as_of_now_and_counted(
+    redis_client: redis.Redis, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: an entry an hour ahead made a session that lived in the future.
+    names = RedisNames(redis_prefix)
+    reader = StreamReader(redis_client, names, "c1", batch=100, dead_letter_maxlen=100)
+    reader.ensure_groups(start_id="0")
+    sync = names.stream(LIVE_SYNC_STREAM)
+    now_ms = int(time.time() * 1000)
+    for user, ahead_ms in (("near", 4_000), ("far", 3_600_000), ("farther", 3_700_000)):
+        payload = {"type": "user_join", "sessionId": user, "eventId": "e", "userId": user}
+        redis_client.xadd(sync, {"data": json.dumps(payload)}, id=f"{now_ms + ahead_ms}-0")
+    seen: dict[str, float] = {}
+    before = time.time()
+    assert reader.read(lambda event, at: seen.__setitem__(event.session_id, at), None) == 3
+    assert seen["near"] == (now_ms + 4_000) / 1000  # within the skew: kept as stamped
+    assert before <= seen["far"] <= time.time() and before <= seen["farther"] <= time.time()
+    assert reader.stats.clamped_ahead == 2
+    assert caplog.text.count("taken as of now") == 1  # one line, not one per entry

@@ -36,6 +36,8 @@ class ReaderStats:
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     # How old the entries of the last full read were: a backlog's age; 0 when caught up.
     lag_seconds: float = 0.0
+    # Entries stamped further ahead of our clock than MAX_AHEAD_SECONDS, taken as of now.
+    clamped_ahead: int = 0
 
 
 # Sequence numbers order entries only within one stream, so two streams' entries of the same
@@ -48,6 +50,11 @@ def _entry_order(entry_id: bytes | str, kind: SignalKind) -> tuple[int, int, int
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
     return int(ms), _SAME_MS_RANK.get(kind, 1), int(seq or 0)
+
+
+# Redis stamps entries with its own clock; beyond this skew ahead of ours, a stamp would make a
+# session that lives in the future (first seen after last seen, never ending on time).
+MAX_AHEAD_SECONDS = 5.0
 
 
 def entry_time(entry_id: bytes | str) -> float:
@@ -71,6 +78,7 @@ class StreamReader:
         self.batch = batch
         self.dead_letter_maxlen = dead_letter_maxlen
         self.stats = ReaderStats()
+        self._clamp_logged_at = -60.0
         # A cluster refuses one read across keys of several slots: there, each stream alone.
         streams = self.names.signal_streams
         self._read_sets = [[s] for s in streams] if cluster else [streams]
@@ -144,6 +152,8 @@ class StreamReader:
         pipe = self.client.pipeline(transaction=not self.cluster)
         valid: list[tuple[tuple[int, int, int], SignalEvent, float]] = []
         count = 0
+        now = time.time()
+        latest = now + MAX_AHEAD_SECONDS
         for stream, entries in reply:
             contract_stream = self.names.contract_stream(stream)
             ack_ids = []
@@ -157,19 +167,35 @@ class StreamReader:
                 except PayloadRejected as exc:
                     self._dead_letter(pipe, contract_stream, entry_id, fields, str(exc))
                     continue
-                valid.append((_entry_order(entry_id, event.kind), event, entry_time(entry_id)))
+                at = entry_time(entry_id)
+                if at > latest:
+                    self._clamped(at - now)
+                    at = now
+                valid.append((_entry_order(entry_id, event.kind), event, at))
             if ack_ids:
                 pipe.xack(stream, CONSUMER_GROUP, *ack_ids)
         valid.sort(key=itemgetter(0))
         # A read that filled its batch left more behind: its oldest entry's age is the lag.
         full = count >= self.batch and valid
-        self.stats.lag_seconds = max(0.0, time.time() - valid[0][2]) if full else 0.0
+        self.stats.lag_seconds = max(0.0, now - valid[0][2]) if full else 0.0
         for _, event, at in valid:
             apply(event, at)
         self.stats.accepted += len(valid)
         if count:
             self._commit(pipe)
         return count
+
+    def _clamped(self, ahead: float) -> None:
+        self.stats.clamped_ahead += 1
+        # One line a minute however many: a skewed clock stamps every entry.
+        if time.monotonic() - self._clamp_logged_at >= 60:
+            self._clamp_logged_at = time.monotonic()
+            log.warning(
+                "entries stamped up to %.0f s ahead of this clock are taken as of now "
+                "(%d so far): check the clocks of Redis and this host",
+                ahead,
+                self.stats.clamped_ahead,
+            )
 
     def _commit(self, pipe: redis.client.Pipeline) -> None:  # type: ignore[type-arg]
         """Acknowledge the batch (and dead-letter its rejects); the router adds its appends."""

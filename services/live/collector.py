@@ -417,6 +417,7 @@ class Collector:
             last_drop_at=stats.last_drop_at,
             ingest_lag_seconds=self.router.stats.lag_seconds,
             rss_mb=resident_mb(),
+            stamped_ahead=self.router.stats.clamped_ahead,
         )
 
     def _write_heartbeat(self) -> None:

@@ -28,6 +28,7 @@ class CollectorStatus:
     last_drop_at: float | None = None
     ingest_lag_seconds: float = 0.0
     rss_mb: float | None = None
+    stamped_ahead: int = 0  # entries stamped too far ahead of our clock, taken as of now
 
     @property
     def role(self) -> str:
@@ -55,6 +56,7 @@ class CollectorStatus:
             "last_drop_at": self.last_drop_at,
             "ingest_lag_seconds": round(self.ingest_lag_seconds, 1),
             "rss_mb": self.rss_mb,
+            "events_stamped_ahead": self.stamped_ahead,
             "intervention_outcomes": {
                 "accepted": self.outcomes_accepted,
                 "rejected": self.outcomes_rejected,
