@@ -198,6 +198,12 @@ class Settings(BaseSettings):
     alert_webhooks_private: bool = Field(
         False, description="let webhooks reach private and loopback addresses"
     )
+    max_live_sessions: int = Field(
+        10_000, ge=1, le=1_000_000, description="live sessions one collector takes on"
+    )
+    max_event_sessions: int = Field(
+        2_000, ge=1, le=1_000_000, description="live sessions of one event one collector takes on"
+    )
     health_pending_rows: int = Field(
         100_000, ge=1, description="/health is degraded with more score rows waiting than this"
     )

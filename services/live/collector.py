@@ -44,6 +44,7 @@ from services.live.housekeeping import Housekeeping
 from services.live.ownership import PartitionLeases
 from services.live.partition_share import PartitionShare
 from services.live.session_book import Lifetimes, SessionBook, TickOutput
+from services.live.session_quota import SessionQuota
 from services.live.stores import Stores
 from services.storage.tick_writer import TickWriter, WriterThread
 
@@ -102,6 +103,7 @@ class Collector:
             ),
             settings.score,
             Lifetimes(settings.session_idle_seconds, settings.session_empty_seconds),
+            quota=SessionQuota(settings.max_live_sessions, settings.max_event_sessions),
         )
         self.store = stores.metrics
         self.event_settings = stores.event_settings
@@ -418,6 +420,7 @@ class Collector:
             ingest_lag_seconds=self.router.stats.lag_seconds,
             rss_mb=resident_mb(),
             stamped_ahead=self.router.stats.clamped_ahead,
+            refused_session_events=self.book.quota.refused_events,
         )
 
     def _write_heartbeat(self) -> None:

@@ -29,6 +29,7 @@ class CollectorStatus:
     ingest_lag_seconds: float = 0.0
     rss_mb: float | None = None
     stamped_ahead: int = 0  # entries stamped too far ahead of our clock, taken as of now
+    refused_session_events: int = 0  # events of new sessions beyond the limits
 
     @property
     def role(self) -> str:
@@ -57,6 +58,7 @@ class CollectorStatus:
             "ingest_lag_seconds": round(self.ingest_lag_seconds, 1),
             "rss_mb": self.rss_mb,
             "events_stamped_ahead": self.stamped_ahead,
+            "refused_session_events": self.refused_session_events,
             "intervention_outcomes": {
                 "accepted": self.outcomes_accepted,
                 "rejected": self.outcomes_rejected,

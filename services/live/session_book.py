@@ -16,6 +16,7 @@ from services.ingest.chat_ring import ChatRing
 from services.ingest.contracts import SignalEvent
 from services.ingest.score import score_signals
 from services.ingest.windows import SessionWindow, WindowConfig
+from services.live.session_quota import SessionQuota
 from services.storage.metrics_store import ENDED, LIVE
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class SessionBook:
         weights: ScoreWeights,
         lifetimes: Lifetimes,
         chat: ChatRing | None = None,
+        quota: SessionQuota | None = None,
     ) -> None:
         self.config = config
         self.weights = weights
@@ -70,6 +72,8 @@ class SessionBook:
         self.episodes = EpisodeLog()
         # Shared with every spare book: words replayed in a handover reach the same ring.
         self.chat = chat if chat is not None else ChatRing()
+        # Unbounded unless the collector sets limits (MAX_LIVE_SESSIONS, MAX_EVENT_SESSIONS).
+        self.quota = quota if quota is not None else SessionQuota(10**9, 10**9)
         # Events can name a session's event id only once; later ones inherit it (design §2).
         self._known_event: dict[str, str] = {}
 
@@ -80,6 +84,8 @@ class SessionBook:
         window = self.windows.get(event.session_id)
         if window is None:
             event_id = event.event_id or self._known_event.get(event.session_id)
+            if not self.quota.admit(event.session_id, event_id):
+                return
             window = SessionWindow(event.session_id, event_id, self.config, at)
             self.windows[event.session_id] = window
         window.apply(event, at)
@@ -95,6 +101,7 @@ class SessionBook:
 
     def spare(self) -> SessionBook:
         """An empty book alike in every setting, to rebuild a partition in before merging it."""
+        # Its own count: a partition being rebuilt holds sessions that were admitted already.
         book = SessionBook(self.config, self.weights, self.lifetimes, self.chat)
         book._event_detector_settings = self._event_detector_settings
         return book
@@ -114,6 +121,8 @@ class SessionBook:
     def adopt(self, state: SessionsState) -> None:
         """Take over sessions another owner (or a spare book) kept, replacing what is here."""
         self.windows.update(state.windows)
+        for session_id, window in state.windows.items():
+            self.quota.take(session_id, window.event_id)
         self.detectors.update(state.detectors)
         self.episodes.adopt(state.open_episodes)
         for session_id, event_id in state.known_events.items():
@@ -125,6 +134,7 @@ class SessionBook:
             self.windows.pop(session_id, None)
             self.detectors.pop(session_id, None)
             self.chat.forget(session_id)
+            self.quota.release(session_id)
         self.episodes.forget(session_ids)
 
     def detector_settings(self, event_id: str | None) -> DetectorSettings:
@@ -147,6 +157,7 @@ class SessionBook:
         for session_id in self.windows:
             self.episodes.end_session(session_id, when, out)
             self.chat.forget(session_id)
+            self.quota.release(session_id)
         self.windows.clear()
         self.detectors.clear()
         return out
@@ -171,6 +182,7 @@ class SessionBook:
                 del self.windows[session_id]
                 self.detectors.pop(session_id, None)
                 self.chat.forget(session_id)
+                self.quota.release(session_id)
                 self.episodes.end_session(session_id, tick_time, out.episodes)
                 out.ended.append(session_id)
                 out.session_rows.append(
