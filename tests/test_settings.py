@@ -75,3 +75,10 @@ def test_the_embed_allow_list_is_a_comma_separated_list_of_origins(
     )
     monkeypatch.setenv("EMBED_ALLOWED_ORIGINS", "")
     assert load_settings().embed_allowed_origins == ()
+
+
+def test_the_live_session_limit_follows_the_tick_unless_set() -> None:
+    assert load_settings(tick_seconds=5).live_session_limit == 10_000
+    assert load_settings(tick_seconds=1).live_session_limit == 2_000
+    assert load_settings(tick_seconds=0.2).live_session_limit == 400
+    assert load_settings(tick_seconds=1, max_live_sessions=7).live_session_limit == 7

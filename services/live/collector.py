@@ -103,7 +103,7 @@ class Collector:
             ),
             settings.score,
             Lifetimes(settings.session_idle_seconds, settings.session_empty_seconds),
-            quota=SessionQuota(settings.max_live_sessions, settings.max_event_sessions),
+            quota=SessionQuota(settings.live_session_limit, settings.max_event_sessions),
         )
         self.store = stores.metrics
         self.event_settings = stores.event_settings
