@@ -14,6 +14,7 @@ from app.runtime import Runtime
 from services.core.redis_bus import REDIS_DOWN
 from services.live.health_rules import HealthLimits, degraded_reasons
 from services.live.partition_map import read_partition_map
+from services.live.socket_quota import SocketQuota
 from services.storage.database import database_reachable, failed_policy_jobs
 
 health = Blueprint("health", __name__)
@@ -21,6 +22,10 @@ health = Blueprint("health", __name__)
 
 def _runtime() -> Runtime:
     return current_app.config["EC_RUNTIME"]
+
+
+def _socket_quota() -> SocketQuota:
+    return current_app.config["EC_SOCKET_QUOTA"]
 
 
 def _redis_up(runtime: Runtime) -> bool:
@@ -129,7 +134,8 @@ def health_check() -> tuple[Response, int]:
         "this_process": {
             "collector": local.as_json() if local is not None else None,
             "push_hub": "connected" if runtime.hub.connected else "disconnected",
-            "open_sockets": runtime.hub.socket_count,
+            "open_sockets": _socket_quota().open,
+            "refused_sockets": _socket_quota().refused,
         },
     }
     return jsonify(body), 200 if status == "healthy" else 503

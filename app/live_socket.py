@@ -39,6 +39,7 @@ from services.core.push import (
 )
 from services.core.push_objects import BackfillPoint, ChartMark, Episode, Intervention, TickSignals
 from services.live.push_hub import RESYNC
+from services.live.socket_quota import SOCKET_REFUSED, SocketQuota
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,11 @@ def register_live_socket(server: Flask, runtime: Runtime) -> None:
         {"ping_interval": _PING_SECONDS, "max_message_size": _FRAME_LIMIT_BYTES},
     )
     sock = Sock(server)
+    settings = runtime.settings
+    quota = SocketQuota(
+        settings.sockets_per_process, settings.sockets_per_sign_in, settings.sockets_per_session
+    )
+    server.config["EC_SOCKET_QUOTA"] = quota
 
     @server.before_request
     def refuse_bad_sockets() -> tuple[Response, int] | None:
@@ -288,4 +294,13 @@ def register_live_socket(server: Flask, runtime: Runtime) -> None:
 
     @sock.route(SOCKET_PREFIX + "<path:session_id>")
     def live_socket(ws: Server, session_id: str) -> None:
-        stream_session(ws, runtime, session_id, g.get("ec_socket_parts"))
+        who = access.current()
+        sign_in = who.subject if who is not None else ""
+        refused = quota.claim(sign_in, session_id)
+        if refused is not None:
+            _finish(ws, SOCKET_REFUSED, refused)
+            return
+        try:
+            stream_session(ws, runtime, session_id, g.get("ec_socket_parts"))
+        finally:
+            quota.release(sign_in, session_id)

@@ -208,6 +208,14 @@ class Settings(BaseSettings):
     max_event_sessions: int = Field(
         2_000, ge=1, le=1_000_000, description="live sessions of one event one collector takes on"
     )
+    sockets_per_process: int = Field(
+        800,
+        ge=1,
+        le=100_000,
+        description="live sockets one server process holds (of its 1,000 connections)",
+    )
+    sockets_per_sign_in: int = Field(20, ge=1, le=100_000, description="per sign-in, per process")
+    sockets_per_session: int = Field(1000, ge=1, le=100_000, description="per session, per process")
     health_pending_rows: int = Field(
         100_000, ge=1, description="/health is degraded with more score rows waiting than this"
     )
