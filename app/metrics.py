@@ -48,10 +48,11 @@ def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamil
     return GaugeMetricFamily(_PREFIX + name, documentation, labels=labels)
 
 
-def _deployment(report: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+def _deployment(report: dict[str, Any]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
     collectors = _gauge("collectors", "Collectors alive (reported within a lease).", [])
     collectors.add_metric([], len(report["collectors"]))
     yield collectors
+    yield from _collector_series(report["collectors"])
     owned = _gauge("partitions_owned", "Partitions each collector owns.", ["collector"])
     sessions = _gauge("live_sessions", "Live sessions each collector scores.", ["collector"])
     for entry in report["collectors"]:
@@ -84,6 +85,39 @@ def _deployment(report: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
             kind = str(last.get("kind") or ("released" if last.get("released_by") else ""))
             handover.add_metric([partition, kind], float(last["at"]))
     yield from (owner, lag, pending, handover)
+
+
+# From each collector's report: (name, help, report key, scale, counter?).
+_COLLECTOR_SERIES = (
+    ("events_accepted", "Platform events accepted.", "accepted_events", 1.0, True),
+    ("events_rejected", "Platform events rejected (dead-lettered).", "rejected_events", 1.0, True),
+    ("events_stamped_ahead", "Events stamped ahead of the clock, taken as of now.",
+     "events_stamped_ahead", 1.0, True),
+    ("refused_session_events", "Events of new sessions beyond the live-session limits.",
+     "refused_session_events", 1.0, True),
+    ("missed_ticks", "Tick boundaries not scored.", "missed_ticks", 1.0, True),
+    ("rows_dropped", "Score rows dropped from a full write buffer.", "dropped_rows", 1.0, True),
+    ("rows_pending", "Score rows waiting to be written.", "pending_rows", 1.0, False),
+    ("ingest_lag_seconds", "Age of the platform entries being read (0: caught up).",
+     "ingest_lag_seconds", 1.0, False),
+    ("tick_duration_seconds", "How long the last tick took.", "last_tick_ms", 0.001, False),
+    ("last_tick_timestamp_seconds", "When the last tick was scored.", "last_tick", 1.0, False),
+    ("resident_memory_bytes", "The collecting process's resident memory.", "rss_mb", 2**20,
+     False),
+)  # fmt: skip
+
+
+def _collector_series(
+    reports: list[dict[str, Any]],
+) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    for name, documentation, key, scale, counter in _COLLECTOR_SERIES:
+        kind = CounterMetricFamily if counter else GaugeMetricFamily
+        family = kind(_PREFIX + name, documentation, labels=["collector"])
+        for report in reports:
+            value = report.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                family.add_metric([str(report.get("consumer"))], float(value) * scale)
+        yield family
 
 
 def _writing(counters: dict[str, int]) -> Iterator[CounterMetricFamily]:

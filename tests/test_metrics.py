@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ from app.factory import create_app
 from app.runtime import Runtime
 from services.agent.model_writer import BUDGET_SPENT, TIMED_OUT, Written, skipped
 from services.agent.writing_pool import WritingCounters
+from services.core.platform import LIVE_SYNC_STREAM
 from services.core.settings import SettingsError, load_settings
 from tests.redis_server import PrivateRedis
 
@@ -111,3 +113,47 @@ def test_the_content_writers_counters_are_scraped_from_redis(
     assert samples[(prefix + "tokens_total", (("kind", "out"),))] == 40.0
     assert samples[(prefix + "tokens_total", (("kind", "cache_read"),))] == 900.0
     assert not any(name == prefix + "generations_total" for name, _ in samples)
+
+
+def test_every_collector_series_is_scraped_and_moves_with_traffic(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime(partitions=4)
+    collector = runtime.collector
+    assert collector is not None
+    client = create_app(runtime).server.test_client()
+    me = (("collector", collector.settings.consumer_name),)
+    prefix = "engagement_conductor_"
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return _samples(client.get("/metrics").get_data(as_text=True))
+
+    collector.take_turn(time.time())
+    collector.tick(float(int(time.time())))
+    before = scrape()
+    stream = runtime.names.stream(LIVE_SYNC_STREAM)
+    for n in range(3):
+        join = {"type": "user_join", "sessionId": f"s{n}", "eventId": "e", "userId": "u"}
+        runtime.redis.xadd(stream, {"data": json.dumps(join)})
+    runtime.redis.xadd(stream, {"data": "not json"})
+    collector.router.route(None)
+    collector.tick(float(int(time.time())) + 1)
+    after = scrape()
+    for name in ("events_accepted_total", "events_rejected_total"):
+        assert after[(prefix + name, me)] > before[(prefix + name, me)], name
+    assert after[(prefix + "events_accepted_total", me)] == 3
+    assert (
+        after[(prefix + "last_tick_timestamp_seconds", me)]
+        > before[(prefix + "last_tick_timestamp_seconds", me)]
+    )
+    assert 0 < after[(prefix + "tick_duration_seconds", me)] < 5
+    assert after[(prefix + "resident_memory_bytes", me)] > 10 * 2**20
+    for name in (
+        "events_stamped_ahead_total",
+        "refused_session_events_total",
+        "missed_ticks_total",
+        "rows_dropped_total",
+        "rows_pending",
+        "ingest_lag_seconds",
+    ):
+        assert (prefix + name, me) in after, name
