@@ -72,6 +72,10 @@ def collector_report(runtime: Runtime, redis_up: bool) -> dict[str, Any]:
                 for info in read_partition_map(runtime.redis, runtime.names, settings.partitions)
             ]
     unowned = [p["partition"] for p in partitions if p["owner"] is None]
+    lost_rows = 0
+    if redis_up:
+        with contextlib.suppress(*REDIS_DOWN, ValueError, TypeError):
+            lost_rows = int(runtime.redis.hget(runtime.names.collector_losses, "rows") or 0)
     if not alive:
         status = "absent"
     elif last_tick is not None and now - last_tick <= stale_after:
@@ -83,7 +87,9 @@ def collector_report(runtime: Runtime, redis_up: bool) -> dict[str, Any]:
         "last_tick": last_tick,
         "live_sessions": sum(int(r.get("live_sessions") or 0) for r in alive),
         "missed_ticks": sum(int(r.get("missed_ticks") or 0) for r in alive),
-        "dropped_rows": sum(int(r.get("dropped_rows") or 0) for r in alive),
+        # Rows dropped by the living, and rows lost with collectors that died holding them.
+        "dropped_rows": sum(int(r.get("dropped_rows") or 0) for r in alive) + lost_rows,
+        "lost_rows": lost_rows,
         "collectors": alive,
         "unowned_partitions": unowned,
         "partitions": partitions,

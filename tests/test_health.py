@@ -195,3 +195,25 @@ def test_a_collectors_report_carries_its_memory_drops_and_ingest_lag(
     assert 10 < mine["rss_mb"] < 100_000 and mine["last_drop_at"] is None
     assert mine["ingest_lag_seconds"] == 0.0
     assert body["collector"]["collectors"][0]["rss_mb"] == pytest.approx(mine["rss_mb"], rel=0.5)
+
+
+def test_rows_a_killed_collector_held_are_counted_as_dropped_once(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: a killed leader's buffered rows never reached dropped_rows.
+    runtime, client = start_server()
+    collector = runtime.collector
+    assert collector is not None
+    wait_until(lambda: leading_and_ticking(collector), what="leadership and a first tick")
+    wait_until(lambda: collector.is_housekeeper, what="the housekeeper lease")
+    killed = {"consumer": "killed-1", "pending_rows": 1234, "updated_at": time.time() - 600}
+    runtime.redis.hset(runtime.names.collector_reports, "killed-1", json.dumps(killed))
+    _, body = wait_until(
+        lambda: (r := health(client))[1]["collector"]["lost_rows"] == 1234 and r,
+        what="the killed collector's rows counted",
+    )
+    assert body["collector"]["dropped_rows"] == 1234
+    assert runtime.redis.hget(runtime.names.collector_reports, "killed-1") is None
+    assert "collector killed-1 stopped reporting with 1234 score rows unwritten" in caplog.text
+    collector.follow_interventions([])  # a later turn finds nothing more to count
+    assert health(client)[1]["collector"]["lost_rows"] == 1234

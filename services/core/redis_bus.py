@@ -113,6 +113,11 @@ class RedisNames:
         """Hash of the content writer's counters (generations, fallbacks, tokens) for /metrics."""
         return self.prefix + "engagement-conductor:writing:counters"
 
+    @property
+    def collector_losses(self) -> str:
+        """Hash of what collectors that died took with them (`rows`: score rows unwritten)."""
+        return self.prefix + "engagement-conductor:collectors:losses"
+
     # An event's alert keys share a hash tag (of a digest: an event id may hold braces), so a
     # transaction over them works on a Redis Cluster too.
     def _alert_key(self, event_id: str, what: str) -> str:

@@ -289,6 +289,7 @@ class Collector:
             self._isolated_step("suggesting for a new episode", self._propose, row)
         if not self.is_housekeeper:
             return
+        self._isolated_step("counting what stopped collectors left", self._reap_dead_reports)
         self._isolated_step("expiring suggestions", self.followup.expire)
         self._isolated_step("measuring interventions", self._measure)
         self._isolated_step("reading delivery outcomes", self.outcomes.read, self._delivered)
@@ -312,6 +313,31 @@ class Collector:
             session, row["type"], row["deviation"], row["episode_id"], row["explanation"]
         )
         self.alerts.suggestion(record)
+
+    def _reap_dead_reports(self) -> None:
+        """A collector that stopped reporting (killed, its host gone) took its unwritten score
+        rows with it: its last report says how many. Counted once, by whoever removes it."""
+        dead_after = 2 * self.settings.lease_seconds
+        now = time.time()
+        for name, raw in self.client.hgetall(self.names.collector_reports).items():
+            try:
+                report = json.loads(raw)
+                updated = float(report.get("updated_at") or 0)
+                pending = int(report.get("pending_rows") or 0)
+            except (ValueError, TypeError, AttributeError):
+                updated, pending = 0.0, 0
+            if now - updated < dead_after:
+                continue
+            if not self.client.hdel(self.names.collector_reports, name):
+                continue  # another housekeeper counted it
+            if pending > 0:
+                self.client.hincrby(self.names.collector_losses, "rows", pending)
+                log.error(
+                    "collector %s stopped reporting with %d score rows unwritten; "
+                    "counted as dropped",
+                    name.decode() if isinstance(name, bytes) else name,
+                    pending,
+                )
 
     def _measure(self) -> None:
         self.alerts.outcomes(self.followup.measure())
@@ -464,7 +490,10 @@ class Collector:
             self.share.hand_back_all()
             self.client.hdel(self.names.collector_reports, self.settings.consumer_name)
         if not self.writer.stop(flush_seconds=10.0):
-            log.error("shutting down with %d score rows unwritten", self.writer.pending_rows)
+            unwritten = self.writer.pending_rows
+            log.error("shutting down with %d score rows unwritten", unwritten)
+            with contextlib.suppress(*REDIS_DOWN):
+                self.client.hincrby(self.names.collector_losses, "rows", unwritten)
         if self.is_housekeeper:
             try:
                 self.housekeeper_lease.release()
