@@ -318,3 +318,28 @@ def _present(engine: sa.Engine, session: str) -> dict[float, int]:
             )
         ).all()
     return {row.time.timestamp(): row.extra["total_users"] for row in rows}
+
+
+def test_ticks_too_many_to_make_up_after_a_long_outage_are_counted_as_missed(
+    make_runtime: Callable[..., Runtime], redis_client: redis.Redis
+) -> None:
+    # Regression: gaps of 12, 16 and 36 ticks after outages never reached missed_ticks.
+    settings = {"tick_seconds": 1.0, "partitions": 4, "lease_seconds": 1, "checkpoint_seconds": 7}
+    old = make_runtime(**settings).collector
+    assert old is not None
+    old.take_turn(time.time())
+    rng = random.Random(8)
+    for k in range(1, 20):
+        _step(redis_client, old, T0 + k, rng)
+    heir = make_runtime(**settings).collector
+    assert heir is not None
+    # The heir's own ticks ran on 30 s past the old owner's last (19): far more than a lease.
+    heir.share.last_tick = T0 + 49
+    wait_until(
+        lambda: heir.share.turn(time.time()) or len(heir.owned) == 4,
+        timeout=5,
+        what="the heir to take the dead owner's partitions",
+    )
+    assert heir.share.late_ticks == []  # not made up: too many
+    assert heir.share.unscored_ticks == 4 * 30  # but counted, for each partition
+    assert heir.status().missed_ticks == 4 * 30

@@ -439,7 +439,7 @@ class Collector:
             pending_rows=self.writer.pending_rows,
             dropped_rows=stats.dropped_rows,
             database_error=stats.last_error,
-            missed_ticks=self.missed_ticks,
+            missed_ticks=self.missed_ticks + self.share.unscored_ticks,
             outcomes_accepted=self.outcomes.accepted,
             outcomes_rejected=self.outcomes.rejected,
             last_drop_at=stats.last_drop_at,

@@ -80,6 +80,8 @@ class PartitionShare:
         self.last_tick: float | None = None
         # Ticks scored late for partitions just taken: the collector writes and publishes them.
         self.late_ticks: list[TickOutput] = []
+        # Ticks of partitions taken over that nobody scored and that were too many to make up.
+        self.unscored_ticks = 0
         self.max_late_ticks = math.ceil(leases.lease_seconds / tick_seconds) + 2
 
     @property
@@ -212,7 +214,15 @@ class PartitionShare:
         if scored is None or self.last_tick is None or self.last_tick <= scored:
             return []
         count = round((self.last_tick - scored) / self.tick_seconds)
-        if count > self.max_late_ticks:  # a long outage: its rows are not made up afterwards
+        if count > self.max_late_ticks:
+            # A long outage: its rows are not made up afterwards, but they are counted.
+            self.unscored_ticks += count
+            log.warning(
+                "%d ticks of a partition taken over were scored by nobody (longer than a "
+                "lease can cover); %d in total",
+                count,
+                self.unscored_ticks,
+            )
             return []
         return [scored + i * self.tick_seconds for i in range(1, count + 1)]
 
