@@ -13,7 +13,6 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
-import simple_websocket
 
 from app.cli import _demo_links, _demo_settings
 from services.access.tokens import Role, verify_token
@@ -31,6 +30,7 @@ from tests.demo_run import (
     wait_for_scored_sessions,
 )
 from tests.http import get_json
+from tests.live_client import connect_live
 from tests.redis_server import free_port
 
 
@@ -66,7 +66,7 @@ def test_a_background_demo_signs_in_with_its_links_frames_panels_and_stops_on_si
         layout = producer.get(f"{base}/_dash-layout", timeout=5)
         assert layout.status_code == 200 and "Open access" not in layout.text
         # The live page's feed takes the producer's sign-in and backfills the session's scores.
-        feed = simple_websocket.Client.connect(
+        feed = connect_live(
             f"ws://127.0.0.1:{port}/ws/live/{SHOWN}",
             headers={"Cookie": f"ec_session={producer.cookies['ec_session']}"},
         )

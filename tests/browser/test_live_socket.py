@@ -23,6 +23,7 @@ from tests.browser.support import (
     tick_message,
     wait_for_subscribers,
 )
+from tests.live_client import connect_live
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def connect(server_url: str, runtime: Runtime) -> Iterator[Any]:
 
     def open_socket(session_id: str) -> simple_websocket.Client:
         url = server_url.replace("http://", "ws://") + f"/ws/live/{session_id}"
-        client = simple_websocket.Client.connect(url)
+        client = connect_live(url)
         clients.append(client)
         return client
 

@@ -14,6 +14,7 @@ from app.runtime import Runtime
 from services.core.settings import Settings
 from services.live.socket_quota import SOCKET_REFUSED
 from tests.browser.support import T0, seed_session, stamps_from, started_runtime
+from tests.live_client import connect_live
 from tests.waiting import wait_until
 
 
@@ -28,12 +29,12 @@ def test_a_sign_in_past_its_limit_is_refused_and_pages_stay_up(
 ) -> None:
     seed_session(runtime, "s-1", stamps=stamps_from(T0, 3))
     url = server_url.replace("http://", "ws://") + "/ws/live/s-1"
-    first, second = simple_websocket.Client.connect(url), simple_websocket.Client.connect(url)
+    first, second = connect_live(url), connect_live(url)
     try:
         for client in (first, second):
             assert client.receive(timeout=10) is not None  # the backfill
         with pytest.raises(simple_websocket.ConnectionClosed) as closed:
-            third = simple_websocket.Client.connect(url)
+            third = connect_live(url)
             third.receive(timeout=10)
         assert closed.value.reason == SOCKET_REFUSED
         assert closed.value.message == "this sign-in has 2 live sockets open already"
@@ -53,7 +54,7 @@ def test_a_sign_in_past_its_limit_is_refused_and_pages_stay_up(
                 ),
                 what="the closed socket's place freed",
             )
-        fourth = simple_websocket.Client.connect(url)
+        fourth = connect_live(url)
         assert fourth.receive(timeout=10) is not None  # the freed place is taken
         fourth.close()
     finally:
