@@ -87,7 +87,7 @@ def measure(collector: Collector, n_sessions: int, ticks: int, warm: int) -> dic
         scored = time.perf_counter()
         store.write_batch(out.metric_rows, out.session_rows)
         written = time.perf_counter()
-        collector.publish_tick(out)
+        collector.publisher.publish(out)
         published = time.perf_counter()
         score_ms.append((scored - started) * 1000)
         write_ms.append((written - scored) * 1000)

@@ -107,7 +107,7 @@ class ClockedRoom:
         wait_until(
             lambda: collector.writer.pending_rows == 0, timeout=10, what="the tick's rows written"
         )
-        collector.follow_interventions(out.episodes.opened)
+        collector.agent.run(out.episodes.opened)
 
     def _deliver_orders(self, at: float) -> list[SimEvent]:
         """The platform executes what the agent sent; its outcomes, for the outcome stream."""

@@ -268,7 +268,7 @@ def test_a_failing_agent_step_costs_only_that_step_never_the_tick(
             "signals": {"total_users": 40},
         }
     )
-    collector.follow_interventions(out.episodes.opened)  # must not raise
+    collector.agent.run(out.episodes.opened)  # must not raise
     # The step after the broken one still ran: the old suggestion expired.
     assert collector.desk.store.get(pending.intervention_id).status == "expired"
 
@@ -285,7 +285,7 @@ def test_the_collectors_outcome_handler_acknowledges_what_it_reads(
     listener.subscribe(names.agent_channel)
     try:
         wait_until(lambda: redis_client.pubsub_numsub(names.agent_channel)[0][1] == 1)
-        collector.outcomes.ensure_group()
+        collector.agent.outcomes.ensure_group()
         sent = collector.desk.trigger(
             SessionContext("s-1", "evt-1", 0.3, 50, 2.0), InterventionType.POLL, "p", None
         )
@@ -295,7 +295,7 @@ def test_the_collectors_outcome_handler_acknowledges_what_it_reads(
             {"success": True, "intervention_id": "unknown-one"},
         ):
             redis_client.xadd(names.outcome_stream, {"data": json.dumps(payload)})
-        assert collector.outcomes.read(collector._delivered) == 2
+        assert collector.agent.outcomes.read(collector.agent.delivered) == 2
         assert redis_client.xpending(names.outcome_stream, "engagement-conductor")["pending"] == 0
         assert collector.desk.store.get(sent.intervention_id).outcome["delivery"]["success"]
         assert redis_client.xlen(names.dead_letter) == 1
@@ -362,3 +362,24 @@ def test_a_router_takes_entries_a_dead_router_never_acknowledged(
     wait_until(lambda: collector.status().live_sessions == 1, what="the reclaimed session")
     assert redis_client.xpending(stream, CONSUMER_GROUP)["pending"] == 0
     assert collector.router.stats.reclaimed == 3
+
+
+def test_a_tick_skipped_while_the_leases_are_unconfirmed_is_counted_as_missed(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """#15: after Redis came back, boundaries passed while the leases were not yet confirmed
+    got no row and were counted nowhere."""
+    collector = make_runtime(tick_seconds=1.0).collector
+    assert collector is not None
+    collector.take_turn(datetime.now(UTC).timestamp())
+    assert collector.owned
+    collector.redis_ok = False
+    collector._redis_recovered()
+    collector._turned_at = datetime.now(UTC).timestamp()  # this turn is not the one to confirm
+    collector.step()
+    assert collector.missed_ticks == 1
+    assert collector.last_tick is None  # nothing was scored
+    collector._turned_at = 0.0
+    collector._next_tick = 0.0
+    collector.step()  # the turn confirms the leases: this boundary is scored
+    assert collector.missed_ticks == 1 and collector.last_tick is not None

@@ -215,5 +215,5 @@ def test_rows_a_killed_collector_held_are_counted_as_dropped_once(
     assert body["collector"]["dropped_rows"] == 1234
     assert runtime.redis.hget(runtime.names.collector_reports, "killed-1") is None
     assert "collector killed-1 stopped reporting with 1234 score rows unwritten" in caplog.text
-    collector.follow_interventions([])  # a later turn finds nothing more to count
+    collector.agent.run([])  # a later turn finds nothing more to count
     assert health(client)[1]["collector"]["lost_rows"] == 1234

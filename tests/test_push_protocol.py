@@ -425,7 +425,7 @@ def test_the_collector_publishes_ticks_episodes_and_endings_the_decoder_accepts(
     )
     collector.book.episodes.record([fall, recovery], "evt-1", {}, out.episodes)
     out.ended.append("s-2")
-    collector.publish_tick(out)
+    collector.publisher.publish(out)
     tick, started, ended_episode, ended = push_messages(listener, 4)
 
     assert isinstance(tick, TickMessage) and (tick.sessionId, tick.eventId) == ("s-1", "evt-1")

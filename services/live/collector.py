@@ -15,27 +15,19 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
 
 import redis
 from redis.exceptions import LockError
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.agent.desk import InterventionDesk, SessionContext
-from services.agent.followup import InterventionFollowUp
-from services.agent.outcomes import DeliveryOutcome, OutcomeReader
-from services.agent.reward import RewardRule
-from services.alerts.outbox import AlertOutbox
-from services.core.push import EndedMessage, TickMessage, encode
-from services.core.push_objects import TickSignals
+from services.agent.desk import InterventionDesk
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 from services.core.settings import Settings
 from services.detection.event_settings import valid_stored_overrides
 from services.ingest.partition_reader import PartitionReader
 from services.ingest.router import Router
 from services.ingest.windows import WindowConfig
-from services.live.alert_feed import AlertFeed
+from services.live.agent_turn import AgentTurn
 from services.live.checkpoints import CheckpointStore
 from services.live.chore_thread import ChoreThread
 from services.live.collector_status import CollectorStatus, resident_mb
@@ -46,11 +38,12 @@ from services.live.partition_share import PartitionShare
 from services.live.session_book import Lifetimes, SessionBook, TickOutput
 from services.live.session_quota import SessionQuota
 from services.live.stores import Stores
+from services.live.tick_metrics import record_tick
+from services.live.tick_publisher import TickPublisher
 from services.storage.tick_writer import TickWriter, WriterThread
 
 log = logging.getLogger(__name__)
 
-_PUBLISH_CHUNK = 1000
 _MAX_BLOCK_MS = 1000
 # Some servers (the embedded one) answer a blocking read at once; don't spin on them.
 _EMPTY_READ_PAUSE = 0.02
@@ -126,6 +119,7 @@ class Collector:
         )
         # Well inside a lease, so a live collector never lets one lapse.
         self.turn_seconds = min(1.0, settings.lease_seconds / 5)
+        self.publisher = TickPublisher(client, names)
         self.writer = WriterThread(TickWriter(self.store.write_batch, settings.write_buffer_rows))
         self.housekeeper_lease = client.lock(
             names.housekeeper_lease,
@@ -147,21 +141,12 @@ class Collector:
         self._redis_backoff = 0.0
         self.event_settings_every = event_settings_every
         self.desk = desk
-        delay = settings.agent_reward_delay_seconds
-        self.followup = InterventionFollowUp(
-            desk.sender,
-            stores.posteriors,
-            RewardRule(delay_seconds=delay, after_seconds=min(30.0, delay)),
-        )
-        self.outcomes = OutcomeReader(
-            client, names, settings.consumer_name, settings.dead_letter_maxlen
+        self.agent = AgentTurn(
+            settings, client, names, stores, desk, self.book, lambda: self.is_housekeeper
         )
         self.housekeeping = Housekeeping(settings, self.store)
-        self.alerts = AlertFeed(
-            AlertOutbox(client, names, stores.alerts), self.book, settings.public_url
-        )
         self.chores = ChoreThread(
-            self.follow_interventions,
+            self.agent.run,
             self.housekeeping.run,
             lambda: self.is_housekeeper,
             housekeeping_every=housekeeping_every,
@@ -213,11 +198,16 @@ class Collector:
         if now >= self._next_tick:
             boundary = math.floor(now / self.tick_seconds) * self.tick_seconds
             if self._next_tick and boundary > self._next_tick:
-                self._note_missed(round((boundary - self._next_tick) / self.tick_seconds))
+                late = round((boundary - self._next_tick) / self.tick_seconds)
+                self._note_missed(late, "the loop was held up")
             self._next_tick = boundary + self.tick_seconds
             if self.share.owned and now < self.share.valid_until:
                 self.tick(boundary)
             else:
+                if self.share.owned:
+                    # Owned, but the leases are not confirmed (Redis came back, or a turn
+                    # failed): scoring could double a partition another collector took.
+                    self._note_missed(1, "leases not confirmed")
                 # Owning nothing at this boundary: a partition taken before the next one still
                 # needs it scored (late), or a collector that just joined leaves a hole.
                 self.share.last_tick = boundary
@@ -235,13 +225,13 @@ class Collector:
         """Renew and balance this collector's partitions; hold the housekeeper lease if free."""
         if not self.share.members:
             self.router.ensure_groups()
-            self.outcomes.ensure_group()
+            self.agent.outcomes.ensure_group()
         self.share.turn(now)
         self._hold_housekeeper_lease()
         late, self.share.late_ticks = self.share.late_ticks, []
         for out in late:
             self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
-            self.publish_tick(out)
+            self.publisher.publish(out)
             self.chores.tick_done(out.episodes.opened, out.episodes.escalated)
 
     def tick(self, boundary: float) -> TickOutput:
@@ -251,114 +241,44 @@ class Collector:
         for _ in range(10):
             if not self.share.read():
                 break
+        read = time.perf_counter()
         done = self.share.already_scored(boundary)
         skip = (lambda s: self.share.partition(s) in done) if done else None
         out = self.book.score_tick(boundary, skip)
+        scored = time.perf_counter()
         self.writer.submit(out.metric_rows, out.session_rows, out.episodes.rows)
-        self.publish_tick(out)
+        written = time.perf_counter()
+        self.publisher.publish(out)
+        published = time.perf_counter()
         self.share.after_tick(boundary)
         self.chores.tick_done(out.episodes.opened, out.episodes.escalated)
         self.last_tick = boundary
         self.last_tick_ms = (time.perf_counter() - started) * 1000
+        record_tick(
+            out,
+            {
+                "read": read - started,
+                "score": scored - read - out.detect_seconds,
+                "detect": out.detect_seconds,
+                "write": written - scored,
+                "publish": published - written,
+            },
+            self.last_tick_ms / 1000,
+        )
         self._write_heartbeat()
         return out
 
-    def _note_missed(self, ticks: int) -> None:
-        # The loop was held up past whole ticks (Redis away, a starved process): those
-        # boundaries get no row. Their events are not lost, they count in the next tick.
+    def _note_missed(self, ticks: int, why: str) -> None:
+        # Those boundaries get no row (Redis away, a starved process, leases in doubt). Their
+        # events are not lost: they count in the next tick.
         self.missed_ticks += ticks
         log.warning(
-            "collector %s was %d tick(s) late; %d missed in total",
+            "collector %s missed %d tick(s): %s; %d missed in total",
             self.settings.consumer_name,
             ticks,
+            why,
             self.missed_ticks,
         )
-
-    def follow_interventions(
-        self, opened: Sequence[dict[str, Any]], escalated: Sequence[dict[str, Any]] = ()
-    ) -> None:
-        """The agent's turn (on the chore thread): alert and suggest for the episodes this
-        collector opened or escalated; the housekeeper alone also expires, measures (and
-        alerts of outcomes) and reads delivery outcomes.
-
-        Each part fails on its own (logged): the database or Redis being away, or a bug in a
-        content generator, costs that part of this turn, never the tick or the stream reading.
-        """
-        self._isolated_step("queueing anomaly alerts", self.alerts.episodes, opened, escalated)
-        for row in opened:
-            self._isolated_step("suggesting for a new episode", self._propose, row)
-        if not self.is_housekeeper:
-            return
-        self._isolated_step("counting what stopped collectors left", self._reap_dead_reports)
-        self._isolated_step("expiring suggestions", self.followup.expire)
-        self._isolated_step("measuring interventions", self._measure)
-        self._isolated_step("reading delivery outcomes", self.outcomes.read, self._delivered)
-
-    def _propose(self, row: dict[str, Any]) -> None:
-        signals = row["signals"]
-        session_id = row["session_id"]
-        window = self.book.windows.get(session_id)
-        session = SessionContext(
-            session_id=session_id,
-            event_id=row["event_id"],
-            engagement=row["current_engagement"],
-            present_users=int(signals.get("total_users", 0)),
-            chat_per_min=float(signals.get("chat_msgs_per_min", 0.0)),
-            title=window.session_title if window is not None else None,
-            event_title=window.event_title if window is not None else None,
-            signals={k: float(v) for k, v in signals.items() if isinstance(v, int | float)},
-            chat=self.book.chat.recent(session_id),
-        )
-        record = self.desk.propose(
-            session, row["type"], row["deviation"], row["episode_id"], row["explanation"]
-        )
-        self.alerts.suggestion(record)
-
-    def _reap_dead_reports(self) -> None:
-        """A collector that stopped reporting (killed, its host gone) took its unwritten score
-        rows with it: its last report says how many. Counted once, by whoever removes it."""
-        dead_after = 2 * self.settings.lease_seconds
-        now = time.time()
-        for name, raw in self.client.hgetall(self.names.collector_reports).items():
-            try:
-                report = json.loads(raw)
-                updated = float(report.get("updated_at") or 0)
-                pending = int(report.get("pending_rows") or 0)
-            except (ValueError, TypeError, AttributeError):
-                updated, pending = 0.0, 0
-            if now - updated < dead_after:
-                continue
-            if not self.client.hdel(self.names.collector_reports, name):
-                continue  # another housekeeper counted it
-            if pending > 0:
-                self.client.hincrby(self.names.collector_losses, "rows", pending)
-                log.error(
-                    "collector %s stopped reporting with %d score rows unwritten; "
-                    "counted as dropped",
-                    name.decode() if isinstance(name, bytes) else name,
-                    pending,
-                )
-
-    def _measure(self) -> None:
-        self.alerts.outcomes(self.followup.measure())
-
-    def _isolated_step(self, what: str, action: Callable[..., object], *args: object) -> None:
-        try:
-            action(*args)
-        except SQLAlchemyError as exc:
-            log.warning(
-                "%s skipped, database error (%s)",
-                what,
-                str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200],
-            )
-        except REDIS_DOWN as exc:
-            log.warning("%s skipped, Redis unavailable (%s)", what, exc)
-        except Exception:
-            log.exception("%s failed", what)
-
-    def _delivered(self, outcome: DeliveryOutcome) -> str | None:
-        """Apply the platform's word on one delivery; why not, if it cannot be applied."""
-        return self.followup.apply_delivery(outcome)
 
     def _load_event_settings(self) -> None:
         try:
@@ -385,44 +305,6 @@ class Collector:
             log.info("collector %s is the housekeeper", self.settings.consumer_name)
             self.is_housekeeper = True
 
-    # -- output ---------------------------------------------------------------------------------
-
-    def _publisher(self) -> redis.Redis:
-        """Where to publish: a cluster client refuses PUBLISH in a pipeline, but any one node
-        passes a message on to the whole cluster's subscribers."""
-        if isinstance(self.client, redis.RedisCluster):
-            return self.client.get_redis_connection(self.client.get_default_node())
-        return self.client
-
-    def publish_tick(self, out: TickOutput) -> None:
-        """engagement:update for every scored session, and the web push (ticks and endings)."""
-        names = self.names
-        pipe = self._publisher().pipeline(transaction=False)
-        computed_at = time.time()
-        for i, update in enumerate(out.updates, start=1):
-            pipe.publish(names.engagement_channel, json.dumps(update))
-            session_id = update["sessionId"]
-            tick = TickMessage(
-                timestamp=update["timestamp"],
-                sessionId=session_id,
-                eventId=update["eventId"],
-                score=update["score"],
-                signals=TickSignals(**update["signals"], poll_active=out.poll_active[session_id]),
-                computedAt=computed_at,
-            )
-            pipe.publish(names.push_channel(session_id), encode(tick))
-            if i % _PUBLISH_CHUNK == 0:
-                pipe.execute()
-        for message in out.episodes.detected:
-            pipe.publish(names.anomaly_channel, json.dumps(message))
-        for session_id, change in out.episodes.pushes:
-            pipe.publish(names.push_channel(session_id), encode(change))
-        ended_at = out.tick_time.isoformat()
-        for session_id in out.ended:
-            ended = EndedMessage(sessionId=session_id, timestamp=ended_at)
-            pipe.publish(names.push_channel(session_id), encode(ended))
-        pipe.execute()
-
     def status(self) -> CollectorStatus:
         stats = self.writer.stats
         return CollectorStatus(
@@ -440,8 +322,8 @@ class Collector:
             dropped_rows=stats.dropped_rows,
             database_error=stats.last_error,
             missed_ticks=self.missed_ticks + self.share.unscored_ticks,
-            outcomes_accepted=self.outcomes.accepted,
-            outcomes_rejected=self.outcomes.rejected,
+            outcomes_accepted=self.agent.outcomes.accepted,
+            outcomes_rejected=self.agent.outcomes.rejected,
             last_drop_at=stats.last_drop_at,
             ingest_lag_seconds=self.router.stats.lag_seconds,
             rss_mb=resident_mb(),

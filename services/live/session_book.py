@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ class TickOutput:
     poll_active: dict[str, bool] = field(default_factory=dict)
     ended: list[str] = field(default_factory=list)
     episodes: EpisodeOutput = field(default_factory=EpisodeOutput)
+    detect_seconds: float = 0.0  # of the tick's time, how much the detectors took
 
 
 class SessionBook:
@@ -222,6 +224,7 @@ class SessionBook:
             elif detector.settings is not wanted:
                 # The event's thresholds changed, or the session's event became known.
                 detector.retune(wanted)
+            detecting = time.perf_counter()
             try:
                 transitions = detector.update(tick_epoch, scored.score, signals)
             except Exception:
@@ -231,6 +234,7 @@ class SessionBook:
                 )
                 del self.detectors[session_id]
                 transitions = []
+            out.detect_seconds += time.perf_counter() - detecting
             if transitions:
                 self.episodes.record(transitions, window.event_id, contract_signals, out.episodes)
             out.poll_active[session_id] = signals.poll_active
