@@ -118,7 +118,7 @@ def serve(no_collector: bool, workers: int | None) -> None:
 
     One collector at a time leads (a Redis lease); the others stand by.
     """
-    from app.production_server import ProductionServer
+    from app.production_server import ProductionServer, ensure_metrics_dir
 
     overrides: dict[str, object] = {}
     if no_collector:
@@ -135,6 +135,7 @@ def serve(no_collector: bool, workers: int | None) -> None:
             "serve needs AUTH_SECRET (it signs and checks everyone's access); set "
             "ALLOW_OPEN_ACCESS=true to run without access control"
         )
+    ensure_metrics_dir()
     # Workers read the settings from the environment after the fork.
     os.environ["COLLECTOR_ENABLED"] = str(settings.collector_enabled).lower()
     click.echo(f"Engagement Conductor: dashboard at http://{settings.host}:{settings.port}/")
@@ -313,12 +314,21 @@ def collect() -> None:
     runtime = Runtime.build(settings)
     collector = runtime.collector
     assert collector is not None
+    metrics_server = None
+    if settings.collect_metrics_port is not None:
+        from app.collect_metrics import start_collect_metrics
+
+        metrics_server = start_collect_metrics(
+            settings.host, settings.collect_metrics_port, settings.metrics_allowed_networks
+        )
     _on_sigterm(collector.stop)
     try:
         collector.run()
     except KeyboardInterrupt:
         collector.stop()
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
         runtime.engine.dispose()
 
 
@@ -509,3 +519,7 @@ def detector_settings(event_id: str, assignments: tuple[str, ...], reset: bool) 
             indent=2,
         )
     )
+
+
+if __name__ == "__main__":
+    main()

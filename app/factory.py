@@ -15,7 +15,7 @@ from app.delivery import LIGHT, Delivery, install_delivery
 from app.exports import exports
 from app.health import health
 from app.live_socket import register_live_socket
-from app.metrics import metrics
+from app.metrics import install_request_metrics, metrics
 from app.openapi import openapi  # noqa: F401 - and so does the description
 from app.runtime import Runtime
 from callbacks import register_callbacks
@@ -42,7 +42,8 @@ def create_app(runtime: Runtime, delivery: Delivery = LIGHT) -> dash.Dash:
     server = app.server
     server.config["EC_RUNTIME"] = runtime
     secret = runtime.settings.auth_secret
-    # First: every later hook (the WebSocket's refusals) relies on the principal it sets.
+    install_request_metrics(server)
+    # Next: every later hook (the WebSocket's refusals) relies on the principal it sets.
     install_access_control(
         server,
         secret.get_secret_value() if secret else None,

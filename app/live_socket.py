@@ -11,6 +11,7 @@ import json
 import logging
 import queue
 import socket
+import time
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import access
 from app.runtime import Runtime
 from services.access.tokens import PanelKind
+from services.core import instruments
 from services.core.platform import valid_id
 from services.core.push import (
     CLIENT_PING,
@@ -36,6 +38,7 @@ from services.core.push import (
     decode,
     encode,
     peek_kind,
+    tick_computed_at,
 )
 from services.core.push_objects import BackfillPoint, ChartMark, Episode, Intervention, TickSignals
 from services.live.push_hub import RESYNC
@@ -261,8 +264,11 @@ def stream_session(
             if text == RESYNC:
                 ws.send(backfill_message(runtime, session_id, kinds))
             elif text is not None:
-                for out in outgoing(text, kinds):
+                frames = outgoing(text, kinds)
+                for out in frames:
                     ws.send(out)
+                if frames and (computed_at := tick_computed_at(text)) is not None:
+                    instruments.push_latency_seconds.observe(max(0.0, time.time() - computed_at))
             _answer_client(ws)
     except SQLAlchemyError:
         log.warning("live socket for %r lost the database", session_id, exc_info=True)
@@ -300,7 +306,9 @@ def register_live_socket(server: Flask, runtime: Runtime) -> None:
         if refused is not None:
             _finish(ws, SOCKET_REFUSED, refused)
             return
+        instruments.open_sockets.inc()
         try:
             stream_session(ws, runtime, session_id, g.get("ec_socket_parts"))
         finally:
+            instruments.open_sockets.dec()
             quota.release(sign_in, session_id)

@@ -1,23 +1,31 @@
 """`GET /metrics`: Prometheus text exposition, for the addresses `METRICS_ALLOWED_NETWORKS` lists.
 
-What it says comes from Redis (the partition map and every collector's report), so every web
-process answers the same, whichever of them a scrape reaches.
+Two sources. The deployment's shared state comes from Redis (the partition map and every
+collector's report), so every web process answers the same, whichever a scrape reaches. The
+processes' own instruments (services/core/instruments.py: tick phases, write and push latency,
+leases, episodes, interventions, HTTP requests, sockets) come from PROMETHEUS_MULTIPROC_DIR,
+where every worker of `serve` writes them, or from this process alone where that is not set.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from app.health import collector_report
+from app.live_socket import SOCKET_PREFIX
 from app.runtime import Runtime
 from services.agent.writing_pool import WritingCounters
+from services.core import instruments
 from services.core.redis_bus import REDIS_DOWN
 
 metrics = Blueprint("metrics", __name__)
@@ -41,6 +49,12 @@ class DeploymentCollector(Collector):
         yield up
         if redis_up:
             yield from _deployment(collector_report(self.runtime, redis_up=True))
+            dead = GaugeMetricFamily(
+                _PREFIX + "dead_letter_entries",
+                "Entries in the dead-letter stream (bounded by DEAD_LETTER_MAXLEN).",
+            )
+            dead.add_metric([], float(self.runtime.redis.xlen(self.runtime.names.dead_letter)))
+            yield dead
             yield from _writing(WritingCounters(self.runtime.redis, self.runtime.names).read())
 
 
@@ -118,6 +132,17 @@ def _collector_series(
             if isinstance(value, int | float) and not isinstance(value, bool):
                 family.add_metric([str(report.get("consumer"))], float(value) * scale)
         yield family
+    by_reason = CounterMetricFamily(
+        _PREFIX + "events_rejected_by_reason",
+        "Platform events rejected (dead-lettered), by the kind of rejection.",
+        labels=["collector", "reason"],
+    )
+    for report in reports:
+        reasons = report.get("rejected_by_reason")
+        for reason, count in reasons.items() if isinstance(reasons, dict) else ():
+            if isinstance(count, int) and not isinstance(count, bool):
+                by_reason.add_metric([str(report.get("consumer")), str(reason)], float(count))
+    yield by_reason
 
 
 def _writing(counters: dict[str, int]) -> Iterator[CounterMetricFamily]:
@@ -143,22 +168,53 @@ def _writing(counters: dict[str, int]) -> Iterator[CounterMetricFamily]:
     yield from families.values()
 
 
-def _allowed(address: str | None) -> bool:
+def allowed_address(address: str | None, networks: tuple[str, ...]) -> bool:
     if address is None:
         return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    networks = current_app.config["EC_RUNTIME"].settings.metrics_allowed_networks
     return any(ip in ipaddress.ip_network(network) for network in networks)
+
+
+def process_registry() -> CollectorRegistry:
+    """The processes' own instruments: every worker's, added up, under `serve`."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
 
 
 @metrics.get("/metrics")
 def scrape() -> Response:
-    if not _allowed(request.remote_addr):
-        abort(403)
     runtime: Runtime = current_app.config["EC_RUNTIME"]
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(DeploymentCollector(runtime))
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    if not allowed_address(request.remote_addr, runtime.settings.metrics_allowed_networks):
+        abort(403)
+    shared = CollectorRegistry(auto_describe=False)
+    shared.register(DeploymentCollector(runtime))
+    body = generate_latest(shared) + generate_latest(process_registry())
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+def install_request_metrics(server: Flask) -> None:
+    """Count every request by route and status. Installed before any other hook: a hook that
+    answers early (a refusal) skips the hooks after it, never the after-request ones."""
+
+    @server.before_request
+    def start_clock() -> None:
+        g.ec_request_started = time.perf_counter()
+
+    @server.after_request
+    def count_request(response: Response) -> Response:
+        rule = request.url_rule
+        route = rule.rule if rule is not None else "unmatched"
+        instruments.http_requests.labels(route=route, status=str(response.status_code)).inc()
+        started = g.get("ec_request_started")
+        # A live socket's request lasts as long as the socket: open_sockets counts those.
+        if started is not None and not route.startswith(SOCKET_PREFIX):
+            instruments.http_request_seconds.labels(route=route).observe(
+                time.perf_counter() - started
+            )
+        return response

@@ -13,9 +13,14 @@ from app.factory import create_app
 from app.runtime import Runtime
 from services.agent.model_writer import BUDGET_SPENT, TIMED_OUT, Written, skipped
 from services.agent.writing_pool import WritingCounters
+from services.core.instruments import TICK_PHASES
 from services.core.platform import LIVE_SYNC_STREAM
 from services.core.settings import SettingsError, load_settings
+from services.simulation.audience import MASS_EXIT_SECONDS
+from services.storage.agent_settings import AgentSettingsStore
+from tests.clocked import MassExit
 from tests.redis_server import PrivateRedis
+from tests.waiting import wait_until
 
 
 def _samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -79,7 +84,11 @@ def test_a_scrape_while_redis_is_away_says_so_instead_of_failing(
     private_redis.kill()
     response = client.get("/metrics")
     assert response.status_code == 200
-    assert _samples(response.get_data(as_text=True)) == {("engagement_conductor_redis_up", ()): 0.0}
+    samples = _samples(response.get_data(as_text=True))
+    assert samples[("engagement_conductor_redis_up", ())] == 0.0
+    # Nothing from Redis, the process's own instruments still.
+    assert not any(name.startswith("engagement_conductor_partition") for name, _ in samples)
+    assert ("engagement_conductor_tick_seconds_count", ()) in samples
 
 
 @pytest.mark.parametrize("value", ["10.0.0.0/33", "localhost", "10.0.0.1/8"])
@@ -142,6 +151,14 @@ def test_every_collector_series_is_scraped_and_moves_with_traffic(
     for name in ("events_accepted_total", "events_rejected_total"):
         assert after[(prefix + name, me)] > before[(prefix + name, me)], name
     assert after[(prefix + "events_accepted_total", me)] == 3
+    reasons = {
+        dict(labels)["reason"]: value
+        for (name, labels), value in after.items()
+        if name == prefix + "events_rejected_by_reason_total"
+    }
+    assert reasons == {"data is not valid JSON": 1.0}
+    dead = (prefix + "dead_letter_entries", ())
+    assert after[dead] == before[dead] + 1
     assert (
         after[(prefix + "last_tick_timestamp_seconds", me)]
         > before[(prefix + "last_tick_timestamp_seconds", me)]
@@ -157,3 +174,56 @@ def test_every_collector_series_is_scraped_and_moves_with_traffic(
         "ingest_lag_seconds",
     ):
         assert (prefix + name, me) in after, name
+
+
+# The process's instruments that a simulated room moves (services/core/instruments.py); the
+# socket ones are moved over the network in tests/browser/test_live_socket.py.
+_ROOM_MOVES = (
+    ("tick_seconds_count", ()),
+    *(("tick_phase_seconds_count", (("phase", phase),)) for phase in TICK_PHASES),
+    ("database_write_seconds_count", ()),
+    ("lease_changes_total", (("change", "handed_back"),)),
+    ("anomaly_episodes_total", (("type", "MASS_EXIT"),)),
+    ("interventions_total", (("status", "executed"),)),
+    ("http_requests_total", (("route", "/metrics"), ("status", "200"))),
+    ("http_request_seconds_count", (("route", "/metrics"),)),
+)
+
+
+def test_every_process_instrument_moves_with_a_simulated_room(
+    mass_exit: MassExit, make_runtime: Callable[..., Runtime]
+) -> None:
+    collector, room, session = mass_exit.collector, mass_exit.room, mass_exit.session
+    AgentSettingsStore(collector.store.engine).update(session.event_id, {"mode": "AUTO"})
+    client = create_app(make_runtime(with_collector=False)).server.test_client()
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        return _samples(response.get_data(as_text=True))
+
+    before = scrape()
+    detector = collector.book.detector_defaults
+    room.run_until(
+        mass_exit.exit_at + MASS_EXIT_SECONDS + (detector.mass_exit_ticks + 1) * room.tick
+    )
+    wait_until(lambda: collector.writer.pending_rows == 0, what="the rows written")
+    collector.share.hand_back(sorted(collector.owned)[:1])
+    after = scrape()
+    prefix = "engagement_conductor_"
+
+    def total(
+        samples: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+        name: str,
+        labels: tuple[tuple[str, str], ...],
+    ) -> float:
+        """Of the series named `name`, those with `labels` (and any others) added up."""
+        return sum(
+            value
+            for (found, found_labels), value in samples.items()
+            if found == prefix + name and set(labels) <= set(found_labels)
+        )
+
+    for name, labels in _ROOM_MOVES:
+        moved = total(after, name, labels) - total(before, name, labels)
+        assert moved > 0, f"{name}{dict(labels)} did not move"

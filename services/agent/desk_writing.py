@@ -99,7 +99,7 @@ class DeskWriting:
                     fields |= content_columns(written.content) | {"written_by": written.model}
                 updated = self.store.set_writing(conn, intervention_id, fields)
             if updated is not None:
-                self.sender.push(updated)
+                self.sender.push(updated, status_changed=False)
         except Exception:
             # On the writer's thread: nobody else would hear of it.
             log.exception("could not record the writer's answer for %s", intervention_id)

@@ -166,8 +166,9 @@ class InterventionFollowUp:
                 )
             else:
                 moved = None
+            failed = moved is not None
             if moved is None:
                 moved = self.store.set_outcome(conn, intervention_id, outcome)
         if moved is not None:
-            self.sender.push(moved)
+            self.sender.push(moved, status_changed=failed)
         return moved

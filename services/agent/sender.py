@@ -14,6 +14,7 @@ import redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.core import instruments
 from services.core.platform import PLATFORM_MESSAGE_TYPE
 from services.core.push import InterventionMessage, encode
 from services.core.push_objects import Intervention
@@ -98,7 +99,11 @@ class InterventionSender:
             log.warning("intervention %s failed: %s", record.intervention_id, note)
         return final
 
-    def push(self, record: InterventionRecord) -> None:
+    def push(self, record: InterventionRecord, status_changed: bool = True) -> None:
+        """Tell the live pages; `status_changed`: the record reached its status just now (not
+        new words or a delivery receipt), and counts in the interventions metric."""
+        if status_changed:
+            instruments.interventions.labels(type=record.type, status=record.status).inc()
         message = InterventionMessage(
             sessionId=record.session_id, intervention=Intervention.from_row(record)
         )

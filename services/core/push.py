@@ -203,6 +203,18 @@ def peek_kind(text: str | bytes) -> PushKind:
     return _kind_of(_load(text))
 
 
+def tick_computed_at(text: str | bytes) -> float | None:
+    """For a tick, when its score was computed (epoch seconds); None for any other message."""
+    try:
+        data = _load(text)
+    except PushProtocolError:
+        return None
+    at = data.get("computedAt")
+    if data.get("kind") != PushKind.TICK.value or isinstance(at, bool):
+        return None
+    return float(at) if isinstance(at, int | float) else None
+
+
 def _load(text: str | bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(text)

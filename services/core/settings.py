@@ -147,6 +147,13 @@ class Settings(BaseSettings):
         ("127.0.0.1/32", "::1/128"),
         description="comma-separated networks (CIDR) whose addresses may scrape /metrics",
     )
+    collect_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="the port `collect` serves its own /metrics on, for METRICS_ALLOWED_NETWORKS "
+        "(unset: none; `serve` has /metrics on its own port)",
+    )
     embed_cookie_seconds: int = Field(
         8 * 3600, ge=60, le=7 * 24 * 3600, description="how long an opened panel stays signed in"
     )

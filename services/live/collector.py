@@ -21,6 +21,7 @@ from redis.exceptions import LockError
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.agent.desk import InterventionDesk
+from services.core import instruments
 from services.core.redis_bus import REDIS_DOWN, RedisNames
 from services.core.settings import Settings
 from services.detection.event_settings import valid_stored_overrides
@@ -300,9 +301,11 @@ class Collector:
                 return
         except LockError:
             log.warning("collector %s is no longer the housekeeper", self.settings.consumer_name)
+            instruments.lease_changes.labels(change="housekeeper_lost").inc()
             self.is_housekeeper = False
         if not self.stop_event.is_set() and self.housekeeper_lease.acquire(blocking=False):
             log.info("collector %s is the housekeeper", self.settings.consumer_name)
+            instruments.lease_changes.labels(change="housekeeper_taken").inc()
             self.is_housekeeper = True
 
     def status(self) -> CollectorStatus:
@@ -329,6 +332,9 @@ class Collector:
             rss_mb=resident_mb(),
             stamped_ahead=self.router.stats.clamped_ahead,
             refused_session_events=self.book.quota.refused_events,
+            rejected_by_reason=dict(
+                self.router.stats.rejected_by_reason + self.share.reader.stats.rejected_by_reason
+            ),
         )
 
     def _write_heartbeat(self) -> None:

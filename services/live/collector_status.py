@@ -4,7 +4,7 @@ process's health endpoint."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -30,6 +30,8 @@ class CollectorStatus:
     rss_mb: float | None = None
     stamped_ahead: int = 0  # entries stamped too far ahead of our clock, taken as of now
     refused_session_events: int = 0  # events of new sessions beyond the limits
+    # By the kind of rejection (a closed set: services/ingest/contracts.rejection_key).
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def role(self) -> str:
@@ -50,6 +52,7 @@ class CollectorStatus:
             "live_sessions": self.live_sessions,
             "accepted_events": self.accepted,
             "rejected_events": self.rejected,
+            "rejected_by_reason": self.rejected_by_reason,
             "pending_rows": self.pending_rows,
             "dropped_rows": self.dropped_rows,
             "missed_ticks": self.missed_ticks,

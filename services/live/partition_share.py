@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import redis
 
+from services.core import instruments
 from services.core.partitions import partition_of, quota, search_order, to_release
 from services.core.redis_bus import RedisNames
 from services.ingest.partition_entries import RoutedEvent
@@ -101,6 +102,7 @@ class PartitionShare:
             lost = set(self.owned) - kept
             if lost:
                 log.warning("collector %s lost partitions %s to another", self.me, sorted(lost))
+                instruments.lease_changes.labels(change="lost").inc(len(lost))
                 self._let_go(lost)
         self.valid_until = now + self.leases.lease_seconds * 2 / 3
         wanted = quota(self.me, self.members, self.partitions)
@@ -129,6 +131,7 @@ class PartitionShare:
         pipe.execute()
         self.leases.release(partitions)
         self._let_go(set(partitions))
+        instruments.lease_changes.labels(change="handed_back").inc(len(partitions))
         log.info("collector %s handed back partitions %s", self.me, partitions)
 
     def hand_back_all(self) -> None:
@@ -196,6 +199,7 @@ class PartitionShare:
         self.handovers = [*self.handovers[-99:], handover]
         record = {"owner": self.me, "at": time.time(), "previous": before[0], "kind": before[1]}
         self.client.set(self.names.partition_handover(partition), json.dumps(record))
+        instruments.lease_changes.labels(change="taken").inc()
         log.info(
             "collector %s took partition %d (%s from %s): %d sessions, %d entries and %d ticks "
             "replayed, %d late ticks scored, in %.0f ms",

@@ -19,6 +19,8 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
+from services.core import instruments
+
 log = logging.getLogger(__name__)
 
 Rows = Sequence[dict[str, Any]]
@@ -101,12 +103,15 @@ class TickWriter:
             batch = [self._metrics[i] for i in range(min(self._max_batch, len(self._metrics)))]
             catalogue = list(self._sessions.values())
             episodes = list(self._episodes.values())
+            started = time.perf_counter()
             try:
                 self._write_batch(batch, catalogue, episodes)
             # COPY runs on the driver's cursor, so its errors arrive unwrapped by SQLAlchemy.
             except (sa.exc.SQLAlchemyError, psycopg.Error, OSError) as exc:
                 self._note_failure(exc)
                 return False
+            finally:
+                instruments.database_write_seconds.observe(time.perf_counter() - started)
             for _ in batch:
                 self._metrics.popleft()
             for row in catalogue:

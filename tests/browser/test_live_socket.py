@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 import simple_websocket
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.runtime import Runtime
 from services.core.platform import SIGNAL_NAMES
@@ -21,6 +22,7 @@ from tests.browser.support import (
     seed_session,
     stamps_from,
     tick_message,
+    until,
     wait_for_subscribers,
 )
 from tests.live_client import connect_live
@@ -141,3 +143,43 @@ def test_an_overflowed_subscription_closes_the_socket(connect: Any, runtime: Run
     with pytest.raises(simple_websocket.ConnectionClosed):
         client.receive(timeout=10)
     assert client.close_reason == 1013
+
+
+def test_open_sockets_and_push_latency_are_scraped(
+    connect: Any, runtime: Runtime, server_url: str
+) -> None:
+    """#15: /metrics counts this process's open sockets and times each tick from its score
+    computed to its frame sent."""
+
+    def scrape() -> dict[str, float]:
+        body = requests.get(server_url + "/metrics", timeout=10).text
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+            if not sample.labels
+        }
+
+    before = scrape()
+    seed_session(runtime, "sess-m", stamps=stamps_from(T0, 3))
+    client = connect("sess-m")
+    assert receive_json(client)["kind"] == "backfill"
+    wait_for_subscribers(runtime.hub, "sess-m")
+    tick = tick_message("sess-m", T0, 0.5)
+    publish(runtime, "sess-m", tick)
+    assert receive_json(client) == tick
+    during = scrape()
+    prefix = "engagement_conductor_"
+    assert during[prefix + "open_sockets"] == before[prefix + "open_sockets"] + 1
+    count = prefix + "push_latency_seconds_count"
+    assert during[count] == before[count] + 1
+    latency = (
+        during[prefix + "push_latency_seconds_sum"] - before[prefix + "push_latency_seconds_sum"]
+    )
+    assert 0 <= latency < 10
+    client.close()
+    until(
+        lambda: scrape()[prefix + "open_sockets"] == before[prefix + "open_sockets"],
+        timeout=10,
+        msg="the closed socket still counted",
+    )
