@@ -149,6 +149,23 @@ def test_submitting_never_waits_for_a_write_that_hangs() -> None:
     assert db.sessions["s"]["tick"] == 3
 
 
+def test_stopping_does_not_wait_past_its_deadline_for_a_write_that_hangs() -> None:
+    """#15: a write blocked on a table lock held `stop` until the server's grace period ended
+    and the process was killed before it could log the rows it left."""
+    db = HangingDatabase()
+    writer = WriterThread(TickWriter(db.write, max_rows=100), idle_seconds=0.05)
+    writer.start()
+    try:
+        writer.submit([{"tick": 0}, {"tick": 1}], [])
+        assert db.writing.wait(5)
+        started = time.monotonic()
+        assert not writer.stop(flush_seconds=0.3)
+        assert time.monotonic() - started < 2
+        assert writer.pending_rows == 2  # what the caller logs and counts as lost
+    finally:
+        db.release.set()
+
+
 def test_stopping_writes_what_was_handed_over_last() -> None:
     db = FlakyDatabase()
     writer = WriterThread(TickWriter(db.write, max_rows=100), idle_seconds=0.05)

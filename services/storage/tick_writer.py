@@ -200,13 +200,18 @@ class WriterThread:
         self.writer.count_dropped(dropped)
 
     def stop(self, flush_seconds: float = 10.0) -> bool:
-        """Write what is left, trying for up to `flush_seconds`; True if nothing is left."""
+        """Write what is left, trying for up to `flush_seconds` in all; True if nothing is left.
+
+        A write in progress (blocked on a lock, say) is waited for only until the deadline: a
+        server stopping has a grace period (gunicorn's), and past it nothing would be logged."""
+        deadline = time.monotonic() + flush_seconds
         thread = self._thread
         if thread is not None:
             self._stopping.set()
-            thread.join()
+            thread.join(flush_seconds)
+            if thread.is_alive():
+                return False
             self._thread = None
-        deadline = time.monotonic() + flush_seconds
         self._take_inbox()
         while not self.writer.flush(force=True) and time.monotonic() < deadline:
             time.sleep(0.5)
