@@ -20,6 +20,7 @@ from gunicorn.workers.base import Worker
 from services.core.settings import Settings
 
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+CONNECTION_RESERVE = 200
 # Set when `serve` made the directory itself, so that it also removes it on the way out.
 _OWN_METRICS_DIR = "EC_OWN_METRICS_DIR"
 
@@ -58,7 +59,8 @@ class ProductionServer(BaseApplication):  # type: ignore[misc]
             "bind": f"{settings.host}:{settings.port}",
             "workers": settings.web_workers,
             "worker_class": "gevent",
-            "worker_connections": 1000,
+            # Sockets are refused past their limit; the rest is kept for pages and probes.
+            "worker_connections": settings.sockets_per_process + CONNECTION_RESERVE,
             "graceful_timeout": 20,
             "timeout": 60,
             "accesslog": None,

@@ -219,7 +219,8 @@ class Settings(BaseSettings):
         800,
         ge=1,
         le=100_000,
-        description="live sockets one server process holds (of its 1,000 connections)",
+        description="live sockets one server process holds; `serve` gives each worker 200 "
+        "connections more, kept for pages and /health/ready",
     )
     sockets_per_sign_in: int = Field(20, ge=1, le=100_000, description="per sign-in, per process")
     sockets_per_session: int = Field(1000, ge=1, le=100_000, description="per session, per process")
