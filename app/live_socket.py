@@ -52,8 +52,9 @@ MAX_CLIENT_MESSAGE_BYTES = 4096
 # gets an error reply and the socket stays open.
 _FRAME_LIMIT_BYTES = 64 * 1024
 # How long the loop waits for a hub message before it looks at the client's messages: the
-# delay of a pong, never of a point (a point wakes the loop at once).
-_POLL_SECONDS = 0.2
+# delay of a pong (the page pings every 25 s and waits 65), never of a point (a point wakes the
+# loop at once). Every wake-up costs the worker: at 0.2 s, 5,000 idle sockets took a core.
+_POLL_SECONDS = 2.0
 # Server-side pings find browsers that vanished without closing.
 _PING_SECONDS = 25
 # RFC 6455 "try again later": the client reconnects and gets a fresh backfill.
@@ -139,6 +140,10 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
         response, status = _refusal(426, "this endpoint only accepts WebSocket upgrades")
         response.headers["Upgrade"] = "websocket"
         return response, status
+    # Decline permessage-deflate (the socket library accepts whatever is offered): its zlib
+    # state held for the socket's life cost most of a socket's memory (bench/sockets.py),
+    # for frames of a few hundred bytes.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     return None
 
 

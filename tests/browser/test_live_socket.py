@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -183,3 +184,26 @@ def test_open_sockets_and_push_latency_are_scraped(
         timeout=10,
         msg="the closed socket still counted",
     )
+
+
+def test_compression_offered_by_the_browser_is_declined(server_url: str, runtime: Runtime) -> None:
+    """#15: permessage-deflate kept a zlib state per socket for its whole life, most of a
+    socket's memory (161 KB each at 1,000 sockets, 50 without: bench/sockets.py)."""
+    seed_session(runtime, "sess-z", stamps=stamps_from(T0, 3))
+    host, port = server_url.removeprefix("http://").split(":")
+    headers = upgrade_headers() | {
+        "Host": f"{host}:{port}",
+        "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
+    }
+    request = "GET /ws/live/sess-z HTTP/1.1\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in headers.items()
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall((request + "\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += conn.recv(4096)
+        head = answer.split(b"\r\n\r\n")[0].decode().lower()
+        assert head.startswith("http/1.1 101")
+        assert "sec-websocket-extensions" not in head
+        conn.sendall(bytes([0x88, 0x80]) + os.urandom(4))  # a masked close
