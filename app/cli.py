@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from services.core.settings import Settings, SettingsError, load_settings
+from app.cli_settings import cli_settings
+from services.core.settings import Settings
 
 if TYPE_CHECKING:
     from flask import Blueprint
@@ -25,18 +26,6 @@ if TYPE_CHECKING:
     from app.runtime import Runtime
 
 log = logging.getLogger("engagement_conductor")
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        settings = load_settings(**overrides)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return settings
 
 
 def _on_sigterm(stop: Callable[[], None]) -> None:
@@ -113,11 +102,13 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
 @main.command()
 @click.option("--no-collector", is_flag=True, help="Serve pages only; another process collects.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Overrides WEB_WORKERS.")
-def serve(no_collector: bool, workers: int | None) -> None:
+@click.option("--migrate", is_flag=True, help="Upgrade an older schema first (MIGRATE_ON_START).")
+def serve(no_collector: bool, workers: int | None, migrate: bool) -> None:
     """The web server (gunicorn, gevent workers), each worker with a collector thread.
 
     One collector at a time leads (a Redis lease); the others stand by.
     """
+    from app.db_cli import prepare_schema
     from app.production_server import ProductionServer, ensure_metrics_dir
 
     overrides: dict[str, object] = {}
@@ -125,7 +116,7 @@ def serve(no_collector: bool, workers: int | None) -> None:
         overrides["collector_enabled"] = False
     if workers is not None:
         overrides["web_workers"] = workers
-    settings = _settings(**overrides)
+    settings = cli_settings(**overrides)
     if settings.embedded_redis:
         raise click.ClickException(
             "serve runs several processes and needs REDIS_URL; `demo` runs on the embedded one"
@@ -135,6 +126,7 @@ def serve(no_collector: bool, workers: int | None) -> None:
             "serve needs AUTH_SECRET (it signs and checks everyone's access); set "
             "ALLOW_OPEN_ACCESS=true to run without access control"
         )
+    prepare_schema(settings, migrate)
     ensure_metrics_dir()
     # Workers read the settings from the environment after the fork.
     os.environ["COLLECTOR_ENABLED"] = str(settings.collector_enabled).lower()
@@ -177,13 +169,13 @@ def _demo_settings(port: int | None) -> tuple[Settings, bool]:
     overrides: dict[str, object] = {"redis_url": "embedded"}
     if port is not None:
         overrides["port"] = port
-    configured = _settings(**overrides)
+    configured = cli_settings(**overrides)
     generated = configured.auth_secret is None
     if generated:
         overrides["auth_secret"] = secrets.token_urlsafe(_DEMO_SECRET_BYTES)
     origins = (_SELF, *configured.embed_allowed_origins)
     overrides["embed_allowed_origins"] = tuple(dict.fromkeys(origins))
-    return _settings(**overrides), generated
+    return cli_settings(**overrides), generated
 
 
 def _demo_links(settings: Settings, secret: str, events: list[str], generated: bool) -> list[str]:
@@ -304,14 +296,17 @@ def _serve_demo(
 
 
 @main.command()
-def collect() -> None:
+@click.option("--migrate", is_flag=True, help="Upgrade an older schema first (MIGRATE_ON_START).")
+def collect(migrate: bool) -> None:
     """The collector alone: read the streams, score every tick, write and publish."""
+    from app.db_cli import prepare_schema
     from app.runtime import Runtime
 
-    settings = _settings()
+    settings = cli_settings()
     if settings.embedded_redis:
         raise click.ClickException("collect needs REDIS_URL: an embedded Redis has no platform")
-    runtime = Runtime.build(settings)
+    prepare_schema(settings, migrate)
+    runtime = Runtime.build(settings, migrate=False)
     collector = runtime.collector
     assert collector is not None
     metrics_server = None
@@ -342,7 +337,7 @@ def partitions(as_json: bool) -> None:
     from services.core.redis_bus import REDIS_DOWN, RedisNames, connect_redis
     from services.live.partition_map import read_partition_map
 
-    settings = _settings()
+    settings = cli_settings()
     if settings.embedded_redis:
         raise click.ClickException(
             "partitions needs REDIS_URL: an embedded Redis lives inside the server's process"
@@ -387,7 +382,7 @@ def simulate(sessions: int, seed: int) -> None:
     from services.core.redis_bus import RedisNames, connect_redis
     from services.simulation.simulator import Simulator, demo_sessions
 
-    settings = _settings()
+    settings = cli_settings()
     if settings.embedded_redis:
         raise click.ClickException("simulate needs REDIS_URL: nothing else could read it")
     platform = Simulator(demo_sessions(sessions, seed), seed=seed)
@@ -437,7 +432,7 @@ def token(
     # Imported here: `serve` must reach gunicorn's gevent patching before anything loads ssl.
     from services.access.tokens import EMBED_MAX_TTL_SECONDS, EmbedResource, Role, mint_token
 
-    settings = _settings()
+    settings = cli_settings()
     if settings.auth_secret is None:
         raise click.ClickException("AUTH_SECRET is not set: it signs the tokens")
     chosen = Role(role)
@@ -482,7 +477,8 @@ def detector_settings(event_id: str, assignments: tuple[str, ...], reset: bool) 
         EventSettingsStore,
         effective,
     )
-    from services.storage.database import create_db_engine, ensure_schema
+    from services.storage.database import create_db_engine
+    from services.storage.migrate import SchemaError, check_schema
 
     if not valid_id(event_id):
         raise click.ClickException("EVENT_ID must be 1-255 printable characters")
@@ -492,10 +488,13 @@ def detector_settings(event_id: str, assignments: tuple[str, ...], reset: bool) 
         if not sep:
             raise click.ClickException(f"--set takes NAME=VALUE, got {assignment!r}")
         changes[name.strip()] = value.strip()
-    settings = _settings()
+    settings = cli_settings()
     engine = create_db_engine(settings.database_url)
     try:
-        ensure_schema(engine, settings.storage_policy())
+        try:
+            check_schema(engine)
+        except SchemaError as exc:
+            raise click.ClickException(str(exc)) from None
         store = EventSettingsStore(engine)
         try:
             overrides = (
@@ -520,6 +519,10 @@ def detector_settings(event_id: str, assignments: tuple[str, ...], reset: bool) 
         )
     )
 
+
+from app.db_cli import db  # noqa: E402 - registered once `main` exists
+
+main.add_command(db)
 
 if __name__ == "__main__":
     main()

@@ -24,8 +24,9 @@ from services.core.settings import Settings
 from services.live.collector import EVENT_SETTINGS_SECONDS, HOUSEKEEPING_SECONDS, Collector
 from services.live.push_hub import PushHub
 from services.live.stores import Stores
-from services.storage.database import DatabaseInfo, create_db_engine, ensure_schema
+from services.storage.database import DatabaseInfo, create_db_engine
 from services.storage.metrics_store import MetricsStore
+from services.storage.migrate import check_schema, upgrade_schema
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,14 @@ class Runtime:
         event_settings_every: float = EVENT_SETTINGS_SECONDS,
         housekeeping_every: float = HOUSEKEEPING_SECONDS,
         agent_clock: Clock = utc_now,
+        migrate: bool = True,
     ) -> Runtime:
+        """`migrate`: bring the schema to the newest revision first; otherwise a database at
+        any other revision raises SchemaError (a server that was not told to migrate)."""
         engine = create_db_engine(settings.database_url)
-        database = ensure_schema(engine, settings.storage_policy())
+        database = (
+            upgrade_schema(engine, settings.storage_policy()) if migrate else check_schema(engine)
+        )
         client = connect_redis(settings.redis_url, settings.redis_cluster)
         names = RedisNames(settings.redis_key_prefix)
         stores = Stores.over(engine)
@@ -135,7 +141,7 @@ class Runtime:
             if with_collector
             else None
         )
-        log.info("database backend: %s (schema v%d)", database.backend, database.version)
+        log.info("database backend: %s (schema at %s)", database.backend, database.revision)
         # Alerts go out from every process that collects: claims in Redis share the work.
         dispatcher = alert_dispatcher(settings, client, names, stores) if with_collector else None
         return cls(settings, database, client, names, stores, desk, hub, collector, dispatcher)

@@ -19,7 +19,8 @@ if "CONSUMER_NAME" in os.environ:
     # Every worker is a consumer of its own: a name shared by two processes would mix up
     # their pending entries and their claim to the lease.
     settings = load_settings(consumer_name=f"{settings.consumer_name}-{os.getpid()}")
-runtime = Runtime.build(settings, with_collector=settings.collector_enabled)
+# `serve` migrated (or checked) the schema before the fork: workers only check it.
+runtime = Runtime.build(settings, with_collector=settings.collector_enabled, migrate=False)
 app = create_app(runtime)
 runtime.start()
 atexit.register(runtime.stop)

@@ -72,7 +72,7 @@ class Fleet:
         env = os.environ | self.env | {"CONSUMER_NAME": name} | (extra or {})
         log = (self.logs / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
-            [str(SCRIPT), command], env=env, stdout=log, stderr=subprocess.STDOUT
+            [str(SCRIPT), command, "--migrate"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         return name
 

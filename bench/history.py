@@ -2,7 +2,7 @@
 
     python bench/history.py --admin postgresql://postgres@127.0.0.1:5432/postgres [--keep]
 
-Builds a database of its own with the product's schema (ensure_schema), fills it server-side
+Builds a database of its own with the product's schema (upgrade_schema), fills it server-side
 with generate_series (10,000 sessions of ~7 h at 5-s ticks, ten of them 24 h long, spread over
 five weeks; an anomaly in every tenth session, an executed poll in every twentieth), rolls up
 the per-session figures the way the collector does (SessionStatsRollup), and, with TimescaleDB,
@@ -44,7 +44,8 @@ if _ROOT not in sys.path:
 
 from services.core.settings import StoragePolicy  # noqa: E402
 from services.storage.analyst_requests import SeriesRequest, SessionFilter  # noqa: E402
-from services.storage.database import create_db_engine, ensure_schema  # noqa: E402
+from services.storage.database import create_db_engine  # noqa: E402
+from services.storage.migrate import upgrade_schema  # noqa: E402
 from services.storage.policy import AGGREGATES  # noqa: E402
 from services.storage.session_queries import SessionQueries  # noqa: E402
 from services.storage.session_stats import SessionStatsRollup  # noqa: E402
@@ -62,7 +63,7 @@ BATCH = 250
 def build(url: str, sessions: int, ticks: int) -> int:
     engine = create_db_engine(url)
     # No compression policy: a background job compressing chunks mid-run would skew timings.
-    timescale = ensure_schema(engine, StoragePolicy(compress_after_days=0)).has_aggregates
+    timescale = upgrade_schema(engine, StoragePolicy(compress_after_days=0)).has_aggregates
     engine.dispose()
     plain = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain, autocommit=True) as conn:
@@ -325,7 +326,7 @@ def main() -> None:
         print_results(engine, SessionQueries(engine, aggregates=timescale))
         if args.compress and timescale:
             # The product's compression settings, with a policy too far out to ever run.
-            ensure_schema(engine, StoragePolicy(compress_after_days=36500))
+            upgrade_schema(engine, StoragePolicy(compress_after_days=36500))
             started = time.perf_counter()
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("SET statement_timeout = 0"))

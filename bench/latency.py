@@ -99,7 +99,9 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     script = Path(sys.executable).parent / "engagement-conductor"
-    server = subprocess.Popen([str(script), "serve"], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(script), "serve", "--migrate"], env=env, stdout=subprocess.DEVNULL
+    )
     client = redis.Redis.from_url(args.redis)
     stop = threading.Event()
     sessions = demo_sessions(args.tabs, seed=3)

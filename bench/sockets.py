@@ -212,7 +212,9 @@ def main() -> None:
         "SOCKETS_PER_SESSION": most,
     }
     script = Path(sys.executable).parent / "engagement-conductor"
-    server = subprocess.Popen([str(script), "serve"], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(script), "serve", "--migrate"], env=env, stdout=subprocess.DEVNULL
+    )
     client = redis.Redis.from_url(args.redis)
     stop = threading.Event()
     recording = threading.Event()

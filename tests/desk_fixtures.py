@@ -21,7 +21,8 @@ from services.agent.sender import InterventionSender
 from services.core.redis_bus import RedisNames
 from services.core.settings import Settings
 from services.live.stores import Stores
-from services.storage.database import create_db_engine, ensure_schema
+from services.storage.database import create_db_engine
+from services.storage.migrate import upgrade_schema
 from tests.waiting import wait_until
 
 SESSION = SessionContext("sess-1", "evt-1", engagement=0.3, present_users=120, chat_per_min=4.0)
@@ -43,7 +44,7 @@ class Platform:
 
 
 def desk_over(engine: sa.Engine, client: redis.Redis, prefix: str) -> InterventionDesk:
-    ensure_schema(engine)
+    upgrade_schema(engine)
     stores = Stores.over(engine)
     sender = InterventionSender(stores.interventions, client, RedisNames(prefix))
     return InterventionDesk(

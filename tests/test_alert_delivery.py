@@ -38,8 +38,9 @@ from services.storage.alert_settings import (
     AlertSettingsError,
     AlertSettingsStore,
 )
-from services.storage.database import create_db_engine, ensure_schema
+from services.storage.database import create_db_engine
 from services.storage.interventions import InterventionRecord
+from services.storage.migrate import upgrade_schema
 from tests.mail_and_hooks import HookReceiver, SmtpServer
 
 SECRET = "hook-secret-0123456789abcdef"
@@ -58,7 +59,7 @@ class Clock:
 @pytest.fixture
 def engine(make_settings: Callable[..., Settings]) -> Iterator[Engine]:
     built = create_db_engine(make_settings().database_url)
-    ensure_schema(built)
+    upgrade_schema(built)
     yield built
     built.dispose()
 

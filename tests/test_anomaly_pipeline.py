@@ -12,8 +12,9 @@ from components.anomalies import headline
 from services.detection.detector import AnomalyStarted, AnomalyType, Severity
 from services.detection.episode_log import EpisodeLog, EpisodeOutput
 from services.simulation.audience import MASS_EXIT_SECONDS
-from services.storage.database import create_db_engine, ensure_schema
+from services.storage.database import create_db_engine
 from services.storage.metrics_store import MetricsStore
+from services.storage.migrate import upgrade_schema
 from services.storage.schema import anomalies
 from tests.clocked import MassExit
 from tests.waiting import wait_until
@@ -115,6 +116,6 @@ def test_episode_ids_fit_the_column_whatever_the_session_id(pg_url: str) -> None
     (row,) = out.rows
     assert len(row["episode_id"]) <= 64
     engine = create_db_engine(pg_url)
-    ensure_schema(engine)
+    upgrade_schema(engine)
     MetricsStore(engine).write_batch([], [], out.rows)  # raised "value too long" before
     engine.dispose()

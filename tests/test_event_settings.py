@@ -25,7 +25,8 @@ from services.ingest.windows import WindowConfig
 from services.live.collector import EVENT_SETTINGS_SECONDS
 from services.live.session_book import Lifetimes, SessionBook
 from services.storage.agent_settings import AgentSettings
-from services.storage.database import create_db_engine, ensure_schema
+from services.storage.database import create_db_engine
+from services.storage.migrate import upgrade_schema
 from tests.conftest import RunCollector, leading_and_ticking
 from tests.waiting import wait_until
 
@@ -136,7 +137,7 @@ def test_overrides_are_stored_merged_and_reset(
         else request.getfixturevalue("pg_url")
     )
     engine = create_db_engine(url)
-    ensure_schema(engine)
+    upgrade_schema(engine)
     store = EventSettingsStore(engine)
     assert store.overrides("evt") == {}
     store.update("evt", {"sensitivity": 2})
@@ -171,6 +172,9 @@ def test_stored_overrides_that_no_longer_validate_are_ignored_not_fatal() -> Non
 
 def test_the_cli_refuses_a_fraction_of_a_person_and_a_contradiction(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'ec.sqlite3'}"}
+    unready = CliRunner().invoke(main, ["detector-settings", "evt-9"], env=env)
+    assert unready.exit_code != 0 and "engagement-conductor db upgrade" in unready.output
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
     refused = CliRunner().invoke(
         main, ["detector-settings", "evt-9", "--set", "mass_exit_min_users=2.0"], env=env
     )

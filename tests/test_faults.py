@@ -233,7 +233,9 @@ def test_sigterm_stops_the_collect_command_cleanly_and_flushes(
         "TICK_SECONDS": "1",
     }
     script = Path(sys.executable).parent / "engagement-conductor"
-    proc = subprocess.Popen([str(script), "collect"], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(script), "collect", "--migrate"], env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         names_stream = settings.redis_key_prefix + LIVE_SYNC_STREAM
 

@@ -267,7 +267,9 @@ def test_after_kill_9_of_the_owner_process_the_heir_counts_everyone_still_presen
         "CONSUMER_NAME": "doomed",
     }
     script = Path(sys.executable).parent / "engagement-conductor"
-    proc = subprocess.Popen([str(script), "collect"], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(script), "collect", "--migrate"], env=env, stderr=subprocess.DEVNULL
+    )
     names = RedisNames(settings.redis_key_prefix)
     try:
         wait_until(

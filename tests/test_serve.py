@@ -47,7 +47,7 @@ def test_serve_runs_workers_that_score_and_push_over_websockets(
     }
     script = Path(sys.executable).parent / "engagement-conductor"
     proc = subprocess.Popen(
-        [str(script), "serve", "--workers", "2"],
+        [str(script), "serve", "--workers", "2", "--migrate"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -163,7 +163,7 @@ def test_serve_stopped_with_a_backlog_logs_and_counts_the_rows_it_leaves(
     plain_url = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     with log_path.open("w") as log_file:
         proc = subprocess.Popen(
-            [str(script), "serve", "--workers", "1"],
+            [str(script), "serve", "--workers", "1", "--migrate"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log_file,
@@ -176,15 +176,7 @@ def test_serve_stopped_with_a_backlog_logs_and_counts_the_rows_it_leaves(
             with psycopg.connect(plain_url, autocommit=False) as locker:
                 locker.execute("LOCK TABLE engagement_metrics IN EXCLUSIVE MODE")
                 wait_until(
-                    lambda: (
-                        sum(
-                            c["pending_rows"]
-                            for c in get_json(base + "/health")[1]["collector"]["collectors"]
-                        )
-                        >= 2
-                    ),
-                    timeout=20,
-                    what="rows waiting on the lock",
+                    lambda: _pending_rows(base) >= 2, timeout=20, what="rows waiting on the lock"
                 )
                 started = time.monotonic()
                 proc.send_signal(signal.SIGTERM)
@@ -199,3 +191,9 @@ def test_serve_stopped_with_a_backlog_logs_and_counts_the_rows_it_leaves(
     assert "score rows unwritten" in log, log[-2000:]
     losses = redis_client.hget(RedisNames(settings.redis_key_prefix).collector_losses, "rows")
     assert losses is not None and int(losses) >= 2
+
+
+def _pending_rows(base: str) -> int:
+    """Every collector's pending rows, from /health; 0 while it does not answer."""
+    report = get_json(base + "/health")[1].get("collector") or {}
+    return sum(int(c.get("pending_rows") or 0) for c in report.get("collectors", []))

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from dash.testing.wait import until
 
 from services.storage.analyst_requests import SessionFilter
-from services.storage.database import create_db_engine, ensure_schema
+from services.storage.database import create_db_engine
 from services.storage.metrics_store import MetricsStore
+from services.storage.migrate import upgrade_schema
 from services.storage.schema import engagement_metrics, sessions
 from services.storage.session_queries import SessionQueries
 from services.storage.session_stats import SETTLE, THRESHOLDS, SessionStatsRollup, threshold_index
@@ -63,7 +64,7 @@ def figures(engine: sa.Engine, session: str) -> dict[str, Any]:
 
 @pytest.fixture
 def store(engine: sa.Engine) -> MetricsStore:
-    ensure_schema(engine)
+    upgrade_schema(engine)
     return MetricsStore(engine)
 
 
@@ -215,7 +216,7 @@ def test_catching_up_with_live_sessions_ends_once_each_is_done(store: MetricsSto
 @pytest.fixture
 def pg_store(pg_url: str) -> Iterator[MetricsStore]:
     engine = create_db_engine(pg_url)
-    ensure_schema(engine)
+    upgrade_schema(engine)
     yield MetricsStore(engine)
     engine.dispose()
 

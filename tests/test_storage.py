@@ -11,9 +11,16 @@ import pytest
 import sqlalchemy as sa
 
 from services.storage.analyst_requests import SessionFilter
-from services.storage.database import create_db_engine, ensure_schema
+from services.storage.database import create_db_engine
 from services.storage.metrics_store import ENDED, LIVE, MetricsStore
-from services.storage.schema import SCHEMA_VERSION, anomalies, engagement_metrics, schema_version
+from services.storage.migrate import (
+    SchemaError,
+    check_schema,
+    current_revision,
+    head_revision,
+    upgrade_schema,
+)
+from services.storage.schema import anomalies, engagement_metrics, metadata, schema_version
 from services.storage.session_queries import SessionQueries
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
@@ -47,15 +54,13 @@ def catalogue_row(session: str, at: datetime, status: str = LIVE, **extra: Any) 
     } | extra
 
 
-def test_schema_is_created_idempotently_with_its_version(engine: sa.Engine) -> None:
-    first = ensure_schema(engine)
-    second = ensure_schema(engine)
+def test_schema_is_created_idempotently_at_the_newest_revision(engine: sa.Engine) -> None:
+    first = upgrade_schema(engine)
+    second = upgrade_schema(engine)
     assert first == second
-    assert first.version == SCHEMA_VERSION
+    assert first.revision == head_revision()
     with engine.connect() as conn:
-        versions = conn.execute(sa.select(schema_version.c.version)).scalars().all()
         tables = set(sa.inspect(conn).get_table_names())
-    assert versions == [SCHEMA_VERSION]
     assert {
         "engagement_metrics",
         "sessions",
@@ -78,7 +83,7 @@ def test_database_sessions_have_timeouts(pg_url: str) -> None:
 def test_rewriting_a_tick_replaces_it_and_points_come_back_oldest_first(
     engine: sa.Engine,
 ) -> None:
-    ensure_schema(engine)
+    upgrade_schema(engine)
     store = MetricsStore(engine)
     ticks = [T0 + timedelta(seconds=5 * i) for i in range(70)]
     store.write_batch(
@@ -98,7 +103,7 @@ def test_rewriting_a_tick_replaces_it_and_points_come_back_oldest_first(
 
 
 def test_catalogue_keeps_first_seen_and_follows_status(engine: sa.Engine) -> None:
-    ensure_schema(engine)
+    upgrade_schema(engine)
     store = MetricsStore(engine)
     store.write_batch([], [catalogue_row("s1", T0), catalogue_row("s2", T0)])
     later = T0 + timedelta(minutes=5)
@@ -116,7 +121,7 @@ def test_catalogue_keeps_first_seen_and_follows_status(engine: sa.Engine) -> Non
 
 
 def test_titles_are_kept_until_a_newer_one_comes_and_found_by_search(engine: sa.Engine) -> None:
-    ensure_schema(engine)
+    upgrade_schema(engine)
     store = MetricsStore(engine)
     titled = catalogue_row("s1", T0, title="Opening Keynote", event_title="LiveCon 2026")
     store.write_batch([], [titled])
@@ -156,7 +161,7 @@ def _episode(session: str, at: datetime, episode: str, ended: datetime | None = 
 def test_abandoned_sessions_end_with_their_open_episodes_and_nothing_else(
     engine: sa.Engine,
 ) -> None:
-    ensure_schema(engine)
+    upgrade_schema(engine)
     store = MetricsStore(engine)
     later = T0 + timedelta(minutes=30)
     store.write_batch(
@@ -184,8 +189,8 @@ def test_abandoned_sessions_end_with_their_open_episodes_and_nothing_else(
 def test_timescaledb_gets_hypertables_and_the_same_behaviour(timescale_url: str) -> None:
     engine = create_db_engine(timescale_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
-        assert ensure_schema(engine).backend == "timescaledb"
-        assert ensure_schema(engine).backend == "timescaledb"  # idempotent
+        assert upgrade_schema(engine).backend == "timescaledb"
+        assert upgrade_schema(engine).backend == "timescaledb"  # idempotent
         with engine.connect() as conn:
             hypertables = set(
                 conn.execute(
@@ -216,7 +221,7 @@ def test_timescaledb_gets_hypertables_and_the_same_behaviour(timescale_url: str)
 
 
 def test_a_batch_repeating_a_tick_keeps_its_last_row(engine: sa.Engine) -> None:
-    ensure_schema(engine)
+    upgrade_schema(engine)
     store = MetricsStore(engine)
     store.write_batch(
         [metric_row("s1", T0, 0.1), metric_row("s1", T0, 0.2)],
@@ -228,44 +233,44 @@ def test_a_batch_repeating_a_tick_keeps_its_last_row(engine: sa.Engine) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_a_schema_2_database_gains_the_agents_columns_and_indexes_in_place(
+def test_a_database_made_before_migrations_is_adopted_and_keeps_its_rows(
+    backend: str, pg_url: str, tmp_path: Path
+) -> None:
+    """#16: what the releases before migrations made (every table, `schema_version` 7) is
+    stamped at the baseline and upgraded in place, rows and all."""
+    url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'v7.sqlite3'}"
+    engine = create_db_engine(url)
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(schema_version.insert().values(version=7, applied_at=T0))
+        MetricsStore(engine).write_batch([metric_row("s1", T0, 0.4)], [catalogue_row("s1", T0)])
+        with pytest.raises(SchemaError, match="made before migrations"):
+            check_schema(engine)
+        assert upgrade_schema(engine).revision == head_revision()
+        assert check_schema(engine).revision == head_revision()
+        assert [p.score for p in MetricsStore(engine).recent_points("s1", 60)] == [0.4]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_database_no_release_can_upgrade_is_refused_and_left_alone(
     backend: str, pg_url: str, tmp_path: Path
 ) -> None:
     url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'v2.sqlite3'}"
     engine = create_db_engine(url)
-    # The interventions table as schema 2 made it, with a row in it.
-    old = sa.MetaData()
-    sa.Table(
-        "interventions",
-        old,
-        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("intervention_id", sa.String(255), nullable=False),
-        sa.Column("session_id", sa.String(255), nullable=False),
-        sa.Column("event_id", sa.String(255)),
-        sa.Column("type", sa.String(32), nullable=False),
-        sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("confidence", sa.Float),
-        sa.Column("content", sa.JSON, nullable=False),
-        sa.Column("outcome", sa.JSON),
-        sa.PrimaryKeyConstraint("intervention_id", "time", name="pk_interventions"),
-    )
-    old.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO interventions (time, intervention_id, session_id, type, status,"
-                " content) VALUES (:t, 'old-1', 's', 'POLL', 'executed', '{}')"
-            ),
-            {"t": datetime(2026, 1, 1, tzinfo=UTC)},
-        )
-    ensure_schema(engine)
-    inspector = sa.inspect(engine)
-    columns = {c["name"] for c in inspector.get_columns("interventions")}
-    assert {"episode_id", "reasoning", "expires_at", "executed_at", "measured_at"} <= columns
-    indexes = {i["name"] for i in inspector.get_indexes("interventions")}
-    assert {"ix_interventions_status", "ix_interventions_event_time"} <= indexes
-    with engine.connect() as conn:
-        kept = conn.execute(sa.text("SELECT intervention_id FROM interventions")).scalars().all()
-    assert kept == ["old-1"]
-    ensure_schema(engine)  # idempotent
-    engine.dispose()
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE sessions (session_id VARCHAR(255) PRIMARY KEY)"))
+        with pytest.raises(SchemaError, match="neither a migration revision nor a schema version"):
+            upgrade_schema(engine)
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(schema_version.insert().values(version=5, applied_at=T0))
+        with pytest.raises(SchemaError, match="only version 7 is adopted"):
+            upgrade_schema(engine)
+        with engine.connect() as conn:
+            assert current_revision(conn) is None  # nothing was stamped
+    finally:
+        engine.dispose()

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from services.core.settings import StoragePolicy
 from services.storage import policy as storage_policy
-from services.storage.database import ensure_schema
 from services.storage.metrics_store import MetricsStore
+from services.storage.migrate import upgrade_schema
 from services.storage.policy import ScorePruner, prune_scores
 from services.storage.schema import engagement_metrics
 from tests.test_storage import catalogue_row, metric_row
@@ -25,7 +25,7 @@ def stored_times(engine: sa.Engine) -> list[datetime]:
 def test_rows_past_retention_go_in_batches_and_nothing_newer(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ensure_schema(engine)
+    upgrade_schema(engine)
     now = datetime.now(UTC).replace(microsecond=0)
     old = [metric_row("s-1", now - timedelta(days=40, seconds=5 * i), 0.3) for i in range(5)]
     kept = [metric_row("s-1", now - timedelta(days=29, seconds=5 * i), 0.3) for i in range(3)]

@@ -14,10 +14,14 @@ import sqlalchemy as sa
 
 from services.core.settings import StoragePolicy
 from services.storage.analyst_requests import SeriesRequest
-from services.storage.database import create_db_engine, ensure_schema
+from services.storage.database import create_db_engine, failed_policy_jobs
 from services.storage.metrics_store import MetricsStore
+from services.storage.migrate import head_revision, upgrade_schema
+from services.storage.policy import AGGREGATES, create_aggregates
+from services.storage.schema import HYPERTABLES, metadata, schema_version
 from services.storage.score_series import ScoreSeries
 from tests.test_storage import catalogue_row, metric_row
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timescale
 
@@ -66,7 +70,7 @@ def same(plain: list[dict], aggregated: list[dict]) -> None:
 
 
 def test_aggregates_give_the_raw_buckets_real_time_and_materialised(ts_engine: sa.Engine) -> None:
-    assert ensure_schema(ts_engine).has_aggregates
+    assert upgrade_schema(ts_engine).has_aggregates
     seed(ts_engine)
     span = {"from": T0.isoformat(), "to": (T0 + timedelta(hours=3)).isoformat()}
     for materialised in (False, True):
@@ -120,7 +124,7 @@ def jobs(engine: sa.Engine) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def test_storage_policies_follow_the_settings(ts_engine: sa.Engine) -> None:
-    ensure_schema(ts_engine, StoragePolicy(30, 365, 3))
+    upgrade_schema(ts_engine, StoragePolicy(30, 365, 3))
     found = jobs(ts_engine)
     assert found[("policy_retention", "engagement_metrics")]["drop_after"] == "30 days"
     assert found[("policy_retention", "engagement_1m")]["drop_after"] == "365 days"
@@ -137,12 +141,12 @@ def test_storage_policies_follow_the_settings(ts_engine: sa.Engine) -> None:
         ).all()
     assert dict(realtime) == {"engagement_1m": False, "engagement_1h": False}
     # Changed settings replace the policies at the next start; 0 removes them.
-    ensure_schema(ts_engine, StoragePolicy(0, 0, 0))
+    upgrade_schema(ts_engine, StoragePolicy(0, 0, 0))
     assert {proc for proc, _ in jobs(ts_engine)} == {"policy_refresh_continuous_aggregate"}
 
 
 def test_writes_land_in_compressed_chunks(ts_engine: sa.Engine) -> None:
-    ensure_schema(ts_engine, StoragePolicy(compress_after_days=1))
+    upgrade_schema(ts_engine, StoragePolicy(compress_after_days=1))
     seed(ts_engine)
     with ts_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         compressed = conn.execute(
@@ -161,3 +165,59 @@ def test_writes_land_in_compressed_chunks(ts_engine: sa.Engine) -> None:
     )
     points = ScoreSeries(ts_engine, aggregates=True).series("s-1", request)
     assert [p["score"] for p in points] == pytest.approx([0.25, 0.5, 0.919])
+
+
+def test_failed_policy_jobs_names_ours_and_never_timescales_own(ts_engine: sa.Engine) -> None:
+    """#15: /health turns degraded on a failed refresh, compression or retention job of ours;
+    TimescaleDB's own jobs (telemetry, which fails without a network, and its job-history
+    cleanup) are not ours to report."""
+    upgrade_schema(ts_engine, StoragePolicy(30, 365, 3))
+    ours = ("policy_refresh_continuous_aggregate", "policy_compression", "policy_retention")
+    query = sa.text(
+        "SELECT j.job_id, j.proc_name, j.application_name, j.hypertable_name, "
+        "s.last_run_status FROM timescaledb_information.jobs j "
+        "JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id ORDER BY j.job_id"
+    )
+
+    def stats() -> list[sa.Row[Any]] | None:
+        with ts_engine.connect() as conn:
+            rows = conn.execute(query).all()
+        # Every job of ours has run once (they start as soon as they are made).
+        ran = [row for row in rows if row.proc_name in ours and row.last_run_status]
+        return rows if len(ran) == 6 else None
+
+    rows = wait_until(stats, timeout=60, what="every policy job's first run")
+    expected = [
+        f"{row.application_name} on {row.hypertable_name}"
+        for row in rows
+        if row.proc_name in ours and row.last_run_status == "Failed"
+    ]
+    assert failed_policy_jobs(ts_engine) == expected
+    assert all(row.hypertable_name is None for row in rows if row.proc_name not in ours)
+
+
+def test_a_timescale_database_made_before_migrations_is_adopted_with_its_rows(
+    ts_engine: sa.Engine,
+) -> None:
+    """#16: hypertables and aggregates made by the releases before migrations pass through
+    revision 0002 unharmed, rows and all."""
+    with ts_engine.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
+        metadata.create_all(conn)
+        for table in HYPERTABLES:
+            conn.execute(
+                sa.text("SELECT create_hypertable(:t, by_range('time', INTERVAL '1 day'))"),
+                {"t": table},
+            )
+        create_aggregates(conn)
+        conn.execute(schema_version.insert().values(version=7, applied_at=T0))
+    seed(ts_engine)
+    before = MetricsStore(ts_engine).recent_points("s-1", 60)
+    info = upgrade_schema(ts_engine)
+    assert (info.backend, info.revision) == ("timescaledb", head_revision())
+    assert before and MetricsStore(ts_engine).recent_points("s-1", 60) == before
+    with ts_engine.connect() as conn:
+        views = conn.execute(
+            sa.text("SELECT view_name FROM timescaledb_information.continuous_aggregates")
+        ).scalars()
+        assert sorted(views) == sorted(AGGREGATES)

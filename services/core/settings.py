@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     port: int = Field(8050, ge=1, le=65535)
     tick_seconds: float = Field(5.0, ge=0.2, le=300)
     collector_enabled: bool = Field(True, description="run a collector in each server process")
+    migrate_on_start: bool = Field(
+        False, description="`serve` and `collect` upgrade an older database schema at start"
+    )
     web_workers: int = Field(2, ge=1, le=64, description="server processes for `serve`")
     chart_points: int = Field(60, ge=2, le=2000)
     rate_window_seconds: float = Field(60.0, gt=0, le=3600)

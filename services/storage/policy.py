@@ -46,10 +46,8 @@ def _aggregate_sql(name: str, width: str) -> str:
     """
 
 
-def apply_on_timescale(conn: sa.Connection, policy: StoragePolicy) -> None:
-    """Create what is missing and make the policies match `policy`; idempotent, run at every
-    start inside ensure_schema's transaction (policies are background jobs, nothing heavy
-    runs here)."""
+def create_aggregates(conn: sa.Connection) -> None:
+    """The continuous aggregates that are missing (migration 0002; idempotent)."""
     existing = set(
         conn.execute(
             sa.text("SELECT view_name FROM timescaledb_information.continuous_aggregates")
@@ -60,6 +58,12 @@ def apply_on_timescale(conn: sa.Connection, policy: StoragePolicy) -> None:
             conn.execute(sa.text(_aggregate_sql(name, width)))
             conn.execute(sa.text(f"CREATE INDEX ON {name} (session_id, bucket)"))
             log.info("TimescaleDB: created continuous aggregate %s", name)
+
+
+def apply_on_timescale(conn: sa.Connection, policy: StoragePolicy) -> None:
+    """Make the policies match `policy`; idempotent, run after every upgrade (policies are
+    background jobs, nothing heavy runs here). The aggregates are the migrations' to make."""
+    for name, width in AGGREGATES.items():
         # Real-time aggregation is off by default since 2.13: the newest buckets need it.
         conn.execute(
             sa.text(f"ALTER MATERIALIZED VIEW {name} SET (timescaledb.materialized_only = false)")

@@ -7,10 +7,6 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_VERSION = (
-    7  # 2: anomalies, event_settings; 3: the intervention agent; 4: embed tokens, session
-    # figures; 5: event titles; 6: who wrote an intervention's content; 7: event alerts
-)
 ID_LENGTH = 255
 
 metadata = sa.MetaData()
@@ -38,6 +34,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
+# Releases before migrations kept their schema's version here (7 is the last: migrate.py adopts
+# such a database at revision 0001); the revisions are Alembic's now.
 schema_version = sa.Table(
     "schema_version",
     metadata,

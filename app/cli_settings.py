@@ -1,0 +1,22 @@
+"""Settings for a command: loaded from the environment, a clear error instead of a traceback,
+and logging set up at their level."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from services.core.settings import Settings, SettingsError, load_settings
+
+
+def cli_settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings

@@ -1,0 +1,1 @@
+"""Alembic's environment and revisions for the schema (run through services/storage/migrate.py)."""

@@ -1,0 +1,101 @@
+"""`engagement-conductor db` and the servers' schema check, on SQLite and PostgreSQL (#16).
+(Databases made before migrations: tests/test_storage.py; TimescaleDB: tests/test_timescale.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+
+from app.cli import main
+from services.storage.database import create_db_engine
+from services.storage.migrate import head_revision, history
+from tests.conftest import REDIS_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+def run(database_url: str, *args: str) -> Result:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "ALLOW_OPEN_ACCESS": "true",
+        "MIGRATE_ON_START": "false",
+    }
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def tables(url: str) -> set[str]:
+    engine = create_db_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_history_lists_every_revision_oldest_first(database_url: str) -> None:
+    result = run(database_url, "db", "history")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("base -> 0001: Baseline")
+    assert lines[-1].startswith(f"0001 -> {head_revision()}: TimescaleDB")
+    assert len(lines) == len(history())
+
+
+def test_a_dry_run_prints_the_sql_and_changes_nothing(database_url: str) -> None:
+    result = run(database_url, "db", "upgrade", "--sql")
+    assert result.exit_code == 0, result.output
+    assert "CREATE TABLE engagement_metrics" in result.output
+    assert "CREATE TABLE alembic_version" in result.output
+    assert tables(database_url) == set()
+
+
+def test_upgrade_current_downgrade_and_upgrade_again(database_url: str) -> None:
+    assert run(database_url, "db", "current").output.startswith("none (newest:")
+    upgraded = run(database_url, "db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"database schema at {head_revision()}" in upgraded.output
+    assert run(database_url, "db", "current").output.strip() == f"{head_revision()} (newest)"
+    assert {"engagement_metrics", "sessions", "interventions", "alembic_version"} <= tables(
+        database_url
+    )
+    # Nothing left to do: the dry run from the newest revision has no table in it.
+    assert "CREATE TABLE" not in run(database_url, "db", "upgrade", "--sql").output
+    down = run(database_url, "db", "downgrade", "base")
+    assert down.exit_code == 0, down.output
+    assert tables(database_url) <= {"alembic_version"}
+    assert run(database_url, "db", "upgrade").exit_code == 0
+
+
+def test_servers_refuse_a_database_without_the_newest_schema_saying_what_to_run(
+    database_url: str,
+) -> None:
+    for command in ("serve", "collect"):
+        result = run(database_url, command)
+        assert result.exit_code != 0
+        assert "the database has no schema yet" in result.output
+        assert "engagement-conductor db upgrade" in result.output
+    assert run(database_url, "db", "upgrade", "0001").exit_code == 0
+    older = run(database_url, "collect")
+    assert older.exit_code != 0 and f"older than this program's {head_revision()}" in older.output
+    assert run(database_url, "db", "upgrade").exit_code == 0
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    finally:
+        engine.dispose()
+    for command in ("serve", "collect"):
+        newer = run(database_url, command)
+        assert newer.exit_code != 0 and "a newer release migrated it" in newer.output
+    # Told to migrate, a newer database is still refused: there is no way down from here.
+    assert "a newer release migrated it" in run(database_url, "db", "upgrade").output
