@@ -1,16 +1,23 @@
-FROM python:3.11-slim
-
-ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-WORKDIR /srv/engagement-conductor
+# Two stages: the build stage installs the project (not editable) into a virtualenv; the image
+# that runs gets that virtualenv alone, without pip's caches or the build's sources.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY components ./components
 COPY callbacks ./callbacks
 COPY services ./services
 COPY assets ./assets
-# Editable, so the app finds assets/ beside its packages.
-RUN pip install -e . && useradd --system --no-create-home conductor
+RUN python -m venv /opt/engagement-conductor \
+ && /opt/engagement-conductor/bin/pip install .
+
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PATH=/opt/engagement-conductor/bin:$PATH
+COPY --from=build /opt/engagement-conductor /opt/engagement-conductor
+RUN useradd --system --no-create-home conductor
 USER conductor
+WORKDIR /tmp
 
 ENV HOST=0.0.0.0 PORT=8050
 EXPOSE 8050

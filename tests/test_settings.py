@@ -82,3 +82,13 @@ def test_the_live_session_limit_follows_the_tick_unless_set() -> None:
     assert load_settings(tick_seconds=1).live_session_limit == 2_000
     assert load_settings(tick_seconds=0.2).live_session_limit == 400
     assert load_settings(tick_seconds=1, max_live_sessions=7).live_session_limit == 7
+
+
+def test_an_empty_variable_is_an_unset_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """#16: compose passes `${PUBLIC_URL:-}` as "", which was refused as a URL."""
+    monkeypatch.setenv("PUBLIC_URL", "")
+    monkeypatch.setenv("EMBED_ALLOWED_ORIGINS", "")
+    monkeypatch.setenv("TICK_SECONDS", "")
+    settings = load_settings()
+    assert (settings.public_url, settings.embed_allowed_origins) == (None, ())
+    assert settings.tick_seconds == 5.0

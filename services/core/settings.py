@@ -71,7 +71,8 @@ class ScoreWeights(BaseSettings):
 class Settings(BaseSettings):
     """Operator-facing settings; every name matches an environment variable (design §7)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty variable is an unset one: compose passes `${VAR:-}` through as "".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     database_url: str = Field(
         "sqlite:///engagement_conductor.sqlite3",
