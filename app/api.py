@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from app.access import with_article
+from app.query_params import single_params
 from app.runtime import Runtime
 from services.access.tokens import AccessGrant, Role, TokenRejected, verify_token
 from services.core.platform import valid_id
@@ -112,17 +113,6 @@ def _scoped_session(grant: AccessGrant, session_id: str) -> dict[str, Any]:
     return found
 
 
-def _params() -> dict[str, Any]:
-    """Query parameters; a repeated one is refused rather than silently picking one."""
-    raw: dict[str, Any] = {}
-    for key in request.args:
-        values = request.args.getlist(key)
-        if len(values) > 1:
-            raise QueryError(f"{key}: give it once")
-        raw[key] = values[0]
-    return raw
-
-
 class NoParameters(BaseModel):
     """The query of a route that takes no parameters: any one is refused as unknown, with the
     message the other routes give."""
@@ -133,7 +123,7 @@ class NoParameters(BaseModel):
 @api.get("/sessions")
 @authorised
 def list_sessions(grant: AccessGrant) -> Any:
-    raw = _params()
+    raw = single_params(request.args)
     if "events" in raw:
         raise QueryError("events: not a parameter (use 'event')")
     flt = parse(SessionFilter, raw | {"events": grant.events})
@@ -146,7 +136,7 @@ def list_sessions(grant: AccessGrant) -> Any:
 @authorised
 def session_series(grant: AccessGrant, session_id: str) -> Any:
     _scoped_session(grant, session_id)
-    request_ = parse(SeriesRequest, _params())
+    request_ = parse(SeriesRequest, single_params(request.args))
     points = _queries().series(session_id, request_)
     return jsonify({"session_id": session_id, "bucket": request_.bucket, "points": points})
 
@@ -155,7 +145,7 @@ def session_series(grant: AccessGrant, session_id: str) -> Any:
 @authorised
 def session_anomalies(grant: AccessGrant, session_id: str) -> Any:
     _scoped_session(grant, session_id)
-    parse(NoParameters, _params())
+    parse(NoParameters, single_params(request.args))
     return jsonify({"session_id": session_id, "items": _queries().anomalies(session_id)})
 
 
@@ -168,7 +158,7 @@ class InterventionsQuery(BaseModel):
 @authorised
 def session_interventions(grant: AccessGrant, session_id: str) -> Any:
     _scoped_session(grant, session_id)
-    query = parse(InterventionsQuery, _params())
+    query = parse(InterventionsQuery, single_params(request.args))
     status = query.status.value if query.status is not None else None
     items = _queries().interventions(session_id, status)
     return jsonify({"session_id": session_id, "status": status, "items": items})

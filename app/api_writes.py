@@ -18,7 +18,6 @@ from pydantic import BaseModel, ValidationError
 from app.api import (
     ApiError,
     NoParameters,
-    _params,
     _runtime,
     _scoped_session,
     api,
@@ -32,6 +31,7 @@ from app.api_models import (
     DismissBody,
     LaunchBody,
 )
+from app.query_params import single_params
 from services.access.tokens import AccessGrant, Role
 from services.agent.desk import InterventionError
 from services.agent.report import performance_by_type
@@ -163,7 +163,7 @@ def _agent_settings_answer(event_id: str) -> dict[str, Any]:
 @authorised
 def agent_settings(grant: AccessGrant, event_id: str) -> Any:
     _event(grant, event_id)
-    parse(NoParameters, _params())
+    parse(NoParameters, single_params(request.args))
     return jsonify(_agent_settings_answer(event_id))
 
 
@@ -195,7 +195,7 @@ def _detector_answer(event_id: str, overrides: dict[str, float | int]) -> dict[s
 @authorised
 def detector_settings(grant: AccessGrant, event_id: str) -> Any:
     _event(grant, event_id)
-    parse(NoParameters, _params())
+    parse(NoParameters, single_params(request.args))
     return jsonify(_detector_answer(event_id, _runtime().stores.event_settings.overrides(event_id)))
 
 
@@ -225,7 +225,7 @@ def change_detector_settings(grant: AccessGrant, event_id: str) -> Any:
 @authorised
 def agent_performance(grant: AccessGrant, event_id: str) -> Any:
     _event(grant, event_id)
-    parse(NoParameters, _params())
+    parse(NoParameters, single_params(request.args))
     rows = performance_by_type(_runtime().stores.interventions, [event_id])
     return jsonify({"event_id": event_id, "items": [dataclasses.asdict(row) for row in rows]})
 
@@ -242,7 +242,7 @@ def _alerts_answer(event_id: str) -> dict[str, Any]:
 def alert_settings(grant: AccessGrant, event_id: str) -> Any:
     _producer(grant)  # recipients' addresses are the organisers' own: not for analysts
     _event(grant, event_id)
-    parse(NoParameters, _params())
+    parse(NoParameters, single_params(request.args))
     return jsonify(_alerts_answer(event_id))
 
 

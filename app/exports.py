@@ -13,17 +13,18 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import access
+from app.query_params import single_params
 from app.runtime import Runtime
 from components.sessions_page import COLUMNS
 from services.access.visibility import scoped_filter
 from services.core.platform import valid_id
 from services.storage.analyst_requests import (
+    FILTER_KEYS,
     QueryError,
     SeriesRequest,
     fitting_bucket,
     parse,
     session_span,
-    url_params,
 )
 from services.storage.session_queries import SessionQueries
 
@@ -73,9 +74,11 @@ def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...], name: str) -> Resp
         writer.writerow(
             {k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()}
         )
-    # Session ids may hold quotes or any script: an ASCII name, and the exact one in RFC 5987.
+    # Session ids may hold quotes, slashes or any script: an ASCII name, and in RFC 5987 the
+    # exact one, every reserved character encoded (a "/" would name a directory to a browser).
     plain = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-    disposition = f"attachment; filename=\"{plain}.csv\"; filename*=UTF-8''{quote(name)}.csv"
+    exact = quote(name, safe="")
+    disposition = f"attachment; filename=\"{plain}.csv\"; filename*=UTF-8''{exact}.csv"
     return Response(
         out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": disposition}
     )
@@ -93,7 +96,11 @@ def sessions_table(fmt: str) -> Any:
     if fmt not in ("csv", "json"):
         return _error(404, "exports are .csv or .json")
     try:
-        flt = scoped_filter(who, url_params(request.query_string.decode()))
+        params = single_params(request.args)
+        unknown = sorted(set(params) - set(FILTER_KEYS))
+        if unknown:
+            raise QueryError(f"{unknown[0]}: not a parameter of this export")
+        flt = scoped_filter(who, params)
         result = _queries().sessions(flt)
     except QueryError as exc:
         return _error(400, str(exc))
@@ -118,10 +125,13 @@ def session_series(session_id: str, fmt: str) -> Any:
     if not who.may_see(session["event_id"]):
         return _error(403, "your sign-in does not name this session's event")
     try:
+        params = single_params(request.args)
+        unknown = sorted(set(params) - {"bucket"})
+        if unknown:
+            raise QueryError(f"{unknown[0]}: not a parameter of this export")
         series = parse(
             SeriesRequest,
-            {"bucket": request.args.get("bucket") or fitting_bucket(session)}
-            | session_span(session),
+            {"bucket": params.get("bucket") or fitting_bucket(session)} | session_span(session),
         )
         points = queries.series(session_id, series)
     except QueryError as exc:

@@ -16,7 +16,7 @@ from components import ids
 from components.anomalies import SEVERITY_COLOURS
 from components.home_page import titled
 from components.sessions_filters import SESSIONS_PATH, filter_form
-from services.storage.analyst_requests import SessionFilter
+from services.storage.analyst_requests import FILTER_KEYS, SessionFilter
 
 EXPORT_PATH = "/export/sessions"
 BUCKET_LABELS = {"raw": "5 s", "1m": "1 min", "5m": "5 min", "1h": "1 hour"}
@@ -121,12 +121,14 @@ def sessions_table(params: Mapping[str, str], result: Mapping[str, Any]) -> html
         nav.append(dcc.Link("← previous", href=_href(SESSIONS_PATH, params, page=page - 1)))
     if page < pages:
         nav.append(dcc.Link("next →", href=_href(SESSIONS_PATH, params, page=page + 1)))
+    # The exports take the table's filters and nothing else (they refuse what they do not know).
+    filters = {k: v for k, v in params.items() if k in FILTER_KEYS}
     exports = html.Span(
         [
             "Export this page: ",
-            html.A("CSV", href=_href(EXPORT_PATH + ".csv", params)),
+            html.A("CSV", href=_href(EXPORT_PATH + ".csv", filters)),
             " · ",
-            html.A("JSON", href=_href(EXPORT_PATH + ".json", params)),
+            html.A("JSON", href=_href(EXPORT_PATH + ".json", filters)),
         ],
         className="card-note",
     )

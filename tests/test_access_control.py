@@ -342,6 +342,37 @@ def test_exports_match_the_database_and_the_scope(client: FlaskClient, runtime: 
     assert client.get("/export/sessions.xml").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/export/sessions.csv?page=1&page=2", "page: give it once"),
+        ("/export/sessions.json?from=2026-13-01", "month value is outside"),
+        ("/export/sessions.csv?events=evt-2", "events: not a parameter of this export"),
+        ("/export/sessions/s-1/series.csv?bucket=raw&bucket=1m", "bucket: give it once"),
+        ("/export/sessions/s-1/series.csv?from=2026-01-01", "from: not a parameter"),
+    ],
+)
+def test_exports_refuse_what_the_api_refuses(
+    client: FlaskClient, runtime: Runtime, path: str, message: str
+) -> None:
+    """#16: exports took `page=1&page=2` (one of them, silently) and unknown parameters."""
+    sign_in(client, Role.ANALYST, "evt-1")
+    answer = client.get(path)
+    assert answer.status_code == 400
+    assert message in answer.get_json()["error"]
+
+
+def test_an_exports_file_name_keeps_no_slash(client: FlaskClient, runtime: Runtime) -> None:
+    """#16: `filename*` kept the slashes of a session id, a path to the browser."""
+    seed_session(runtime, "a/b/../c", "evt-1", stamps=stamps_from(T0, 3))
+    sign_in(client, Role.ANALYST, "evt-1")
+    export = client.get("/export/sessions/a%2Fb%2F..%2Fc/series.csv?bucket=raw")
+    assert export.status_code == 200
+    disposition = export.headers["Content-Disposition"]
+    assert "filename*=UTF-8''a%2Fb%2F..%2Fc-raw.csv" in disposition
+    assert "/" not in disposition
+
+
 def test_a_comparison_only_overlays_sessions_of_the_principals_events(
     client: FlaskClient, runtime: Runtime
 ) -> None:
