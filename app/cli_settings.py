@@ -19,4 +19,8 @@ def cli_settings(**overrides: object) -> Settings:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic says which context it runs in at every start; migrate.py logs what changed.
+    logging.getLogger("alembic").setLevel(
+        max(logging.WARNING, logging.getLevelName(settings.log_level))
+    )
     return settings
