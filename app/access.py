@@ -170,7 +170,7 @@ def _without_token() -> str:
 
 
 def install_access_control(
-    server: Flask, secret: str | None, secure_cookies: bool, embed: EmbedPolicy
+    server: Flask, secret: str | None, secure_cookies: bool, embed: EmbedPolicy, max_ttl: int
 ) -> None:
     """Register the check on `server`; must come before any other before-request hook that
     relies on the principal (the WebSocket refusal)."""
@@ -195,7 +195,7 @@ def install_access_control(
         token = request.args.get("token")
         if token is not None and not request.path.startswith(DASH_PREFIX):
             try:
-                grant = verify_token(secret, token)
+                grant = verify_token(secret, token, max_ttl)
             except TokenRejected as exc:
                 kind = "embed" if request.path.startswith(EMBED_PREFIX) else "sign-in"
                 return _refuse(401, f"This {kind} link is not valid ({exc}). Ask for a new one.")

@@ -60,7 +60,9 @@ def _grant() -> AccessGrant:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "send Authorization: Bearer <token>")
     try:
-        grant = verify_token(secret.get_secret_value(), token.strip())
+        grant = verify_token(
+            secret.get_secret_value(), token.strip(), _runtime().settings.token_max_ttl_seconds
+        )
     except TokenRejected as exc:
         raise ApiError(401, f"token refused: {exc}") from None
     if grant.role not in READERS:

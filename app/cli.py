@@ -182,11 +182,12 @@ def _demo_links(settings: Settings, secret: str, events: list[str], generated: b
     """What the demo prints first: the producer's sign-in link (the one to open), the analyst's
     and the JSON API with that analyst's token, and the example page framing the panels."""
     from app.demo_page import EXAMPLE_PATH
-    from services.access.tokens import MAX_TTL_SECONDS, Role, mint_token
+    from services.access.tokens import Role, mint_token
 
-    # A generated secret ends with the run, and the links with it: they need no shorter life.
-    producer = mint_token(secret, Role.PRODUCER, events, MAX_TTL_SECONDS, name="Demo producer")
-    analyst = mint_token(secret, Role.ANALYST, events, MAX_TTL_SECONDS, name="Demo analyst")
+    # As long as the server accepts (TOKEN_MAX_TTL_SECONDS): a demo runs for an afternoon.
+    longest = settings.token_max_ttl_seconds
+    producer = mint_token(secret, Role.PRODUCER, events, longest, name="Demo producer")
+    analyst = mint_token(secret, Role.ANALYST, events, longest, name="Demo analyst")
     base = f"http://{settings.host}:{settings.port}"
     secret_note = (
         "a random AUTH_SECRET for this run (not shown), so these links end with the run"
@@ -423,7 +424,8 @@ def simulate(sessions: int, seed: int) -> None:
     "--ttl",
     default=None,
     type=click.IntRange(1),
-    help="Lifetime in seconds: default 3600 (at most 30 days); embed tokens 60 (at most 60).",
+    help="Lifetime in seconds: default 3600 (at most TOKEN_MAX_TTL_SECONDS, 12 h by default); "
+    "embed tokens 60 (at most 60).",
 )
 def token(
     role: str, events: tuple[str, ...], resource: str | None, name: str | None, ttl: int | None
@@ -438,6 +440,11 @@ def token(
     chosen = Role(role)
     if ttl is None:
         ttl = EMBED_MAX_TTL_SECONDS if chosen is Role.EMBED else 3600
+    if chosen is not Role.EMBED and ttl > settings.token_max_ttl_seconds:
+        raise click.ClickException(
+            f"--ttl {ttl}: the server accepts tokens of at most "
+            f"{settings.token_max_ttl_seconds} s (TOKEN_MAX_TTL_SECONDS)"
+        )
     try:
         panel = EmbedResource.parse(resource) if resource is not None else None
         secret = settings.auth_secret.get_secret_value()

@@ -49,6 +49,7 @@ def create_app(runtime: Runtime, delivery: Delivery = LIGHT) -> dash.Dash:
         secret.get_secret_value() if secret else None,
         runtime.settings.secure_cookies,
         embed_policy(runtime),
+        runtime.settings.token_max_ttl_seconds,
     )
     server.register_blueprint(health)
     server.register_blueprint(metrics)

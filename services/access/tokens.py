@@ -123,7 +123,10 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str) -> AccessGrant:
+def verify_token(secret: str, token: str, max_ttl_seconds: int = MAX_TTL_SECONDS) -> AccessGrant:
+    """The grant a signed token carries; TokenRejected for anything else, a producer's or an
+    analyst's token signed to live longer than `max_ttl_seconds` included (the signer picks
+    the lifetime, the server caps what it honours)."""
     try:
         claims = jwt.decode(
             token,
@@ -140,11 +143,22 @@ def verify_token(secret: str, token: str) -> AccessGrant:
     events = claims.get("events")
     if not isinstance(events, list) or not events or not all(valid_id(e) for e in events):
         raise TokenRejected("token names no valid events")
+    if role is not Role.EMBED and expires - issued > max_ttl_seconds:
+        raise TokenRejected(
+            f"this server accepts tokens that live at most {_span(max_ttl_seconds)}; this one "
+            f"was signed to live {_span(expires - issued)}"
+        )
     resource = _embed_resource(role, claims.get("res"), issued, expires)
     name = claims.get("name")
     if name is not None and not valid_name(name):
         raise TokenRejected(f"the name claim must be 1-{MAX_NAME_LENGTH} printable characters")
     return AccessGrant(role, tuple(events), str(claims["jti"]), expires, resource, name)
+
+
+def _span(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{seconds} s"
 
 
 def _embed_resource(role: Role, claim: object, issued: int, expires: int) -> EmbedResource | None:

@@ -158,6 +158,13 @@ class Settings(BaseSettings):
         description="the port `collect` serves its own /metrics on, for METRICS_ALLOWED_NETWORKS "
         "(unset: none; `serve` has /metrics on its own port)",
     )
+    token_max_ttl_seconds: int = Field(
+        12 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="the longest a producer's or analyst's token may be signed to live for this "
+        "server to accept it (sign-in links and API tokens)",
+    )
     embed_cookie_seconds: int = Field(
         8 * 3600, ge=60, le=7 * 24 * 3600, description="how long an opened panel stays signed in"
     )
