@@ -40,8 +40,10 @@ from app.embed_access import (
     redeem_embed_token,
 )
 from components.embed_panels import EMBED_PREFIX, panel_of_path
+from components.shell import SIGN_OUT_PATH
 from services.access.principal import OPEN_ACCESS, Principal
 from services.access.tokens import Role, TokenRejected, verify_token
+from services.core.redis_bus import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,22 @@ BROWSER_FAVICON = "/favicon.ico"
 # Dash's own XHR routes: answered with JSON errors, never with an HTML page.
 DASH_PREFIX = "/_dash"
 COOKIE_NAME = "ec_session"
+
+
+class _OutageNote:
+    """A warning, at most once a minute, that sign-outs cannot be checked."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def note(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last >= 60:
+            self._last = now
+            log.warning("cannot check sign-outs, Redis unavailable (%s); pages are served", exc)
+
+
+revocation_outage = _OutageNote()
 
 
 def current() -> Principal | None:
@@ -91,6 +109,7 @@ def _from_cookie() -> Principal | None:
         frozenset(str(e) for e in events),
         str(session.get("sub", "")),
         name=str(name) if name else None,
+        expires_at=expires,
     )
 
 
@@ -131,7 +150,9 @@ def _may_open(who: Principal, path: str) -> bool:
     return who.role is Role.ANALYST and path.startswith(_ANALYST_PATHS)
 
 
-def _with_passes(found: Principal | None, passes: list[PanelPass]) -> Principal | None:
+def _with_passes(
+    found: Principal | None, passes: list[PanelPass], lifetime: int
+) -> Principal | None:
     """The principal with the panels its embed cookies hold. A browser signed in to the product
     itself can frame panels too (the platform on the same site): its panels then come on top
     of its own role, never instead of it."""
@@ -141,8 +162,10 @@ def _with_passes(found: Principal | None, passes: list[PanelPass]) -> Principal 
     if found is not None:
         return dataclasses.replace(found, panels=panels)
     subject = "embed " + ", ".join(sorted(str(panel) for panel in panels))
-    # No events: a pass opens its panel, never an event's other sessions.
-    return Principal(Role.EMBED, frozenset(), subject, panels)
+    # No events: a pass opens its panel, never an event's other sessions. It ends with the
+    # first of its cookies (a socket then closes; the panel's next page load says why).
+    ends = min(item.issued_at for item in passes) + lifetime
+    return Principal(Role.EMBED, frozenset(), subject, panels, expires_at=ends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +192,18 @@ def _without_token() -> str:
     return quote(request.path, safe="/") + (f"?{urlencode(args)}" if args else "")
 
 
+@dataclass(frozen=True, slots=True)
+class SignInPolicy:
+    """What signing in needs beyond the secret."""
+
+    secure_cookies: bool
+    max_token_seconds: int  # TOKEN_MAX_TTL_SECONDS
+    # Whether a sign-in's token id was signed out (services/access/revocations.py).
+    is_revoked: Callable[[str], bool]
+
+
 def install_access_control(
-    server: Flask, secret: str | None, secure_cookies: bool, embed: EmbedPolicy, max_ttl: int
+    server: Flask, secret: str | None, policy: SignInPolicy, embed: EmbedPolicy
 ) -> None:
     """Register the check on `server`; must come before any other before-request hook that
     relies on the principal (the WebSocket refusal)."""
@@ -180,7 +213,7 @@ def install_access_control(
         SESSION_COOKIE_NAME=COOKIE_NAME,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=secure_cookies,
+        SESSION_COOKIE_SECURE=policy.secure_cookies,
     )
 
     @server.before_request
@@ -195,12 +228,14 @@ def install_access_control(
         token = request.args.get("token")
         if token is not None and not request.path.startswith(DASH_PREFIX):
             try:
-                grant = verify_token(secret, token, max_ttl)
+                grant = verify_token(secret, token, policy.max_token_seconds)
             except TokenRejected as exc:
                 kind = "embed" if request.path.startswith(EMBED_PREFIX) else "sign-in"
                 return _refuse(401, f"This {kind} link is not valid ({exc}). Ask for a new one.")
             if grant.role is Role.EMBED:
                 return _open_panel(grant)
+            if _revoked(grant.token_id):
+                return _refuse(401, "This sign-in link was signed out. Ask for a new one.")
             session.clear()
             session.update(
                 role=grant.role.value,
@@ -213,8 +248,13 @@ def install_access_control(
             log.info("signed in: %s for events %s", grant.role.value, ", ".join(grant.events))
             return redirect(_without_token(), code=303)
         found = _from_cookie()
+        if found is not None and _revoked(found.subject):
+            session.clear()
+            return _refuse(401, "You signed out. Open a new sign-in link to come back.")
         if panel_cookies is not None:
-            found = _with_passes(found, panel_cookies.read(request.cookies))
+            found = _with_passes(
+                found, panel_cookies.read(request.cookies), panel_cookies.lifetime_seconds
+            )
         if found is None:
             if request.path.startswith(EMBED_PREFIX):
                 return _refuse(401, "This panel needs a fresh embed link from the platform.")
@@ -223,6 +263,9 @@ def install_access_control(
                 "Open this page with the sign-in link (…?token=…) you were given; "
                 "`engagement-conductor token` mints one.",
             )
+        if request.path == SIGN_OUT_PATH:
+            g.ec_principal = found
+            return None  # anyone signed in may sign out
         if not _may_open(found, request.path):
             if found.role is Role.EMBED:
                 return _refuse(403, "An embed sign-in opens only the panels it was given.")
@@ -233,6 +276,14 @@ def install_access_control(
             )
         g.ec_principal = found
         return None
+
+    def _revoked(token_id: str) -> bool:
+        try:
+            return policy.is_revoked(token_id)
+        except REDIS_DOWN as exc:
+            # Without Redis there is no live feed either; refusing every page would hide why.
+            revocation_outage.note(exc)
+            return False
 
     def _open_panel(grant: Any) -> Any:
         assert panel_cookies is not None

@@ -57,6 +57,7 @@ class PanelCookies:
         key = hmac.new(secret.encode(), b"engagement-conductor embed cookie", hashlib.sha256)
         self._signer = URLSafeTimedSerializer(key.hexdigest(), salt="ec-embed-panel")
         self._lifetime = lifetime_seconds
+        self.lifetime_seconds = lifetime_seconds
 
     @staticmethod
     def name(resource: EmbedResource) -> str:

@@ -8,7 +8,13 @@ from pathlib import Path
 import dash
 from dash import html
 
-from app.access import EmbedPolicy, current, install_access_control, open_access
+from app.access import (
+    EmbedPolicy,
+    SignInPolicy,
+    current,
+    install_access_control,
+    open_access,
+)
 from app.api import api
 from app.api_writes import approve  # noqa: F401 - the write routes join `api` on import
 from app.delivery import LIGHT, Delivery, install_delivery
@@ -18,10 +24,12 @@ from app.live_socket import register_live_socket
 from app.metrics import install_request_metrics, metrics
 from app.openapi import openapi  # noqa: F401 - and so does the description
 from app.runtime import Runtime
+from app.sign_out import sign_out
 from callbacks import register_callbacks
 from callbacks.boundary import WebDeps
 from components.shell import app_shell
 from services.access.embed_ledger import EmbedLedger
+from services.access.revocations import Revocations
 from services.access.tokens import Role
 from services.alerts.dispatcher import dead_letters
 from services.storage.session_queries import SessionQueries
@@ -47,14 +55,18 @@ def create_app(runtime: Runtime, delivery: Delivery = LIGHT) -> dash.Dash:
     install_access_control(
         server,
         secret.get_secret_value() if secret else None,
-        runtime.settings.secure_cookies,
+        SignInPolicy(
+            secure_cookies=runtime.settings.secure_cookies,
+            max_token_seconds=runtime.settings.token_max_ttl_seconds,
+            is_revoked=Revocations(runtime.redis, runtime.names).is_revoked,
+        ),
         embed_policy(runtime),
-        runtime.settings.token_max_ttl_seconds,
     )
     server.register_blueprint(health)
     server.register_blueprint(metrics)
     server.register_blueprint(api)
     server.register_blueprint(exports)
+    server.register_blueprint(sign_out)
     register_live_socket(server, runtime)
     install_delivery(app, delivery)
     register_callbacks(app, web_deps(runtime), current)
@@ -87,6 +99,7 @@ def page_shell() -> html.Div:
         open_access(),
         embedded=who is not None and who.role is Role.EMBED,
         producer=who is None or who.is_producer,
+        signed_in=who is not None and who.role is not Role.EMBED and who.expires_at is not None,
     )
 
 

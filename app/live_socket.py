@@ -12,6 +12,7 @@ import logging
 import queue
 import socket
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -41,7 +42,7 @@ from services.core.push import (
     tick_computed_at,
 )
 from services.core.push_objects import BackfillPoint, ChartMark, Episode, Intervention, TickSignals
-from services.live.push_hub import RESYNC
+from services.live.push_hub import RESYNC, REVOKED, Subscription
 from services.live.socket_quota import SOCKET_REFUSED, SocketQuota
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ _CLOSE_OVERFLOW = 1013
 _CLOSE_INTERNAL = 1011
 _CLOSE_NORMAL = 1000
 _CLOSE_WAIT_SECONDS = 2.0
+# The sign-in ended (expired or signed out): the page stops reconnecting and says so.
+SIGN_IN_ENDED = 4401
 # The chart's window is minutes long: more interventions than this in it would be refused by the
 # agent's hourly caps long before.
 _MARKED_INTERVENTIONS = 50
@@ -244,19 +247,27 @@ def _finish(ws: Server, reason: int, message: str) -> None:
 
 
 def stream_session(
-    ws: Server, runtime: Runtime, session_id: str, parts: frozenset[PanelKind] | None = None
+    ws: Server,
+    runtime: Runtime,
+    session_id: str,
+    parts: frozenset[PanelKind] | None = None,
+    sign_in: SocketSignIn | None = None,
 ) -> None:
-    """Backfill, then every push of the session until either side closes; `parts`: the panels
-    whose messages this socket may carry (None: all of them)."""
+    """Backfill, then every push of the session until either side closes or the sign-in ends;
+    `parts`: the panels whose messages this socket may carry (None: all of them)."""
     hub = runtime.hub
     kinds = allowed_kinds(parts)
     close_code, close_message = _CLOSE_NORMAL, ""
     # Subscribe before reading the database: a tick published meanwhile is then either in the
     # backfill or in the queue (or both; the browser drops duplicates), never in neither.
-    sub = hub.subscribe(session_id)
+    sub = hub.subscribe(session_id, sign_in.token_id if sign_in is not None else None)
     try:
         ws.send(backfill_message(runtime, session_id, kinds))
         while ws.connected:
+            ended = _sign_in_ended(sub, sign_in)
+            if ended is not None:
+                close_code, close_message = SIGN_IN_ENDED, ended
+                break
             if sub.overflowed:
                 # Points were dropped for this socket: better a reconnect with a fresh
                 # backfill than a chart with silent holes.
@@ -266,6 +277,8 @@ def stream_session(
                 text = sub.messages.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 text = None
+            if text == REVOKED:
+                continue  # the check at the top of the loop closes the socket
             if text == RESYNC:
                 ws.send(backfill_message(runtime, session_id, kinds))
             elif text is not None:
@@ -283,6 +296,23 @@ def stream_session(
     finally:
         hub.unsubscribe(sub)
         _finish(ws, close_code, close_message)
+
+
+@dataclass(frozen=True, slots=True)
+class SocketSignIn:
+    """The sign-in a socket serves: it ends with it."""
+
+    token_id: str | None
+    expires_at: float | None
+
+
+def _sign_in_ended(sub: Subscription, sign_in: SocketSignIn | None) -> str | None:
+    if sub.revoked:
+        return "signed out: open a new sign-in link"
+    expires_at = sign_in.expires_at if sign_in is not None else None
+    if expires_at is not None and time.time() >= expires_at:
+        return "your sign-in expired: open a new sign-in link"
+    return None
 
 
 def register_live_socket(server: Flask, runtime: Runtime) -> None:
@@ -312,8 +342,9 @@ def register_live_socket(server: Flask, runtime: Runtime) -> None:
             _finish(ws, SOCKET_REFUSED, refused)
             return
         instruments.open_sockets.inc()
+        ends = SocketSignIn(who.subject, who.expires_at) if who is not None else None
         try:
-            stream_session(ws, runtime, session_id, g.get("ec_socket_parts"))
+            stream_session(ws, runtime, session_id, g.get("ec_socket_parts"), ends)
         finally:
             instruments.open_sockets.dec()
             quota.release(sign_in, session_id)

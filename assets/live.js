@@ -20,6 +20,7 @@
     // flapping server is not hammered every half second.
     var STABLE_MS = 10000;
     var PING_EVERY_MS = 25000;
+    var SIGN_IN_ENDED = 4401;
     // Ticks come every few seconds and pongs every 25 s: this much silence is a dead socket.
     var SILENCE_LIMIT_MS = 65000;
     // A batch the graph has not shown by then was lost: reconnect for a fresh backfill.
@@ -368,14 +369,21 @@
 
     function connect(S) {
         S.retryTimer = null;
-        if (S.stopped) { return; }
+        if (S.stopped || S.signInEnded) { return; }
         var ws = new WebSocket(socketUrl(S.cfg));
         S.ws = ws;
         S.liveSince = 0;
         S.lastHeard = Date.now();
         live.socket = ws;
         ws.onmessage = function (event) { if (S.ws === ws) { onMessage(S, event); } };
-        ws.onclose = function () { if (S.ws === ws) { onDrop(S); } };
+        ws.onclose = function (event) {
+            if (S.ws !== ws) { return; }
+            if (event.code === SIGN_IN_ENDED) {
+                signInEnded(S, event.reason);
+            } else {
+                onDrop(S);
+            }
+        };
     }
 
     // Forget the socket at once: a dead one may take long to report its close.
@@ -388,6 +396,18 @@
             ws.onclose = null;
             ws.close();
         }
+    }
+
+    // The server closes with this when the sign-in expired or was signed out: reconnecting
+    // would only be refused, so the page stops and says what to do.
+    function signInEnded(S, reason) {
+        S.ws = null;
+        live.socket = null;
+        S.signInEnded = true;
+        clearTimeout(S.retryTimer);
+        var message = reason || "your sign-in ended: open a new sign-in link";
+        setLight(S, "offline", message);
+        setBanner(S, "The live feed stopped: " + message + ".");
     }
 
     function dropSocket(S) {

@@ -109,6 +109,7 @@ SESSION_COMPARE_APPLY = "session-compare-apply"
 
 # Shell root: its class hides the navigation on embedded panels.
 SHELL = "shell"
+SIGN_OUT = "sign-out"
 
 # Embedded panels (/embed/...).
 EMBED_BODY = "embed-body"  # re-rendered body of the intervention log and event tile panels

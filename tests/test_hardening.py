@@ -4,11 +4,13 @@ caching headers. Each test failed on the code before it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask.testing import FlaskClient
 
+from app.access import COOKIE_NAME
 from app.factory import create_app
 from app.runtime import Runtime
 from services.access.tokens import Role, TokenRejected, mint_token, verify_token
@@ -47,3 +49,49 @@ def test_sign_in_and_api_refuse_a_token_longer_than_token_max_ttl(
     assert api.status_code == 401 and "at most 12 h" in api.get_json()["error"]
     fine = mint_token(SECRET, Role.PRODUCER, ["evt-1"], 3600)
     assert client.get(f"/?token={fine}").status_code == 303
+
+
+def _cookie(client: FlaskClient) -> str:
+    found = client.get_cookie(COOKIE_NAME)
+    assert found is not None
+    return found.value
+
+
+def test_sign_out_revokes_the_sign_in_for_every_worker_and_every_copy_of_the_cookie(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    link = mint_token(SECRET, Role.PRODUCER, ["evt-1"], 3600)
+    assert client.get(f"/?token={link}").status_code == 303
+    copied = _cookie(client)
+    # Another worker: its own app over the same Redis and database.
+    other = create_app(Runtime.build(runtime.settings, with_collector=False)).server.test_client()
+    other.set_cookie(COOKIE_NAME, copied)
+    assert other.get("/").status_code == 200
+    signed_out = client.post("/sign-out")
+    assert signed_out.status_code == 200 and b"Signed out" in signed_out.data
+    assert client.get("/").status_code == 401
+    refused = other.get("/")
+    assert refused.status_code == 401 and b"You signed out" in refused.data
+    again = client.get(f"/?token={link}")
+    assert again.status_code == 401 and b"signed out" in again.data
+    # Revoked only as long as the token would have lived.
+    ttl = runtime.redis.ttl(runtime.names.revoked_token(principal_of_link(link)))
+    assert 3500 <= ttl <= 3600
+
+
+def principal_of_link(link: str) -> str:
+    return verify_token(SECRET, link).token_id
+
+
+def test_there_is_nothing_to_sign_out_of_without_a_sign_in(client: FlaskClient) -> None:
+    assert client.post("/sign-out").status_code == 401  # no cookie: the sign-in page's answer
+
+
+def test_the_sign_out_button_is_there_for_a_sign_in_only(
+    client: FlaskClient, make_settings: Callable[..., Settings]
+) -> None:
+    client.get(f"/?token={mint_token(SECRET, Role.ANALYST, ['evt-1'], 600)}")
+    assert '"action": "/sign-out"' in json.dumps(client.get("/_dash-layout").get_json())
+    open_runtime = Runtime.build(make_settings(), with_collector=False)
+    open_client = create_app(open_runtime).server.test_client()
+    assert "/sign-out" not in json.dumps(open_client.get("/_dash-layout").get_json())

@@ -17,6 +17,8 @@ class Principal:
     # Embed sign-ins: the panels their cookies open (events alone open nothing for them).
     panels: frozenset[EmbedResource] = field(default_factory=frozenset)
     name: str | None = None  # the token's `name` claim
+    # When the sign-in ends (epoch seconds); None: it does not (open access).
+    expires_at: float | None = None
 
     @property
     def is_producer(self) -> bool:

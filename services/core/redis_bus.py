@@ -73,6 +73,15 @@ class RedisNames:
     def anomaly_channel(self) -> str:
         return self.prefix + ANOMALY_CHANNEL
 
+    def revoked_token(self, token_id: str) -> str:
+        """Set while a signed-out sign-in's token would still be valid (services/access)."""
+        return f"{self.prefix}engagement-conductor:revoked:{token_id}"
+
+    @property
+    def revocation_channel(self) -> str:
+        """Each revoked token id, for the push hubs to close that sign-in's live sockets."""
+        return f"{self.prefix}engagement-conductor:revocations"
+
     def push_channel(self, session_id: str) -> str:
         return f"{self.prefix}{PUSH_CHANNEL_PREFIX}{session_id}"
 

@@ -22,13 +22,18 @@ log = logging.getLogger(__name__)
 # Sent to every subscriber after the hub (re)subscribes: points may have been missed meanwhile.
 RESYNC = encode(ResyncMessage())
 HUB_DOWN = encode(HubDownMessage())
+# Wakes a revoked subscription's socket; never sent to a browser.
+REVOKED = "revoked"
 
 
 @dataclass(eq=False)
 class Subscription:
     session_id: str
+    # The sign-in's token id: a revocation of it ends the subscription's socket.
+    token_id: str | None = None
     messages: queue.Queue[str] = field(default_factory=lambda: queue.Queue(maxsize=1000))
     overflowed: bool = False
+    revoked: bool = False
 
 
 class PushHub:
@@ -41,8 +46,8 @@ class PushHub:
         self.connected = False
         self.delivered = 0
 
-    def subscribe(self, session_id: str) -> Subscription:
-        sub = Subscription(session_id)
+    def subscribe(self, session_id: str, token_id: str | None = None) -> Subscription:
+        sub = Subscription(session_id, token_id)
         with self._lock:
             self._subscribers.setdefault(session_id, set()).add(sub)
         return sub
@@ -90,6 +95,7 @@ class PushHub:
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.psubscribe(self.names.push_pattern)
+            pubsub.subscribe(self.names.revocation_channel)
             # The subscribe reply proves the connection is up before we call ourselves connected.
             pubsub.get_message(timeout=1.0)
             self.connected = True
@@ -97,8 +103,12 @@ class PushHub:
             self._broadcast(RESYNC)
             while not self._stop.is_set():
                 message = pubsub.get_message(timeout=1.0)
-                if message is not None and message["type"] == "pmessage":
+                if message is None:
+                    continue
+                if message["type"] == "pmessage":
                     self._deliver(message["channel"], message["data"])
+                elif message["type"] == "message":
+                    self._revoke(message["data"].decode("utf-8", "replace"))
         finally:
             try:
                 pubsub.close()
@@ -115,6 +125,19 @@ class PushHub:
         text = data.decode("utf-8", "replace")
         for sub in subs:
             self._offer(sub, text)
+
+    def _revoke(self, token_id: str) -> None:
+        """A sign-in was signed out: its sockets end (woken at once by the sentinel)."""
+        with self._lock:
+            subs = [
+                sub
+                for group in self._subscribers.values()
+                for sub in group
+                if sub.token_id == token_id
+            ]
+        for sub in subs:
+            sub.revoked = True
+            self._offer(sub, REVOKED)
 
     def _broadcast(self, text: str) -> None:
         with self._lock:
