@@ -36,7 +36,6 @@ from app.embed_access import (
     PanelCookies,
     PanelPass,
     exchange_response,
-    frame_ancestors,
     redeem_embed_token,
 )
 from components.embed_panels import EMBED_PREFIX, panel_of_path
@@ -299,16 +298,3 @@ def install_access_control(
             return _refuse(503, "The database cannot be reached; reload the panel in a moment.")
         existing = panel_cookies.read(request.cookies)
         return exchange_response(_without_token(), panel_cookies, grant, existing)
-
-    ancestors = frame_ancestors(embed.allowed_origins)
-
-    @server.after_request
-    def framing_policy(response: Response) -> Response:
-        # Only panels may be framed, and only by the platform's origins.
-        policy = ancestors if request.path.startswith(EMBED_PREFIX) else "frame-ancestors 'none'"
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # Sign-in and panel URLs carry tokens until they are exchanged: no address of ours goes
-        # to another site in a Referer.
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response

@@ -18,12 +18,16 @@ from app.access import (
 from app.api import api
 from app.api_writes import approve  # noqa: F401 - the write routes join `api` on import
 from app.delivery import LIGHT, Delivery, install_delivery
+from app.embed_access import frame_ancestors
 from app.exports import exports
 from app.health import health
 from app.live_socket import register_live_socket
 from app.metrics import install_request_metrics, metrics
 from app.openapi import openapi  # noqa: F401 - and so does the description
+from app.request_context import install_request_context
+from app.request_origin import install_origin_check
 from app.runtime import Runtime
+from app.security_headers import install_security_headers
 from app.sign_out import sign_out
 from callbacks import register_callbacks
 from callbacks.boundary import WebDeps
@@ -50,7 +54,9 @@ def create_app(runtime: Runtime, delivery: Delivery = LIGHT) -> dash.Dash:
     server = app.server
     server.config["EC_RUNTIME"] = runtime
     secret = runtime.settings.auth_secret
+    install_request_context(server)
     install_request_metrics(server)
+    install_origin_check(server, runtime.settings.public_url, runtime.settings.secure_cookies)
     # Next: every later hook (the WebSocket's refusals) relies on the principal it sets.
     install_access_control(
         server,
@@ -70,6 +76,7 @@ def create_app(runtime: Runtime, delivery: Delivery = LIGHT) -> dash.Dash:
     register_live_socket(server, runtime)
     install_delivery(app, delivery)
     register_callbacks(app, web_deps(runtime), current)
+    install_security_headers(app, frame_ancestors(runtime.settings.embed_allowed_origins))
     return app
 
 

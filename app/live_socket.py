@@ -14,7 +14,6 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, request
 from flask_sock import Sock
@@ -22,9 +21,10 @@ from simple_websocket import ConnectionClosed, Server
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import access
+from app.request_origin import foreign_origin
 from app.runtime import Runtime
 from services.access.tokens import PanelKind
-from services.core import instruments
+from services.core import instruments, log_context
 from services.core.platform import valid_id
 from services.core.push import (
     CLIENT_PING,
@@ -106,14 +106,6 @@ def _is_upgrade() -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in connection
 
 
-def _foreign_origin() -> bool:
-    """A browser's handshake names the page's origin: it must be this server's own."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return False  # not a browser (a service or a test client): the cookie still applies
-    return urlsplit(origin).netloc.lower() != request.host.lower()
-
-
 def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
     """None to let the upgrade go ahead, or the HTTP refusal."""
     session_id = request.path[len(SOCKET_PREFIX) :]
@@ -125,7 +117,8 @@ def check_socket_request(runtime: Runtime) -> tuple[Response, int] | None:
     parts = who.socket_parts(session_id)
     if not (access.is_producer() or parts):
         return _refusal(403, "the live feed is for producers and for panels of this session")
-    if _foreign_origin():
+    settings = runtime.settings
+    if foreign_origin(settings.public_url, settings.secure_cookies):
         return _refusal(403, "this socket only serves pages of this server")
     try:
         record = runtime.store.get_session(session_id)
@@ -343,8 +336,10 @@ def register_live_socket(server: Flask, runtime: Runtime) -> None:
             return
         instruments.open_sockets.inc()
         ends = SocketSignIn(who.subject, who.expires_at) if who is not None else None
+        about = log_context.session_id.set(session_id)
         try:
             stream_session(ws, runtime, session_id, g.get("ec_socket_parts"), ends)
         finally:
+            log_context.session_id.reset(about)
             instruments.open_sockets.dec()
             quota.release(sign_in, session_id)

@@ -17,3 +17,10 @@ def get_json(url: str) -> tuple[int, dict[str, Any]]:
         return exc.code, json.load(exc)
     except OSError:
         return 0, {}
+
+
+def frame_ancestors_of(headers: Any) -> str:
+    """The frame-ancestors directive of an answer's Content-Security-Policy."""
+    policy = headers["Content-Security-Policy"]
+    (directive,) = [d.strip() for d in policy.split(";") if d.strip().startswith("frame-ancestors")]
+    return directive

@@ -95,3 +95,60 @@ def test_the_sign_out_button_is_there_for_a_sign_in_only(
     open_runtime = Runtime.build(make_settings(), with_collector=False)
     open_client = create_app(open_runtime).server.test_client()
     assert "/sign-out" not in json.dumps(open_client.get("/_dash-layout").get_json())
+
+
+def _mode_change() -> dict[str, object]:
+    """A Dash callback request as a page sends it (the agent-mode toggle's shape does not
+    matter here: the refusal comes before any callback runs)."""
+    return {"output": "x.children", "outputs": {"id": "x", "property": "children"}, "inputs": []}
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "https://localhost", "ftp://localhost", "null"]
+)
+def test_a_cookie_bearing_post_from_another_origin_is_refused(
+    client: FlaskClient, origin: str
+) -> None:
+    """#16: a JSON POST from `Origin: http://evil.example` with a producer's cookie changed an
+    event's mode; the socket's check compared host:port only (https:// and ftp:// passed)."""
+    client.get(f"/?token={mint_token(SECRET, Role.PRODUCER, ['evt-1'], 600)}")
+    foreign = {"Origin": origin}
+    refused = client.post("/_dash-update-component", json=_mode_change(), headers=foreign)
+    assert refused.status_code == 403
+    assert refused.get_json() == {"error": "this server takes changes from its own pages only"}
+    assert client.post("/sign-out", headers={"Origin": origin}).status_code == 403
+    assert client.get("/").status_code == 200  # still signed in: the sign-out was refused
+    own = client.post("/sign-out", headers={"Origin": "http://localhost"})
+    assert own.status_code == 200
+
+
+def test_behind_a_tls_proxy_the_https_origin_is_the_servers_own(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(auth_secret=SECRET, secure_cookies=True)
+    proxied = create_app(Runtime.build(settings, with_collector=False)).server.test_client()
+    proxied.get(f"/?token={mint_token(SECRET, Role.PRODUCER, ['evt-1'], 600)}")
+    answer = proxied.post("/sign-out", headers={"Origin": "https://localhost"})
+    assert answer.status_code == 200
+
+
+def test_every_page_gets_a_policy_that_runs_only_our_scripts(client: FlaskClient) -> None:
+    client.get(f"/?token={mint_token(SECRET, Role.PRODUCER, ['evt-1'], 600)}")
+    page = client.get("/live/s-1")
+    policy = {}
+    for part in page.headers["Content-Security-Policy"].split(";"):
+        name, _, value = part.strip().partition(" ")
+        policy[name] = value
+    assert policy["default-src"] == "'self'"
+    sources = policy["script-src"].split()
+    assert sources[0] == "'self'" and all(s.startswith("'sha256-") for s in sources[1:])
+    assert "'unsafe-eval'" not in policy["script-src"]
+    assert "'unsafe-inline'" not in policy["script-src"]
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["object-src"] == "'none'"
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    # What a sign-in saw is never cached; Dash's versioned files still are.
+    assert page.headers["Cache-Control"] == "no-store"
+    assert client.get("/_dash-layout").headers["Cache-Control"] == "no-store"
+    assert client.get("/_dash-dependencies").headers["Cache-Control"] == "no-store"
+    assert client.get("/assets/style.css").headers.get("Cache-Control") != "no-store"

@@ -80,6 +80,24 @@ def test_bad_sockets_are_refused_before_the_upgrade(
     assert runtime.hub.socket_count == 0
 
 
+@pytest.mark.parametrize("scheme", ["https", "ftp", "ws"])
+def test_a_handshake_from_the_same_host_under_another_scheme_is_refused(
+    server_url: str, runtime: Runtime, scheme: str
+) -> None:
+    """#16: the Origin check compared host:port only, so https:// and ftp:// pages passed."""
+    seed_session(runtime, "sess-o", stamps=stamps_from(T0, 3))
+    host = server_url.removeprefix("http://")
+    headers = upgrade_headers() | {"Origin": f"{scheme}://{host}"}
+    with requests.Session() as http:
+        refused = http.get(server_url + "/ws/live/sess-o", headers=headers, timeout=10)
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "this socket only serves pages of this server"
+    # Its own origin is welcome.
+    assert handshake(server_url, "/ws/live/sess-o", {"Origin": server_url}).startswith(
+        "http/1.1 101"
+    )
+
+
 def test_plain_http_to_a_known_session_is_told_to_upgrade(
     server_url: str, runtime: Runtime
 ) -> None:
@@ -190,12 +208,18 @@ def test_compression_offered_by_the_browser_is_declined(server_url: str, runtime
     """#15: permessage-deflate kept a zlib state per socket for its whole life, most of a
     socket's memory (161 KB each at 1,000 sockets, 50 without: bench/sockets.py)."""
     seed_session(runtime, "sess-z", stamps=stamps_from(T0, 3))
+    offer = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}
+    head = handshake(server_url, "/ws/live/sess-z", offer)
+    assert head.startswith("http/1.1 101")
+    assert "sec-websocket-extensions" not in head
+
+
+def handshake(server_url: str, path: str, extra: dict[str, str]) -> str:
+    """The head of the server's answer to a browser's handshake (lower-cased); the socket, if
+    opened, is closed at once."""
     host, port = server_url.removeprefix("http://").split(":")
-    headers = upgrade_headers() | {
-        "Host": f"{host}:{port}",
-        "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
-    }
-    request = "GET /ws/live/sess-z HTTP/1.1\r\n" + "".join(
+    headers = upgrade_headers() | {"Host": f"{host}:{port}"} | extra
+    request = f"GET {path} HTTP/1.1\r\n" + "".join(
         f"{name}: {value}\r\n" for name, value in headers.items()
     )
     with socket.create_connection((host, int(port)), timeout=10) as conn:
@@ -204,6 +228,6 @@ def test_compression_offered_by_the_browser_is_declined(server_url: str, runtime
         while b"\r\n\r\n" not in answer:
             answer += conn.recv(4096)
         head = answer.split(b"\r\n\r\n")[0].decode().lower()
-        assert head.startswith("http/1.1 101")
-        assert "sec-websocket-extensions" not in head
-        conn.sendall(bytes([0x88, 0x80]) + os.urandom(4))  # a masked close
+        if head.startswith("http/1.1 101"):
+            conn.sendall(bytes([0x88, 0x80]) + os.urandom(4))  # a masked close
+    return head
