@@ -7,6 +7,7 @@ import logging
 
 import click
 
+from app.log_format import configure_logging
 from services.core.settings import Settings, SettingsError, load_settings
 
 
@@ -15,10 +16,7 @@ def cli_settings(**overrides: object) -> Settings:
         settings = load_settings(**overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     # Alembic says which context it runs in at every start; migrate.py logs what changed.
     logging.getLogger("alembic").setLevel(
         max(logging.WARNING, logging.getLevelName(settings.log_level))

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
         60.0, ge=10, le=3600, description="how long after an intervention its effect is measured"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per line, with the request's id"
+    )
     auth_secret: SecretStr | None = Field(
         None, description="HS256 secret shared with the event platform for signed tokens"
     )
