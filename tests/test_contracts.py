@@ -143,7 +143,26 @@ def test_live_sync_types(sync_type: str, kind: SignalKind) -> None:
     event = parse_signal(
         LIVE_SYNC_STREAM, {"type": sync_type, "sessionId": "s", "eventId": "e", "userId": "u"}
     )
-    assert event == SignalEvent(kind, "s", "e", user_id="u")
+    # Only someone looking types: typing is attention too.
+    attention = "active" if sync_type == "typing" else None
+    assert event == SignalEvent(kind, "s", "e", user_id="u", attention=attention)
+
+
+@pytest.mark.parametrize("state", ["active", "idle", "hidden", "away"])
+def test_a_presence_update_carries_its_viewers_attention(state: str) -> None:
+    payload = {"type": "presence_update", "sessionId": "s", "userId": "u", "state": state}
+    event = parse_signal(LIVE_SYNC_STREAM, payload)
+    assert event == SignalEvent(SignalKind.PRESENCE, "s", None, user_id="u", attention=state)
+    # Without a viewer there is nobody to count the state of.
+    del payload["userId"]
+    assert parse_signal(LIVE_SYNC_STREAM, payload).attention is None
+
+
+@pytest.mark.parametrize("state", ["sleepy", "", 3, ["active"], "ACTIVE"])
+def test_a_presence_update_with_an_unknown_state_is_refused(state: object) -> None:
+    payload = {"type": "presence_update", "sessionId": "s", "userId": "u", "state": state}
+    with pytest.raises(PayloadRejected, match="state must be one of active, idle, hidden, away"):
+        parse_signal(LIVE_SYNC_STREAM, payload)
 
 
 def test_live_sync_presence_needs_no_user_or_event() -> None:

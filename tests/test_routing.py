@@ -41,11 +41,14 @@ def test_the_codec_round_trips_every_field() -> None:
         (SignalEvent(SignalKind.CHAT, "s", "e", "u", None, None, None, "hello"), 4.0),
         (SignalEvent(SignalKind.CHAT, "s", "e", "u", None, "T", "E", "y" * 280), 5.0),
         (SignalEvent(SignalKind.CHAT, "s", "e", "u", None, None, None, "k"), 6.0),
+        (SignalEvent(SignalKind.PRESENCE, "s", "e", "u", attention="hidden"), 7.0),
+        (SignalEvent(SignalKind.PRESENCE, "s", "e", "u", None, "T", None, attention="away"), 8.0),
+        (SignalEvent(SignalKind.PRESENCE, "s", "e", "u"), 9.0),
     ]
     assert decode_events(encode_events(events)) == events
-    # Titles and words cost nothing where absent: the row stays six fields long.
+    # Titles, words and attention cost nothing where absent: the row stays six fields long.
     rows = orjson.loads(encode_events(events)["e"])
-    assert [len(row) for row in rows] == [6, 6, 8, 8, 8, 9, 9, 9]
+    assert [len(row) for row in rows] == [6, 6, 8, 8, 8, 9, 9, 9, 9, 9, 6]
 
 
 def test_the_codec_reads_entries_whether_redis_returns_bytes_or_text_keys() -> None:
@@ -92,7 +95,10 @@ def test_an_entry_that_is_not_json_is_refused_with_the_parsers_reason() -> None:
     assert len(str(caught.value)) > len("partition entry is not valid JSON: ")
 
 
-SHAPE = "a routed event must be [kind, session, event, user, poll, ms(, titles(, text))]"
+SHAPE = (
+    "a routed event must be [kind, session, event, user, poll, ms(, titles(, text or attention))]"
+)
+BAD_ATTENTION = "routed attention is not a viewer's presence state"
 BAD_TITLE = "routed title is not a printable string of 1-500 characters"
 BAD_TEXT = "routed chat text is not a printable string of 1-280 characters"
 BAD_ID = "routed event, user or poll id is not a valid id"
@@ -116,8 +122,20 @@ BAD_TIME = "routed time must be whole milliseconds since the epoch"
             {b"e": orjson.dumps([["chat", "s", None, None, None, 1, None, None, "x" * 281]])},
             BAD_TEXT,
         ),
-        # Only a chat message has words; on a join they would be someone's text smuggled in.
-        ({b"e": orjson.dumps([["join", "s", None, "u", None, 1, None, None, "hi"]])}, BAD_TEXT),
+        # Only a chat message has words and only presence an attention state: on a join the
+        # 9th field would be someone's text smuggled in.
+        (
+            {b"e": orjson.dumps([["join", "s", None, "u", None, 1, None, None, "hi"]])},
+            BAD_ATTENTION,
+        ),
+        (
+            {b"e": orjson.dumps([["presence", "s", None, "u", None, 1, None, None, "sleepy"]])},
+            BAD_ATTENTION,
+        ),
+        (
+            {b"e": orjson.dumps([["presence", "s", None, None, None, 1, None, None, "idle"]])},
+            BAD_ATTENTION,
+        ),
         ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "", None]])}, BAD_TITLE),
         ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, None, 7]])}, BAD_TITLE),
         ({b"e": orjson.dumps([["chat", "s", None, None, None, 1, "a\nb", None]])}, BAD_TITLE),

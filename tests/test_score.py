@@ -148,3 +148,43 @@ def test_weights_that_sum_past_one_still_give_a_score_of_at_most_one() -> None:
 @pytest.mark.parametrize("score", [-0.01, float("nan")])
 def test_a_score_below_every_band_is_very_low(score: float) -> None:
     assert category_of(score) == "VERY_LOW"
+
+
+def test_attention_enters_the_score_only_with_its_weight() -> None:
+    """#17: weight 0 by default, so the seed's formula stays; the breakdown shows the share."""
+    s = SessionSignals(
+        chat_msgs_per_min=5,
+        poll_participation=0.5,
+        active_users=10,
+        total_users=30,
+        reactions_per_min=3,
+        user_leave_rate=0.1,
+        poll_active=True,
+        attention={"active": 6, "hidden": 2},
+    )
+    seed = score_signals(s, ScoreWeights())
+    plain = score_signals(signals(**{k: getattr(s, k) for k in (
+        "chat_msgs_per_min", "poll_participation", "active_users", "total_users",
+        "reactions_per_min", "user_leave_rate")}), ScoreWeights())  # fmt: skip
+    assert seed.score == plain.score and "attention" not in seed.breakdown
+    assert seed.breakdown["attentive_share"] == 0.75
+    weighted = score_signals(s, ScoreWeights(attention=0.2))
+    assert weighted.breakdown["attention"] == pytest.approx(0.15)  # 0.2 * 6/8
+    assert weighted.score == pytest.approx(seed.score + 0.15)
+
+
+def test_an_attention_weight_without_reports_goes_to_the_other_terms() -> None:
+    """A platform that sends no attention is not marked down for it."""
+    s = signals(chat_msgs_per_min=5, active_users=10, total_users=30, reactions_per_min=3)
+    weights = ScoreWeights(attention=0.25)
+    result = score_signals(s, weights)
+    assert result.breakdown["attention"] == 0.0 and "attentive_share" not in result.breakdown
+    # chat, poll, active and reactions share the 0.25 in proportion to their own weights.
+    scale = (0.30 + 0.25 + 0.25 + 0.10 + 0.25) / (0.30 + 0.25 + 0.25 + 0.10)
+    expected = score_signals(s, ScoreWeights()).score * scale
+    assert result.score == pytest.approx(expected)
+    idle_poll = score_signals(signals(poll_active=False, chat_msgs_per_min=5), weights)
+    only_chat = 0.30 * math.log(6) / math.log(21)
+    assert idle_poll.score == pytest.approx(
+        only_chat * (0.30 + 0.25 + 0.25 + 0.10 + 0.25) / (0.30 + 0.25 + 0.10)
+    )

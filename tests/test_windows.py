@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from services.core.platform import SIGNAL_NAMES
@@ -285,3 +287,47 @@ def test_the_newest_title_seen_wins_and_events_without_one_keep_it() -> None:
     assert (w.session_title, w.event_title) == ("Draft title", "Summit")
     w.apply(SignalEvent(SignalKind.JOIN, "s1", "e1", "u2", None, "Final title", None), T0 + 2)
     assert (w.session_title, w.event_title) == ("Final title", "Summit")
+
+
+def attend(w: SessionWindow, user: str, state: str, at: float) -> None:
+    w.apply(SignalEvent(SignalKind.PRESENCE, "s1", "e1", user_id=user, attention=state), at)
+
+
+def test_attention_is_counted_per_state_through_changes_leaves_and_rejoins() -> None:
+    """#17: per session, the present viewers in each reported state; no one's state outlives
+    their presence."""
+    w = window_with_audience(4)
+    assert w.snapshot(T0 + 5).attention == {}
+    assert w.snapshot(T0 + 5).attentive_share is None  # the platform reports none
+    attend(w, "u0", "active", T0 + 6)
+    attend(w, "u1", "active", T0 + 6)
+    attend(w, "u2", "hidden", T0 + 6)
+    first = w.snapshot(T0 + 10)
+    assert first.attention == {"active": 2, "hidden": 1}
+    assert first.attention_reported == 3 and first.attentive_share == pytest.approx(2 / 3)
+    attend(w, "u0", "idle", T0 + 11)  # a change moves the viewer, never counts them twice
+    attend(w, "u1", "active", T0 + 11)  # the 30-s refresh of the same state changes nothing
+    w.apply(ev(SignalKind.LEAVE, "u2"), T0 + 12)
+    second = w.snapshot(T0 + 15)
+    assert second.attention == {"active": 1, "idle": 1}
+    assert second.attentive_share == pytest.approx(0.5)
+    w.apply(ev(SignalKind.JOIN, "u2"), T0 + 16)  # back, with no state reported yet
+    attend(w, "new", "away", T0 + 16)  # a state from someone whose join was missed
+    third = w.snapshot(T0 + 20)
+    assert third.attention == {"active": 1, "idle": 1, "away": 1}
+    assert third.total_users == 5
+    for user in ("u0", "u1", "new"):
+        w.apply(ev(SignalKind.LEAVE, user), T0 + 21)
+    assert w.snapshot(T0 + 25).attention == {}
+    assert w.snapshot(T0 + 25).attentive_share is None
+
+
+def test_attention_is_kept_across_a_checkpoint() -> None:
+    """A handover (the window pickled into a checkpoint and restored) keeps the counts."""
+
+    w = window_with_audience(3)
+    attend(w, "u0", "hidden", T0 + 1)
+    attend(w, "u1", "active", T0 + 1)
+    restored = pickle.loads(pickle.dumps(w))
+    attend(restored, "u0", "active", T0 + 2)
+    assert restored.snapshot(T0 + 5).attention == {"active": 2}

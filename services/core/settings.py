@@ -55,6 +55,9 @@ class ScoreWeights(BaseSettings):
     active: float = Field(0.25, ge=0, le=1)
     reactions: float = Field(0.10, ge=0, le=1)
     leave: float = Field(0.10, ge=0, le=1)
+    # The attentive share of the viewers who report attention (design §2). 0: the seed's
+    # formula; where a platform sends no attention, this weight goes to the other terms.
+    attention: float = Field(0.0, ge=0, le=1)
     chat_cap_per_min: float = Field(20.0, gt=0)
     reactions_cap_per_min: float = Field(10.0, gt=0)
     # A session with no poll running would otherwise lose a quarter of its score for something

@@ -50,6 +50,13 @@ class SignalEvent(NamedTuple):
     event_title: str | None = None
     # A chat message's words, for the content writer's view of the room (held in memory only).
     text: str | None = None
+    # A presence event's attention state (design §2's optional signal; typing is `active`).
+    attention: str | None = None
+
+
+# Design §2: a viewer's tab and idle state, as `presence_update` reports it.
+ATTENTION_STATES = ("active", "idle", "hidden", "away")
+ATTENTIVE = "active"
 
 
 MAX_TITLE_LENGTH = 500
@@ -130,6 +137,24 @@ def chat_text(message: object) -> str | None:
     return line[:MAX_CHAT_TEXT] or None
 
 
+def _attention(kind_name: str, payload: dict[str, Any], user_id: str | None) -> str | None:
+    """The attention a live.sync entry reports: a presence update's `state`, or typing (which
+    only someone looking can do); None when it reports none, or has no viewer to say it of."""
+    if user_id is None:
+        return None
+    if kind_name == "typing":
+        return ATTENTIVE
+    if kind_name != "presence_update" or payload.get("state") is None:
+        return None
+    state = payload["state"]
+    if state not in ATTENTION_STATES:
+        raise PayloadRejected(
+            f"presence_update state must be one of {', '.join(ATTENTION_STATES)}: "
+            f"got {str(state)[:20]!r}"
+        )
+    return str(state)
+
+
 def decode_entry(fields: dict[bytes | str, bytes | str]) -> dict[str, Any]:
     """The JSON object in an entry's `data` field."""
     raw = fields.get(b"data", fields.get("data"))
@@ -208,8 +233,13 @@ def _parse_signal(stream: str, payload: dict[str, Any]) -> SignalEvent:
         user_id = _optional_id(payload, "userId")
         if user_id is None and kind in (SignalKind.JOIN, SignalKind.LEAVE):
             raise PayloadRejected(f"missing userId for {kind_name}")
+        attention = _attention(kind_name, payload, user_id)
         return SignalEvent(
-            kind, _require_id(payload, "sessionId"), _optional_id(payload, "eventId"), user_id
+            kind,
+            _require_id(payload, "sessionId"),
+            _optional_id(payload, "eventId"),
+            user_id,
+            attention=attention,
         )
     if stream == REACTION_STREAM:
         if "emoji" in payload and not isinstance(payload["emoji"], str):

@@ -12,6 +12,7 @@ import orjson
 
 from services.core.platform import valid_id
 from services.ingest.contracts import (
+    ATTENTION_STATES,
     MAX_CHAT_TEXT,
     MAX_TITLE_LENGTH,
     PayloadRejected,
@@ -30,10 +31,11 @@ def encode_events(events: list[RoutedEvent]) -> dict[str, bytes]:
     rows = []
     for ev, at in events:
         row = [ev.kind.value, ev.session_id, ev.event_id, ev.user_id, ev.poll_id, round(at * 1000)]
-        # Titles are rare (the platform sends them now and then) and only chat has words: only
-        # then the row is longer.
-        if ev.text is not None:
-            row += [ev.session_title, ev.event_title, ev.text]
+        # Titles are rare (the platform sends them now and then), only chat has words and only
+        # presence an attention state (the 9th field is either): only then the row is longer.
+        extra = ev.text if ev.text is not None else ev.attention
+        if extra is not None:
+            row += [ev.session_title, ev.event_title, extra]
         elif ev.session_title is not None or ev.event_title is not None:
             row += [ev.session_title, ev.event_title]
         rows.append(row)
@@ -60,11 +62,13 @@ def decode_events(fields: dict[bytes | str, Any]) -> list[RoutedEvent]:
 def _event(row: object) -> RoutedEvent:
     if not isinstance(row, list) or len(row) not in (6, 8, 9):
         raise PayloadRejected(
-            "a routed event must be [kind, session, event, user, poll, ms(, titles(, text))]"
+            "a routed event must be [kind, session, event, user, poll, ms(, titles(, text or "
+            "attention))]"
         )
     kind_name, session_id, event_id, user_id, poll_id, at_ms = row[:6]
     session_title, event_title = row[6:8] if len(row) >= 8 else (None, None)
-    text = row[8] if len(row) == 9 else None
+    extra = row[8] if len(row) == 9 else None
+    text, attention = (extra, None) if kind_name == SignalKind.CHAT.value else (None, extra)
     kind = _KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         raise PayloadRejected(f"unknown routed kind {str(kind_name)[:40]!r}")
@@ -87,7 +91,11 @@ def _event(row: object) -> RoutedEvent:
         and text.isprintable()
     ):
         raise PayloadRejected("routed chat text is not a printable string of 1-280 characters")
+    if attention is not None and not (
+        kind is SignalKind.PRESENCE and attention in ATTENTION_STATES and user_id is not None
+    ):
+        raise PayloadRejected("routed attention is not a viewer's presence state")
     event = SignalEvent(
-        kind, session_id, event_id, user_id, poll_id, session_title, event_title, text
+        kind, session_id, event_id, user_id, poll_id, session_title, event_title, text, attention
     )
     return event, at_ms / 1000

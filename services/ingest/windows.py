@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from services.ingest.contracts import SignalEvent, SignalKind
+from services.ingest.contracts import ATTENTIVE, SignalEvent, SignalKind
 
 _RECENTLY_CLOSED_POLLS = 64
 
@@ -37,6 +37,20 @@ class SessionSignals:
     reactions_in_tick: int = 0
     votes_in_tick: int = 0
     leaves_in_tick: int = 0
+    # Present viewers by the attention state they last reported (design §2's optional signal);
+    # empty when the platform sends none. Counts only: no one's state leaves the window.
+    attention: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def attention_reported(self) -> int:
+        return sum(self.attention.values())
+
+    @property
+    def attentive_share(self) -> float | None:
+        """Of the present viewers who reported a state, the share looking (`active`); None
+        without any report."""
+        reported = self.attention_reported
+        return self.attention.get(ATTENTIVE, 0) / reported if reported else None
 
     def as_contract(self) -> dict[str, float | int]:
         """The `signals` object of `engagement:update` (design §3)."""
@@ -106,6 +120,10 @@ class SessionWindow:
         self._closed_polls: deque[str] = deque(maxlen=_RECENTLY_CLOSED_POLLS)
         self._in_tick = {SignalKind.CHAT: 0, SignalKind.REACTION: 0, SignalKind.VOTE: 0}
         self._leaves_in_tick = 0
+        # Each present viewer's last reported attention state, dropped when they leave, and
+        # how many are in each (kept as they change: a tick only copies them).
+        self._attention: dict[str, str] = {}
+        self._attention_counts: dict[str, int] = {}
 
     @property
     def present_count(self) -> int:
@@ -128,6 +146,8 @@ class SessionWindow:
             return
         if user is not None:
             self._arrive(user)
+            if event.attention is not None:
+                self._attend(user, event.attention)
         if kind is SignalKind.CHAT:
             self._chat.add(now)
         elif kind is SignalKind.REACTION:
@@ -153,11 +173,24 @@ class SessionWindow:
             return
         self._present.discard(user)
         self._active.pop(user, None)
+        self._attend(user, None)
         self._leaves.add(now)
         self._leaves_in_tick += 1
         for poll in self._polls.values():
             if user in poll.voters:
                 poll.present_voters -= 1
+
+    def _attend(self, user: str, state: str | None) -> None:
+        """`user` now reports `state` (None: left, reports nothing)."""
+        counts = self._attention_counts
+        before = self._attention.pop(user, None)
+        if before is not None:
+            counts[before] -= 1
+            if not counts[before]:
+                del counts[before]
+        if state is not None:
+            self._attention[user] = state
+            counts[state] = counts.get(state, 0) + 1
 
     def _vote(self, poll_id: str, user: str, now: float) -> None:
         if poll_id in self._closed_polls:
@@ -216,6 +249,7 @@ class SessionWindow:
             reactions_in_tick=in_tick[SignalKind.REACTION],
             votes_in_tick=in_tick[SignalKind.VOTE],
             leaves_in_tick=self._leaves_in_tick,
+            attention=dict(self._attention_counts),
         )
         for kind in in_tick:
             in_tick[kind] = 0

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 # Bumped whenever a pickled class changes shape: an old checkpoint is then ignored (the replay
 # of the retained minutes rebuilds what it can) instead of restored wrong.
-STATE_FORMAT = 3  # 2: windows keep titles; 3: detectors' findings carry their trigger
+STATE_FORMAT = 4  # 2: windows keep titles; 3: detectors' findings carry their trigger;
+# 4: windows keep their viewers' attention states
 
 _ALLOWED_GLOBALS = {
     ("builtins", "set"),

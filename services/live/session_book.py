@@ -213,6 +213,8 @@ class SessionBook:
                         # A session's lowest score and its time below a threshold leave these
                         # out: every room scores about 0 while it fills (session_stats.py).
                         **({"warmup": True} if window.warming_up(tick_epoch) else {}),
+                        # Viewers per reported attention state (counts only, design §2).
+                        **({"attention": signals.attention} if signals.attention else {}),
                     },
                 }
             )
