@@ -120,6 +120,7 @@ def test_every_payload_passes_the_contract() -> None:
         (LIVE_SYNC_STREAM, "user_leave"),
         (LIVE_SYNC_STREAM, "typing"),
         (LIVE_SYNC_STREAM, "reaction"),
+        (LIVE_SYNC_STREAM, "presence_update"),  # the demo's rooms after its first
     }
 
 
@@ -389,3 +390,73 @@ def test_demo_sessions_send_their_titles_on_arrivals() -> None:
             titles[event.session_id].add((event.session_title, event.event_title))
     assert {s.session_id: {(s.title, s.event_title)} for s in sessions} == dict(titles)
     assert all(s.event_title for s in sessions)
+
+
+def attentive_share(events: list[SimEvent], lo: float, hi: float) -> float:
+    """The share looking among the viewers who reported a state, averaged over [lo, hi) by
+    replaying the presence updates (what a collector's window would count)."""
+    states: dict[str, str] = {}
+    shares = []
+    next_sample = lo
+    sync = [(s, p) for s, p in events if s == LIVE_SYNC_STREAM]
+    for stream, payload in sorted(sync, key=lambda e: when(*e)):
+        t = when(stream, payload)
+        while next_sample <= t and next_sample < hi:
+            if states:
+                shares.append(sum(s == "active" for s in states.values()) / len(states))
+            next_sample += 1.0
+        if payload["type"] == "presence_update":
+            states[payload["userId"]] = payload["state"]
+        elif payload["type"] == "user_leave":
+            states.pop(payload["userId"], None)
+    return sum(shares) / len(shares)
+
+
+def test_with_attention_viewers_report_their_state_and_look_away_in_a_drop() -> None:
+    """#17: on, every arrival reports a state and every present viewer reports again within
+    30 s; the attentive share falls in a sudden drop and comes back after it."""
+    drop = Episode(EpisodeKind.SUDDEN_DROP, T0 + 300, T0 + 400)
+    sim = Simulator([one_session(200, drop, attention=True, poll_every=None)], seed=4, start=T0)
+    events = simulate(sim, T0 + 700)
+    updates = [p for s, p in events if s == LIVE_SYNC_STREAM and p["type"] == "presence_update"]
+    assert {p["state"] for p in updates} == {"active", "idle", "hidden", "away"}
+    joins = [p for s, p in events if s == LIVE_SYNC_STREAM and p["type"] == "user_join"]
+    reported_at: dict[str, float] = {}
+    for p in updates:
+        reported_at.setdefault(p["userId"], when(LIVE_SYNC_STREAM, p))
+    assert all(p["userId"] in reported_at for p in joins)
+    last: dict[str, float] = {}
+    gaps = []
+    for p in updates:
+        t = when(LIVE_SYNC_STREAM, p)
+        if p["userId"] in last:
+            gaps.append(t - last[p["userId"]])
+        last[p["userId"]] = t
+    assert sorted(gaps)[int(len(gaps) * 0.95)] < 60  # refreshes come about every 30 s or sooner
+    before = attentive_share(events, T0 + 200, T0 + 300)
+    during = attentive_share(events, T0 + 330, T0 + 400)
+    after = attentive_share(events, T0 + 600, T0 + 700)
+    assert 0.75 < before < 0.95
+    assert during < 0.6 * before
+    assert after > 0.9 * before
+
+
+def test_turning_attention_on_leaves_the_rooms_other_events_as_they_were() -> None:
+    """The attention draws come from a stream of their own: the demo's rooms keep their
+    behaviour (and every seeded test and bench its numbers) whether the signal is on or off."""
+    drop = Episode(EpisodeKind.SUDDEN_DROP, T0 + 100, T0 + 160)
+
+    def without_attention(on: bool) -> list[SimEvent]:
+        sim = Simulator([one_session(80, drop, attention=on)], seed=9, start=T0)
+        return [
+            (s, p)
+            for s, p in simulate(sim, T0 + 300)
+            if not (s == LIVE_SYNC_STREAM and p["type"] == "presence_update")
+        ]
+
+    assert without_attention(True) == without_attention(False)
+
+
+def test_the_demos_first_room_sends_no_attention_and_the_others_do() -> None:
+    sessions = demo_sessions(4, seed=2)
+    assert [s.attention for s in sessions] == [False, True, True, True]

@@ -122,6 +122,8 @@ class SimSession:
     episode_every: float | None = None
     episode_kinds: tuple[EpisodeKind, ...] = tuple(EpisodeKind)
     event_title: str | None = None
+    # Design §2's optional attention signal: each viewer's presence_update states.
+    attention: bool = False
 
     def __post_init__(self) -> None:
         for name in ("session_id", "event_id"):

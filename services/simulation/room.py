@@ -23,6 +23,7 @@ from services.core.platform import (
     REACTION_STREAM,
 )
 from services.core.vocabulary import InterventionType
+from services.simulation.attention import AttentionModel
 from services.simulation.audience import (
     CHAT_LINES,
     CHAT_WEIGHTS,
@@ -52,7 +53,7 @@ from services.simulation.response import (
 
 # Agenda actions, in the order they are resolved when two fall on the same instant.
 _JOIN, _LEAVE, _REJOIN, _MASS_LEAVE, _EPISODE_START, _EPISODE_END = range(6)
-_POLL_OPEN, _POLL_CLOSE, _CHAT, _CHAT_SEND, _REACTION, _VOTE, _RETURN = range(6, 13)
+_POLL_OPEN, _POLL_CLOSE, _CHAT, _CHAT_SEND, _REACTION, _VOTE, _RETURN, _ATTEND = range(6, 14)
 
 TYPING_SHARE = 0.5  # chat messages announced by a typing event a few seconds before
 REACTION_ECHO_SHARE = 0.25  # reactions the platform also echoes on live.sync
@@ -93,6 +94,11 @@ class SessionRoom:
         self.delivered: list[Effect] = []  # every intervention delivered, with its true effect
         # Deliveries draw their ids from a stream of their own.
         self._delivery_rng = random.Random(f"{seed}:{spec.session_id}:deliveries")
+        self.attention = (
+            AttentionModel(random.Random(f"{seed}:{spec.session_id}:attention"))
+            if spec.attention
+            else None
+        )
         rng = self.rng
         for user in self.audience.users:
             self._push(start + spec.join_seconds * rng.random(), _JOIN, user)
@@ -227,6 +233,9 @@ class SessionRoom:
             self._arrivals(_LEAVE, present * spec.leave_per_hour / 3600.0, g, g + 1, None)
             self._vote_arrivals(g, g + 1)
         self._arrivals(_REJOIN, len(audience.away) / REJOIN_MEAN_SECONDS, g, g + 1, None)
+        if self.attention is not None and present:
+            for t, user, what in self.attention.second(g, present, audience.random_present):
+                self._push(t, _ATTEND, (user, what))
 
     def _vote_arrivals(self, lo: float, hi: float) -> None:
         poll = self._poll
@@ -246,21 +255,26 @@ class SessionRoom:
             return
         if action == _JOIN:
             if audience.arrive(arg):
-                out.append((t, LIVE_SYNC_STREAM, self._sync("user_join", arg, t)))
+                self._joined(arg, t, out)
         elif action == _LEAVE:
             user = audience.random_present(rng)
             if user is not None and audience.depart(user):
-                out.append((t, LIVE_SYNC_STREAM, self._sync("user_leave", user, t)))
+                self._left(user, t, out)
         elif action in (_REJOIN, _RETURN):
             # Ordinary leavers drift back; an intervention can win back those who walked out.
             pool = audience.away if action == _REJOIN else audience.held
             if pool:
                 user = pool.choice(rng)
                 audience.arrive(user)
-                out.append((t, LIVE_SYNC_STREAM, self._sync("user_join", user, t)))
+                self._joined(user, t, out)
         elif action == _MASS_LEAVE:
             if audience.depart(arg, hold=True):
-                out.append((t, LIVE_SYNC_STREAM, self._sync("user_leave", arg, t)))
+                self._left(arg, t, out)
+        elif action == _ATTEND:
+            assert self.attention is not None
+            state = self.attention.resolve(*arg, self.activity(t))
+            if state is not None:
+                out.append(self._presence(arg[0], state, t))
         elif action == _CHAT:
             self._chat(t, out)
         elif action == _CHAT_SEND:
@@ -279,6 +293,19 @@ class SessionRoom:
         elif action == _EPISODE_END and arg.kind is EpisodeKind.MASS_EXIT:
             # Those who walked out may now drift back at the usual rejoin rate.
             audience.release_held()
+
+    def _joined(self, user: str, t: float, out: list[Emitted]) -> None:
+        out.append((t, LIVE_SYNC_STREAM, self._sync("user_join", user, t)))
+        if self.attention is not None:
+            out.append(self._presence(user, self.attention.joined(user, self.activity(t)), t))
+
+    def _left(self, user: str, t: float, out: list[Emitted]) -> None:
+        out.append((t, LIVE_SYNC_STREAM, self._sync("user_leave", user, t)))
+        if self.attention is not None:
+            self.attention.left(user)
+
+    def _presence(self, user: str, state: str, t: float) -> Emitted:
+        return t, LIVE_SYNC_STREAM, self._sync("presence_update", user, t, state=state)
 
     def _sync(self, kind: str, user: str, t: float, **extra: Any) -> dict[str, Any]:
         spec = self.spec

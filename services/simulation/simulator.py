@@ -405,6 +405,8 @@ def demo_sessions(count: int, seed: int) -> list[SimSession]:
                 poll_every=rng.uniform(180.0, 300.0),
                 poll_participation=rng.uniform(0.4, 0.7),
                 episode_every=rng.uniform(150.0, 300.0),
+                # The first room as a platform without the attention signal, the others with.
+                attention=n > 0,
             )
         )
     return sessions
