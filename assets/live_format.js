@@ -107,6 +107,10 @@
             return "engagement " + hundredths(value) + ", under " + hundredths(reference) +
                 " for " + duration(seconds);
         }
+        if (trigger.rule === "attention") {
+            return "viewers looking " + Math.round(reference * 100) + "% " + ARROW + " " +
+                Math.round(value * 100) + "%";
+        }
         return fallback;
     }
 

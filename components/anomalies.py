@@ -125,6 +125,8 @@ def what_fell(episode: dict[str, Any]) -> str:
             f"engagement {_hundredths(value)}, under {_hundredths(reference)} "
             f"for {format_duration(seconds)}"
         )
+    if rule == "attention":
+        return f"viewers looking {_half_up(reference * 100)}% {ARROW} {_half_up(value * 100)}%"
     return fallback
 
 

@@ -51,6 +51,15 @@ HEADLINES = [
         Headline("Sudden drop", "CRITICAL", f"chat and reactions 29/min {ARROW} 2/min"),
     ),
     (
+        # Opened by the attention signal, before chat and reactions showed the fall.
+        episode(
+            "SUDDEN_DROP",
+            "WARNING",
+            {"rule": "attention", "reference": 0.8512, "value": 0.3046, "seconds": None},
+        ),
+        Headline("Sudden drop", "WARNING", f"viewers looking 85% {ARROW} 30%"),
+    ),
+    (
         episode("GRADUAL_DECLINE", "WARNING", activity(455.8807, 236.0)),
         Headline("Gradual decline", "WARNING", f"chat and reactions 456/min {ARROW} 236/min"),
     ),

@@ -42,6 +42,7 @@ class TriggerRule(StrEnum):
     ACTIVITY = "activity"  # chat + reactions fell below the room's usual level
     EXIT = "exit"  # people left the room
     SCORE = "score"  # the engagement score held under its absolute floor
+    ATTENTION = "attention"  # viewers looked away (the attention signal, design §2)
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,11 @@ class Trigger:
     headline says, so it always agrees with the severity beside it."""
 
     rule: str  # a TriggerRule; the page words a rule it does not know as it words old episodes
-    # activity: usual chat + reactions a minute; exit: people present before; score: the floor
+    # activity: usual chat + reactions a minute; exit: people present before; score: the floor;
+    # attention: the usual share of viewers looking
     reference: float
-    # activity: chat + reactions a minute now; exit: people present after; score: the score
+    # activity: chat + reactions a minute now; exit: people present after; score: the score;
+    # attention: the share looking now
     value: float
     seconds: float | None  # exit: within how long; score: how long it has held; activity: None
 

@@ -39,6 +39,7 @@ from typing import Any
 
 from services.core.push_objects import Trigger, TriggerRule
 from services.core.vocabulary import AnomalyType, Severity
+from services.detection.attention_watch import AttentionWatch
 from services.detection.episodes import (
     AnomalyEnded,
     AnomalyEscalated,
@@ -88,6 +89,7 @@ class SessionDetector:
         self.activity = ActivityRules(s)
         self.falls = FallTyper()
         self.exits = MassExitRule(s)
+        self.attention = AttentionWatch()
         self.open: dict[AnomalyType, OpenEpisode] = {}
         self._cooldown_until: dict[AnomalyType, float] = {}
         self._last_t: float | None = None
@@ -152,6 +154,23 @@ class SessionDetector:
         rebasing = now < self._rebase_until or exit_found is not None
         if count is not None and not rebasing:
             self._activity_findings(now, findings)
+        looked_away = self.attention.check(
+            finite(getattr(signals, "attentive_share", None)),
+            int(getattr(signals, "attention_reported", 0) or 0),
+        )
+        if looked_away is not None and not rebasing and self._activity_episode() is None:
+            # Seen before chat and reactions can show it: the same SUDDEN_DROP, recovered
+            # when both the counts and the looking are back.
+            findings.setdefault(
+                AnomalyType.SUDDEN_DROP,
+                Finding(
+                    looked_away.severity,
+                    looked_away.why,
+                    1.0 - looked_away.now / looked_away.usual,
+                    looked_away.trigger,
+                    on_activity=True,
+                ),
+            )
         self._score_floor(now, sc, findings)
 
         for kind, f in findings.items():
@@ -187,6 +206,7 @@ class SessionDetector:
             else:
                 act.learn(count, frozen=self._activity_episode() is not None)
         self.exits.push(present)
+        self.attention.learn(frozen=self._activity_episode() is not None)
         self._learn_score(sc)
         return out
 
@@ -341,8 +361,12 @@ class SessionDetector:
             elif kind is AnomalyType.MASS_EXIT:
                 ok = present is not None and present >= s.recover_ratio * self._exit_ref
             elif ep.on_activity:
-                # Judged by chat and reactions only: a tick without them is no step either way.
-                ok = self.activity.recovered() if have_counts and self.activity.base > 0 else None
+                # Judged by chat and reactions, and by who is looking where that is reported:
+                # a tick without either is no step either way.
+                judged = have_counts and self.activity.base > 0
+                counts = self.activity.recovered() if judged else None
+                looking = self.attention.recovered()
+                ok = counts if looking is None else looking and counts is not False
             else:  # the score floor's LOW_ENGAGEMENT
                 ok = sc is not None and sc >= s.low_score
             if ok is not None:
