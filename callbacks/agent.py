@@ -27,6 +27,7 @@ from components.agent_panel import (
 from services.access.guard import Refusal, RefusalTexts, producer_session
 from services.access.principal import Principal
 from services.agent.desk import InterventionError
+from services.agent.lessons import lessons
 from services.agent.report import performance_by_type, performance_in_context
 from services.agent.situation import current_situation
 from services.core.vocabulary import AgentContext, InterventionStatus, InterventionType
@@ -134,7 +135,9 @@ def _performance(
         if mine is None
         else f"Measured across your {len(mine)} event(s)."
     )
-    return performance_table(performance_by_type(stores.interventions, mine), caption)
+    # What worked where is learnt across all events, as the sampler learns it.
+    learnt = [lesson.words for lesson in lessons(stores.posteriors.all_records())]
+    return performance_table(performance_by_type(stores.interventions, mine), caption, learnt)
 
 
 def _outcome(verb: str, record: InterventionRecord) -> tuple[str, str]:

@@ -340,7 +340,10 @@ def _log_note(record: InterventionRecord) -> str:
     return note
 
 
-def performance_table(rows: Sequence[PerformanceRow], caption: str) -> html.Div:
+def performance_table(
+    rows: Sequence[PerformanceRow], caption: str, lessons: Sequence[str] = ()
+) -> html.Div:
+    """The types' records; `lessons` above them: what worked where, in plain words."""
     header = html.Tr(
         [
             html.Th(name)
@@ -362,8 +365,14 @@ def performance_table(rows: Sequence[PerformanceRow], caption: str) -> html.Div:
         )
         for row in rows
     ]
+    learnt = (
+        [html.Ul([html.Li(text) for text in lessons], className="lessons", id=ids.AGENT_LESSONS)]
+        if lessons
+        else []
+    )
     return html.Div(
         [
+            *learnt,
             html.Div(caption, className="card-note"),
             html.Table(className="log-table", children=[html.Thead(header), html.Tbody(body)]),
         ]

@@ -109,6 +109,7 @@ SESSION_COMPARE_APPLY = "session-compare-apply"
 
 # Shell root: its class hides the navigation on embedded panels.
 SHELL = "shell"
+AGENT_LESSONS = "agent-lessons"
 SIGN_OUT = "sign-out"
 
 # Embedded panels (/embed/...).

@@ -34,7 +34,7 @@ from components import ids
 from services.access.principal import OPEN_ACCESS, Principal
 from services.access.tokens import EmbedResource, Role, mint_token
 from services.core.settings import Settings
-from services.core.vocabulary import InterventionType
+from services.core.vocabulary import AgentContext, InterventionType
 from services.storage.schema import sessions
 from tests.browser.support import T0, seed_session, stamps_from, two_event_runtime
 from tests.http import frame_ancestors_of
@@ -270,6 +270,14 @@ def test_callbacks_check_the_session_they_are_given(client: FlaskClient, runtime
     pending, log, performance = render_agent(deps, who, LiveConfig("s-1"), "all")
     assert "No suggestion is waiting" in str(pending)
     assert "No interventions" in str(log) and "Measured across your 1 event(s)" in str(performance)
+    assert ids.AGENT_LESSONS not in str(performance)  # nothing learnt, nothing said
+    context = AgentContext.of("SUDDEN_DROP", 0.3, 20, -0.3)
+    for success in (True, True, False):
+        runtime.stores.posteriors.learn(context, InterventionType.CHAT_PROMPT, success, 0.1)
+    _, _, learnt = render_agent(deps, who, LiveConfig("s-1"), "all")
+    assert "In rooms of 10-49 people after a sudden drop, chat prompts worked 2 of 3 times." in str(
+        learnt
+    )
 
 
 @pytest.mark.parametrize(

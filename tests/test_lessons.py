@@ -1,0 +1,50 @@
+"""What the agent has learnt, in a producer's words (#17)."""
+
+from __future__ import annotations
+
+from services.agent.lessons import lessons
+from services.agent.thompson import ArmRecord
+from services.core.vocabulary import InterventionType
+
+POLL, CHAT = InterventionType.POLL, InterventionType.CHAT_PROMPT
+NOTE, GAME = InterventionType.NOTIFICATION, InterventionType.GAMIFICATION
+
+
+def test_the_best_type_of_each_context_in_words_the_most_measured_first() -> None:
+    records = {
+        ("SUDDEN_DROP|*|lt50|*", CHAT): ArmRecord(7, 2),
+        ("SUDDEN_DROP|*|lt50|*", POLL): ArmRecord(2, 3),
+        ("MASS_EXIT|*|ge50|*", NOTE): ArmRecord(1, 2),
+        ("MASS_EXIT|*|ge50|*", GAME): ArmRecord(1, 1),  # too few tries to be a lesson
+        ("LOW_ENGAGEMENT|*|lt10|*", POLL): ArmRecord(3, 0),
+        # The fine contexts and the anomaly type alone say nothing in words.
+        ("SUDDEN_DROP|low|lt50|dev<10%", GAME): ArmRecord(9, 0),
+        ("SUDDEN_DROP|*|*|*", GAME): ArmRecord(9, 0),
+    }
+    found = lessons(records)
+    assert [lesson.words for lesson in found] == [
+        "In rooms of 10-49 people after a sudden drop, chat prompts worked 7 of 9 times.",
+        "In rooms of 50 people or more after a mass exit, notifications worked 1 of 3 times.",
+        "In rooms of fewer than 10 people while engagement was low, polls worked 3 of 3 times.",
+    ]
+    assert [lesson.measured_here for lesson in found] == [14, 5, 3]
+    assert lessons(records, limit=1) == found[:1]
+    assert lessons(records, min_attempts=10) == []
+
+
+def test_a_tie_in_rate_goes_to_the_type_tried_more_and_odd_keys_are_ignored() -> None:
+    records = {
+        ("GRADUAL_DECLINE|*|ge50|*", POLL): ArmRecord(2, 2),
+        ("GRADUAL_DECLINE|*|ge50|*", GAME): ArmRecord(4, 4),
+        ("NONE|*|lt10|*", CHAT): ArmRecord(1, 2),
+        ("broken", CHAT): ArmRecord(5, 0),
+        ("SUDDEN_DROP|*|giant|*", CHAT): ArmRecord(5, 0),
+        ("NEW_KIND|*|lt10|*", CHAT): ArmRecord(5, 0),
+    }
+    words = [lesson.words for lesson in lessons(records)]
+    assert words == [
+        "In rooms of 50 people or more in a gradual decline, challenges worked 4 of 8 times.",
+        "In rooms of fewer than 10 people with no anomaly open, chat prompts worked 1 of 3 times.",
+    ]
+    one = lessons({("MASS_EXIT|*|lt10|*", POLL): ArmRecord(1, 0)}, min_attempts=1)
+    assert one[0].words.endswith("polls worked 1 of 1 time.")
