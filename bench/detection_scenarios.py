@@ -65,6 +65,7 @@ class RunResult:
     detections: list[Detection]
     updates: int
     detect_seconds: float
+    attention: bool = False
 
 
 # A detector factory returns an object with update(now, score, signals) -> list of detections.
@@ -115,21 +116,23 @@ def simulated_ticks(
                 yield t, score_signals(sig, book.weights).score, sig
 
 
-def scenario(audience: int, seed: int, quiet: bool) -> tuple[Simulator, str]:
-    """One simulated session of `audience` people, with random scripted episodes unless quiet."""
+def scenario(audience: int, seed: int, quiet: bool, attention: bool) -> tuple[Simulator, str]:
+    """One simulated session of `audience` people, with random scripted episodes unless quiet;
+    with `attention`, its viewers report their attention state (design §2)."""
     spec = SimSession(
         session_id=f"a{audience}-s{seed}",
         event_id="bench",
         title="bench",
         audience=audience,
         episode_every=None if quiet else 150.0,
+        attention=attention,
     )
     return Simulator([spec], seed=seed, start=T0), spec.session_id
 
 
-def run_one(job: tuple[str, int, int, bool, float]) -> RunResult:
-    name, audience, seed, quiet, minutes = job
-    sim, session_id = scenario(audience, seed, quiet)
+def run_one(job: tuple[str, int, int, bool, float, bool]) -> RunResult:
+    name, audience, seed, quiet, minutes, attention = job
+    sim, session_id = scenario(audience, seed, quiet, attention)
     det = FACTORIES[name]()
     detections: list[Detection] = []
     updates = 0
@@ -142,7 +145,9 @@ def run_one(job: tuple[str, int, int, bool, float]) -> RunResult:
         detections.extend(found)
     end = T0 + minutes * 60.0
     truth = [(str(ep.kind), ep.start, ep.end) for _, ep in sim.ground_truth() if ep.start < end]
-    return RunResult(audience, seed, quiet, minutes / 60.0, truth, detections, updates, spent)
+    return RunResult(
+        audience, seed, quiet, minutes / 60.0, truth, detections, updates, spent, attention
+    )
 
 
 # Detections that are legitimate consequences of an episode of another type, under the
@@ -263,10 +268,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=40.0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--audiences", default=",".join(map(str, AUDIENCES)))
+    ap.add_argument(
+        "--attention",
+        choices=("off", "on", "both"),
+        default="off",
+        help="viewers report attention (design §2); both: the same rooms with and without",
+    )
     a = ap.parse_args(argv)
     audiences = [int(x) for x in a.audiences.split(",")]
+    modes = {"off": (False,), "on": (True,), "both": (False, True)}[a.attention]
     jobs = [
-        (a.detector, aud, seed, quiet, a.minutes)
+        (a.detector, aud, seed, quiet, a.minutes, attention)
+        for attention in modes
         for aud in audiences
         for seed in range(a.first_seed, a.first_seed + (a.big_seeds if aud >= 10000 else a.seeds))
         for quiet in (False, True)
@@ -290,15 +303,18 @@ def main(argv: list[str] | None = None) -> int:
     print(confusion(results))
     print()
     print("Per audience (strict): recall / precision / quiet alarms per hour / median delays")
-    print("| present | recall | precision | quiet/h | SD | GD | ME | LE |")
-    print("|---|---|---|---|---|---|---|---|")
-    for aud in audiences:
-        m = match([r for r in results if r.audience == aud], "strict")
-        d = [fmt(m["types"][k]["median_delay"]) for k in TYPES]
-        print(
-            f"| {aud} | {fmt(m['recall'])} | {fmt(m['precision'])} | "
-            f"{fmt(m['quiet_alarms_per_hour'])} | {' | '.join(d)} |"
-        )
+    print("| attention | present | recall | precision | quiet/h | SD | GD | ME | LE |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for attention in modes:
+        for aud in audiences:
+            m = match(
+                [r for r in results if r.audience == aud and r.attention == attention], "strict"
+            )
+            d = [fmt(m["types"][k]["median_delay"]) for k in TYPES]
+            print(
+                f"| {'on' if attention else 'off'} | {aud} | {fmt(m['recall'])} | "
+                f"{fmt(m['precision'])} | {fmt(m['quiet_alarms_per_hour'])} | {' | '.join(d)} |"
+            )
     return 0
 
 

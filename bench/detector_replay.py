@@ -39,7 +39,7 @@ def record(seeds: int, minutes: float) -> list[Trace]:
     traces = []
     for audience in AUDIENCES:
         for seed in range(seeds if audience < 10_000 else 1):
-            sim, session_id = scenario(audience, seed, quiet=False)
+            sim, session_id = scenario(audience, seed, quiet=False, attention=False)
             traces.append(list(simulated_ticks(sim, session_id, minutes)))
     return traces
 
