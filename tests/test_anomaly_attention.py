@@ -122,3 +122,15 @@ def test_attention_alone_reveals_a_drop_in_a_ten_person_room_within_ten_seconds(
         ended = [x for x in detector.update(t, 0.5, signals(9)) if isinstance(x, AnomalyEnded)]
         t += TICK
     assert ended and ended[0].recovered
+
+
+def test_viewers_drifting_away_over_minutes_are_no_sudden_drop() -> None:
+    """A gradual decline's viewers look away a few at a time: the activity rules type that."""
+    watch = AttentionWatch()
+    watch_through(watch, [180] * 24, 200)
+    drifting = [180 - 4 * i for i in range(1, 30)]  # 90 % to 32 % over two and a half minutes
+    assert watch_through(watch, drifting, 200) == [None] * len(drifting)
+    # The same fall at once is one.
+    sudden = AttentionWatch()
+    watch_through(sudden, [180] * 24, 200)
+    assert sudden.check(64 / 200, 200) is not None

@@ -34,6 +34,10 @@ class AttentionSettings:
     min_fall: float = 0.2
     chance_once: float = 1e-4
     chance_twice: float = 3e-3
+    # Sudden: `sudden_ticks` ago the share was still at least this much of its usual level (a
+    # gradual decline's viewers drift away over minutes: that is the activity rules' to type).
+    sudden_ticks: int = 4
+    sudden_from: float = 0.85
     # Back to this much of the usual level: recovered.
     recover_ratio: float = 0.85
 
@@ -57,6 +61,7 @@ class AttentionWatch:
     def __init__(self, settings: AttentionSettings | None = None) -> None:
         self.settings = settings or AttentionSettings()
         self._shares: deque[float] = deque(maxlen=self.settings.baseline_ticks)
+        self._recent: deque[float | None] = deque(maxlen=self.settings.sudden_ticks)
         self.latest: float | None = None
         self._unlikely_before = False
 
@@ -69,13 +74,17 @@ class AttentionWatch:
     def check(self, share: float | None, reported: int) -> AttentionFinding | None:
         """This tick's verdict; `share` None when nobody reports attention."""
         s = self.settings
+        before = self._recent[0] if len(self._recent) == s.sudden_ticks else None
         self.latest = share if share is not None and reported >= s.min_reported else None
+        self._recent.append(self.latest)
         usual = self.usual
         unlikely_before, self._unlikely_before = self._unlikely_before, False
         if self.latest is None or usual is None or usual <= 0:
             return None
         now = self.latest
         if usual - now < s.min_fall or now > usual * s.warning_ratio:
+            return None
+        if before is None or before < usual * s.sudden_from:
             return None
         looking = round(now * reported)
         chance = float(binom.cdf(looking, reported, min(usual, 1.0)))
