@@ -9,7 +9,7 @@ import pytest
 
 from services.core.push_objects import TriggerRule
 from services.core.vocabulary import AnomalyType, Severity
-from services.detection.attention_watch import AttentionWatch
+from services.detection.attention_watch import AttentionSettings, AttentionWatch
 from services.detection.detector import SessionDetector
 from services.detection.episodes import AnomalyEnded, AnomalyStarted, DetectorSettings
 from services.ingest.windows import SessionSignals
@@ -134,3 +134,80 @@ def test_viewers_drifting_away_over_minutes_are_no_sudden_drop() -> None:
     sudden = AttentionWatch()
     watch_through(sudden, [180] * 24, 200)
     assert sudden.check(64 / 200, 200) is not None
+
+
+# -- the watch's boundaries, each at an exact value --------------------------------------------
+
+EXACT = AttentionSettings(baseline_ticks=3, warm_ticks=3, min_fall=0.25)
+
+
+def warmed(settings: AttentionSettings = EXACT, share: float = 1.0) -> AttentionWatch:
+    watch = AttentionWatch(settings)
+    for _ in range(max(settings.baseline_ticks, settings.sudden_ticks)):
+        watch.check(share, 1000)
+        watch.learn(frozen=False)
+    return watch
+
+
+def test_the_usual_level_is_the_mean_of_the_last_baseline_ticks_only() -> None:
+    watch = AttentionWatch(EXACT)
+    watch.learn(frozen=False)  # before any tick: nothing to learn
+    for share in (0.6, 0.6, 0.6, 0.5, 0.5, 0.5):
+        watch.check(share, 1000)
+        watch.learn(frozen=False)
+    assert watch.usual == pytest.approx(0.5)
+
+
+def test_five_reporting_viewers_are_judged_and_four_are_not() -> None:
+    watch = warmed()
+    assert watch.check(0.0, 4) is None and watch.recovered() is None
+    watch = warmed()
+    assert watch.check(0.0, 5) is not None
+
+
+@pytest.mark.parametrize(
+    ("settings", "now", "flagged"),
+    [
+        (EXACT, 0.75, True),  # exactly 0.25 below and exactly 75 % of usual: a drop
+        (EXACT, 0.76, False),  # less than the smallest fall
+        (AttentionSettings(baseline_ticks=3, warm_ticks=3, min_fall=0.0), 0.8, False),
+        (AttentionSettings(baseline_ticks=3, warm_ticks=3, min_fall=0.3), 0.72, False),
+    ],
+)
+def test_a_drop_must_be_both_large_and_far_enough_below_usual(
+    settings: AttentionSettings, now: float, flagged: bool
+) -> None:
+    assert (warmed(settings).check(now, 1000) is not None) is flagged
+
+
+def test_a_small_usual_level_that_halves_is_no_drop_if_it_falls_too_little() -> None:
+    watch = warmed(AttentionSettings(baseline_ticks=3, warm_ticks=3), share=0.2)
+    assert watch.check(0.1, 1000) is None  # half, but 0.1 below: not the smallest fall
+
+
+def test_critical_at_exactly_its_ratio_and_recovered_at_exactly_its_own() -> None:
+    found = warmed().check(0.4, 1000)
+    assert found is not None and found.severity is Severity.CRITICAL
+    watch = warmed()
+    watch.check(0.85, 1000)
+    assert watch.recovered() is True
+    watch.check(0.84, 1000)
+    assert watch.recovered() is False
+
+
+def test_sudden_means_near_usual_exactly_sudden_ticks_ago() -> None:
+    """`sudden_ticks` (4) ago at 85 % of usual is still near it; 3 ticks ago does not count."""
+    watch = warmed()
+    for share in (0.85, 0.7, 0.7, 0.7):  # no tick here is a drop yet (0.7: too little)
+        watch.check(share, 1000)
+    assert watch.check(0.2, 1000) is not None
+    watch = warmed()
+    for share in (0.84, 0.9, 0.9, 0.9):
+        watch.check(share, 1000)
+    assert watch.check(0.2, 1000) is None  # 4 ticks ago it had already slipped
+
+
+def test_without_learning_a_drift_is_never_sudden() -> None:
+    watch = warmed(share=0.9)
+    drift = [0.9 - 0.02 * i for i in range(1, 35)]
+    assert [watch.check(share, 1000) for share in drift] == [None] * len(drift)

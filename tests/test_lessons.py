@@ -48,3 +48,35 @@ def test_a_tie_in_rate_goes_to_the_type_tried_more_and_odd_keys_are_ignored() ->
     ]
     one = lessons({("MASS_EXIT|*|lt10|*", POLL): ArmRecord(1, 0)}, min_attempts=1)
     assert one[0].words.endswith("polls worked 1 of 1 time.")
+
+
+def test_odd_records_before_good_ones_are_skipped_not_the_end_of_the_list() -> None:
+    records = {
+        ("broken", CHAT): ArmRecord(5, 0),
+        ("SUDDEN_DROP|low|lt50|dev<10%", GAME): ArmRecord(9, 0),
+        ("NEW_KIND|*|lt10|*", CHAT): ArmRecord(5, 0),
+        ("SUDDEN_DROP|*|lt50|*", "SURPRISE"): ArmRecord(5, 0),  # type: ignore[dict-item]
+        ("MASS_EXIT|*|lt10|*", POLL): ArmRecord(1, 0),  # too few tries: the next still counts
+        ("MASS_EXIT|*|ge50|*", POLL): ArmRecord(3, 1),
+    }
+    assert [lesson.words for lesson in lessons(records)] == [
+        "In rooms of 50 people or more after a mass exit, polls worked 3 of 4 times.",
+    ]
+
+
+def test_the_best_is_the_best_rate_not_the_most_successes() -> None:
+    records = {
+        ("SUDDEN_DROP|*|ge50|*", POLL): ArmRecord(5, 5),
+        ("SUDDEN_DROP|*|ge50|*", CHAT): ArmRecord(3, 0),
+    }
+    (lesson,) = lessons(records)
+    assert (lesson.type, lesson.successes, lesson.attempts) == (CHAT, 3, 3)
+
+
+def test_at_most_three_lessons_by_default() -> None:
+    records = {
+        (f"{kind}|*|{room}|*", POLL): ArmRecord(3, 0)
+        for kind in ("SUDDEN_DROP", "MASS_EXIT")
+        for room in ("lt10", "lt50", "ge50")
+    }
+    assert len(lessons(records)) == 3
