@@ -1,0 +1,174 @@
+"""The known-change yardstick (issue #17, part 1): how soon could any detector flag a change?
+
+The best detector of a change between two *known* Poisson rates is CUSUM on the counts'
+log-likelihood ratio (optimal in Lorden's worst-case sense, Moustakides 1986): it knows what our
+detector has to learn. Per room size and episode type, this script takes the simulator's rates
+before and after the change (chat and reactions a tick for a sudden drop, leaves a tick for a
+mass exit), sets CUSUM's threshold so that quiet rooms see at most the target false alarms per
+hour, and measures its median delay by Monte Carlo. Our detector's delays, from
+bench/detection_scenarios.py, are compared with these in docs/detection.md.
+
+    python bench/yardstick.py [--false-alarms-per-hour 0.2] [--trials 400]
+
+Its rates are the simulator's means (a room's slow mood drift, which a real detector must also
+absorb, is left out: the yardstick is the floor, not a fair race).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import statistics
+import sys
+from dataclasses import dataclass
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from services.simulation.audience import (  # noqa: E402
+    MASS_EXIT_SECONDS,
+    SUDDEN_DROP_FLOOR,
+    default_chat_per_min,
+    default_reactions_per_min,
+)
+
+TICK_SECONDS = 5.0
+AUDIENCES = (10, 50, 200, 1000, 10000)
+LEAVE_PER_HOUR = 1.2  # SimSession's default: a person's chance to leave in an hour
+MASS_EXIT_SHARE = 0.32  # the least share of a room a simulated mass exit takes
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Poisson counts a tick: `before` until the change, `after` for `lasts` ticks from it."""
+
+    before: float
+    after: float
+    lasts: int
+
+
+def llr(count: int, before: float, after: float) -> float:
+    """Log-likelihood ratio of one tick's count, changed against unchanged."""
+    return count * math.log(after / before) - (after - before)
+
+
+def cusum_alarm(counts: list[int], before: float, after: float, threshold: float) -> int | None:
+    """Index of the first tick at which CUSUM reaches `threshold`, None if it never does."""
+    statistic = 0.0
+    for i, count in enumerate(counts):
+        statistic = max(0.0, statistic + llr(count, before, after))
+        if statistic >= threshold:
+            return i
+    return None
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """Knuth's method for small means, a rounded normal for large ones (means here exceed 30
+    only in rooms of thousands, where the approximation is far finer than a tick)."""
+    if mean > 30:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def alarms_per_hour(change: Change, threshold: float, rng: random.Random, hours: float) -> float:
+    """CUSUM's alarms in quiet counts (restarted after each), per hour."""
+    ticks = round(hours * 3600 / TICK_SECONDS)
+    statistic, alarms = 0.0, 0
+    for _ in range(ticks):
+        statistic = max(
+            0.0, statistic + llr(poisson(rng, change.before), change.before, change.after)
+        )
+        if statistic >= threshold:
+            alarms, statistic = alarms + 1, 0.0
+    return alarms / hours
+
+
+def calibrate(change: Change, per_hour: float, rng: random.Random, hours: float = 200.0) -> float:
+    """The lowest threshold (to 2 %, or 0.01) whose quiet alarms stay at or under `per_hour`."""
+    low, high = 0.0, 1.0
+    while alarms_per_hour(change, high, random.Random(rng.random()), hours) > per_hour:
+        low, high = high, high * 2
+    while high - low > max(0.02 * high, 0.01):
+        middle = (low + high) / 2
+        if alarms_per_hour(change, middle, random.Random(rng.random()), hours) > per_hour:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def delays(
+    change: Change, threshold: float, rng: random.Random, trials: int, warm_ticks: int = 60
+) -> list[float]:
+    """Seconds from the change to CUSUM's alarm, over `trials` quiet-then-changed series (a
+    change it misses while it lasts counts as its length)."""
+    found = []
+    for _ in range(trials):
+        statistic = 0.0
+        for _ in range(warm_ticks):  # the state a quiet room leaves CUSUM in
+            count = poisson(rng, change.before)
+            statistic = max(0.0, statistic + llr(count, change.before, change.after))
+            if statistic >= threshold:
+                statistic = 0.0
+        delay = change.lasts * TICK_SECONDS
+        for i in range(change.lasts):
+            count = poisson(rng, change.after)
+            statistic = max(0.0, statistic + llr(count, change.before, change.after))
+            if statistic >= threshold:
+                delay = (i + 1) * TICK_SECONDS  # flagged at the end of the tick that showed it
+                break
+        found.append(delay)
+    return found
+
+
+def sudden_drop(audience: int) -> Change:
+    per_tick = (default_chat_per_min(audience) + default_reactions_per_min(audience)) / 60
+    before = per_tick * TICK_SECONDS
+    return Change(before, before * SUDDEN_DROP_FLOOR, lasts=round(90 / TICK_SECONDS))
+
+
+def mass_exit(audience: int) -> Change:
+    before = audience * LEAVE_PER_HOUR / 3600 * TICK_SECONDS
+    leaving = audience * MASS_EXIT_SHARE * TICK_SECONDS / MASS_EXIT_SECONDS
+    ticks = max(1, round(MASS_EXIT_SECONDS / TICK_SECONDS))
+    return Change(before, before + leaving, lasts=ticks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--false-alarms-per-hour", type=float, default=0.2)
+    ap.add_argument("--trials", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=17)
+    a = ap.parse_args(argv)
+    rng = random.Random(a.seed)
+    print(
+        f"Known-change CUSUM at <= {a.false_alarms_per_hour} false alarms per quiet hour, "
+        f"{TICK_SECONDS:.0f}-s ticks, {a.trials} trials a cell\n"
+    )
+    print("| present | type | rate before / after a tick | threshold | median delay | p90 |")
+    print("|---:|---|---|---:|---:|---:|")
+    for audience in AUDIENCES:
+        for name, change in (
+            ("SUDDEN_DROP", sudden_drop(audience)),
+            ("MASS_EXIT", mass_exit(audience)),
+        ):
+            threshold = calibrate(change, a.false_alarms_per_hour, rng)
+            found = sorted(delays(change, threshold, rng, a.trials))
+            print(
+                f"| {audience:,} | {name} | {change.before:.2f} / {change.after:.2f} | "
+                f"{threshold:.2f} | {statistics.median(found):.1f} s | "
+                f"{found[int(0.9 * len(found))]:.1f} s |"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
