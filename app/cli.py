@@ -65,12 +65,20 @@ def demo(sessions: int, seed: int, port: int | None) -> None:
     from app.demo_page import example_page
     from app.runtime import Runtime
     from services.simulation.simulator import Simulator, demo_sessions
+    from services.storage.migrate import SchemaError
 
     # First: a signal during start-up waits until the demo can stop cleanly.
     signals = _StopSignals()
     settings, generated = _demo_settings(port)
     listener = _listen(settings.host, settings.port)
-    runtime = Runtime.build(settings)
+    try:
+        runtime = Runtime.build(settings)
+    except SchemaError as exc:
+        listener.close()
+        raise click.ClickException(
+            f"{exc}\nThe demo keeps its scores in {settings.database_url}: remove that file to "
+            "start afresh, or point DATABASE_URL elsewhere."
+        ) from None
     simulated = demo_sessions(sessions, seed)
     events = sorted({s.event_id for s in simulated})
     assert settings.auth_secret is not None

@@ -7,14 +7,16 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
 import requests
+from click.testing import CliRunner
 
-from app.cli import _demo_links, _demo_settings
+from app.cli import _demo_links, _demo_settings, main
 from services.access.tokens import Role, verify_token
 from tests.demo_run import (
     EVENTS,
@@ -192,3 +194,22 @@ def test_the_demo_secret_is_random_per_run_and_never_printed(
     assert not generated and kept.auth_secret is not None
     assert kept.auth_secret.get_secret_value() == "k" * 40
     assert kept.embed_allowed_origins == ("'self'", "https://platform.example")
+
+
+def test_a_demo_database_no_release_can_upgrade_is_named_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """#16: the demo migrates its own SQLite file; one it cannot upgrade (made by a release
+    before schema version 7) gets a message saying to remove it, not a traceback."""
+    monkeypatch.chdir(tmp_path)
+    for name in OUR_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER, applied_at TEXT)")
+        conn.execute("INSERT INTO schema_version VALUES (5, '2026-01-01')")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{old}")
+    result = CliRunner().invoke(main, ["demo", "--port", str(free_port())])
+    assert result.exit_code != 0
+    assert "schema version 5" in result.output and "remove that file" in result.output
+    assert "Traceback" not in result.output
