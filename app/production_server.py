@@ -21,6 +21,7 @@ from services.core.settings import Settings
 
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 CONNECTION_RESERVE = 200
+GRACEFUL_SECONDS = 30
 # Set when `serve` made the directory itself, so that it also removes it on the way out.
 _OWN_METRICS_DIR = "EC_OWN_METRICS_DIR"
 
@@ -61,7 +62,9 @@ class ProductionServer(BaseApplication):  # type: ignore[misc]
             "worker_class": "gevent",
             # Sockets are refused past their limit; the rest is kept for pages and probes.
             "worker_connections": settings.sockets_per_process + CONNECTION_RESERVE,
-            "graceful_timeout": 20,
+            # A stopping worker's collector flushes for up to 10 s, and a write may block on a
+            # lock for 5 more: 30 s leaves it room to log and count what it could not write.
+            "graceful_timeout": GRACEFUL_SECONDS,
             "timeout": 60,
             "accesslog": None,
             "loglevel": settings.log_level.lower(),

@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from simple_websocket import Client
 from simple_websocket.errors import ConnectionError as RefusedUpgrade
 
+from app.production_server import GRACEFUL_SECONDS
 from services.core.platform import LIVE_SYNC_STREAM
 from services.core.redis_bus import RedisNames
 from services.core.settings import Settings
@@ -187,7 +188,7 @@ def test_serve_stopped_with_a_backlog_logs_and_counts_the_rows_it_leaves(
                 proc.kill()
     log = log_path.read_text()
     assert proc.returncode == 0, log[-2000:]
-    assert stopped_in < 20  # inside gunicorn's grace period
+    assert stopped_in < GRACEFUL_SECONDS  # not killed at the end of gunicorn's grace period
     assert "score rows unwritten" in log, log[-2000:]
     losses = redis_client.hget(RedisNames(settings.redis_key_prefix).collector_losses, "rows")
     assert losses is not None and int(losses) >= 2
