@@ -152,20 +152,17 @@ def test_a_score_below_every_band_is_very_low(score: float) -> None:
 
 def test_attention_enters_the_score_only_with_its_weight() -> None:
     """#17: weight 0 by default, so the seed's formula stays; the breakdown shows the share."""
-    s = SessionSignals(
-        chat_msgs_per_min=5,
-        poll_participation=0.5,
-        active_users=10,
-        total_users=30,
-        reactions_per_min=3,
-        user_leave_rate=0.1,
-        poll_active=True,
-        attention={"active": 6, "hidden": 2},
-    )
+    room = {
+        "chat_msgs_per_min": 5,
+        "poll_participation": 0.5,
+        "active_users": 10,
+        "total_users": 30,
+        "reactions_per_min": 3,
+        "user_leave_rate": 0.1,
+    }
+    s = signals(**room, attention={"active": 6, "hidden": 2})  # type: ignore[arg-type]
     seed = score_signals(s, ScoreWeights())
-    plain = score_signals(signals(**{k: getattr(s, k) for k in (
-        "chat_msgs_per_min", "poll_participation", "active_users", "total_users",
-        "reactions_per_min", "user_leave_rate")}), ScoreWeights())  # fmt: skip
+    plain = score_signals(signals(**room), ScoreWeights())
     assert seed.score == plain.score and "attention" not in seed.breakdown
     assert seed.breakdown["attentive_share"] == 0.75
     weighted = score_signals(s, ScoreWeights(attention=0.2))

@@ -30,22 +30,26 @@ from tests.redis_server import free_port
 from tests.waiting import wait_until
 
 
-def test_serve_runs_workers_that_score_and_push_over_websockets(
-    make_settings: Callable[..., Settings], redis_client: redis.Redis
-) -> None:
-    settings = make_settings(tick_seconds=1.0)
-    port = free_port()
-    env = os.environ | {
+def serve_env(settings: Settings, port: int) -> dict[str, str]:
+    """`serve` on the test's database and prefix, a 1-s tick, open access (these tests are
+    about workers, sockets and stopping; access control has tests of its own)."""
+    return os.environ | {
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         "REDIS_KEY_PREFIX": settings.redis_key_prefix,
         "TICK_SECONDS": "1",
         "PORT": str(port),
-        # Shared by both workers on purpose: each must still become a consumer of its own.
-        "CONSUMER_NAME": "ec-serve",
-        # This test is about workers and sockets; access control has tests of its own.
         "ALLOW_OPEN_ACCESS": "true",
     }
+
+
+def test_serve_runs_workers_that_score_and_push_over_websockets(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis
+) -> None:
+    settings = make_settings(tick_seconds=1.0)
+    port = free_port()
+    # Shared by both workers on purpose: each must still become a consumer of its own.
+    env = serve_env(settings, port) | {"CONSUMER_NAME": "ec-serve"}
     script = Path(sys.executable).parent / "engagement-conductor"
     proc = subprocess.Popen(
         [str(script), "serve", "--workers", "2", "--migrate"],
@@ -150,14 +154,7 @@ def test_serve_stopped_with_a_backlog_logs_and_counts_the_rows_it_leaves(
     gunicorn's grace period, before it logged the rows it left; now it gives up in time."""
     settings = make_settings(tick_seconds=1.0)
     port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "TICK_SECONDS": "1",
-        "PORT": str(port),
-        "ALLOW_OPEN_ACCESS": "true",
-    }
+    env = serve_env(settings, port)
     script = Path(sys.executable).parent / "engagement-conductor"
     log_path = tmp_path / "serve.log"
     base = f"http://127.0.0.1:{port}"
