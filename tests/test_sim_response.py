@@ -10,8 +10,9 @@ import pytest
 
 from services.core.platform import CHAT_STREAM, LIVE_SYNC_STREAM
 from services.core.vocabulary import InterventionType
-from services.simulation.response import EFFECT_SECONDS, best_arm, effect_fade, rescue_share
+from services.simulation.response import EFFECT_SECONDS, effect_fade
 from services.simulation.simulator import Episode, EpisodeKind, SimSession
+from services.simulation.truth_table import SEED_TABLE
 from tests.sim_orders import T0, C, G, N, P, order, rooms, run
 from tests.test_simulator import count, when
 
@@ -24,18 +25,18 @@ def test_the_truth_has_a_clear_best_arm_in_every_context() -> None:
     assert "".join(arm.value[0] for arm in (P, C, N, G)) == "PCNG"
     for kind in (None, *EpisodeKind):
         for present in (0, 5, 9, 10, 30, 49, 50, 300, 10_000):
-            shares = sorted((rescue_share(arm, kind, present), arm) for arm in InterventionType)
+            shares = sorted((SEED_TABLE.share(arm, kind, present), arm) for arm in InterventionType)
             assert all(0.0 <= share <= 1.0 for share, _ in shares)
             (second, _), (best, arm) = shares[-2:]
             assert best - second >= 0.15 - 1e-9, (kind, present)
-            assert best_arm(kind, present) is arm
-    assert best_arm(EpisodeKind.SUDDEN_DROP, 30) is C
-    assert best_arm(EpisodeKind.SUDDEN_DROP, 50) is G
-    assert best_arm(EpisodeKind.GRADUAL_DECLINE, 300) is G
-    assert best_arm(EpisodeKind.LOW_ENGAGEMENT, 49) is C
-    assert best_arm(EpisodeKind.LOW_ENGAGEMENT, 50) is P
-    assert {best_arm(EpisodeKind.MASS_EXIT, n) for n in (3, 30, 300)} == {N}
-    assert rescue_share(C, EpisodeKind.LOW_ENGAGEMENT, 20) > rescue_share(
+            assert SEED_TABLE.best(kind, present) is arm
+    assert SEED_TABLE.best(EpisodeKind.SUDDEN_DROP, 30) is C
+    assert SEED_TABLE.best(EpisodeKind.SUDDEN_DROP, 50) is G
+    assert SEED_TABLE.best(EpisodeKind.GRADUAL_DECLINE, 300) is G
+    assert SEED_TABLE.best(EpisodeKind.LOW_ENGAGEMENT, 49) is C
+    assert SEED_TABLE.best(EpisodeKind.LOW_ENGAGEMENT, 50) is P
+    assert {SEED_TABLE.best(EpisodeKind.MASS_EXIT, n) for n in (3, 30, 300)} == {N}
+    assert SEED_TABLE.share(C, EpisodeKind.LOW_ENGAGEMENT, 20) > SEED_TABLE.share(
         P, EpisodeKind.LOW_ENGAGEMENT, 20
     )
     assert [effect_fade(s) for s in (-1, 0, 59, 75, EFFECT_SECONDS)] == [0, 1, 1, 0.5, 0]
@@ -61,7 +62,7 @@ def test_a_chat_prompt_during_a_sudden_drop_lifts_chat_for_a_while() -> None:
     assert [(d.session_id, d.time, d.intervention_type) for d in truth] == [
         (s.session_id, at, C) for s in sessions
     ]
-    expected = rescue_share(C, EpisodeKind.SUDDEN_DROP, 300)
+    expected = SEED_TABLE.share(C, EpisodeKind.SUDDEN_DROP, 300)
     assert all(d.episode_kind is EpisodeKind.SUDDEN_DROP for d in truth)
     assert all(d.rescue_share == expected and 280 <= d.present <= 300 for d in truth)
 
@@ -80,8 +81,8 @@ def test_the_best_arm_lifts_chat_more_than_the_worst(
 ) -> None:
     sessions = rooms(n, audience, Episode(kind, T0 + 300, T0 + 900))
     at = T0 + 300 + delay
-    best = best_arm(kind, audience)
-    worst = min(InterventionType, key=lambda arm: rescue_share(arm, kind, audience))
+    best = SEED_TABLE.best(kind, audience)
+    worst = min(InterventionType, key=lambda arm: SEED_TABLE.share(arm, kind, audience))
 
     def chat(arm: InterventionType | None) -> int:
         events, _, outcomes = run(sessions, at + 60, {at: to_all(sessions, arm)})
@@ -119,7 +120,7 @@ def test_a_notification_wins_back_those_who_walked_out() -> None:
     assert alone <= 0.05 * walked
     notified, _ = returns(N)
     polled, _ = returns(P)
-    assert best_arm(EpisodeKind.MASS_EXIT, 490) is N
+    assert SEED_TABLE.best(EpisodeKind.MASS_EXIT, 490) is N
     assert notified >= 0.3 * walked
     assert notified >= 2.5 * polled
     assert polled > alone

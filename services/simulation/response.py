@@ -1,22 +1,7 @@
 """How the simulated platform answers an intervention: its checks, and its audience's true response.
 
-THE SIMULATOR'S HIDDEN TRUTH. `rescue_share` says how much a delivered intervention really helps
-in each context. Only the simulator reads it; the product (collector, agent, web tier) never
-imports this module and must learn the best arm from measured engagement alone. Benchmarks use it
-as the oracle: `best_arm` is what a perfect agent would pick, `rescue_share` what it would gain.
-
-The response is context-dependent so that the best arm differs across contexts, with a clear gap
-(the best arm is at least 0.15 above the second best in every context):
-
-    episode \\ present    <10             10-49           >=50
-    SUDDEN_DROP          CHAT_PROMPT     CHAT_PROMPT     GAMIFICATION   (a nudge in chat works
-                                                                        until the room is big)
-    GRADUAL_DECLINE      GAMIFICATION    GAMIFICATION    GAMIFICATION   (a challenge revives it)
-    LOW_ENGAGEMENT       CHAT_PROMPT     CHAT_PROMPT     POLL           (small rooms talk, big
-                                                                        rooms vote)
-    MASS_EXIT            NOTIFICATION    NOTIFICATION    NOTIFICATION   (organisers fix the cause;
-                                                                        those who left rejoin)
-    no episode           GAMIFICATION    GAMIFICATION    GAMIFICATION   (a small general boost)
+The true effect of an intervention is its type's rescue share in the room's true state, from the
+simulator's `truth_table.ResponseTable` (the seed table unless a benchmark draws another).
 
 While an intervention acts (EFFECT_SECONDS, fading out over the last FADE_SECONDS) the room's
 activity a (chat, reactions, votes; 1 = usual) becomes a + (1 - a)·r·fade: a share r of what the
@@ -40,56 +25,6 @@ EFFECT_SECONDS = 90.0
 RESPONSE_GAIN = 1.5
 FADE_SECONDS = 30.0  # the effect fades linearly to nothing over the effect's last third
 MASS_EXIT_REJOIN_SECONDS = 45.0  # at r = 1, a walked-out user's mean time to come back
-
-_P, _C, _N, _G = (
-    InterventionType.POLL,
-    InterventionType.CHAT_PROMPT,
-    InterventionType.NOTIFICATION,
-    InterventionType.GAMIFICATION,
-)
-
-# (episode kind, size bucket) -> rescue share per arm, in the order POLL, CHAT, NOTIF, GAMIF.
-# Size buckets: 0 = fewer than 10 present, 1 = 10-49, 2 = 50 or more.
-_TABLE: dict[tuple[EpisodeKind | None, int], tuple[float, float, float, float]] = {
-    (EpisodeKind.SUDDEN_DROP, 0): (0.30, 0.60, 0.10, 0.25),
-    (EpisodeKind.SUDDEN_DROP, 1): (0.30, 0.60, 0.10, 0.40),
-    (EpisodeKind.SUDDEN_DROP, 2): (0.30, 0.45, 0.10, 0.65),
-    (EpisodeKind.GRADUAL_DECLINE, 0): (0.30, 0.35, 0.10, 0.50),
-    (EpisodeKind.GRADUAL_DECLINE, 1): (0.40, 0.30, 0.15, 0.60),
-    (EpisodeKind.GRADUAL_DECLINE, 2): (0.40, 0.30, 0.15, 0.60),
-    (EpisodeKind.LOW_ENGAGEMENT, 0): (0.35, 0.55, 0.10, 0.20),
-    (EpisodeKind.LOW_ENGAGEMENT, 1): (0.40, 0.55, 0.10, 0.25),
-    (EpisodeKind.LOW_ENGAGEMENT, 2): (0.60, 0.40, 0.10, 0.35),
-    (EpisodeKind.MASS_EXIT, 0): (0.10, 0.30, 0.50, 0.10),
-    (EpisodeKind.MASS_EXIT, 1): (0.10, 0.20, 0.60, 0.15),
-    (EpisodeKind.MASS_EXIT, 2): (0.10, 0.20, 0.60, 0.15),
-    (None, 0): (0.05, 0.05, 0.00, 0.20),
-    (None, 1): (0.10, 0.10, 0.00, 0.25),
-    (None, 2): (0.10, 0.10, 0.00, 0.25),
-}
-_ARMS = (_P, _C, _N, _G)
-
-
-def size_bucket(present: int) -> int:
-    return 0 if present < 10 else 1 if present < 50 else 2
-
-
-def rescue_share(
-    intervention_type: InterventionType, episode_kind: EpisodeKind | None, present: int
-) -> float:
-    """The true share (0..1) of an episode's loss that `intervention_type` restores while it acts.
-
-    With no episode it is the size of a general boost. Simulator-only: see the module docstring.
-    """
-    row = _TABLE[(episode_kind, size_bucket(present))]
-    return row[_ARMS.index(InterventionType(intervention_type))]
-
-
-def best_arm(episode_kind: EpisodeKind | None, present: int) -> InterventionType:
-    """The arm with the largest true rescue share in this context (the benchmarks' oracle)."""
-    row = _TABLE[(episode_kind, size_bucket(present))]
-    return _ARMS[max(range(len(_ARMS)), key=row.__getitem__)]
-
 
 def effect_fade(elapsed: float) -> float:
     """How strongly an intervention delivered `elapsed` seconds ago still acts (0..1)."""
@@ -257,4 +192,9 @@ def _gamification(message: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-_CONTENT_CHECKS = {_P: _poll, _C: _broadcast, _N: _notification, _G: _gamification}
+_CONTENT_CHECKS = {
+    InterventionType.POLL: _poll,
+    InterventionType.CHAT_PROMPT: _broadcast,
+    InterventionType.NOTIFICATION: _notification,
+    InterventionType.GAMIFICATION: _gamification,
+}

@@ -47,9 +47,9 @@ from services.simulation.response import (
     Effect,
     rate_boost,
     rejoin_hazard,
-    rescue_share,
     restored_share,
 )
+from services.simulation.truth_table import SEED_TABLE, ResponseTable
 
 # Agenda actions, in the order they are resolved when two fall on the same instant.
 _JOIN, _LEAVE, _REJOIN, _MASS_LEAVE, _EPISODE_START, _EPISODE_END = range(6)
@@ -74,8 +74,11 @@ Emitted = tuple[float, str, dict[str, Any]]
 class SessionRoom:
     """One session's simulated audience and its agenda of due actions."""
 
-    def __init__(self, spec: SimSession, seed: int, start: float) -> None:
+    def __init__(
+        self, spec: SimSession, seed: int, start: float, truth: ResponseTable = SEED_TABLE
+    ) -> None:
         self.spec = spec
+        self.truth = truth
         # Per-session streams of randomness: adding a session leaves the others unchanged.
         self.rng = random.Random(f"{seed}:{spec.session_id}")
         self.audience = Audience(spec, self.rng)
@@ -152,12 +155,12 @@ class SessionRoom:
         """Execute an intervention at `t` (not before the last step); returns the platform's result.
 
         `content` is `sim_response.parse_order`'s: a poll's is {question, options, duration}.
-        The true effect (`sim_response.rescue_share`) is kept in `delivered`, never in the result.
+        The true effect (from the room's truth table) is kept in `delivered`, never in the result.
         """
         arm = InterventionType(intervention_type)
         audience = self.audience
         kind, present = self.episode_at(t), audience.present_count
-        effect = Effect(arm, t, kind, present, rescue_share(arm, kind, present))
+        effect = Effect(arm, t, kind, present, self.truth.share(arm, kind, present))
         self._effects.append(effect)
         self.delivered.append(effect)
         ref = str(uuid.UUID(int=self._delivery_rng.getrandbits(128), version=4))

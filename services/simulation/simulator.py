@@ -36,6 +36,7 @@ from services.core.vocabulary import InterventionType
 from services.simulation.audience import Episode, EpisodeKind, SimSession, iso_time
 from services.simulation.response import InvalidIntervention, message_ids, parse_order
 from services.simulation.room import Emitted, SessionRoom
+from services.simulation.truth_table import SEED_TABLE, ResponseTable
 
 __all__ = [
     "DeliveredIntervention",
@@ -78,16 +79,22 @@ class DeliveredIntervention(NamedTuple):
     intervention_type: InterventionType
     episode_kind: EpisodeKind | None  # the episode under way when it was delivered
     present: int
-    rescue_share: float  # sim_response.rescue_share in that context
+    rescue_share: float  # the truth table's share for that type in that context
 
 
 class Simulator:
     """Simulated live sessions; `step(now)` returns the platform events due since the last step."""
 
     def __init__(
-        self, sessions: Iterable[SimSession], *, seed: int = 0, start: float | None = None
+        self,
+        sessions: Iterable[SimSession],
+        *,
+        seed: int = 0,
+        start: float | None = None,
+        truth: ResponseTable = SEED_TABLE,
     ) -> None:
         self.sessions: tuple[SimSession, ...] = tuple(sessions)
+        self.truth = truth
         ids = [spec.session_id for spec in self.sessions]
         if len(set(ids)) != len(ids):
             raise ValueError("session ids must be unique")
@@ -100,7 +107,8 @@ class Simulator:
 
     def _open(self, start: float) -> None:
         self._rooms = {
-            spec.session_id: SessionRoom(spec, self.seed, start) for spec in self.sessions
+            spec.session_id: SessionRoom(spec, self.seed, start, self.truth)
+            for spec in self.sessions
         }
         self._clock = start
 
@@ -140,6 +148,10 @@ class Simulator:
             if episode.start <= clock
         ]
         return sorted(found, key=lambda item: (item[1].start, item[0]))
+
+    def episode_at(self, session_id: str, t: float) -> EpisodeKind | None:
+        """The kind of the latest-starting episode under way in the room at `t` (the truth)."""
+        return self._rooms[session_id].episode_at(t)
 
     def present_count(self, session_id: str) -> int:
         room = self._rooms.get(session_id)
