@@ -12,6 +12,9 @@ from services.detection.novelty import NoveltyScorer, NoveltySettings
 
 TICK = 5.0
 LEARN = NoveltySettings().learn
+FIRST = 48
+# Judging from the 48th sample on a provisional grid (the default waits for the final grid).
+PROVISIONAL = NoveltySettings(first_judged=FIRST)
 
 
 def _noise(n: int, seed: int = 1, level: float = 0.6, sd: float = 0.02) -> list[float]:
@@ -98,7 +101,7 @@ def test_a_long_gap_restarts_learning() -> None:
     gap_start = 1000 + int(NoveltySettings().gap_reset) + 10  # a gap of 70 ticks
     after = _feed(det, _noise(LEARN, seed=5, level=0.2), t0=gap_start)
     assert max(after) == 0.0  # a new series is learnt, not flagged
-    assert det.warm
+    assert det.warm and det.final
     # Without the gap, the same new level is novel.
     cont = NoveltyScorer()
     _feed(cont, _noise(1000))
@@ -111,6 +114,7 @@ def test_time_going_backwards_restarts() -> None:
     assert det.warm
     det.update(0.0, 0.6)
     assert not det.warm
+    assert not det.final
 
 
 def test_a_flat_line_learns_until_it_moves_then_flags_a_step() -> None:
@@ -127,3 +131,45 @@ def test_settings_are_checked() -> None:
         NoveltyScorer(NoveltySettings(max_bins=16))
     with pytest.raises(ValueError):
         NoveltyScorer(NoveltySettings(learn=1))
+    with pytest.raises(ValueError):
+        NoveltyScorer(NoveltySettings(first_judged=1))
+
+
+@pytest.mark.parametrize("step", [0.2, -0.2])
+def test_a_shift_soon_after_the_start_is_judged_on_the_provisional_grid(step: float) -> None:
+    values = [*_noise(100), *_noise(10, seed=2, level=0.6 + step)]
+    early = _feed(NoveltyScorer(PROVISIONAL), values)
+    assert max(early[:FIRST]) == 0.0  # nothing is judged before the provisional grid
+    assert early[100] >= 0.9
+    # Judged only once the grid is final, the same shift goes unseen: it is learnt.
+    late = _feed(NoveltyScorer(), values)
+    assert max(late) == 0.0
+
+
+def test_the_grid_is_fixed_again_on_every_learnt_sample() -> None:
+    det = NoveltyScorer(PROVISIONAL)
+    narrow = _noise(FIRST, sd=0.001)
+    _feed(det, narrow)
+    assert det.warm and not det.final
+    provisional = det.width
+    assert provisional == pytest.approx((max(narrow) - min(narrow)) / 16)
+    wide = [0.5 + 0.2 * (i % 11) / 10 for i in range(LEARN - FIRST)]
+    scores = _feed(det, wide, t0=FIRST)
+    assert max(scores) >= 0.9  # far beyond the provisional grid
+    assert det.final
+    everything = narrow + wide
+    assert det.width == pytest.approx((max(everything) - min(everything)) / 16)
+    # Every learnt sample is visited on the final grid: none is novel again.
+    again = _feed(det, [everything[i] for i in range(0, LEARN, 7)], t0=LEARN)
+    assert max(again) == 0.0
+
+
+def test_provisional_novelties_start_no_rest() -> None:
+    det = NoveltyScorer(PROVISIONAL)
+    first = _noise(FIRST, sd=0.001)
+    _feed(det, first)
+    top = max(first)
+    assert det.update(FIRST * TICK, top + 3 * det.width) >= 0.5  # beyond the narrow first range
+    # A novelty no further out right after it is scored too: on the final grid it would be held
+    # by the first one's rest.
+    assert det.update((FIRST + 1) * TICK, min(first) - 3 * det.width) >= 0.5

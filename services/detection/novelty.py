@@ -9,11 +9,14 @@ Horizons are in samples; a live session's tick is 5 s.
 How a sample is judged:
 
 1. Learning. The first `learn` samples fix a grid on the value axis: bin width = their range /
-   `bins`, anchored at their minimum. They are then replayed into the grid as visited, and score
-   0. A series that has not moved at all by then learns until it does (the last `learn` samples
-   are replayed). The grid stays frozen afterwards: a new extreme opens new bins without
-   re-mapping the learnt ones (a grid over the running min/max re-maps every bin at each new
-   extreme and scored 50 on NAB dev against 70 frozen; see docs/detection.md).
+   `bins`, anchored at their minimum. They are replayed into the grid as visited and score 0.
+   (With `first_judged` < `learn`, the first `first_judged` samples fix a provisional grid the
+   same way, the samples after them are judged on it without starting a rest, and the grid is
+   fixed again once `learn` samples are in.) The grid then stays frozen: a new extreme opens
+   new bins without re-mapping the learnt ones (a grid over the running min/max re-maps every
+   bin at each new extreme and scored 50 on NAB dev against 70 frozen; see docs/detection.md).
+   A series that has not moved at all learns until it does (the last `learn` samples are
+   replayed).
 2. Novelty. A sample in a visited bin scores 0. A sample in a bin never visited scores d / (d + 1),
    where d >= 1 is its distance in bins from the nearest visited bin (0.5 for the next bin over,
    0.9 nine bins away), and its bin becomes visited. The value itself is quantised, so a rise and
@@ -27,7 +30,7 @@ Bounded memory and time. The visited bins are one bitmask over at most `max_bins
 bins. When a new bin would stretch it further, the grid coarsens: the width doubles (as often as
 needed, in one step) and neighbouring bins merge, so every value seen stays visited and the grid's
 resolution never gets finer than (range seen) / `max_bins`. A learning buffer of `learn` floats
-exists only until the grid is fixed. So an instance holds at most max(`learn` floats, `max_bins`
+exists only until the grid is final. So an instance holds at most max(`learn` floats, `max_bins`
 bits) plus a dozen scalars. Work per sample is O(1) bitmask operations on at most `max_bins` bits;
 a coarsening walks the at most `max_bins` visited bins once.
 
@@ -55,8 +58,14 @@ class NoveltySettings:
     """Tunables of `NoveltyScorer`. Round values, chosen for meaning, checked on NAB dev."""
 
     # Samples whose range fixes the grid: 288 is 24 min of 5-s ticks (and one day of NAB's 5-min
-    # sampling). The scorer is silent while it learns.
+    # sampling).
     learn: int = 288
+    # Samples after which a provisional grid, fixed on them alone, starts judging; the grid is
+    # fixed again on all `learn` samples when they are in. At `learn` or more (the default) the
+    # scorer is silent until the grid is final: judging from 48 samples on ties on NAB dev and
+    # scores lower on short series (74.7 against 80.2, bench/nab_crossval.py --rows 1600), since
+    # a range seen over 48 samples is too narrow and its edges alarm.
+    first_judged: int = 288
     # Bins across the learnt range: a move of 1/16 of the range seen while learning, beyond
     # anything seen since, is the smallest novelty.
     bins: int = 16
@@ -85,6 +94,7 @@ class NoveltyScorer:
         "_base",
         "_buf",
         "_dt",
+        "_final",
         "_held",
         "_hi",
         "_last_t",
@@ -98,8 +108,10 @@ class NoveltyScorer:
 
     def __init__(self, settings: NoveltySettings | None = None) -> None:
         s = settings or NoveltySettings()
-        if s.learn < 2 or s.bins < 1 or s.max_bins <= s.bins or s.rest < 0:
-            raise ValueError("need learn >= 2, bins >= 1, max_bins > bins, rest >= 0")
+        if s.learn < 2 or s.first_judged < 2 or s.bins < 1 or s.max_bins <= s.bins or s.rest < 0:
+            raise ValueError(
+                "need learn >= 2, first_judged >= 2, bins >= 1, max_bins > bins, rest >= 0"
+            )
         self.settings = s
         self.reset()
 
@@ -109,7 +121,8 @@ class NoveltyScorer:
         self._hi = -math.inf
         # Ring of the latest samples, replayed into the grid once it is fixed, then dropped.
         self._buf = array("d", bytes(8 * self.settings.learn))
-        self._width = 0.0  # 0 while learning
+        self._width = 0.0  # 0 until a grid (provisional or final) is fixed
+        self._final = False
         self._anchor = 0.0
         self._base = 0  # bin index of the mask's bit 0
         self._mask = 0  # visited bins, relative to _base
@@ -120,8 +133,13 @@ class NoveltyScorer:
 
     @property
     def warm(self) -> bool:
-        """True once the grid is fixed and samples are judged."""
+        """True once a grid is fixed and samples are judged."""
         return self._width > 0.0
+
+    @property
+    def final(self) -> bool:
+        """True once the grid is fixed on the whole learning period."""
+        return self._final
 
     @property
     def width(self) -> float:
@@ -139,9 +157,11 @@ class NoveltyScorer:
         x = float(x)
         self._tick(_timestamp(t))
         self._n += 1
-        if not self.warm:
-            self._learn(x)
-            return 0.0
+        if not self._final:
+            self._remember(x)
+            if not self.warm:
+                self._fix_grid()
+                return 0.0
         b = self._index(x)
         delta = self._offset(b)
         if delta:
@@ -153,7 +173,11 @@ class NoveltyScorer:
             self._held -= 1
             if score <= self._peak:
                 score = 0.0
-        if score >= s.rest_threshold:
+        if not self._final:
+            # A provisional grid's range is the first few samples': its novelties do not start
+            # a rest that could hide the first real event.
+            self._fix_grid()
+        elif score >= s.rest_threshold:
             self._held = s.rest
             self._peak = score
         return score
@@ -174,19 +198,30 @@ class NoveltyScorer:
 
     # -- the grid --------------------------------------------------------------------------
 
-    def _learn(self, x: float) -> None:
-        s = self.settings
-        self._buf[(self._n - 1) % s.learn] = x
+    def _remember(self, x: float) -> None:
+        self._buf[(self._n - 1) % self.settings.learn] = x
         self._lo = min(self._lo, x)
         self._hi = max(self._hi, x)
+
+    def _fix_grid(self) -> None:
+        """Fix the grid on the samples remembered so far, if there are enough and they moved:
+        provisionally after `first_judged` samples, finally after `learn`."""
+        s = self.settings
+        final = self._n >= s.learn
+        if not final and (self.warm or self._n < s.first_judged):
+            return
         span = self._hi - self._lo
-        if self._n < s.learn or span <= _REL_EPS * max(abs(self._lo), abs(self._hi)):
+        if span <= _REL_EPS * max(abs(self._lo), abs(self._hi)):
             return
         self._width = span / s.bins
         self._anchor = self._lo
-        for v in self._buf:  # all within [lo, hi]: bins 0..bins, inside max_bins
+        self._mask = 0
+        kept = self._buf if final else self._buf[: self._n]
+        for v in kept:  # all within [lo, hi]: bins 0..bins, inside max_bins
             self._visit(self._index(v))
-        self._buf = array("d")
+        if final:
+            self._final = True
+            self._buf = array("d")
 
     def _index(self, x: float) -> int:
         q = (x - self._anchor) / self._width
