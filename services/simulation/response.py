@@ -26,6 +26,7 @@ RESPONSE_GAIN = 1.5
 FADE_SECONDS = 30.0  # the effect fades linearly to nothing over the effect's last third
 MASS_EXIT_REJOIN_SECONDS = 45.0  # at r = 1, a walked-out user's mean time to come back
 
+
 def effect_fade(elapsed: float) -> float:
     """How strongly an intervention delivered `elapsed` seconds ago still acts (0..1)."""
     if elapsed < 0 or elapsed >= EFFECT_SECONDS:
