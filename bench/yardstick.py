@@ -5,8 +5,10 @@ log-likelihood ratio (optimal in Lorden's worst-case sense, Moustakides 1986): i
 detector has to learn. Per room size and episode type, this script takes the simulator's rates
 before and after the change (chat and reactions a tick for a sudden drop, leaves a tick for a
 mass exit), sets CUSUM's threshold so that quiet rooms see at most the target false alarms per
-hour, and measures its median delay by Monte Carlo. Our detector's delays, from
-bench/detection_scenarios.py, are compared with these in docs/detection.md.
+hour, and measures its median delay by Monte Carlo. A gradual decline is a slide, not a step:
+its yardstick knows the slide's whole profile and searches over its onset (`RampWatch`). Our
+detector's delays, from bench/detection_scenarios.py, are compared with these in
+docs/detection.md.
 
     python bench/yardstick.py [--false-alarms-per-hour 0.2] [--trials 400]
 
@@ -22,13 +24,18 @@ import os
 import random
 import statistics
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from services.simulation.audience import (  # noqa: E402
+    GRADUAL_DECLINE_FLOOR,
+    GRADUAL_DECLINE_RAMP_SECONDS,
     MASS_EXIT_SECONDS,
     SUDDEN_DROP_FLOOR,
     default_chat_per_min,
@@ -129,6 +136,104 @@ def delays(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    """Poisson counts a tick: `before` until the change, then `profile[j]` on the j-th tick from
+    it (a slide, whose rate keeps falling), for `len(profile)` ticks."""
+
+    before: float
+    profile: tuple[float, ...]
+
+    @property
+    def lasts(self) -> int:
+        return len(self.profile)
+
+
+class RampWatch:
+    """The best detector of a known slide: for every onset in the last `lasts` ticks, the
+    log-likelihood ratio of the counts since then under the slide's profile against no change;
+    an alarm when the largest reaches the threshold (window-limited GLR over the onset; for a
+    step it is CUSUM over a window). Restarts after each alarm, like CUSUM above."""
+
+    def __init__(self, ramp: Ramp, threshold: float) -> None:
+        rates = np.array(ramp.profile)
+        self.slope = np.log(rates / ramp.before)  # a count's weight, by age of the onset
+        self.offset = rates - ramp.before
+        self.threshold = threshold
+        self.evidence = np.full(ramp.lasts, -np.inf)  # by onset age 0..lasts-1
+
+    def push(self, count: int) -> bool:
+        evidence = self.evidence
+        evidence[1:] = evidence[:-1]
+        evidence[0] = 0.0
+        evidence += count * self.slope - self.offset
+        if evidence.max() >= self.threshold:
+            evidence.fill(-np.inf)
+            return True
+        return False
+
+
+def ramp_alarm(counts: list[int], ramp: Ramp, threshold: float) -> int | None:
+    """Index of the first tick at which the slide detector alarms, None if it never does."""
+    watch = RampWatch(ramp, threshold)
+    return next((i for i, count in enumerate(counts) if watch.push(count)), None)
+
+
+def ramp_alarms_per_hour(ramp: Ramp, threshold: float, rng: random.Random, hours: float) -> float:
+    watch = RampWatch(ramp, threshold)
+    ticks = round(hours * 3600 / TICK_SECONDS)
+    return sum(watch.push(count) for count in _counts(rng, ramp.before, ticks)) / hours
+
+
+def ramp_calibrate(ramp: Ramp, per_hour: float, rng: random.Random, hours: float = 200.0) -> float:
+    """As `calibrate`, for the slide detector."""
+    low, high = 0.0, 1.0
+    while ramp_alarms_per_hour(ramp, high, random.Random(rng.random()), hours) > per_hour:
+        low, high = high, high * 2
+    while high - low > max(0.02 * high, 0.01):
+        middle = (low + high) / 2
+        if ramp_alarms_per_hour(ramp, middle, random.Random(rng.random()), hours) > per_hour:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def ramp_delays(
+    ramp: Ramp, threshold: float, rng: random.Random, trials: int, warm_ticks: int = 60
+) -> list[float]:
+    """As `delays`, for the slide detector: the slide's rates tick by tick after quiet ones."""
+    found = []
+    for _ in range(trials):
+        watch = RampWatch(ramp, threshold)
+        for count in _counts(rng, ramp.before, warm_ticks):
+            watch.push(count)
+        delay = ramp.lasts * TICK_SECONDS
+        for i, rate in enumerate(ramp.profile):
+            if watch.push(poisson(rng, rate)):
+                delay = (i + 1) * TICK_SECONDS
+                break
+        found.append(delay)
+    return found
+
+
+def _counts(rng: random.Random, mean: float, ticks: int) -> Iterator[int]:
+    for _ in range(ticks):
+        yield poisson(rng, mean)
+
+
+def gradual_decline(audience: int) -> Ramp:
+    """Chat and reactions a tick through the simulator's slide: linearly to its floor over the
+    ramp (each tick at its middle), then held there, for the episode's mean length (250 s)."""
+    per_tick = (default_chat_per_min(audience) + default_reactions_per_min(audience)) / 60
+    before = per_tick * TICK_SECONDS
+    profile = []
+    for j in range(round(250 / TICK_SECONDS)):
+        share = min(1.0, (j + 0.5) * TICK_SECONDS / GRADUAL_DECLINE_RAMP_SECONDS)
+        profile.append(before * (1.0 - (1.0 - GRADUAL_DECLINE_FLOOR) * share))
+    return Ramp(before, tuple(profile))
+
+
 def sudden_drop(audience: int) -> Change:
     per_tick = (default_chat_per_min(audience) + default_reactions_per_min(audience)) / 60
     before = per_tick * TICK_SECONDS
@@ -147,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--false-alarms-per-hour", type=float, default=0.2)
     ap.add_argument("--trials", type=int, default=400)
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument(
+        "--no-gradual", dest="gradual", action="store_false", help="skip the slide (slowest)"
+    )
     a = ap.parse_args(argv)
     rng = random.Random(a.seed)
     print(
@@ -166,6 +274,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {audience:,} | {name} | {change.before:.2f} / {change.after:.2f} | "
                 f"{threshold:.2f} | {statistics.median(found):.1f} s | "
                 f"{found[int(0.9 * len(found))]:.1f} s |"
+            )
+        if a.gradual:
+            ramp = gradual_decline(audience)
+            threshold = ramp_calibrate(ramp, a.false_alarms_per_hour, rng)
+            found = sorted(ramp_delays(ramp, threshold, rng, a.trials))
+            print(
+                f"| {audience:,} | GRADUAL_DECLINE | {ramp.before:.2f} / "
+                f"{ramp.profile[-1]:.2f} (a slide) | {threshold:.2f} | "
+                f"{statistics.median(found):.1f} s | {found[int(0.9 * len(found))]:.1f} s |"
             )
     return 0
 

@@ -9,12 +9,18 @@ import pytest
 
 from bench.yardstick import (
     Change,
+    Ramp,
     alarms_per_hour,
     calibrate,
     cusum_alarm,
     delays,
+    gradual_decline,
     llr,
     mass_exit,
+    ramp_alarm,
+    ramp_alarms_per_hour,
+    ramp_calibrate,
+    ramp_delays,
     sudden_drop,
 )
 
@@ -58,3 +64,41 @@ def test_the_rooms_rates_come_from_the_simulators_means() -> None:
     assert exit_.before == pytest.approx(200 * 1.2 / 3600 * 5)
     assert exit_.after == pytest.approx(exit_.before + 200 * 0.32 * 5 / 10)
     assert exit_.lasts == 2
+
+
+def test_the_slide_detector_sums_the_evidence_of_the_best_onset() -> None:
+    # Before 4 a tick; from the onset 2, then 1. Empty ticks from the onset add 2 then 3.
+    ramp = Ramp(4.0, (2.0, 1.0, 1.0))
+    counts = [8, 8, 0, 0, 0]  # twice the usual: no onset before tick 2 pays
+    assert ramp_alarm(counts, ramp, 5.0) == 3  # onset at tick 2: 2 + 3 = 5
+    assert ramp_alarm(counts, ramp, 5.01) == 4  # the same onset: 2 + 3 + 3 = 8
+    assert ramp_alarm(counts, ramp, 8.01) is None  # no onset older than the slide counts
+    # A count that fits no change costs the onsets before it: they lose to a later onset.
+    assert ramp_alarm([0, 9, 0, 0], ramp, 5.0) == 3
+
+
+def test_a_step_profile_is_flagged_as_cusum_flags_it() -> None:
+    rng = random.Random(6)
+    for _ in range(50):
+        counts = [rng.choice((0, 1, 3, 4, 5)) for _ in range(30)]
+        assert ramp_alarm(counts, Ramp(4.0, (1.0,) * 40), 7.0) == cusum_alarm(counts, 4.0, 1.0, 7.0)
+
+
+def test_the_slide_detector_is_calibrated_and_slower_on_a_gentler_slide() -> None:
+    steep, gentle = Ramp(6.0, (1.0,) * 30), Ramp(6.0, tuple(6.0 - 0.2 * j for j in range(30)))
+    rng = random.Random(7)
+    for ramp in (steep, gentle):
+        threshold = ramp_calibrate(ramp, 0.5, rng, hours=40)
+        assert ramp_alarms_per_hour(ramp, threshold, random.Random(8), 100) <= 1.0
+    fast = sorted(ramp_delays(steep, ramp_calibrate(steep, 0.5, rng, 40), rng, 100))[50]
+    slow = sorted(ramp_delays(gentle, ramp_calibrate(gentle, 0.5, rng, 40), rng, 100))[50]
+    assert fast < slow <= 30 * 5
+
+
+def test_the_gradual_decline_follows_the_simulators_slide() -> None:
+    slide = gradual_decline(200)
+    assert slide.before == pytest.approx(sudden_drop(200).before)
+    assert slide.lasts == 50  # 250 s, the episode's mean length
+    assert slide.profile[0] == pytest.approx(slide.before * (1 - 0.8 * 2.5 / 180))
+    assert slide.profile[-1] == pytest.approx(slide.before * 0.2)
+    assert list(slide.profile) == sorted(slide.profile, reverse=True)
