@@ -24,7 +24,7 @@ import os
 import random
 import statistics
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,12 +100,21 @@ def alarms_per_hour(change: Change, threshold: float, rng: random.Random, hours:
 
 def calibrate(change: Change, per_hour: float, rng: random.Random, hours: float = 200.0) -> float:
     """The lowest threshold (to 2 %, or 0.01) whose quiet alarms stay at or under `per_hour`."""
+    return lowest_threshold(
+        lambda threshold, draws: alarms_per_hour(change, threshold, draws, hours), per_hour, rng
+    )
+
+
+def lowest_threshold(
+    alarms_at: Callable[[float, random.Random], float], per_hour: float, rng: random.Random
+) -> float:
+    """Bisection on a detector's quiet alarms per hour at a threshold (fresh draws each time)."""
     low, high = 0.0, 1.0
-    while alarms_per_hour(change, high, random.Random(rng.random()), hours) > per_hour:
+    while alarms_at(high, random.Random(rng.random())) > per_hour:
         low, high = high, high * 2
     while high - low > max(0.02 * high, 0.01):
         middle = (low + high) / 2
-        if alarms_per_hour(change, middle, random.Random(rng.random()), hours) > per_hour:
+        if alarms_at(middle, random.Random(rng.random())) > per_hour:
             low = middle
         else:
             high = middle
@@ -187,16 +196,9 @@ def ramp_alarms_per_hour(ramp: Ramp, threshold: float, rng: random.Random, hours
 
 def ramp_calibrate(ramp: Ramp, per_hour: float, rng: random.Random, hours: float = 200.0) -> float:
     """As `calibrate`, for the slide detector."""
-    low, high = 0.0, 1.0
-    while ramp_alarms_per_hour(ramp, high, random.Random(rng.random()), hours) > per_hour:
-        low, high = high, high * 2
-    while high - low > max(0.02 * high, 0.01):
-        middle = (low + high) / 2
-        if ramp_alarms_per_hour(ramp, middle, random.Random(rng.random()), hours) > per_hour:
-            low = middle
-        else:
-            high = middle
-    return high
+    return lowest_threshold(
+        lambda threshold, draws: ramp_alarms_per_hour(ramp, threshold, draws, hours), per_hour, rng
+    )
 
 
 def ramp_delays(
