@@ -1,28 +1,33 @@
-"""Closed-loop learning benchmark: the intervention agent against an oracle, random, "always poll".
+"""Closed-loop learning benchmark: the intervention agent against simpler learners and an oracle.
 
-    python bench/agent_regret.py [--seeds 5] [--episodes 500] [--sessions 24] [--jobs 2]
+    python bench/agent_regret.py [--seeds 10] [--decisions 5000] [--truth drawn|seed] [--jobs 2]
 
-Everything runs offline with the product's own parts: the simulator's audiences (whose true,
-context-dependent response to each intervention type lives in `services.simulation.response`,
-never read by the agent), the collector's `SessionBook` (windows, scores, anomaly detector), the
-agent's `ThompsonSampler` with `MemoryPosteriors`, the content library, the guards and the reward
-rule.
+Everything runs offline with the product's own parts: the simulator's audiences, the collector's
+`SessionBook` (windows, scores, anomaly detector), the agent's `ThompsonSampler` with
+`MemoryPosteriors`, the content library, the guards and the reward rule.
+
+The audiences' true response to each type is a `truth_table.ResponseTable` that only the
+simulator and this bench's scoring read. With `--truth drawn` (the default) every seed draws its
+own table from the documented prior, so which type rescues which context differs from seed to
+seed and no setting can be tuned to one table; `--truth seed` runs the simulator's fixed table.
 
 When a detected anomaly opens, the policy picks a type, the content library writes it, the
 simulated platform executes it, and RewardRule's delay later the outcome is judged from the
-session's own scores exactly as `InterventionFollowUp.measure` does, and learnt (agent only).
+session's own scores exactly as `InterventionFollowUp.measure` does, and learnt.
 
 Regret of one decision = the true rescue share of the best type in the room's true state (the
-episode under way and its size) minus that of the chosen type. Cumulative regret is summed over
-decisions, per policy, seed by seed (every policy sees the same seeds). "Best arm in a context":
-at the end, per agent context (the sampler's fine key), is the type with the highest posterior
-mean the one with the highest true average rescue share over the decisions made there?
+episode under way and its size) minus that of the chosen type. The floor is what a policy that
+always picks the best type of the agent's own context would lose: the part of the regret that
+the detector's naming leaves and no learner can remove. "Best type known": per context a policy
+visited, is the type it believes best the one with the highest true average rescue share over the
+decisions made there?
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import random
 import statistics
 import sys
@@ -46,8 +51,8 @@ from services.core.vocabulary import INTERVENTION_TYPES, AgentContext, Intervent
 from services.ingest.contracts import PayloadRejected, parse_signal  # noqa: E402
 from services.ingest.windows import WindowConfig  # noqa: E402
 from services.live.session_book import Lifetimes, SessionBook  # noqa: E402
-from services.simulation.response import best_arm, rescue_share  # noqa: E402
 from services.simulation.simulator import SimSession, Simulator  # noqa: E402
+from services.simulation.truth_table import SEED_TABLE, ResponseTable, draw_table  # noqa: E402
 
 TICK = 5.0
 T0 = 1_700_000_000.0
@@ -55,7 +60,12 @@ T0 = 1_700_000_000.0
 AUDIENCES = (6, 8, 15, 25, 40, 80, 200, 600)
 # No second intervention in a session while the first one's effect and measurement run.
 QUIET_AFTER_SECONDS = 90.0
-POLICIES = ("agent", "random", "always-poll", "oracle")
+POLICIES = ("agent", "thompson", "epsilon-greedy", "random", "always-poll", "oracle")
+# The oracle's regret is 0 by definition: it is run only when asked for.
+DEFAULT_POLICIES = POLICIES[:-1]
+EPSILON = 0.1
+LATE = 1000  # the targets judge the last this many decisions
+MIN_MEASURED = 30  # outcomes per type before the reward's own verdict in a context is counted
 
 
 @dataclass(slots=True)
@@ -74,11 +84,11 @@ class Decision:
 class RunResult:
     policy: str
     seed: int
+    truth: str
     decisions: list[Decision] = field(default_factory=list)
     simulated_hours: float = 0.0
     wall_seconds: float = 0.0
-    best_in_context: tuple[int, int] = (0, 0)  # (contexts right, contexts judged)
-    best_in_context_weighted: float = 0.0
+    believed_best: dict[str, InterventionType] = field(default_factory=dict)
 
 
 def sessions_for(seed: int, count: int) -> list[SimSession]:
@@ -96,51 +106,91 @@ def sessions_for(seed: int, count: int) -> list[SimSession]:
     ]
 
 
-def _truth(sim: Simulator, session_id: str, at: float) -> tuple[object | None, int]:
-    """The episode under way in the room at `at` (the simulator's truth) and its headcount."""
-    kind = None
-    for sid, episode in sim.ground_truth():
-        if sid == session_id and episode.start <= at < episode.end:
-            kind = episode.kind
-    return kind, sim.present_count(session_id)
+def truth_for(kind: str, seed: int) -> ResponseTable:
+    return draw_table(seed) if kind == "drawn" else SEED_TABLE
 
 
 class Policy:
-    def __init__(self, name: str, seed: int) -> None:
+    """One way of choosing a type. Every policy sees the same seeds and the same rooms."""
+
+    def __init__(self, name: str, seed: int, borrow: float) -> None:
         self.name = name
         self.rng = random.Random(f"policy:{name}:{seed}")
-        self.sampler = ThompsonSampler()
+        self.sampler = ThompsonSampler(borrow)
         self.book = MemoryPosteriors()
+        # (context key or "" for the non-contextual sampler, type) -> [successes, attempts]
+        self.counts: dict[tuple[str, InterventionType], list[int]] = defaultdict(lambda: [0, 0])
+
+    def _key(self, context: AgentContext) -> str:
+        return "" if self.name == "thompson" else context.key
 
     def choose(self, context: AgentContext, truth_best: InterventionType) -> InterventionType:
+        rng = self.rng
         if self.name == "agent":
             records = self.book.records(context)
-            return self.sampler.choose(context, records, INTERVENTION_TYPES, self.rng).type
+            return self.sampler.choose(context, records, INTERVENTION_TYPES, rng).type
+        if self.name == "thompson":
+            draws = {
+                arm: rng.betavariate(1 + won, 1 + tried - won)
+                for arm in INTERVENTION_TYPES
+                for won, tried in [self.counts[("", arm)]]
+            }
+            return max(draws, key=draws.__getitem__)
+        if self.name == "epsilon-greedy":
+            untried = [a for a in INTERVENTION_TYPES if not self.counts[(context.key, a)][1]]
+            if untried:
+                return rng.choice(untried)
+            if rng.random() < EPSILON:
+                return rng.choice(INTERVENTION_TYPES)
+            return self.believed(context)
         if self.name == "random":
-            return self.rng.choice(INTERVENTION_TYPES)
+            return rng.choice(INTERVENTION_TYPES)
         if self.name == "oracle":
             return truth_best
         return InterventionType.POLL
 
-    def learn(self, context: AgentContext, arm: InterventionType, success: bool, delta: float):
-        self.book.learn(context, arm, success, delta)
+    def learn(
+        self, context: AgentContext, arm: InterventionType, success: bool, delta: float
+    ) -> None:
+        if self.name == "agent":
+            self.book.learn(context, arm, success, delta)
+        counts = self.counts[(self._key(context), arm)]
+        counts[0] += success
+        counts[1] += 1
+
+    def believed(self, context: AgentContext) -> InterventionType:
+        """The type this policy thinks works best in `context` (its posterior or sample mean)."""
+        if self.name == "agent":
+            records = self.book.records(context)
+            view = {a: self.sampler.view(context, records, a).mean for a in INTERVENTION_TYPES}
+            return max(view, key=view.__getitem__)
+        if self.name in ("thompson", "epsilon-greedy"):
+            key = self._key(context)
+            rate = {
+                a: (won + 1) / (tried + 2)
+                for a in INTERVENTION_TYPES
+                for won, tried in [self.counts[(key, a)]]
+            }
+            return max(rate, key=rate.__getitem__)
+        return InterventionType.POLL
 
 
-def run(job: tuple[str, int, int, int]) -> RunResult:
-    policy_name, seed, episodes, session_count = job
+def run(job: tuple[str, int, int, int, str, float]) -> RunResult:
+    policy_name, seed, decisions, session_count, truth_kind, borrow = job
     started = time.perf_counter()
-    sim = Simulator(sessions_for(seed, session_count), seed=seed, start=T0)
+    truth = truth_for(truth_kind, seed)
+    sim = Simulator(sessions_for(seed, session_count), seed=seed, start=T0, truth=truth)
     book = SessionBook(WindowConfig(tick_seconds=TICK), ScoreWeights(), Lifetimes(idle_seconds=1e9))
-    policy = Policy(policy_name, seed)
+    policy = Policy(policy_name, seed, borrow)
     library = TemplateLibrary()
     rule = RewardRule()
     content_rng = random.Random(f"content:{seed}")
     scores: dict[str, dict[float, float]] = defaultdict(dict)
     waiting: list[tuple[float, Decision, AgentContext]] = []
     last_action: dict[str, float] = {}
-    result = RunResult(policy_name, seed)
+    result = RunResult(policy_name, seed, truth.name)
     t = T0
-    while len(result.decisions) < episodes or waiting:
+    while len(result.decisions) < decisions or waiting:
         t += 1.0
         for stream, payload in sim.step(t):
             try:
@@ -152,10 +202,12 @@ def run(job: tuple[str, int, int, int]) -> RunResult:
         out = book.score_tick(t)
         for row in out.metric_rows:
             scores[row["session_id"]][t] = row["engagement_score"]
-        for due, decision, context in [w for w in waiting if w[0] <= t]:
-            waiting.remove((due, decision, context))
-            _measure(decision, context, scores[decision.session_id], rule, policy)
-        if len(result.decisions) >= episodes:
+        if waiting and waiting[0][0] <= t:
+            due = [w for w in waiting if w[0] <= t]
+            waiting = [w for w in waiting if w[0] > t]
+            for _, decision, context in due:
+                _measure(decision, context, scores[decision.session_id], rule, policy)
+        if len(result.decisions) >= decisions:
             continue
         for opened in out.episodes.opened:
             sid = opened["session_id"]
@@ -168,9 +220,9 @@ def run(job: tuple[str, int, int, int]) -> RunResult:
                 int(signals.get("total_users", 0)),
                 opened["deviation"],
             )
-            kind, present = _truth(sim, sid, t)
-            shares = {arm: rescue_share(arm, kind, present) for arm in INTERVENTION_TYPES}
-            truth_best = best_arm(kind, present)
+            kind, present = sim.episode_at(sid, t), sim.present_count(sid)
+            shares = {arm: truth.share(arm, kind, present) for arm in INTERVENTION_TYPES}
+            truth_best = truth.best(kind, present)
             arm = policy.choose(context, truth_best)
             content = library.generate(
                 ContentRequest(
@@ -202,11 +254,22 @@ def run(job: tuple[str, int, int, int]) -> RunResult:
             result.decisions.append(decision)
             last_action[sid] = t
             waiting.append((t + rule.delay_seconds, decision, context))
+        _forget_before(scores, t - rule.delay_seconds - rule.before_seconds - TICK)
     result.simulated_hours = (t - T0) / 3600.0
     result.wall_seconds = time.perf_counter() - started
-    if policy_name == "agent":
-        _judge_contexts(result, policy)
+    result.believed_best = {
+        key: policy.believed(AgentContext.from_key(key))
+        for key in {d.context for d in result.decisions}
+    }
     return result
+
+
+def _forget_before(scores: dict[str, dict[float, float]], cutoff: float) -> None:
+    """Drop tick scores no pending measurement can need (runs of 5,000 decisions are long)."""
+    if cutoff % 300:
+        return
+    for sid, series in scores.items():
+        scores[sid] = {at: value for at, value in series.items() if at >= cutoff}
 
 
 def _measure(
@@ -224,46 +287,15 @@ def _measure(
     if outcome is None:
         return
     decision.outcome_delta = outcome.delta
-    if policy.name == "agent":
-        policy.learn(context, decision.chosen, outcome.success, outcome.delta)
+    policy.learn(context, decision.chosen, outcome.success, outcome.delta)
 
 
-def _judge_contexts(result: RunResult, policy: Policy) -> None:
-    truth: dict[str, dict[InterventionType, list[float]]] = defaultdict(lambda: defaultdict(list))
-    visits: dict[str, int] = defaultdict(int)
-    for decision in result.decisions:
-        visits[decision.context] += 1
-        for arm, share in decision.shares.items():
-            truth[decision.context][arm].append(share)
-    right = judged = 0
-    weighted = 0.0
-    for key, per_arm in truth.items():
-        means = {arm: statistics.fmean(values) for arm, values in per_arm.items()}
-        top = max(means.values())
-        best = {arm for arm, value in means.items() if value >= top - 1e-9}
-        context = AgentContext.from_key(key)
-        view = {
-            arm: policy.sampler.view(context, policy.book.records(context), arm).mean
-            for arm in INTERVENTION_TYPES
-        }
-        picked = max(view, key=view.__getitem__)
-        judged += 1
-        if picked in best:
-            right += 1
-            weighted += visits[key]
-    result.best_in_context = (right, judged)
-    result.best_in_context_weighted = weighted / max(1, len(result.decisions))
-
-
-def _cumulative(result: RunResult, upto: int) -> float:
-    return sum(d.regret for d in result.decisions[:upto])
-
-
-def context_best(results: list[RunResult]) -> dict[str, InterventionType]:
-    """Per agent context, the arm with the highest true mean share over every decision made in
-    it (all policies and seeds): what an agent that knew everything about its contexts picks."""
+def true_context_best(runs: list[RunResult]) -> dict[str, InterventionType]:
+    """Per agent context, the type with the highest true mean share over every decision made in
+    it by these runs (one seed, so one truth table): what a policy that knew everything about
+    its contexts would pick."""
     totals: dict[str, dict[InterventionType, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for res in results:
+    for res in runs:
         for d in res.decisions:
             for arm, share in d.shares.items():
                 totals[d.context][arm].append(share)
@@ -273,66 +305,117 @@ def context_best(results: list[RunResult]) -> dict[str, InterventionType]:
     }
 
 
-def report(results: list[RunResult], episodes: int) -> None:
+def late_regret(run: RunResult, upto: int) -> float:
+    picks = run.decisions[max(0, upto - LATE) : upto]
+    return statistics.fmean(d.regret for d in picks)
+
+
+def late_floor(run: RunResult, upto: int, best: dict[str, InterventionType]) -> float:
+    picks = run.decisions[max(0, upto - LATE) : upto]
+    return statistics.fmean(d.shares[d.true_best] - d.shares[best[d.context]] for d in picks)
+
+
+def best_known(run: RunResult, best: dict[str, InterventionType]) -> tuple[float, float]:
+    """Share of the contexts the run visited whose believed best is the true best, plain and
+    weighted by the run's decisions there."""
+    visits: dict[str, int] = defaultdict(int)
+    for d in run.decisions:
+        visits[d.context] += 1
+    right = [key for key in visits if run.believed_best.get(key) is best[key]]
+    return len(right) / len(visits), sum(visits[k] for k in right) / len(run.decisions)
+
+
+def measured_best_agrees(
+    by_seed: dict[int, list[RunResult]], best: dict[int, dict[str, InterventionType]]
+) -> tuple[int, int]:
+    """Per seed and context, does the reward the learners see point at the true best type
+    when plenty of it is in? A ceiling on "best type known" that no amount of learning lifts."""
+    agree = judged = 0
+    success = RewardRule().success_delta
+    for seed, runs in by_seed.items():
+        outcomes: dict[str, dict[InterventionType, list[bool]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        for res in runs:
+            for d in res.decisions:
+                if d.outcome_delta is not None:
+                    outcomes[d.context][d.chosen].append(d.outcome_delta >= success)
+        for key, per_arm in outcomes.items():
+            counts = [len(per_arm.get(arm, ())) for arm in INTERVENTION_TYPES]
+            if min(counts) < MIN_MEASURED:
+                continue
+            judged += 1
+            rates = {arm: statistics.fmean(values) for arm, values in per_arm.items()}
+            agree += max(rates, key=rates.__getitem__) is best[seed][key]
+    return agree, judged
+
+
+def report(results: list[RunResult], decisions: int) -> None:
     by_policy: dict[str, list[RunResult]] = defaultdict(list)
+    by_seed: dict[int, list[RunResult]] = defaultdict(list)
     for res in results:
         by_policy[res.policy].append(res)
-    checkpoints = [c for c in (50, 100, 200, 300, 400, 500, 750, 1000) if c <= episodes]
+        by_seed[res.seed].append(res)
+    best = {seed: true_context_best(runs) for seed, runs in by_seed.items()}
+    steps = (50, 100, 200, 500, 1000, 2000, 3000, 4000, 5000, 10_000)
+    checkpoints = [c for c in steps if c <= decisions]
+    seeds = len(by_seed)
+    truths = sorted({r.truth.split(":")[0] for r in results})
+    print(f"\nTruth: {', '.join(truths)} table(s); {seeds} seeds; {decisions} decisions per run.")
+    print("\nCumulative regret (mean over seeds), in true rescue share summed over decisions:\n")
+    late_from = max(1, decisions - LATE + 1)
     print(
-        f"\nCumulative regret (mean over {len(by_policy['agent'])} seeds), "
-        "in true rescue share summed over decisions:\n"
+        "| policy | "
+        + " | ".join(f"@{c}" for c in checkpoints)
+        + f" | per decision, {late_from}-{decisions} | best type known |"
     )
-    print("| policy | " + " | ".join(f"@{c}" for c in checkpoints) + " | mean regret/decision |")
-    print("|---|" + "---|" * (len(checkpoints) + 1))
+    print("|---|" + "---|" * (len(checkpoints) + 2))
+    floor = statistics.fmean(
+        late_floor(r, decisions, best[r.seed]) for r in by_policy.get("agent", results)
+    )
     for name in POLICIES:
         runs = by_policy.get(name, [])
         if not runs:
             continue
-        cells = [statistics.fmean(_cumulative(r, c) for r in runs) for c in checkpoints]
-        per = statistics.fmean(_cumulative(r, episodes) / episodes for r in runs)
-        print(f"| {name} | " + " | ".join(f"{c:.1f}" for c in cells) + f" | {per:.3f} |")
-    agent, random_runs = by_policy.get("agent", []), by_policy.get("random", [])
-    if agent and random_runs:
-        a = statistics.fmean(_cumulative(r, episodes) for r in agent)
-        b = statistics.fmean(_cumulative(r, episodes) for r in random_runs)
-        print(f"\nAgent regret at {episodes} = {a / b:.1%} of random's (target <= 25 %).")
-        late = statistics.fmean(
-            sum(d.regret for d in r.decisions[episodes - 100 : episodes]) / 100 for r in agent
-        )
-        late_random = statistics.fmean(
-            sum(d.regret for d in r.decisions[episodes - 100 : episodes]) / 100 for r in random_runs
-        )
+        cells = [
+            statistics.fmean(sum(d.regret for d in r.decisions[:c]) for r in runs)
+            for c in checkpoints
+        ]
+        late = statistics.fmean(late_regret(r, decisions) for r in runs)
+        known = ""
+        if name in ("agent", "thompson", "epsilon-greedy"):
+            plain = statistics.fmean(best_known(r, best[r.seed])[0] for r in runs)
+            weighted = statistics.fmean(best_known(r, best[r.seed])[1] for r in runs)
+            known = f"{plain:.0%} ({weighted:.0%} by decisions)"
         print(
-            f"Regret per decision over decisions {episodes - 99}-{episodes}: agent "
-            f"{late:.3f}, random {late_random:.3f}."
+            f"| {name} | "
+            + " | ".join(f"{c:.1f}" for c in cells)
+            + f" | {late:.4f} ({late / floor:.2f}x floor) | {known} |"
         )
-        best = context_best(results)
-
-        def against_context(run: RunResult) -> float:
-            picks = run.decisions[:episodes]
-            return sum(d.shares[best[d.context]] - d.shares[d.chosen] for d in picks)
-
-        def floor(run: RunResult) -> float:
-            picks = run.decisions[:episodes]
-            return sum(d.shares[d.true_best] - d.shares[best[d.context]] for d in picks)
-
-        ctx_agent = statistics.fmean(against_context(r) for r in agent)
-        ctx_random = statistics.fmean(against_context(r) for r in random_runs)
+    print(
+        "| floor (best type of the agent's context) | "
+        + " | ".join("" for _ in checkpoints)
+        + f" | {floor:.4f} | 100% |"
+    )
+    agent = by_policy.get("agent", [])
+    if agent:
+        per_seed = [
+            late_regret(r, decisions) / late_floor(r, decisions, best[r.seed]) for r in agent
+        ]
         print(
-            f"Against the best arm of the agent's own context: agent {ctx_agent:.1f}, random "
-            f"{ctx_random:.1f} = {ctx_agent / ctx_random:.1%} of random's."
+            f"\nAgent, decisions {late_from}-{decisions}: regret per decision "
+            f"{statistics.fmean(late_regret(r, decisions) for r in agent):.4f} = "
+            f"{statistics.fmean(late_regret(r, decisions) for r in agent) / floor:.2f}x the "
+            "floor's (target <= 1.5x); per seed " + ", ".join(f"{x:.2f}" for x in per_seed)
         )
-        lowest = statistics.fmean(floor(r) for r in agent)
+        contexts = statistics.fmean(len(r.believed_best) for r in agent)
+        print(f"Contexts the agent visited: {contexts:.1f} per seed (of 108 possible).")
+        agree, judged = measured_best_agrees(by_seed, best)
         print(
-            "Floor (always the best arm of the agent's context, judged against the true "
-            f"state): {lowest:.1f} = {lowest / b:.1%} of random's."
-        )
-        right = sum(r.best_in_context[0] for r in agent)
-        judged = sum(r.best_in_context[1] for r in agent)
-        weighted = statistics.fmean(r.best_in_context_weighted for r in agent)
-        print(
-            f"Best arm (posterior mean) in {right}/{judged} contexts = {right / judged:.0%} "
-            f"(target >= 80 %); weighted by decisions: {weighted:.0%}."
+            f"What the reward itself says: in {agree}/{judged} contexts "
+            f"({agree / max(1, judged):.0%}) the type with the highest measured success rate, "
+            f"over every policy's decisions of the seed (types with >= {MIN_MEASURED} measured "
+            "outcomes there), is the true best."
         )
     print("\nMeasured engagement change by chosen type (all policies, all seeds):\n")
     deltas: dict[str, list[float]] = defaultdict(list)
@@ -352,20 +435,46 @@ def report(results: list[RunResult], episodes: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--episodes", type=int, default=500)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--decisions", type=int, default=5000)
     parser.add_argument("--sessions", type=int, default=24)
+    parser.add_argument("--truth", choices=("drawn", "seed"), default="drawn")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument("--policies", default=",".join(DEFAULT_POLICIES))
+    parser.add_argument(
+        "--borrow",
+        type=float,
+        default=ThompsonSampler().borrow,
+        help="the agent's loan from its parent contexts (default: the product's)",
+    )
+    parser.add_argument("--save", help="also keep the runs in this file (pickle)")
+    parser.add_argument("--load", help="report the runs kept in this file; run nothing")
     args = parser.parse_args(argv)
+    if args.load:
+        # Runs made by worker processes name this module as multiprocessing's main.
+        sys.modules.setdefault("__mp_main__", sys.modules[__name__])
+        with open(args.load, "rb") as fh:
+            decisions, results = pickle.load(fh)
+        report(results, decisions)
+        return
     policies = [p for p in args.policies.split(",") if p]
-    jobs = [(p, seed, args.episodes, args.sessions) for seed in range(args.seeds) for p in policies]
+    unknown = set(policies) - set(POLICIES)
+    if unknown:
+        parser.error(f"unknown policies: {', '.join(sorted(unknown))}")
+    jobs = [
+        (p, seed, args.decisions, args.sessions, args.truth, args.borrow)
+        for seed in range(args.seeds)
+        for p in policies
+    ]
     mapper: Callable = map
     if args.jobs > 1:
         pool = ProcessPoolExecutor(args.jobs)
         mapper = pool.map
     results = list(mapper(run, jobs))
-    report(results, args.episodes)
+    if args.save:
+        with open(args.save, "wb") as fh:
+            pickle.dump((args.decisions, results), fh)
+    report(results, args.decisions)
 
 
 if __name__ == "__main__":
