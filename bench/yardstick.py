@@ -271,22 +271,24 @@ def main(argv: list[str] | None = None) -> int:
             ("MASS_EXIT", mass_exit(audience)),
         ):
             threshold = calibrate(change, a.false_alarms_per_hour, rng)
-            found = sorted(delays(change, threshold, rng, a.trials))
-            print(
-                f"| {audience:,} | {name} | {change.before:.2f} / {change.after:.2f} | "
-                f"{threshold:.2f} | {statistics.median(found):.1f} s | "
-                f"{found[int(0.9 * len(found))]:.1f} s |"
-            )
+            found = delays(change, threshold, rng, a.trials)
+            rates = f"{change.before:.2f} / {change.after:.2f}"
+            print(_row(audience, name, rates, threshold, found))
         if a.gradual:
             ramp = gradual_decline(audience)
             threshold = ramp_calibrate(ramp, a.false_alarms_per_hour, rng)
-            found = sorted(ramp_delays(ramp, threshold, rng, a.trials))
-            print(
-                f"| {audience:,} | GRADUAL_DECLINE | {ramp.before:.2f} / "
-                f"{ramp.profile[-1]:.2f} (a slide) | {threshold:.2f} | "
-                f"{statistics.median(found):.1f} s | {found[int(0.9 * len(found))]:.1f} s |"
-            )
+            found = ramp_delays(ramp, threshold, rng, a.trials)
+            rates = f"{ramp.before:.2f} / {ramp.profile[-1]:.2f} (a slide)"
+            print(_row(audience, "GRADUAL_DECLINE", rates, threshold, found))
     return 0
+
+
+def _row(audience: int, name: str, rates: str, threshold: float, found: list[float]) -> str:
+    found = sorted(found)
+    return (
+        f"| {audience:,} | {name} | {rates} | {threshold:.2f} | "
+        f"{statistics.median(found):.1f} s | {found[int(0.9 * len(found))]:.1f} s |"
+    )
 
 
 if __name__ == "__main__":
