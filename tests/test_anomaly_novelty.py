@@ -173,3 +173,20 @@ def test_provisional_novelties_start_no_rest() -> None:
     # A novelty no further out right after it is scored too: on the final grid it would be held
     # by the first one's rest.
     assert det.update((FIRST + 1) * TICK, min(first) - 3 * det.width) >= 0.5
+
+
+def test_the_smallest_settings_are_accepted_and_one_less_is_refused() -> None:
+    smallest = {"learn": 2, "first_judged": 2, "bins": 1, "max_bins": 2, "rest": 0}
+    NoveltyScorer(NoveltySettings(**smallest))
+    for name in ("learn", "first_judged", "bins", "rest"):
+        with pytest.raises(ValueError, match=r"^need learn >= 2, first_judged >= 2, bins >= 1"):
+            NoveltyScorer(NoveltySettings(**{**smallest, name: smallest[name] - 1}))
+
+
+def test_a_rest_holds_exactly_rest_samples_that_do_not_beat_its_alarm() -> None:
+    det = NoveltyScorer(NoveltySettings(learn=16, rest=3))
+    learnt = [0.0, 1.6] * 8  # width 0.1, bins 0..16 visited
+    _feed(det, learnt)
+    # Each sample one bin beyond the last: a score of exactly 0.5, the rest's threshold.
+    scores = [det.update((16 + k) * TICK, 1.75 + 0.1 * k) for k in range(6)]
+    assert scores == [0.5, 0.0, 0.0, 0.0, 0.5, 0.0]
