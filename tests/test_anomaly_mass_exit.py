@@ -29,8 +29,8 @@ def test_a_fifth_of_the_room_leaving_within_three_ticks_is_a_mass_exit() -> None
     assert exits(15, 15, 15, 12) == Finding(
         WARNING, "3 of 15 people left in 15 s (20% of the room)", 0.4, left(15, 12, 15)
     )
-    assert exits(100, 85) is None
-    assert exits(100, 85, settings=DetectorSettings(sensitivity=2.0)) is not None
+    assert exits(100, 96, 92, 88, 85) is None  # 15 % in 15 s, never 5 % in one tick
+    assert exits(100, 96, 92, 88, 85, settings=DetectorSettings(sensitivity=2.0)) is not None
 
 
 def test_a_mass_exit_needs_three_leavers_and_a_room_of_eight() -> None:
@@ -38,8 +38,22 @@ def test_a_mass_exit_needs_three_leavers_and_a_room_of_eight() -> None:
         WARNING, "3 of 8 people left in 5 s (38% of the room)", 0.75, left(8, 5, 5)
     )
     assert exits(7, 4) is None
-    assert exits(100, 95) is None  # 5 % of a big room
+    assert exits(100, 96) is None  # 4 % of a big room
     assert exits(10, 8) is None  # 20 %, but only two people
+
+
+def test_a_twentieth_of_the_room_gone_in_one_tick_is_a_walk_out_under_way() -> None:
+    # Ordinary leaving takes about a tenth of a percent of a room a tick: 5 % in one is not it.
+    assert exits(100, 100, 95) == Finding(
+        WARNING, "5 of 100 people left in 5 s (5% of the room)", 0.1, left(100, 95, 5)
+    )
+    assert exits(1000, 1000, 1000, 990, 940) == Finding(
+        WARNING, "50 of 990 people left in 5 s (5% of the room)", 100 / 990, left(990, 940, 5)
+    )
+    assert exits(60, 57) is None  # 5 %, but only three people
+    assert exits(100, 97, 94, 91) is None  # 3 % a tick: 9 % in 15 s is no walk-out yet
+    assert exits(200, 195) is None
+    assert exits(200, 195, settings=DetectorSettings(sensitivity=2.0)) is not None
 
 
 def test_two_fifths_leaving_is_critical_and_more_than_half_is_full_strength() -> None:

@@ -53,6 +53,10 @@ class DetectorSettings:
     mass_exit_min_audience: int = 8
     mass_exit_ticks: int = 3
     mass_exit_critical_share: float = 0.4
+    # A walk-out under way: this share of the room, and at least this many, gone in one tick
+    # (ordinary leaving takes about a tenth of a percent of a room a tick).
+    mass_exit_fast_share: float = 0.05
+    mass_exit_fast_min_users: int = 4
     # SUDDEN_DROP: the last k ticks (k <= 4, longer only in tiny rooms) hold at most
     # `drop_ratio` of what the minute before them predicts, at Poisson z <= -drop_z, and that
     # minute was itself near normal (>= `drop_prior_ratio` of baseline): a cliff, not a slide.

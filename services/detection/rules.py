@@ -285,13 +285,21 @@ class MassExitRule:
             return None
         lost = ref - present
         share = lost / ref
-        if lost >= s.mass_exit_min_users and share >= s.mass_exit_share / s.sensitivity:
-            sev = Severity.CRITICAL if share >= s.mass_exit_critical_share else Severity.WARNING
-            secs = len(self._hist) * s.tick_seconds
-            why = f"{lost} of {ref} people left in {secs:.0f} s ({share:.0%} of the room)"
-            trigger = Trigger(TriggerRule.EXIT, ref, present, secs)
-            return Finding(sev, why, min(1.0, share * 2), trigger)
-        return None
+        secs = len(self._hist) * s.tick_seconds
+        if not (lost >= s.mass_exit_min_users and share >= s.mass_exit_share / s.sensitivity):
+            # Not yet a fifth of the room: is one under way, too fast for ordinary leaving?
+            last = self._hist[-1]
+            lost_now = last - present
+            if not (
+                lost_now >= s.mass_exit_fast_min_users
+                and lost_now >= s.mass_exit_fast_share / s.sensitivity * last
+            ):
+                return None
+            ref, lost, share, secs = last, lost_now, lost_now / last, s.tick_seconds
+        sev = Severity.CRITICAL if share >= s.mass_exit_critical_share else Severity.WARNING
+        why = f"{lost} of {ref} people left in {secs:.0f} s ({share:.0%} of the room)"
+        trigger = Trigger(TriggerRule.EXIT, ref, present, secs)
+        return Finding(sev, why, min(1.0, share * 2), trigger)
 
     def push(self, present: int | None) -> None:
         if present is not None:
