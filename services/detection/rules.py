@@ -287,7 +287,8 @@ class MassExitRule:
         share = lost / ref
         secs = len(self._hist) * s.tick_seconds
         if not (lost >= s.mass_exit_min_users and share >= s.mass_exit_share / s.sensitivity):
-            # Not yet a fifth of the room: is one under way, too fast for ordinary leaving?
+            # Not yet `mass_exit_share` of the room: is a walk-out under way, too fast for
+            # ordinary leaving?
             last = self._hist[-1]
             lost_now = last - present
             if not (
