@@ -162,7 +162,7 @@ class Policy:
         """The type this policy thinks works best in `context` (its posterior or sample mean)."""
         if self.name == "agent":
             records = self.book.records(context)
-            view = {a: self.sampler.view(context, records, a).mean for a in INTERVENTION_TYPES}
+            view = {a: self.sampler.view(context, records, a).change for a in INTERVENTION_TYPES}
             return max(view, key=view.__getitem__)
         if self.name in ("thompson", "epsilon-greedy"):
             key = self._key(context)

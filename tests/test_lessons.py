@@ -12,30 +12,34 @@ NOTE, GAME = InterventionType.NOTIFICATION, InterventionType.GAMIFICATION
 
 def test_the_best_type_of_each_context_in_words_the_most_measured_first() -> None:
     records = {
-        ("SUDDEN_DROP|*|lt50|*", CHAT): ArmRecord(7, 2),
-        ("SUDDEN_DROP|*|lt50|*", POLL): ArmRecord(2, 3),
-        ("MASS_EXIT|*|ge50|*", NOTE): ArmRecord(1, 2),
-        ("MASS_EXIT|*|ge50|*", GAME): ArmRecord(1, 1),  # too few tries to be a lesson
-        ("LOW_ENGAGEMENT|*|lt10|*", POLL): ArmRecord(3, 0),
+        ("SUDDEN_DROP|*|lt50|*", CHAT): ArmRecord(7, 2, 0.54),
+        ("SUDDEN_DROP|*|lt50|*", POLL): ArmRecord(2, 3, -0.1),
+        ("MASS_EXIT|*|ge50|*", NOTE): ArmRecord(1, 2, 0.03),
+        ("MASS_EXIT|*|ge50|*", GAME): ArmRecord(1, 1, 0.4),  # too few tries to be a lesson
+        ("LOW_ENGAGEMENT|*|lt10|*", POLL): ArmRecord(3, 0, 0.3),
         # The fine contexts and the anomaly type alone say nothing in words.
         ("SUDDEN_DROP|low|lt50|dev<10%", GAME): ArmRecord(9, 0),
         ("SUDDEN_DROP|*|*|*", GAME): ArmRecord(9, 0),
     }
     found = lessons(records)
     assert [lesson.words for lesson in found] == [
-        "In rooms of 10-49 people after a sudden drop, chat prompts worked 7 of 9 times.",
-        "In rooms of 50 people or more after a mass exit, notifications worked 1 of 3 times.",
-        "In rooms of fewer than 10 people while engagement was low, polls worked 3 of 3 times.",
+        "In rooms of 10-49 people after a sudden drop, chat prompts worked 7 of 9 times "
+        "(engagement +0.06 on average).",
+        "In rooms of 50 people or more after a mass exit, notifications worked 1 of 3 times "
+        "(engagement +0.01 on average).",
+        "In rooms of fewer than 10 people while engagement was low, polls worked 3 of 3 times "
+        "(engagement +0.10 on average).",
     ]
     assert [lesson.measured_here for lesson in found] == [14, 5, 3]
     assert lessons(records, limit=1) == found[:1]
     assert lessons(records, min_attempts=10) == []
 
 
-def test_a_tie_in_rate_goes_to_the_type_tried_more_and_odd_keys_are_ignored() -> None:
+def test_a_tie_goes_to_the_better_rate_then_the_type_tried_more_and_odd_keys_are_ignored() -> None:
     records = {
-        ("GRADUAL_DECLINE|*|ge50|*", POLL): ArmRecord(2, 2),
-        ("GRADUAL_DECLINE|*|ge50|*", GAME): ArmRecord(4, 4),
+        ("GRADUAL_DECLINE|*|ge50|*", POLL): ArmRecord(2, 2, 0.08),
+        ("GRADUAL_DECLINE|*|ge50|*", GAME): ArmRecord(4, 4, 0.16),
+        ("GRADUAL_DECLINE|*|ge50|*", NOTE): ArmRecord(1, 3, 0.08),  # as much, less often
         ("NONE|*|lt10|*", CHAT): ArmRecord(1, 2),
         ("broken", CHAT): ArmRecord(5, 0),
         ("SUDDEN_DROP|*|giant|*", CHAT): ArmRecord(5, 0),
@@ -43,11 +47,13 @@ def test_a_tie_in_rate_goes_to_the_type_tried_more_and_odd_keys_are_ignored() ->
     }
     words = [lesson.words for lesson in lessons(records)]
     assert words == [
-        "In rooms of 50 people or more in a gradual decline, challenges worked 4 of 8 times.",
-        "In rooms of fewer than 10 people with no anomaly open, chat prompts worked 1 of 3 times.",
+        "In rooms of 50 people or more in a gradual decline, challenges worked 4 of 8 times "
+        "(engagement +0.02 on average).",
+        "In rooms of fewer than 10 people with no anomaly open, chat prompts worked 1 of 3 times "
+        "(engagement +0.00 on average).",
     ]
-    one = lessons({("MASS_EXIT|*|lt10|*", POLL): ArmRecord(1, 0)}, min_attempts=1)
-    assert one[0].words.endswith("polls worked 1 of 1 time.")
+    one = lessons({("MASS_EXIT|*|lt10|*", POLL): ArmRecord(1, 0, -0.02)}, min_attempts=1)
+    assert one[0].words.endswith("polls worked 1 of 1 time (engagement -0.02 on average).")
 
 
 def test_odd_records_before_good_ones_are_skipped_not_the_end_of_the_list() -> None:
@@ -60,17 +66,21 @@ def test_odd_records_before_good_ones_are_skipped_not_the_end_of_the_list() -> N
         ("MASS_EXIT|*|ge50|*", POLL): ArmRecord(3, 1),
     }
     assert [lesson.words for lesson in lessons(records)] == [
-        "In rooms of 50 people or more after a mass exit, polls worked 3 of 4 times.",
+        "In rooms of 50 people or more after a mass exit, polls worked 3 of 4 times "
+        "(engagement +0.00 on average).",
     ]
 
 
-def test_the_best_is_the_best_rate_not_the_most_successes() -> None:
+def test_the_best_moved_engagement_most_not_worked_most_often() -> None:
+    # What the sampler judges by: chat prompts worked every time, a little; polls half the
+    # time, and by more on average.
     records = {
-        ("SUDDEN_DROP|*|ge50|*", POLL): ArmRecord(5, 5),
-        ("SUDDEN_DROP|*|ge50|*", CHAT): ArmRecord(3, 0),
+        ("SUDDEN_DROP|*|ge50|*", POLL): ArmRecord(5, 5, 1.0),
+        ("SUDDEN_DROP|*|ge50|*", CHAT): ArmRecord(3, 0, 0.15),
     }
     (lesson,) = lessons(records)
-    assert (lesson.type, lesson.successes, lesson.attempts) == (CHAT, 3, 3)
+    assert (lesson.type, lesson.successes, lesson.attempts) == (POLL, 5, 10)
+    assert lesson.mean_delta == 0.1
 
 
 def test_at_most_three_lessons_by_default() -> None:

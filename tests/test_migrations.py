@@ -47,7 +47,8 @@ def test_history_lists_every_revision_oldest_first(database_url: str) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("base -> 0001: Baseline")
-    assert lines[-1].startswith(f"0001 -> {head_revision()}: TimescaleDB")
+    assert lines[1].startswith("0001 -> 0002: TimescaleDB")
+    assert lines[-1].startswith(f"0002 -> {head_revision()}: agent_posteriors.delta_squares")
     assert len(lines) == len(history())
 
 
@@ -99,3 +100,32 @@ def test_servers_refuse_a_database_without_the_newest_schema_saying_what_to_run(
         assert newer.exit_code != 0 and "a newer release migrated it" in newer.output
     # Told to migrate, a newer database is still refused: there is no way down from here.
     assert "a newer release migrated it" in run(database_url, "db", "upgrade").output
+
+
+def test_outcomes_learnt_before_squares_were_kept_get_the_prior_spread(database_url: str) -> None:
+    assert run(database_url, "db", "upgrade", "0002").exit_code == 0
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO agent_posteriors (context, intervention_type, successes,"
+                    " failures, delta_sum, updated_at) VALUES"
+                    " ('SUDDEN_DROP|*|*|*', 'POLL', 3, 1, 0.2, '2026-12-01 00:00:00'),"
+                    " ('SUDDEN_DROP|*|*|*', 'CHAT_PROMPT', 1, 0, 0.1, '2026-12-01 00:00:00'),"
+                    " ('SUDDEN_DROP|*|*|*', 'NOTIFICATION', 0, 0, 0, '2026-12-01 00:00:00')"
+                )
+            )
+        assert run(database_url, "db", "upgrade").exit_code == 0
+        with engine.connect() as conn:
+            rows = dict(
+                conn.execute(
+                    sa.text("SELECT intervention_type, delta_squares FROM agent_posteriors")
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    # Four outcomes averaging +0.05, spread 0.15 about it: 4 * 0.05^2 + 3 * 0.15^2.
+    assert rows["POLL"] == pytest.approx(4 * 0.05**2 + 3 * 0.15**2)
+    assert rows["CHAT_PROMPT"] == pytest.approx(0.1**2)  # one outcome has no spread
+    assert rows["NOTIFICATION"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -14,9 +15,12 @@ from services.agent.reward import RewardRule, judge
 from services.agent.thompson import (
     ArmRecord,
     ArmView,
+    ChangeBelief,
     Choice,
     ThompsonSampler,
+    change_posterior,
     credible_interval,
+    lent,
     posterior,
 )
 from services.core.vocabulary import AgentContext, InterventionType
@@ -77,6 +81,59 @@ def test_a_single_outcome_elsewhere_is_lent_whole_and_a_loan_may_be_fractional()
     assert alpha == pytest.approx(1.4) and beta == pytest.approx(1.1)
 
 
+def test_deltas_and_their_squares_are_lent_with_the_outcomes() -> None:
+    parent = ArmRecord(8, 2, 1.0, 0.5)  # ten outcomes elsewhere, +0.1 each on average
+    assert lent(ArmRecord(), parent, 4) == pytest.approx(ArmRecord(3.2, 0.8, 0.4, 0.2))
+    own = ArmRecord(1, 1, 0.1, 0.05)
+    assert lent(own, own + parent, 4) == pytest.approx(ArmRecord(4.2, 1.8, 0.5, 0.25))
+    # A coarser record holding a finer one's negative deltas lends only the others'.
+    assert lent(ArmRecord(0, 1, -0.2, 0.04), ArmRecord(1, 1, -0.1, 0.05), 4) == pytest.approx(
+        ArmRecord(1, 1, -0.1, 0.05)
+    )
+
+
+def test_the_change_posterior_shrinks_towards_no_change_and_learns_the_spread() -> None:
+    # Before any outcome: no change expected, give or take the prior spread.
+    assert change_posterior(ArmRecord(), ArmRecord(), 4) == ChangeBelief(0.0, 0.15, 1.0)
+    # Four outcomes of exactly +0.1: the mean is shrunk by one outcome of no change, and the
+    # spread is the prior's two outcomes' worth over six.
+    four = change_posterior(ArmRecord(4, 0, 0.4, 0.04), ArmRecord(4, 0, 0.4, 0.04), 4)
+    assert four.mean == pytest.approx(0.4 / 5)
+    assert four.spread == pytest.approx((2 * 0.15**2 / 6 / 5) ** 0.5)
+    assert four.freedom == 5
+    # Many scattered outcomes: their own spread, and a narrow posterior around their mean.
+    many = ArmRecord(200, 200, 400 * 0.05, 400 * (0.05**2 + 0.3**2))
+    belief = change_posterior(many, many, 4)
+    assert belief.mean == pytest.approx(20 / 401)
+    assert belief.spread == pytest.approx(((400 * 0.09 + 2 * 0.0225) / 402 / 401) ** 0.5)
+
+
+def test_draws_of_the_change_have_heavier_tails_while_outcomes_are_few() -> None:
+    rng = random.Random(2)
+    few, many = ChangeBelief(0.0, 0.1, 1.0), ChangeBelief(0.0, 0.1, 400.0)
+    far = [sum(abs(b.draw(rng)) > 0.3 for _ in range(4000)) for b in (few, many)]
+    # Beyond three scales: about 20 % of a Cauchy's draws, 0.3 % of a normal's.
+    assert 650 < far[0] < 950 and far[1] < 30
+    draws = [many.draw(rng) for _ in range(4000)]
+    assert statistics.fmean(draws) == pytest.approx(0.0, abs=0.01)
+    assert statistics.pstdev(draws) == pytest.approx(0.1, rel=0.05)
+
+
+def test_the_larger_average_change_wins_where_both_types_work_as_often() -> None:
+    book = MemoryPosteriors()
+    for n in range(40):
+        book.learn(CONTEXT, CHAT, success=n % 2 == 0, delta=0.25 if n % 2 == 0 else -0.05)
+        book.learn(CONTEXT, POLL, success=n % 2 == 0, delta=0.05 if n % 2 == 0 else -0.05)
+    sampler = ThompsonSampler()
+    rng = random.Random(4)
+    records = book.records(CONTEXT)
+    picks = Counter(sampler.choose(CONTEXT, records, (CHAT, POLL), rng).type for _ in range(300))
+    assert picks[CHAT] > 290
+    views = {arm: sampler.view(CONTEXT, records, arm) for arm in (CHAT, POLL)}
+    assert views[CHAT].mean == views[POLL].mean  # as likely to work, but it moves the room more
+    assert views[CHAT].change > views[POLL].change + 0.05
+
+
 def test_the_sampler_takes_no_negative_loan_and_needs_a_type_to_choose() -> None:
     assert ThompsonSampler(borrow=0).borrow == 0
     assert ThompsonSampler(borrow=0.5).borrow == 0.5
@@ -98,12 +155,16 @@ def test_a_manual_trigger_sees_the_posterior_of_its_type_from_all_three_levels()
     view = ThompsonSampler(borrow=4).view(CONTEXT, records, GAME)
     assert (view.type, view.own) == (GAME, ArmRecord(2, 1, 0.3))
     assert (view.alpha, view.beta) == pytest.approx((1 + 2 + 4, 1 + 1))
-    assert view.sampled == view.mean == pytest.approx(7 / 9)  # no draw: the posterior mean
+    assert view.mean == pytest.approx(7 / 9)
+    # Its average change: its own +0.3 over 3 and the loan of 4 outcomes at the grandparent's
+    # other +0.07 each, shrunk by one outcome of no change. No draw: the posterior mean.
+    assert view.sampled == view.change == pytest.approx((0.3 + 4 * 0.07) / 8)
     untried = ThompsonSampler(borrow=4).view(CONTEXT, records, NOTE)
     assert (untried.own, untried.mean, untried.exploring) == (ArmRecord(), 0.5, True)
     # The same posterior as a sampled choice sees.
     choice = ThompsonSampler(borrow=4).choose(CONTEXT, records, (GAME,), random.Random(1))
     assert (choice.chosen.alpha, choice.chosen.beta) == (view.alpha, view.beta)
+    assert choice.chosen.change == view.change
 
 
 def test_credible_interval_matches_known_beta_quantiles() -> None:
@@ -145,9 +206,10 @@ def test_learning_concentrates_choices_on_what_works() -> None:
     picks = Counter(
         sampler.choose(CONTEXT, book.records(CONTEXT), ALL, rng).type for _ in range(300)
     )
-    # The untried types still get explored (their Beta(1, 1) draws beat 0.875 about 1 in 8).
-    assert picks[CHAT] > 200 and picks[POLL] < 10
-    assert 10 < picks[NOTE] < 70 and 10 < picks[GAME] < 70
+    # The untried types still get explored: a draw of no change, give or take 0.15, beats
+    # chat's +0.10 about one time in four.
+    assert picks[CHAT] > 130 and picks[POLL] < 10
+    assert 40 < picks[NOTE] < 100 and 40 < picks[GAME] < 100
     choice = sampler.choose(CONTEXT, book.records(CONTEXT), (CHAT,), rng)
     assert choice.confidence == pytest.approx(28 / 32)
     text = choice.reasoning("Chat fell by 80 %")
@@ -171,32 +233,37 @@ def test_a_new_fine_context_starts_from_its_parents_record() -> None:
 
 def test_reasoning_states_the_record_the_estimate_and_the_next_best_type() -> None:
     arms = (
-        ArmView(POLL, 3, 9, ArmRecord(2, 8, -0.1), 0.2),
-        ArmView(CHAT, 28, 4, ArmRecord(27, 3, 3.0), 0.9),
-        ArmView(GAME, 2, 6, ArmRecord(), 0.1),
-        ArmView(NOTE, 6, 4, ArmRecord(), 0.5),
+        ArmView(POLL, 3, 9, ArmRecord(2, 8, -0.1), -0.01, 0.2),
+        ArmView(CHAT, 28, 4, ArmRecord(27, 3, 3.0), 0.097, 0.09),
+        ArmView(GAME, 2, 6, ArmRecord(), 0.02, 0.1),
+        ArmView(NOTE, 6, 4, ArmRecord(), 0.04, 0.05),
     )
     text = Choice(CONTEXT, CHAT, 28 / 32, arms).reasoning("Chat fell by 80 %")
     assert text == (
         "Chat fell by 80 %. Context: sudden drop, engagement 0.20-0.40, 50 or more people "
         "present, score 25 % or more off what was expected. Chat prompt worked 27 of 30 times "
         "here (average engagement change +0.10); estimated success 88%, likely between 74% and "
-        "96%. Next best: notification at 60%."
+        "96%. Expected change here +0.10. Next best: notification, expected change +0.04."
     )
 
 
 def test_reasoning_without_data_or_anomaly_says_so_and_that_it_explores() -> None:
-    lone = Choice(CONTEXT, CHAT, 0.5, (ArmView(CHAT, 1, 1, ArmRecord(), 0.7),))
+    lone = Choice(CONTEXT, CHAT, 0.5, (ArmView(CHAT, 1, 1, ArmRecord(), 0.0, 0.7),))
     assert lone.reasoning(None) == (
         "Context: sudden drop, engagement 0.20-0.40, 50 or more people present, score 25 % or "
         "more off what was expected. No chat prompt has been measured in this context yet; "
-        "estimated success 50%, likely between 3% and 98%. Little is known here yet, so the "
-        "choice is partly to learn."
+        "estimated success 50%, likely between 3% and 98%. Expected change here +0.00. Little "
+        "is known here yet, so the choice is partly to learn."
     )
     # The runner-up in words, as the chosen type is.
-    pair = (ArmView(POLL, 1, 1, ArmRecord(), 0.4), ArmView(CHAT, 3, 1, ArmRecord(), 0.3))
-    assert "Next best: chat prompt at 75%." in Choice(CONTEXT, POLL, 0.5, pair).reasoning(None)
-    once = Choice(CONTEXT, GAME, 0.5, (ArmView(GAME, 2, 1, ArmRecord(1, 0, 0.04), 0.7),))
+    pair = (
+        ArmView(POLL, 1, 1, ArmRecord(), 0.0, 0.4),
+        ArmView(CHAT, 3, 1, ArmRecord(), -0.03, 0.3),
+    )
+    assert "Next best: chat prompt, expected change -0.03." in (
+        Choice(CONTEXT, POLL, 0.5, pair).reasoning(None)
+    )
+    once = Choice(CONTEXT, GAME, 0.5, (ArmView(GAME, 2, 1, ArmRecord(1, 0, 0.04), 0.02, 0.7),))
     assert "Gamification worked 1 of 1 times here (average engagement change +0.04)" in (
         once.reasoning(None)
     )

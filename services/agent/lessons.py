@@ -1,5 +1,5 @@
 """What the agent has learnt, in a producer's words: "in rooms of 10-49 people after a sudden
-drop, chat prompts worked 7 of 9 times".
+drop, chat prompts worked 7 of 9 times (engagement +0.06 on average)".
 
 Read from the coarse contexts (anomaly type and room size) every measured outcome also counts
 for (services/agent/posteriors.py): the fine ones are too sparse to say anything in words.
@@ -39,6 +39,7 @@ class Lesson:
     type: InterventionType
     successes: int
     attempts: int
+    mean_delta: float  # the average engagement change after it
     measured_here: int  # every type's attempts in this context
 
     @property
@@ -46,13 +47,15 @@ class Lesson:
         times = "time" if self.attempts == 1 else "times"
         return (
             f"In {_ROOMS[self.audience]} {_AFTER[self.anomaly_type]}, {_TYPES[self.type]} "
-            f"worked {self.successes} of {self.attempts} {times}."
+            f"worked {self.successes} of {self.attempts} {times} "
+            f"(engagement {self.mean_delta:+.2f} on average)."
         )
 
 
 def lessons(records: Records, limit: int = 3, min_attempts: int = 3) -> list[Lesson]:
-    """Per context with something to say, the type that worked best (by its observed rate,
-    among those tried at least `min_attempts` times); the contexts measured most first."""
+    """Per context with something to say, the type that worked best (the largest average
+    engagement change, as the sampler judges; then the better rate, then the more tried; among
+    those tried at least `min_attempts` times); the contexts measured most first."""
     by_context: dict[tuple[str, str], dict[InterventionType, ArmRecord]] = {}
     for (key, arm), record in records.items():
         parts = key.split("|")
@@ -68,13 +71,15 @@ def lessons(records: Records, limit: int = 3, min_attempts: int = 3) -> list[Les
     for (anomaly, audience), arms in by_context.items():
         measured = round(sum(r.successes + r.failures for r in arms.values()))
         tried = [
-            (arm, round(r.successes), round(r.successes + r.failures))
+            (arm, round(r.successes), round(r.attempts), r.delta_sum / r.attempts)
             for arm, r in arms.items()
-            if r.successes + r.failures >= min_attempts
+            if r.attempts >= min_attempts
         ]
         if not tried:
             continue
-        arm, successes, attempts = max(tried, key=lambda t: (t[1] / t[2], t[2]))
-        found.append(Lesson(anomaly, audience, arm, successes, attempts, measured))
+        arm, successes, attempts, change = max(
+            tried, key=lambda t: (round(t[3], 6), t[1] / t[2], t[2])
+        )
+        found.append(Lesson(anomaly, audience, arm, successes, attempts, change, measured))
     found.sort(key=lambda lesson: (-lesson.measured_here, lesson.anomaly_type, lesson.audience))
     return found[:limit]

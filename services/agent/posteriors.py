@@ -1,4 +1,4 @@
-"""Where the sampler's Beta posteriors live: the database for the product (every server sees the
+"""Where the sampler's outcome counts live: the database for the product (every server sees the
 same state and it survives restarts), a dict for benchmarks. Both count outcomes per context key
 and intervention type; `services.agent.thompson` turns the counts into posteriors."""
 
@@ -36,8 +36,8 @@ class MemoryPosteriors:
     ) -> None:
         for key in learned_keys(context):
             old = self.counts.get((key, arm), ArmRecord())
-            self.counts[(key, arm)] = ArmRecord(
-                old.successes + success, old.failures + (not success), old.delta_sum + delta
+            self.counts[(key, arm)] = old + ArmRecord(
+                float(success), float(not success), delta, delta * delta
             )
 
 
@@ -88,6 +88,7 @@ class DatabasePosteriors:
                 successes=float(success),
                 failures=float(not success),
                 delta_sum=delta,
+                delta_squares=delta * delta,
                 updated_at=now,
             )
             conn.execute(
@@ -97,6 +98,7 @@ class DatabasePosteriors:
                         "successes": table.c.successes + stmt.excluded.successes,
                         "failures": table.c.failures + stmt.excluded.failures,
                         "delta_sum": table.c.delta_sum + stmt.excluded.delta_sum,
+                        "delta_squares": table.c.delta_squares + stmt.excluded.delta_squares,
                         "updated_at": stmt.excluded.updated_at,
                     },
                 )
@@ -110,5 +112,7 @@ def _as_records(rows: Iterable[sa.Row]) -> dict[tuple[str, InterventionType], Ar
             arm = InterventionType(row.intervention_type)
         except ValueError:
             continue  # a type this version does not know
-        found[(row.context, arm)] = ArmRecord(row.successes, row.failures, row.delta_sum)
+        found[(row.context, arm)] = ArmRecord(
+            row.successes, row.failures, row.delta_sum, row.delta_squares
+        )
     return found

@@ -1,11 +1,17 @@
-"""Contextual Thompson sampling over the intervention types, with Beta posteriors per context.
+"""Contextual Thompson sampling over the intervention types, per context.
 
-Each (context, type) pair holds a Beta posterior over "this type works here", updated only from
-measured outcomes. A context is fine-grained (anomaly type x engagement x audience x deviation,
-design §6): 108 of them would each need many episodes before they say anything, so a fine context
-borrows up to `borrow` pseudo-observations from its parent (anomaly type x audience), which in turn
-borrows from its own parent (anomaly type). With little data of its own a context follows its
-parents; its own outcomes outweigh the loan once it has more than `borrow` of them.
+Each (context, type) pair counts its measured outcomes: how often engagement rose (a Beta
+posterior over "this type works here", which producers read as the confidence) and by how much
+(the sum and the sum of squares of the engagement changes). The choice is a draw from each type's
+posterior of its average change (Student's t: normal outcomes of unknown spread), so a type that
+moves the room by more wins over one that moves it a little as often: an outcome's size says
+more than whether it passed +0.03 (docs/agent.md, "Why the mean change").
+
+A context is fine-grained (anomaly type x engagement x audience x deviation, design §6): 108 of
+them would each need many episodes before they say anything, so a fine context borrows up to
+`borrow` outcomes from its parent (anomaly type x audience), which in turn borrows from its own
+parent (anomaly type). With little data of its own a context follows its parents; its own
+outcomes outweigh the loan once it has more than `borrow` of them.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ from services.core.vocabulary import AgentContext, InterventionType
 # Beta(1, 1): before any data every success rate is equally likely.
 PRIOR_ALPHA = 1.0
 PRIOR_BETA = 1.0
+# The change posterior's prior: one outcome of no change, and a spread of an outcome (worth two
+# outcomes) about what the simulator's rooms show, 0.10-0.15 by anomaly type.
+PRIOR_OUTCOMES = 1.0
+PRIOR_SPREAD = 0.15
+SPREAD_WEIGHT = 2.0
 # A type with fewer measured attempts than this here is still being explored.
 EXPLORING_BELOW = 3
 
@@ -31,7 +42,8 @@ class ArmRecord:
 
     successes: float = 0.0
     failures: float = 0.0
-    delta_sum: float = 0.0  # sum of engagement deltas, for the average shown to producers
+    delta_sum: float = 0.0  # sum of engagement deltas
+    delta_squares: float = 0.0  # sum of their squares: how much one outcome says
 
     @property
     def attempts(self) -> float:
@@ -41,33 +53,90 @@ class ArmRecord:
     def mean_delta(self) -> float | None:
         return self.delta_sum / self.attempts if self.attempts else None
 
+    def __add__(self, other: ArmRecord) -> ArmRecord:
+        return ArmRecord(
+            self.successes + other.successes,
+            self.failures + other.failures,
+            self.delta_sum + other.delta_sum,
+            self.delta_squares + other.delta_squares,
+        )
+
+    def __sub__(self, other: ArmRecord) -> ArmRecord:
+        """The outcomes of a coarser record that are not in `other` (a finer one inside it)."""
+        return ArmRecord(
+            max(0.0, self.successes - other.successes),
+            max(0.0, self.failures - other.failures),
+            self.delta_sum - other.delta_sum,
+            max(0.0, self.delta_squares - other.delta_squares),
+        )
+
+    def scaled(self, weight: float) -> ArmRecord:
+        return ArmRecord(
+            self.successes * weight,
+            self.failures * weight,
+            self.delta_sum * weight,
+            self.delta_squares * weight,
+        )
+
 
 EMPTY = ArmRecord()
 
 Records = Mapping[tuple[str, InterventionType], ArmRecord]
 
 
+def lent(
+    own: ArmRecord, parent: ArmRecord, borrow: float, grandparent: ArmRecord = EMPTY
+) -> ArmRecord:
+    """A fine context's outcomes with a loan of at most `borrow` outcomes at its parent's
+    averages, where the parent's averages themselves include a loan from the grandparent. Each
+    level lends only the others' outcomes (a coarser record includes the finer ones), so nothing
+    is counted twice."""
+    loan = EMPTY
+    for level, inner in ((grandparent, parent), (parent, own)):
+        others = (level - inner) + loan
+        if others.attempts > 0 and borrow > 0:
+            loan = others.scaled(min(borrow, others.attempts) / others.attempts)
+        else:
+            loan = EMPTY
+    return own + loan
+
+
 def posterior(
     own: ArmRecord, parent: ArmRecord, borrow: float, grandparent: ArmRecord = EMPTY
 ) -> tuple[float, float]:
-    """Beta(alpha, beta) of one fine context: Beta(1, 1) + its own outcomes + a loan of at most
-    `borrow` observations at its parent's rate, where the parent's rate itself includes a loan
-    from the grandparent. Each level lends only the others' outcomes (a coarser record includes
-    the finer ones), so nothing is counted twice."""
-    loan_s = loan_f = 0.0
-    finer = parent
-    for level in (grandparent, parent):
-        # The outcomes of this level that are not in the next finer one (or in `own`).
-        inner = finer if level is grandparent else own
-        others_s = max(0.0, level.successes - inner.successes) + loan_s
-        others_f = max(0.0, level.failures - inner.failures) + loan_f
-        others = others_s + others_f
-        if others > 0 and borrow > 0:
-            weight = min(borrow, others) / others
-            loan_s, loan_f = others_s * weight, others_f * weight
-        else:
-            loan_s = loan_f = 0.0
-    return PRIOR_ALPHA + own.successes + loan_s, PRIOR_BETA + own.failures + loan_f
+    """Beta(alpha, beta) of "this type works here" in one fine context: Beta(1, 1) + its own
+    outcomes + the loan (`lent`)."""
+    known = lent(own, parent, borrow, grandparent)
+    return PRIOR_ALPHA + known.successes, PRIOR_BETA + known.failures
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBelief:
+    """The posterior of a type's average engagement change in a context: Student's t."""
+
+    mean: float
+    spread: float  # its scale (the standard error of the mean)
+    freedom: float  # degrees of freedom: few outcomes, heavy tails
+
+    def draw(self, rng: random.Random) -> float:
+        chi2 = 2.0 * rng.gammavariate(self.freedom / 2.0, 1.0)
+        return self.mean + self.spread * rng.gauss(0.0, 1.0) / (chi2 / self.freedom) ** 0.5
+
+
+def change_posterior(
+    own: ArmRecord, parent: ArmRecord, borrow: float, grandparent: ArmRecord = EMPTY
+) -> ChangeBelief:
+    """The type's average engagement change here: its own outcomes and the loan (`lent`), shrunk
+    towards no change by PRIOR_OUTCOMES, with the outcomes' spread estimated from their squares
+    and SPREAD_WEIGHT outcomes of PRIOR_SPREAD."""
+    known = lent(own, parent, borrow, grandparent)
+    n = known.attempts
+    spread_sum = known.delta_squares - (known.delta_sum**2 / n if n else 0.0)
+    variance = (max(0.0, spread_sum) + SPREAD_WEIGHT * PRIOR_SPREAD**2) / (n + SPREAD_WEIGHT)
+    weight = n + PRIOR_OUTCOMES
+    return ChangeBelief(
+        known.delta_sum / weight, (variance / weight) ** 0.5, n + SPREAD_WEIGHT - 1.0
+    )
 
 
 def credible_interval(alpha: float, beta_: float, level: float = 0.95) -> tuple[float, float]:
@@ -85,10 +154,12 @@ class ArmView:
     alpha: float
     beta: float
     own: ArmRecord
-    sampled: float
+    change: float  # the posterior mean of its average engagement change here
+    sampled: float  # the draw of that average the choice compared
 
     @property
     def mean(self) -> float:
+        """Posterior mean success rate: how likely it is to work here."""
         return self.alpha / (self.alpha + self.beta)
 
     @property
@@ -123,12 +194,14 @@ class Choice:
             record += f" (average engagement change {arm.own.mean_delta:+.2f})"
         low, high = credible_interval(arm.alpha, arm.beta)
         record += f"; estimated success {arm.mean:.0%}, likely between {low:.0%} and {high:.0%}."
+        record += f" Expected change here {arm.change:+.2f}."
         others = sorted(
             (other for other in self.arms if other.type is not arm.type),
-            key=lambda other: -other.mean,
+            key=lambda other: -other.change,
         )
         runner = (
-            f" Next best: {others[0].type.replace('_', ' ').lower()} at {others[0].mean:.0%}."
+            f" Next best: {others[0].type.replace('_', ' ').lower()}, expected change "
+            f"{others[0].change:+.2f}."
             if others
             else ""
         )
@@ -151,29 +224,33 @@ class ThompsonSampler:
         allowed: Sequence[InterventionType],
         rng: random.Random,
     ) -> Choice:
-        """Draw once from each allowed type's posterior and take the highest draw."""
+        """Draw once from each allowed type's posterior of its average engagement change and take
+        the highest draw. The confidence is the chosen type's posterior success rate."""
         if not allowed:
             raise ValueError("no intervention type is allowed")
-        arms = []
-        for arm_type in dict.fromkeys(allowed):
-            alpha, beta_ = self._posterior(context, records, arm_type)
-            own = records.get((context.key, arm_type), EMPTY)
-            arms.append(ArmView(arm_type, alpha, beta_, own, rng.betavariate(alpha, beta_)))
+        arms = [self._view(context, records, arm_type, rng) for arm_type in dict.fromkeys(allowed)]
         best = max(arms, key=lambda arm: arm.sampled)
         return Choice(context, best.type, best.mean, tuple(arms))
 
     def view(self, context: AgentContext, records: Records, arm_type: InterventionType) -> ArmView:
         """The posterior of one type without sampling (a producer's manual trigger)."""
-        alpha, beta_ = self._posterior(context, records, arm_type)
-        own = records.get((context.key, arm_type), EMPTY)
-        return ArmView(arm_type, alpha, beta_, own, alpha / (alpha + beta_))
+        return self._view(context, records, arm_type, None)
 
-    def _posterior(
-        self, context: AgentContext, records: Records, arm_type: InterventionType
-    ) -> tuple[float, float]:
-        return posterior(
-            records.get((context.key, arm_type), EMPTY),
+    def _view(
+        self,
+        context: AgentContext,
+        records: Records,
+        arm_type: InterventionType,
+        rng: random.Random | None,
+    ) -> ArmView:
+        own = records.get((context.key, arm_type), EMPTY)
+        levels = (
+            own,
             records.get((context.parent_key, arm_type), EMPTY),
             self.borrow,
             records.get((context.grandparent_key, arm_type), EMPTY),
         )
+        alpha, beta_ = posterior(*levels)
+        change = change_posterior(*levels)
+        sampled = change.mean if rng is None else change.draw(rng)
+        return ArmView(arm_type, alpha, beta_, own, change.mean, sampled)

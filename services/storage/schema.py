@@ -182,6 +182,8 @@ agent_posteriors = sa.Table(
     sa.Column("successes", sa.Float, nullable=False),
     sa.Column("failures", sa.Float, nullable=False),
     sa.Column("delta_sum", sa.Float, nullable=False),
+    # Sum of squared deltas: the spread of one type's outcomes in a context (migration 0003).
+    sa.Column("delta_squares", sa.Float, nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("context", "intervention_type", name="pk_agent_posteriors"),
 )
