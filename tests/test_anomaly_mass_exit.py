@@ -51,6 +51,7 @@ def test_a_twentieth_of_the_room_gone_in_one_tick_is_a_walk_out_under_way() -> N
         WARNING, "50 of 990 people left in 5 s (5% of the room)", 100 / 990, left(990, 940, 5)
     )
     assert exits(60, 57) is None  # 5 %, but only three people
+    assert exits(80, 80, 76) is not None  # four people, 5 %
     assert exits(100, 97, 94, 91) is None  # 3 % a tick: 9 % in 15 s is no walk-out yet
     assert exits(200, 195) is None
     assert exits(200, 195, settings=DetectorSettings(sensitivity=2.0)) is not None

@@ -83,6 +83,16 @@ def test_the_best_moved_engagement_most_not_worked_most_often() -> None:
     assert lesson.mean_delta == 0.1
 
 
+def test_changes_that_read_the_same_are_a_tie_the_better_rate_breaks() -> None:
+    # +0.021 and +0.019 both read "+0.02": chat prompts worked more often, in fewer tries.
+    records = {
+        ("SUDDEN_DROP|*|ge50|*", POLL): ArmRecord(3, 7, 0.21),
+        ("SUDDEN_DROP|*|ge50|*", CHAT): ArmRecord(3, 1, 0.076),
+    }
+    (lesson,) = lessons(records)
+    assert (lesson.type, lesson.successes, lesson.attempts) == (CHAT, 3, 4)
+
+
 def test_at_most_three_lessons_by_default() -> None:
     records = {
         (f"{kind}|*|{room}|*", POLL): ArmRecord(3, 0)

@@ -114,6 +114,11 @@ def test_draws_of_the_change_have_heavier_tails_while_outcomes_are_few() -> None
     far = [sum(abs(b.draw(rng)) > 0.3 for _ in range(4000)) for b in (few, many)]
     # Beyond three scales: about 20 % of a Cauchy's draws, 0.3 % of a normal's.
     assert 650 < far[0] < 950 and far[1] < 30
+    # One draw: the mean plus the scale times a normal over the root of a chi-square by freedom.
+    twin = random.Random(7)
+    chi2 = 2.0 * twin.gammavariate(2.5, 1.0)
+    expected = 0.05 + 0.1 * twin.gauss() / (chi2 / 5.0) ** 0.5
+    assert ChangeBelief(0.05, 0.1, 5.0).draw(random.Random(7)) == pytest.approx(expected)
     draws = [many.draw(rng) for _ in range(4000)]
     assert statistics.fmean(draws) == pytest.approx(0.0, abs=0.01)
     assert statistics.pstdev(draws) == pytest.approx(0.1, rel=0.05)

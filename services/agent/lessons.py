@@ -54,8 +54,9 @@ class Lesson:
 
 def lessons(records: Records, limit: int = 3, min_attempts: int = 3) -> list[Lesson]:
     """Per context with something to say, the type that worked best (the largest average
-    engagement change, as the sampler judges; then the better rate, then the more tried; among
-    those tried at least `min_attempts` times); the contexts measured most first."""
+    engagement change, as the sampler judges, to the two decimals the words show; then the
+    better rate, then the more tried; among those tried at least `min_attempts` times); the
+    contexts measured most first."""
     by_context: dict[tuple[str, str], dict[InterventionType, ArmRecord]] = {}
     for (key, arm), record in records.items():
         parts = key.split("|")
@@ -78,7 +79,7 @@ def lessons(records: Records, limit: int = 3, min_attempts: int = 3) -> list[Les
         if not tried:
             continue
         arm, successes, attempts, change = max(
-            tried, key=lambda t: (round(t[3], 6), t[1] / t[2], t[2])
+            tried, key=lambda t: (round(t[3], 2), t[1] / t[2], t[2])
         )
         found.append(Lesson(anomaly, audience, arm, successes, attempts, change, measured))
     found.sort(key=lambda lesson: (-lesson.measured_here, lesson.anomaly_type, lesson.audience))

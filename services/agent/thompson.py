@@ -94,7 +94,7 @@ def lent(
     loan = EMPTY
     for level, inner in ((grandparent, parent), (parent, own)):
         others = (level - inner) + loan
-        if others.attempts > 0 and borrow > 0:
+        if others.attempts > 0:
             loan = others.scaled(min(borrow, others.attempts) / others.attempts)
         else:
             loan = EMPTY
@@ -120,7 +120,7 @@ class ChangeBelief:
 
     def draw(self, rng: random.Random) -> float:
         chi2 = 2.0 * rng.gammavariate(self.freedom / 2.0, 1.0)
-        return self.mean + self.spread * rng.gauss(0.0, 1.0) / (chi2 / self.freedom) ** 0.5
+        return self.mean + self.spread * rng.gauss() / (chi2 / self.freedom) ** 0.5
 
 
 def change_posterior(
@@ -131,7 +131,7 @@ def change_posterior(
     and SPREAD_WEIGHT outcomes of PRIOR_SPREAD."""
     known = lent(own, parent, borrow, grandparent)
     n = known.attempts
-    spread_sum = known.delta_squares - (known.delta_sum**2 / n if n else 0.0)
+    spread_sum = known.delta_squares - known.delta_sum**2 / n if n else 0.0
     variance = (max(0.0, spread_sum) + SPREAD_WEIGHT * PRIOR_SPREAD**2) / (n + SPREAD_WEIGHT)
     weight = n + PRIOR_OUTCOMES
     return ChangeBelief(
