@@ -22,6 +22,7 @@ from services.storage.migrate import (
 )
 from services.storage.schema import anomalies, engagement_metrics, metadata, schema_version
 from services.storage.session_queries import SessionQueries
+from tests.legacy_schema import create_v7_tables
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
@@ -241,8 +242,8 @@ def test_a_database_made_before_migrations_is_adopted_and_keeps_its_rows(
     url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'v7.sqlite3'}"
     engine = create_db_engine(url)
     try:
-        metadata.create_all(engine)
         with engine.begin() as conn:
+            create_v7_tables(conn)
             conn.execute(schema_version.insert().values(version=7, applied_at=T0))
         MetricsStore(engine).write_batch([metric_row("s1", T0, 0.4)], [catalogue_row("s1", T0)])
         with pytest.raises(SchemaError, match="made before migrations"):

@@ -18,8 +18,9 @@ from services.storage.database import create_db_engine, failed_policy_jobs
 from services.storage.metrics_store import MetricsStore
 from services.storage.migrate import head_revision, upgrade_schema
 from services.storage.policy import AGGREGATES, create_aggregates
-from services.storage.schema import HYPERTABLES, metadata, schema_version
+from services.storage.schema import HYPERTABLES, schema_version
 from services.storage.score_series import ScoreSeries
+from tests.legacy_schema import create_v7_tables
 from tests.test_storage import catalogue_row, metric_row
 from tests.waiting import wait_until
 
@@ -203,7 +204,7 @@ def test_a_timescale_database_made_before_migrations_is_adopted_with_its_rows(
     revision 0002 unharmed, rows and all."""
     with ts_engine.begin() as conn:
         conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
-        metadata.create_all(conn)
+        create_v7_tables(conn)
         for table in HYPERTABLES:
             conn.execute(
                 sa.text("SELECT create_hypertable(:t, by_range('time', INTERVAL '1 day'))"),
