@@ -36,7 +36,14 @@ def _cluster_port() -> int:
 class LocalCluster:
     def __init__(self, tmp: Path, masters: int = 3) -> None:
         self.tmp = tmp
-        self.ports = [_cluster_port() for _ in range(masters)]
+        # Each free port is released before the next is asked for, so the system may hand out
+        # one twice (CI saw it); nor may a node's port be another's cluster bus port.
+        self.ports: list[int] = []
+        while len(self.ports) < masters:
+            port = _cluster_port()
+            taken = {q + offset for q in self.ports for offset in (-10_000, 0, 10_000)}
+            if port not in taken:
+                self.ports.append(port)
         self.processes: list[subprocess.Popen[bytes]] = []
 
     @property

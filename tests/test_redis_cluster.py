@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
@@ -111,3 +112,13 @@ def test_the_push_hub_hears_the_collectors_ticks_on_a_cluster(
     finally:
         hub.stop()
         thread.join(10)
+
+
+def test_a_local_cluster_never_gives_two_nodes_one_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """CI: the system handed out one free port twice, and the second node's directory could not
+    be made. Nor may a node listen on another's cluster bus port (port + 10,000)."""
+    offered = iter([7001, 7001, 17001, 7002, 7001, 7003])
+    monkeypatch.setattr("tests.redis_cluster._cluster_port", lambda: next(offered))
+    assert LocalCluster(tmp_path).ports == [7001, 7002, 7003]
