@@ -70,7 +70,7 @@ def lessons(records: Records, limit: int = 3, min_attempts: int = 3) -> list[Les
         by_context.setdefault((anomaly, audience), {})[arm] = record
     found = []
     for (anomaly, audience), arms in by_context.items():
-        measured = round(sum(r.successes + r.failures for r in arms.values()))
+        measured = round(sum(r.attempts for r in arms.values()))
         tried = [
             (arm, round(r.successes), round(r.attempts), r.delta_sum / r.attempts)
             for arm, r in arms.items()

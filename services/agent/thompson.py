@@ -106,7 +106,10 @@ def posterior(
 ) -> tuple[float, float]:
     """Beta(alpha, beta) of "this type works here" in one fine context: Beta(1, 1) + its own
     outcomes + the loan (`lent`)."""
-    known = lent(own, parent, borrow, grandparent)
+    return _beta(lent(own, parent, borrow, grandparent))
+
+
+def _beta(known: ArmRecord) -> tuple[float, float]:
     return PRIOR_ALPHA + known.successes, PRIOR_BETA + known.failures
 
 
@@ -129,7 +132,10 @@ def change_posterior(
     """The type's average engagement change here: its own outcomes and the loan (`lent`), shrunk
     towards no change by PRIOR_OUTCOMES, with the outcomes' spread estimated from their squares
     and SPREAD_WEIGHT outcomes of PRIOR_SPREAD."""
-    known = lent(own, parent, borrow, grandparent)
+    return _belief(lent(own, parent, borrow, grandparent))
+
+
+def _belief(known: ArmRecord) -> ChangeBelief:
     n = known.attempts
     spread_sum = known.delta_squares - known.delta_sum**2 / n if n else 0.0
     variance = (max(0.0, spread_sum) + SPREAD_WEIGHT * PRIOR_SPREAD**2) / (n + SPREAD_WEIGHT)
@@ -244,13 +250,13 @@ class ThompsonSampler:
         rng: random.Random | None,
     ) -> ArmView:
         own = records.get((context.key, arm_type), EMPTY)
-        levels = (
+        known = lent(
             own,
             records.get((context.parent_key, arm_type), EMPTY),
             self.borrow,
             records.get((context.grandparent_key, arm_type), EMPTY),
         )
-        alpha, beta_ = posterior(*levels)
-        change = change_posterior(*levels)
+        alpha, beta_ = _beta(known)
+        change = _belief(known)
         sampled = change.mean if rng is None else change.draw(rng)
         return ArmView(arm_type, alpha, beta_, own, change.mean, sampled)
