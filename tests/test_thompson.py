@@ -108,6 +108,16 @@ def test_the_change_posterior_shrinks_towards_no_change_and_learns_the_spread() 
     assert belief.spread == pytest.approx(((400 * 0.09 + 2 * 0.0225) / 402 / 401) ** 0.5)
 
 
+def test_the_change_posterior_borrows_from_the_parent_and_the_grandparent() -> None:
+    # Nothing here; the parent's 2 outcomes of +0.1 and the grandparent's 10 others of +0.2:
+    # the parent lends 4 of its 6 (its own and its loan of 4), 2/3 of their +1.0 in all.
+    parent, grandparent = ArmRecord(2, 0, 0.2, 0.02), ArmRecord(12, 0, 2.2, 0.42)
+    belief = change_posterior(ArmRecord(), parent, 4, grandparent)
+    assert belief.mean == pytest.approx((2 / 3) / 5)
+    assert belief.freedom == 5
+    assert change_posterior(ArmRecord(), parent, 4).mean == pytest.approx(0.2 / 3)
+
+
 def test_draws_of_the_change_have_heavier_tails_while_outcomes_are_few() -> None:
     rng = random.Random(2)
     few, many = ChangeBelief(0.0, 0.1, 1.0), ChangeBelief(0.0, 0.1, 400.0)
