@@ -263,7 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=8, help="seeds per audience below 10,000")
     ap.add_argument("--big-seeds", type=int, default=2, help="seeds at 10,000 present")
     ap.add_argument(
-        "--first-seed", type=int, default=0, help="first seed (seeds 0-7 tuned the detector)"
+        "--first-seed",
+        type=int,
+        default=0,
+        help="first seed (seeds 0-7 tuned the detector, 0-127 its false-alarm thresholds)",
     )
     ap.add_argument("--minutes", type=float, default=40.0)
     ap.add_argument("--jobs", type=int, default=2)

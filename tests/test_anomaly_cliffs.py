@@ -97,35 +97,43 @@ def test_a_room_already_below_its_baseline_is_expected_to_stay_at_its_recent_lev
 
 
 def test_a_cliff_needs_the_two_ticks_before_it_near_normal() -> None:
-    # 6 of a usual 10 is just near enough (60 %).
-    near = busy(10, ticks=21)
-    near.judge(6, 6)
+    # 9 of a usual 15 is just near enough (60 %).
+    near = busy(15, ticks=21)
+    near.judge(9, 9)
     assert near.cliff(0) == Finding(
         CRITICAL,
-        "chat and reactions fell from 112/min to 0/min: 0 in the last 5 s where about 9 "
+        "chat and reactions fell from 168/min to 0/min: 0 in the last 5 s where about 14 "
         "were expected",
-        score(poisson_z(0, 28 / 3, SETTINGS.drop_spread)),
-        rates(112, 0),
+        score(poisson_z(0, 14, SETTINGS.drop_spread)),
+        rates(168, 0),
         on_activity=True,
     )
     # Only those two count: a dip three ticks back leaves a cliff, expected at the minute's mean.
-    dipped = busy(10, ticks=20)
-    dipped.judge(0, 6, 6)
+    dipped = busy(15, ticks=20)
+    dipped.judge(0, 9, 9)
     found = dipped.cliff(0)
-    assert found is not None and "about 8 were expected" in found.why  # 8.5, the dip included
+    assert found is not None and "about 13 were expected" in found.why  # 12.75, the dip included
+
+
+def test_one_silent_tick_is_a_cliff_from_about_nine_and_a_quarter_expected_events() -> None:
+    # z <= -4.2 at 0 seen: 2 x expected / (1 + 0.005 x expected) >= 4.2^2.
+    assert busy(9.5).cliff(0) == Finding(
+        CRITICAL,
+        "chat and reactions fell from 114/min to 0/min: 0 in the last 5 s where about 10 "
+        "were expected",
+        score(poisson_z(0, 9.5, SETTINGS.drop_spread)),
+        rates(114, 0),
+        on_activity=True,
+    )
+    assert busy(9).cliff(0) is None
+    assert busy(7).cliff(0, 0) is not None  # two ticks of 7 are enough
 
 
 def test_a_cliff_needs_at_least_eight_expected_events() -> None:
-    assert busy(8).cliff(0) == Finding(
-        CRITICAL,
-        "chat and reactions fell from 96/min to 0/min: 0 in the last 5 s where about 8 "
-        "were expected",
-        score(poisson_z(0, 8, SETTINGS.drop_spread)),
-        rates(96, 0),
-        on_activity=True,
-    )
-    assert busy(7).cliff(0) is None
-    assert busy(7).cliff(0, 0) is not None  # two ticks of 7 are enough
+    # Twice as sensitive, z <= -2.1 is enough, and the expected count decides.
+    eager = DetectorSettings(sensitivity=2.0)
+    assert busy(8, settings=eager).cliff(0) is not None
+    assert busy(7.9, settings=eager).cliff(0) is None
 
 
 def test_a_z_exactly_at_the_threshold_is_a_cliff() -> None:
@@ -140,7 +148,7 @@ def test_a_more_sensitive_event_flags_smaller_cliffs() -> None:
     found = busy(5, settings=eager).cliff(0)
     assert found is not None and found.score == score(poisson_z(0, 5, SETTINGS.drop_spread))
     assert busy(5, settings=strict).cliff(0) is None
-    assert busy(40, settings=strict).cliff(0) is not None
+    assert busy(50, settings=strict).cliff(0) is not None  # z <= -8.4
 
 
 def test_a_tiny_room_is_judged_over_longer_windows_that_must_fall_deeper() -> None:

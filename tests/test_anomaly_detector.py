@@ -186,13 +186,14 @@ def test_signals_without_tick_counts_only_miss_activity_rules() -> None:
 
 
 def test_a_later_fall_is_named_from_its_own_start() -> None:
-    # A slide ends, and the room collapses 20 s later. The typer forgets the slide when its
-    # episode closes; otherwise the slide's evidence named the collapse a GRADUAL_DECLINE, which
-    # its cooldown then kept shut (measured: 26 of 40 rooms right with the reset, 1 without).
+    # A slide to a fifth ends, and the room collapses 20 s later. The typer forgets the slide
+    # when its episode closes; otherwise the slide's evidence named the collapse a
+    # GRADUAL_DECLINE, which its cooldown then kept shut (measured: 26 of 40 rooms right with the
+    # reset, none without).
     right = 0
     for seed in range(40):
         r = Room(seed)
-        frames = r.frames(60) + [f for i in range(30) for f in r.frames(1, 1.0 - 0.7 * i / 30)]
+        frames = r.frames(60) + [f for i in range(30) for f in r.frames(1, 1.0 - 0.8 * i / 30)]
         frames += r.frames(4) + r.frames(8, 0.1)
         out = run(SessionDetector("s"), frames)
         first = next((tr for tr in out if isinstance(tr, AnomalyStarted)), None)

@@ -65,23 +65,23 @@ def test_a_room_holding_at_under_half_its_level_is_a_low_engagement_warning() ->
 
 
 def test_a_slow_slide_is_a_gradual_decline_after_two_ticks_below_the_line() -> None:
-    counts = (9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2)
+    counts = (9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1)
     slow = [found for _, found in busy(10).judge(*counts)]
-    # Last normal (>= 85 %) at the 5th tick; declining (significant, <= 62 %) from the 13th,
-    # 40 s later; the second declining tick fires.
-    assert slow[:13] == [{}] * 13
-    z = poisson_z(24, 60, SETTINGS.mood_spread)
-    assert slow[13] == {
+    # Last normal (>= 85 %) at the 5th tick; declining (significant at z <= -3.5, <= 62 %)
+    # from the 15th, 50 s later; the second declining tick fires.
+    assert slow[:15] == [{}] * 15
+    z = poisson_z(18, 60, SETTINGS.mood_spread)
+    assert slow[15] == {
         GRADUAL: Finding(
-            CRITICAL,  # at 40 % of normal: twice the critical ratio
-            "activity has been sliding: 48 chat messages and reactions a minute against a "
-            "usual 120 (-60%)",
+            CRITICAL,  # at 30 % of normal: under twice the critical ratio
+            "activity has been sliding: 36 chat messages and reactions a minute against a "
+            "usual 120 (-70%)",
             score(z),
-            rates(120, 48),
+            rates(120, 36),
             on_activity=True,
         )
     }
-    assert slow[14][GRADUAL].severity is CRITICAL
+    assert slow[16][GRADUAL].severity is CRITICAL
 
 
 def first(kind: AnomalyType, verdicts: list[Verdict]) -> int | None:
@@ -139,12 +139,12 @@ def test_a_room_too_quiet_to_judge_starts_its_slide_afresh_when_judged_again() -
 
 
 def test_a_decline_interrupted_needs_two_ticks_below_the_line_again() -> None:
-    counts = (9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3)
+    counts = (9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2)  # the 15th tick is declining
     room = busy(10)
     room.judge(*counts)
     assert room.judge(10)[0][1] == {}  # not declining: the run starts again
-    assert GRADUAL not in room.judge(2)[0][1]
-    assert GRADUAL in room.judge(2)[0][1]
+    assert GRADUAL not in room.judge(1)[0][1]
+    assert GRADUAL in room.judge(1)[0][1]
 
 
 def test_an_open_gradual_decline_goes_on_whatever_the_speed() -> None:
@@ -176,8 +176,8 @@ SLIDE = (9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1)
         # Twice as sensitive: significant at z <= -1.5, and low after 15 s rather than 30.
         (2.0, [4] * 20, LOW, 9),
         (0.8, [4] * 20, LOW, None),
-        (1.0, SLIDE, GRADUAL, 14),
-        (0.8, SLIDE, GRADUAL, 16),
+        (1.0, SLIDE, GRADUAL, 16),
+        (0.8, SLIDE, GRADUAL, 18),
         # Its decline line is at 81 % rather than 62 %: crossed 15 s after the last normal tick,
         # too fast for a gradual decline.
         (2.0, SLIDE, GRADUAL, None),

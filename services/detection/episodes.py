@@ -61,25 +61,28 @@ class DetectorSettings:
     # `drop_ratio` of what the minute before them predicts, at Poisson z <= -drop_z, and that
     # minute was itself near normal (>= `drop_prior_ratio` of baseline): a cliff, not a slide.
     drop_ratio: float = 0.2
-    drop_z: float = 3.9
+    drop_z: float = 4.2
     drop_spread: float = 0.005  # extra relative variance over a few ticks
     drop_prior_ratio: float = 0.6
     drop_short_ticks: int = 4
     drop_long_ratio: float = 0.12
     # GRADUAL_DECLINE: the 30-s mean at most `decline_ratio` of baseline (z <= -decline_z) for
     # `decline_ticks` ticks, having slid there slowly: at least `decline_min_seconds` since it was
-    # last at `normal_ratio` of baseline. A faster slide is a LOW_ENGAGEMENT onset.
+    # last at `normal_ratio` of baseline. A faster slide is a LOW_ENGAGEMENT onset. The z asked
+    # of a slide is higher than a lull's: a slide's test runs every tick of a long sag, and at
+    # 3.0 half of a quiet room's false alarms were the mood's slow swings read as slides.
     decline_ratio: float = 0.62
-    decline_z: float = 3.0
+    decline_z: float = 3.5
     # Relative variance of a room's 30-s level around its 5-min baseline beyond Poisson noise
     # (the audience's mood: about +-15 % in the simulator).
     mood_spread: float = 0.0225
     decline_min_seconds: float = 35.0
     normal_ratio: float = 0.85
     decline_ticks: int = 2
-    # LOW_ENGAGEMENT: the 30-s mean at most `low_ratio` of baseline (z <= -decline_z) for
+    # LOW_ENGAGEMENT: the 30-s mean at most `low_ratio` of baseline (z <= -low_z) for
     # `low_seconds`; or the engagement score below `low_score` for `low_score_seconds`.
     low_ratio: float = 0.45
+    low_z: float = 3.0
     low_seconds: float = 30.0
     low_score: float = 0.1
     low_score_seconds: float = 180.0

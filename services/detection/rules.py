@@ -200,10 +200,11 @@ class ActivityRules:
         ratio = cur / expected
         z = poisson_z(cur, expected, s.mood_spread)
         significant = z <= -s.decline_z / s.sensitivity
+        low_significant = z <= -s.low_z / s.sensitivity
         secs = w * s.tick_seconds
         usual, now_per_min = self.base / s.tick_seconds * 60, cur / secs * 60
         # LOW_ENGAGEMENT: low for a while, whatever the path.
-        if significant and ratio <= s.low_ratio:
+        if low_significant and ratio <= s.low_ratio:
             if self._low_since is None:
                 self._low_since = now
         else:
