@@ -57,13 +57,14 @@ def test_a_cliff_leaving_exactly_a_fifth_of_the_expected_count_is_critical() -> 
 
 
 def test_the_strongest_window_names_the_cliff() -> None:
-    # The last tick alone (0 of about 9.5) is stronger evidence than the last two (4 of 20).
-    assert busy(10).cliff(4, 0) == Finding(
+    # Both are cliffs, and the last tick alone (0 of about 14, z = -5.2) is stronger evidence
+    # than the last two (6 of 30, a fifth: z = -5.0).
+    assert busy(15).cliff(6, 0) == Finding(
         CRITICAL,
-        "chat and reactions fell from 114/min to 0/min: 0 in the last 5 s where about 10 "
+        "chat and reactions fell from 171/min to 0/min: 0 in the last 5 s where about 14 "
         "were expected",
-        score(poisson_z(0, 9.5, SETTINGS.drop_spread)),
-        rates(114, 0),
+        score(poisson_z(0, 14.25, SETTINGS.drop_spread)),
+        rates(171, 0),
         on_activity=True,
     )
 

@@ -84,6 +84,14 @@ def test_a_slow_slide_is_a_gradual_decline_after_two_ticks_below_the_line() -> N
     assert slow[16][GRADUAL].severity is CRITICAL
 
 
+def test_a_slide_at_exactly_twice_the_critical_ratio_is_critical() -> None:
+    # At z <= -3 the same slide is called at the 14th tick, 24 of 60 in 30 s: 40 % of normal.
+    counts = (9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3)
+    eager = DetectorSettings(decline_z=3.0)
+    found = busy(10, settings=eager).judge(*counts)[-1][1][GRADUAL]
+    assert (found.severity, found.why.endswith("(-60%)")) == (CRITICAL, True)
+
+
 def first(kind: AnomalyType, verdicts: list[Verdict]) -> int | None:
     """The 1-based tick at which the slow rules first report `kind`."""
     return next((i + 1 for i, (_, slow) in enumerate(verdicts) if kind in slow), None)
@@ -128,7 +136,7 @@ def test_the_decline_line_and_the_normal_line_are_inclusive() -> None:
 
 def test_a_room_too_quiet_to_judge_starts_its_slide_afresh_when_judged_again() -> None:
     # A room of 0.7 events a tick, learning fast, drops under the 8-in-12-ticks line and back.
-    settings = DetectorSettings(baseline_ticks=1, decline_z=1.0)
+    settings = DetectorSettings(baseline_ticks=1, decline_z=1.0, low_z=1.0)
     room = busy(0.7, ticks=12, settings=settings)
     room.judge(*[0] * 12, open_types={GRADUAL})
     room.learnt(0, 1, 1)  # too quiet, then judged again: 2 events in 11 ticks against 8
@@ -192,16 +200,32 @@ def test_the_slow_rules_follow_the_events_sensitivity(
 
 @pytest.mark.parametrize(("count", "low"), [(4.5, True), (4.52, False)])
 def test_the_low_line_is_inclusive(count: float, low: bool) -> None:
-    sure = DetectorSettings(decline_z=0.1)  # any shortfall is significant here
+    sure = DetectorSettings(low_z=0.1)  # any shortfall is significant here
     assert (LOW in busy(10, settings=sure).judge(*[count] * 12)[-1][1]) is low
 
 
 def test_the_critical_line_of_low_engagement_is_inclusive() -> None:
-    sure = DetectorSettings(decline_z=0.1)
+    sure = DetectorSettings(low_z=0.1)
     found = busy(10, settings=sure).judge(*[2] * 12)[-1][1][LOW]
     assert (found.severity, found.why.endswith("(20% of normal)")) == (CRITICAL, True)
 
 
-def test_a_z_exactly_at_the_slow_threshold_is_significant() -> None:
-    exact = DetectorSettings(decline_z=-poisson_z(0, 60, SETTINGS.mood_spread))
-    assert LOW in busy(10, settings=exact).judge(*[0] * 12)[-1][1]
+def test_a_z_exactly_at_the_slow_thresholds_is_significant() -> None:
+    silence = -poisson_z(0, 60, SETTINGS.mood_spread)  # 30 s of nothing where 60 were usual
+    held_low = DetectorSettings(low_z=silence)
+    assert LOW in busy(10, settings=held_low).judge(*[0] * 12)[-1][1]
+    sliding = DetectorSettings(decline_z=silence)
+    verdicts = busy(10, settings=sliding).judge(*[0] * 12, open_types={GRADUAL})
+    assert GRADUAL in verdicts[-1][1]
+
+
+def test_a_lull_and_a_slide_are_judged_at_their_own_z() -> None:
+    # 27 of 60 in 30 s: z = -3.12, enough for the held-low rule (3.0), not for a slide (3.5).
+    verdicts = busy(10).judge(*[4.5] * 12, open_types={GRADUAL})
+    assert set(verdicts[-1][1]) == {LOW}
+    assert (
+        GRADUAL
+        in busy(10, settings=DetectorSettings(decline_z=3.1)).judge(
+            *[4.5] * 12, open_types={GRADUAL}
+        )[-1][1]
+    )
