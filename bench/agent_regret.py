@@ -315,6 +315,12 @@ def late_floor(run: RunResult, upto: int, best: dict[str, InterventionType]) -> 
     return statistics.fmean(d.shares[d.true_best] - d.shares[best[d.context]] for d in picks)
 
 
+def seed_ratio(regret: float, floor: float) -> str:
+    """One seed's late regret against its floor; a floor of 0 (the agent's contexts each hold
+    one true state) has no ratio, so the regret itself is shown."""
+    return f"{regret / floor:.2f}" if floor > 0 else f"{regret:.4f} at a floor of 0"
+
+
 def best_known(run: RunResult, best: dict[str, InterventionType]) -> tuple[float, float]:
     """Share of the contexts the run visited whose believed best is the true best, plain and
     weighted by the run's decisions there."""
@@ -402,13 +408,14 @@ def report(results: list[RunResult], decisions: int) -> None:
     agent = by_policy.get("agent", [])
     if agent:
         per_seed = [
-            late_regret(r, decisions) / late_floor(r, decisions, best[r.seed]) for r in agent
+            seed_ratio(late_regret(r, decisions), late_floor(r, decisions, best[r.seed]))
+            for r in agent
         ]
         print(
             f"\nAgent, decisions {late_from}-{decisions}: regret per decision "
             f"{statistics.fmean(late_regret(r, decisions) for r in agent):.4f} = "
             f"{statistics.fmean(late_regret(r, decisions) for r in agent) / floor:.2f}x the "
-            "floor's (target <= 1.5x); per seed " + ", ".join(f"{x:.2f}" for x in per_seed)
+            "floor's (target <= 1.5x); per seed " + ", ".join(per_seed)
         )
         contexts = statistics.fmean(len(r.believed_best) for r in agent)
         print(f"Contexts the agent visited: {contexts:.1f} per seed (of 108 possible).")
