@@ -48,8 +48,7 @@ def test_history_lists_every_revision_oldest_first(database_url: str) -> None:
     lines = result.output.splitlines()
     assert lines[0].startswith("base -> 0001: Baseline")
     assert lines[1].startswith("0001 -> 0002: TimescaleDB")
-    assert lines[2].startswith("0002 -> 0003: agent_posteriors.delta_squares")
-    assert lines[-1].startswith(f"0003 -> {head_revision()}: agent_posteriors: the fall level")
+    assert lines[-1].startswith(f"0002 -> {head_revision()}: agent_posteriors.delta_squares")
     assert len(lines) == len(history())
 
 
@@ -130,71 +129,3 @@ def test_outcomes_learnt_before_squares_were_kept_get_the_prior_spread(database_
     assert rows["POLL"] == pytest.approx(4 * 0.05**2 + 3 * 0.15**2)
     assert rows["CHAT_PROMPT"] == pytest.approx(0.1**2)  # one outcome has no spread
     assert rows["NOTIFICATION"] == 0
-
-
-def test_the_fall_level_starts_from_the_fine_contexts_learnt_before_it(database_url: str) -> None:
-    assert run(database_url, "db", "upgrade", "0003").exit_code == 0
-    learnt = [
-        # context, type, successes, failures, delta_sum, delta_squares, updated_at
-        ("SUDDEN_DROP|low|ge50|dev>=25%", "POLL", 3, 1, 0.2, 0.05, "2026-12-01 00:00:00"),
-        ("SUDDEN_DROP|very-low|ge50|dev>=25%", "POLL", 1, 2, -0.1, 0.03, "2026-12-02 00:00:00"),
-        (
-            "SUDDEN_DROP|moderate+|ge50|dev>=25%",
-            "GAMIFICATION",
-            2,
-            0,
-            0.3,
-            0.05,
-            "2026-12-01 00:00:00",
-        ),
-        ("SUDDEN_DROP|low|ge50|dev<10%", "POLL", 0, 1, -0.05, 0.0025, "2026-12-01 00:00:00"),
-        ("MASS_EXIT|low|lt10|dev>=25%", "POLL", 1, 0, 0.1, 0.01, "2026-12-01 00:00:00"),
-        ("SUDDEN_DROP|*|ge50|*", "POLL", 4, 4, 0.05, 0.0825, "2026-12-02 00:00:00"),
-        ("SUDDEN_DROP|*|*|*", "POLL", 5, 4, 0.15, 0.0925, "2026-12-02 00:00:00"),
-    ]
-    engine = create_db_engine(database_url)
-
-    def stored() -> dict[tuple[str, str], tuple[float, ...]]:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    "SELECT context, intervention_type, successes, failures, delta_sum,"
-                    " delta_squares FROM agent_posteriors"
-                )
-            ).all()
-        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
-
-    try:
-        with engine.begin() as conn:
-            for row in learnt:
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO agent_posteriors (context, intervention_type, successes,"
-                        " failures, delta_sum, delta_squares, updated_at)"
-                        " VALUES (:c, :t, :s, :f, :d, :q, :u)"
-                    ),
-                    dict(zip("ctsfdqu", row, strict=True)),
-                )
-        before = stored()
-        assert run(database_url, "db", "upgrade").exit_code == 0
-        after = stored()
-        assert run(database_url, "db", "downgrade", "0003").exit_code == 0
-        downgraded = stored()
-    finally:
-        engine.dispose()
-    added = {key: value for key, value in after.items() if key not in before}
-    # Each fall (anomaly, audience, deviation) sums its fine contexts, whatever their engagement.
-    assert added.keys() == {
-        ("SUDDEN_DROP|*|ge50|dev>=25%", "POLL"),
-        ("SUDDEN_DROP|*|ge50|dev>=25%", "GAMIFICATION"),
-        ("SUDDEN_DROP|*|ge50|dev<10%", "POLL"),
-        ("MASS_EXIT|*|lt10|dev>=25%", "POLL"),
-    }
-    assert added[("SUDDEN_DROP|*|ge50|dev>=25%", "POLL")] == pytest.approx((4, 3, 0.1, 0.08))
-    assert added[("SUDDEN_DROP|*|ge50|dev>=25%", "GAMIFICATION")] == pytest.approx(
-        (2, 0, 0.3, 0.05)
-    )
-    assert added[("SUDDEN_DROP|*|ge50|dev<10%", "POLL")] == pytest.approx((0, 1, -0.05, 0.0025))
-    # What was there is untouched, and going back removes exactly the fall level.
-    assert {key: after[key] for key in before} == before
-    assert downgraded == before

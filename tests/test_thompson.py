@@ -42,94 +42,68 @@ def test_contexts_bucket_as_the_design_says() -> None:
     assert AgentContext.of("LOW_ENGAGEMENT", 0.7, 49, 0.2).key == (
         "LOW_ENGAGEMENT|moderate+|lt50|dev<25%"
     )
-    assert CONTEXT.lineage == (
-        "SUDDEN_DROP|low|ge50|dev>=25%",
-        "SUDDEN_DROP|*|ge50|dev>=25%",
-        "SUDDEN_DROP|*|ge50|*",
-        "SUDDEN_DROP|*|*|*",
-    )
-    assert CONTEXT.lineage == (
-        CONTEXT.key,
-        CONTEXT.fall_key,
-        CONTEXT.room_key,
-        CONTEXT.anomaly_key,
-    )
+    assert CONTEXT.parent_key == "SUDDEN_DROP|*|ge50|*"
     assert AgentContext.from_key(CONTEXT.key) == CONTEXT
     with pytest.raises(ValueError):
         AgentContext.from_key("no-bars")
 
 
 def test_posterior_adds_outcomes_to_the_uniform_prior() -> None:
-    assert posterior([ArmRecord(), ArmRecord()], borrow=4) == (1.0, 1.0)
-    assert posterior([ArmRecord(3, 1), ArmRecord(3, 1)], borrow=4) == (4.0, 2.0)
+    assert posterior(ArmRecord(), ArmRecord(), borrow=4) == (1.0, 1.0)
+    assert posterior(ArmRecord(3, 1), ArmRecord(3, 1), borrow=4) == (4.0, 2.0)
 
 
 def test_a_sparse_context_borrows_at_most_the_loan_from_its_parent() -> None:
     # The parent saw 40 successes and 10 failures elsewhere: lend 4 observations at 80 %.
-    alpha, beta = posterior([ArmRecord(0, 0), ArmRecord(40, 10)], borrow=4)
+    alpha, beta = posterior(ArmRecord(0, 0), ArmRecord(40, 10), borrow=4)
     assert alpha == pytest.approx(1 + 3.2) and beta == pytest.approx(1 + 0.8)
     # Its own data is counted once: the parent's copy of it is not lent back.
-    alpha, beta = posterior([ArmRecord(2, 0), ArmRecord(2, 0)], borrow=4)
+    alpha, beta = posterior(ArmRecord(2, 0), ArmRecord(2, 0), borrow=4)
     assert (alpha, beta) == (3.0, 1.0)
-    assert posterior([ArmRecord(), ArmRecord(40, 10)], borrow=0) == (1.0, 1.0)
+    assert posterior(ArmRecord(), ArmRecord(40, 10), borrow=0) == (1.0, 1.0)
 
 
 def test_a_sparse_context_also_borrows_what_its_grandparent_saw_elsewhere() -> None:
     # Nothing here or in this audience yet; the anomaly type saw 30 of 40 work elsewhere: the
     # parent borrows 4 observations at 75 %, and lends them on in full.
-    assert posterior([ArmRecord(), ArmRecord(), ArmRecord(30, 10)], 4) == pytest.approx((4.0, 2.0))
+    assert posterior(ArmRecord(), ArmRecord(), 4, ArmRecord(30, 10)) == pytest.approx((4.0, 2.0))
     # The parent's own 2 successes elsewhere and its loan of 4 from the grandparent (whose 16
     # other outcomes are half successes) are 6 observations: 4 are lent, at their 4:2 mix.
-    alpha, beta = posterior([ArmRecord(), ArmRecord(2, 0), ArmRecord(10, 8)], 4)
+    alpha, beta = posterior(ArmRecord(), ArmRecord(2, 0), 4, ArmRecord(10, 8))
     assert alpha == pytest.approx(1 + 8 / 3) and beta == pytest.approx(1 + 4 / 3)
     # The grandparent's record includes the parent's: those outcomes are lent only once.
-    assert posterior([ArmRecord(), ArmRecord(3, 1), ArmRecord(3, 1)], 4) == pytest.approx(
-        (4.0, 2.0)
-    )
-
-
-def test_each_level_lends_on_what_the_level_above_lent_it() -> None:
-    # Two successes elsewhere in the same fall; two failures elsewhere in rooms of this size;
-    # eight successes elsewhere after this anomaly type. The room level borrows 4 of the eight,
-    # the fall level 4 of the room's 6 (2 failures, 4 lent successes), and this context 4 of the
-    # fall's 6 (its 2 successes and that loan of 8/3 successes and 4/3 failures).
-    fall = ArmRecord(2, 0)
-    room = fall + ArmRecord(0, 2)
-    anomaly = room + ArmRecord(8, 0)
-    alpha, beta = posterior([ArmRecord(), fall, room, anomaly], 4)
-    assert alpha == pytest.approx(1 + 28 / 9) and beta == pytest.approx(1 + 8 / 9)
-    assert posterior([ArmRecord(1, 0)], 4) == (2.0, 1.0)  # nothing above it: no loan
+    assert posterior(ArmRecord(), ArmRecord(3, 1), 4, ArmRecord(3, 1)) == pytest.approx((4.0, 2.0))
 
 
 def test_a_single_outcome_elsewhere_is_lent_whole_and_a_loan_may_be_fractional() -> None:
-    assert posterior([ArmRecord(), ArmRecord(1, 0)], borrow=4) == (2.0, 1.0)
-    alpha, beta = posterior([ArmRecord(), ArmRecord(40, 10)], borrow=0.5)
+    assert posterior(ArmRecord(), ArmRecord(1, 0), borrow=4) == (2.0, 1.0)
+    alpha, beta = posterior(ArmRecord(), ArmRecord(40, 10), borrow=0.5)
     assert alpha == pytest.approx(1.4) and beta == pytest.approx(1.1)
 
 
 def test_deltas_and_their_squares_are_lent_with_the_outcomes() -> None:
     parent = ArmRecord(8, 2, 1.0, 0.5)  # ten outcomes elsewhere, +0.1 each on average
-    assert lent([ArmRecord(), parent], 4) == pytest.approx(ArmRecord(3.2, 0.8, 0.4, 0.2))
+    assert lent(ArmRecord(), parent, 4) == pytest.approx(ArmRecord(3.2, 0.8, 0.4, 0.2))
     own = ArmRecord(1, 1, 0.1, 0.05)
-    assert lent([own, own + parent], 4) == pytest.approx(ArmRecord(4.2, 1.8, 0.5, 0.25))
+    assert lent(own, own + parent, 4) == pytest.approx(ArmRecord(4.2, 1.8, 0.5, 0.25))
     # A coarser record holding a finer one's negative deltas lends only the others'.
-    assert lent([ArmRecord(0, 1, -0.2, 0.04), ArmRecord(1, 1, -0.1, 0.05)], 4) == pytest.approx(
+    assert lent(ArmRecord(0, 1, -0.2, 0.04), ArmRecord(1, 1, -0.1, 0.05), 4) == pytest.approx(
         ArmRecord(1, 1, -0.1, 0.05)
     )
 
 
 def test_the_change_posterior_shrinks_towards_no_change_and_learns_the_spread() -> None:
     # Before any outcome: no change expected, give or take the prior spread.
-    assert change_posterior([ArmRecord(), ArmRecord()], 4) == ChangeBelief(0.0, 0.15, 1.0)
+    assert change_posterior(ArmRecord(), ArmRecord(), 4) == ChangeBelief(0.0, 0.15, 1.0)
     # Four outcomes of exactly +0.1: the mean is shrunk by one outcome of no change, and the
     # spread is the prior's two outcomes' worth over six.
-    four = change_posterior([ArmRecord(4, 0, 0.4, 0.04), ArmRecord(4, 0, 0.4, 0.04)], 4)
+    four = change_posterior(ArmRecord(4, 0, 0.4, 0.04), ArmRecord(4, 0, 0.4, 0.04), 4)
     assert four.mean == pytest.approx(0.4 / 5)
     assert four.spread == pytest.approx((2 * 0.15**2 / 6 / 5) ** 0.5)
     assert four.freedom == 5
     # Many scattered outcomes: their own spread, and a narrow posterior around their mean.
     many = ArmRecord(200, 200, 400 * 0.05, 400 * (0.05**2 + 0.3**2))
-    belief = change_posterior([many, many], 4)
+    belief = change_posterior(many, many, 4)
     assert belief.mean == pytest.approx(20 / 401)
     assert belief.spread == pytest.approx(((400 * 0.09 + 2 * 0.0225) / 402 / 401) ** 0.5)
 
@@ -138,10 +112,10 @@ def test_the_change_posterior_borrows_from_the_parent_and_the_grandparent() -> N
     # Nothing here; the parent's 2 outcomes of +0.1 and the grandparent's 10 others of +0.2:
     # the parent lends 4 of its 6 (its own and its loan of 4), 2/3 of their +1.0 in all.
     parent, grandparent = ArmRecord(2, 0, 0.2, 0.02), ArmRecord(12, 0, 2.2, 0.42)
-    belief = change_posterior([ArmRecord(), parent, grandparent], 4)
+    belief = change_posterior(ArmRecord(), parent, 4, grandparent)
     assert belief.mean == pytest.approx((2 / 3) / 5)
     assert belief.freedom == 5
-    assert change_posterior([ArmRecord(), parent], 4).mean == pytest.approx(0.2 / 3)
+    assert change_posterior(ArmRecord(), parent, 4).mean == pytest.approx(0.2 / 3)
 
 
 def test_draws_of_the_change_have_heavier_tails_while_outcomes_are_few() -> None:
@@ -186,12 +160,11 @@ def test_the_sampler_takes_no_negative_loan_and_needs_a_type_to_choose() -> None
     assert str(caught.value) == "no intervention type is allowed"
 
 
-def test_a_manual_trigger_sees_the_posterior_of_its_type_from_all_four_levels() -> None:
+def test_a_manual_trigger_sees_the_posterior_of_its_type_from_all_three_levels() -> None:
     records = {
         (CONTEXT.key, GAME): ArmRecord(2, 1, 0.3),
-        (CONTEXT.fall_key, GAME): ArmRecord(2, 1, 0.3),
-        (CONTEXT.room_key, GAME): ArmRecord(2, 1, 0.3),
-        (CONTEXT.anomaly_key, GAME): ArmRecord(12, 1, 1.0),  # 10 of 10 in other audiences
+        (CONTEXT.parent_key, GAME): ArmRecord(2, 1, 0.3),
+        (CONTEXT.grandparent_key, GAME): ArmRecord(12, 1, 1.0),  # 10 of 10 in other audiences
         (CONTEXT.key, POLL): ArmRecord(0, 5, -0.2),
     }
     view = ThompsonSampler(borrow=4).view(CONTEXT, records, GAME)
@@ -259,10 +232,10 @@ def test_learning_concentrates_choices_on_what_works() -> None:
     assert "Chat fell by 80 %" in text
 
 
-def test_a_new_fine_context_starts_from_its_fall_levels_record() -> None:
+def test_a_new_fine_context_starts_from_its_parents_record() -> None:
     book = MemoryPosteriors()
-    elsewhere = AgentContext.of("SUDDEN_DROP", 0.5, 200, -0.45)  # the same fall, other engagement
-    assert elsewhere.fall_key == CONTEXT.fall_key and elsewhere.key != CONTEXT.key
+    elsewhere = AgentContext.of("SUDDEN_DROP", 0.5, 200, -0.15)  # same parent, other bucket
+    assert elsewhere.parent_key == CONTEXT.parent_key and elsewhere.key != CONTEXT.key
     for _ in range(20):
         book.learn(elsewhere, GAME, success=True, delta=0.1)
         book.learn(elsewhere, POLL, success=False, delta=-0.05)
@@ -271,29 +244,6 @@ def test_a_new_fine_context_starts_from_its_fall_levels_record() -> None:
     by_type = {arm.type: arm for arm in choice.arms}
     assert by_type[GAME].mean == pytest.approx(5 / 6) and by_type[POLL].mean == pytest.approx(1 / 6)
     assert by_type[GAME].exploring  # nothing of its own yet
-
-
-def test_rooms_that_fell_as_far_speak_louder_than_rooms_of_the_size_that_fell_less() -> None:
-    book = MemoryPosteriors()
-    as_far = AgentContext.of("SUDDEN_DROP", 0.5, 200, -0.45)
-    less = AgentContext.of("SUDDEN_DROP", 0.5, 200, -0.05)
-    assert as_far.fall_key == CONTEXT.fall_key != less.fall_key
-    assert less.room_key == CONTEXT.room_key
-    for _ in range(20):
-        book.learn(as_far, GAME, success=True, delta=0.1)
-        book.learn(as_far, POLL, success=False, delta=-0.05)
-    for _ in range(40):
-        book.learn(less, GAME, success=False, delta=-0.05)
-        book.learn(less, POLL, success=True, delta=0.1)
-    # In rooms of this size POLL worked 40 of 60 times and GAME 20 of 60, but in those that fell
-    # as far as this one GAME worked every time: the fall level lends 4 of its 20 outcomes and
-    # the room level's loan of 4 (GAME: 0 of 4), 20:4 for GAME and 4:20 for POLL.
-    views = {
-        arm: ThompsonSampler().view(CONTEXT, book.records(CONTEXT), arm) for arm in (GAME, POLL)
-    }
-    assert views[GAME].mean == pytest.approx((1 + 20 / 6) / 6)
-    assert views[POLL].mean == pytest.approx((1 + 4 / 6) / 6)
-    assert views[GAME].change > 0 > views[POLL].change
 
 
 def test_reasoning_states_the_record_the_estimate_and_the_next_best_type() -> None:

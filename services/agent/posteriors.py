@@ -16,6 +16,11 @@ from services.core.vocabulary import AgentContext, InterventionType
 from services.storage.schema import agent_posteriors
 
 
+def learned_keys(context: AgentContext) -> tuple[str, str, str]:
+    """An outcome counts for its fine context and for the coarser ones that lend to it."""
+    return context.key, context.parent_key, context.grandparent_key
+
+
 class MemoryPosteriors:
     """Counts in a dict: the benchmarks' closed loop, where no database is involved."""
 
@@ -23,13 +28,13 @@ class MemoryPosteriors:
         self.counts: dict[tuple[str, InterventionType], ArmRecord] = {}
 
     def records(self, context: AgentContext) -> Records:
-        keys = context.lineage
+        keys = learned_keys(context)
         return {key: record for key, record in self.counts.items() if key[0] in keys}
 
     def learn(
         self, context: AgentContext, arm: InterventionType, success: bool, delta: float
     ) -> None:
-        for key in context.lineage:
+        for key in learned_keys(context):
             old = self.counts.get((key, arm), ArmRecord())
             self.counts[(key, arm)] = old + ArmRecord(
                 float(success), float(not success), delta, delta * delta
@@ -42,7 +47,7 @@ class DatabasePosteriors:
 
     def records(self, context: AgentContext) -> Records:
         table = agent_posteriors
-        query = sa.select(table).where(table.c.context.in_(context.lineage))
+        query = sa.select(table).where(table.c.context.in_(learned_keys(context)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return _as_records(rows)
@@ -76,7 +81,7 @@ class DatabasePosteriors:
             postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
         )
         now = datetime.now(UTC)
-        for key in context.lineage:
+        for key in learned_keys(context):
             stmt = insert.values(
                 context=key,
                 intervention_type=arm.value,

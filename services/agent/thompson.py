@@ -9,10 +9,9 @@ more than whether it passed +0.03 (docs/agent.md, "Why the mean change").
 
 A context is fine-grained (anomaly type x engagement x audience x deviation, design §6): 108 of
 them would each need many episodes before they say anything, so a fine context borrows up to
-`borrow` outcomes from the same fall in rooms of its size (anomaly type x audience x deviation),
-which borrows from the anomaly type in rooms of that size, which borrows from the anomaly type
-alone (`AgentContext.lineage`). With little data of its own a context follows the levels above
-it; its own outcomes outweigh the loan once it has more than `borrow` of them.
+`borrow` outcomes from its parent (anomaly type x audience), which in turn borrows from its own
+parent (anomaly type). With little data of its own a context follows its parents; its own
+outcomes outweigh the loan once it has more than `borrow` of them.
 """
 
 from __future__ import annotations
@@ -85,25 +84,29 @@ EMPTY = ArmRecord()
 Records = Mapping[tuple[str, InterventionType], ArmRecord]
 
 
-def lent(lineage: Sequence[ArmRecord], borrow: float) -> ArmRecord:
-    """A fine context's outcomes (`lineage[0]`) with a loan of at most `borrow` outcomes at the
-    averages of the level above it, whose averages themselves include a loan from the level above
-    that, and so on up the lineage (finest first). Each level lends only the others' outcomes (a
-    coarser record includes the finer ones), so nothing is counted twice."""
+def lent(
+    own: ArmRecord, parent: ArmRecord, borrow: float, grandparent: ArmRecord = EMPTY
+) -> ArmRecord:
+    """A fine context's outcomes with a loan of at most `borrow` outcomes at its parent's
+    averages, where the parent's averages themselves include a loan from the grandparent. Each
+    level lends only the others' outcomes (a coarser record includes the finer ones), so nothing
+    is counted twice."""
     loan = EMPTY
-    for level, inner in zip(reversed(lineage[1:]), reversed(lineage[:-1]), strict=True):
+    for level, inner in ((grandparent, parent), (parent, own)):
         others = (level - inner) + loan
         if others.attempts > 0:
             loan = others.scaled(min(borrow, others.attempts) / others.attempts)
         else:
             loan = EMPTY
-    return lineage[0] + loan
+    return own + loan
 
 
-def posterior(lineage: Sequence[ArmRecord], borrow: float) -> tuple[float, float]:
+def posterior(
+    own: ArmRecord, parent: ArmRecord, borrow: float, grandparent: ArmRecord = EMPTY
+) -> tuple[float, float]:
     """Beta(alpha, beta) of "this type works here" in one fine context: Beta(1, 1) + its own
     outcomes + the loan (`lent`)."""
-    return _beta(lent(lineage, borrow))
+    return _beta(lent(own, parent, borrow, grandparent))
 
 
 def _beta(known: ArmRecord) -> tuple[float, float]:
@@ -123,11 +126,13 @@ class ChangeBelief:
         return self.mean + self.spread * rng.gauss() / (chi2 / self.freedom) ** 0.5
 
 
-def change_posterior(lineage: Sequence[ArmRecord], borrow: float) -> ChangeBelief:
+def change_posterior(
+    own: ArmRecord, parent: ArmRecord, borrow: float, grandparent: ArmRecord = EMPTY
+) -> ChangeBelief:
     """The type's average engagement change here: its own outcomes and the loan (`lent`), shrunk
     towards no change by PRIOR_OUTCOMES, with the outcomes' spread estimated from their squares
     and SPREAD_WEIGHT outcomes of PRIOR_SPREAD."""
-    return _belief(lent(lineage, borrow))
+    return _belief(lent(own, parent, borrow, grandparent))
 
 
 def _belief(known: ArmRecord) -> ChangeBelief:
@@ -244,9 +249,14 @@ class ThompsonSampler:
         arm_type: InterventionType,
         rng: random.Random | None,
     ) -> ArmView:
-        lineage = [records.get((key, arm_type), EMPTY) for key in context.lineage]
-        known = lent(lineage, self.borrow)
+        own = records.get((context.key, arm_type), EMPTY)
+        known = lent(
+            own,
+            records.get((context.parent_key, arm_type), EMPTY),
+            self.borrow,
+            records.get((context.grandparent_key, arm_type), EMPTY),
+        )
         alpha, beta_ = _beta(known)
         change = _belief(known)
         sampled = change.mean if rng is None else change.draw(rng)
-        return ArmView(arm_type, alpha, beta_, lineage[0], change.mean, sampled)
+        return ArmView(arm_type, alpha, beta_, own, change.mean, sampled)

@@ -89,25 +89,14 @@ class AgentContext:
         return f"{self.anomaly_type}|{self.engagement}|{self.audience}|{self.deviation}"
 
     @property
-    def fall_key(self) -> str:
-        """The same fall in rooms of this size at any engagement: what a sparse fine context
-        borrows from. Rooms that fell as far mostly share a best type (docs/agent.md)."""
-        return f"{self.anomaly_type}|*|{self.audience}|{self.deviation}"
-
-    @property
-    def room_key(self) -> str:
-        """The anomaly type in rooms of this size: what the fall level borrows from."""
+    def parent_key(self) -> str:
+        """The coarser context whose record a sparse fine context borrows from."""
         return f"{self.anomaly_type}|*|{self.audience}|*"
 
     @property
-    def anomaly_key(self) -> str:
-        """The anomaly type alone: what the room level borrows from."""
+    def grandparent_key(self) -> str:
+        """The anomaly type alone: what the parent borrows from."""
         return f"{self.anomaly_type}|*|*|*"
-
-    @property
-    def lineage(self) -> tuple[str, str, str, str]:
-        """This context's key and the coarser ones that lend to it, finest first."""
-        return self.key, self.fall_key, self.room_key, self.anomaly_key
 
     @classmethod
     def from_key(cls, key: str) -> AgentContext:

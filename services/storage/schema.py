@@ -176,8 +176,7 @@ agent_performance = sa.Table(
 agent_posteriors = sa.Table(
     "agent_posteriors",
     metadata,
-    # An AgentContext key, fine ("SUDDEN_DROP|low|ge50|dev<25%") or one of the coarser levels it
-    # borrows from ("SUDDEN_DROP|*|ge50|dev<25%", "SUDDEN_DROP|*|ge50|*", "SUDDEN_DROP|*|*|*").
+    # An AgentContext key, fine ("SUDDEN_DROP|low|ge50|dev<25%") or coarse ("SUDDEN_DROP|*|ge50|*").
     sa.Column("context", sa.String(200), nullable=False),
     sa.Column("intervention_type", sa.String(32), nullable=False),
     sa.Column("successes", sa.Float, nullable=False),
