@@ -289,9 +289,12 @@ def test_push_hub_reconnects_after_redis_restarts_and_asks_sockets_to_resync(
 ) -> None:
     names = RedisNames("hub-test:")
     hub = PushHub(lambda: redis.Redis.from_url(private_redis.url, socket_timeout=5), names)
+    # Subscribed before the hub runs: a socket that joins after the hub's first RESYNC gets none
+    # (a live socket sends its backfill when it opens), so subscribing after start raced the
+    # connection.
+    sub = hub.subscribe("s-h")
     thread = threading.Thread(target=hub.run, daemon=True)
     thread.start()
-    sub = hub.subscribe("s-h")
     try:
         wait_until(lambda: hub.connected, what="the hub to subscribe")
         assert sub.messages.get(timeout=5) == RESYNC
