@@ -64,7 +64,7 @@ def desk(
 
 @pytest.fixture
 def followup(desk: InterventionDesk) -> InterventionFollowUp:
-    return InterventionFollowUp(desk.sender, desk.posteriors, RewardRule(delay_seconds=60))
+    return InterventionFollowUp(desk.sender, desk.posteriors, RewardRule.for_delay(60))
 
 
 @pytest.fixture

@@ -8,7 +8,12 @@ import sqlalchemy as sa
 from services.storage.schema import metadata
 
 # (table, column) added by a revision after 0001, newest last.
-ADDED_AFTER_BASELINE = (("agent_posteriors", "delta_squares"),)  # 0003
+ADDED_AFTER_BASELINE = (
+    ("agent_posteriors", "delta_squares"),  # 0003
+    ("agent_posteriors", "before_sum"),  # 0004
+    ("agent_posteriors", "lift_sum"),
+    ("agent_posteriors", "lift_squares"),
+)
 
 
 def create_v7_tables(conn: sa.Connection) -> None:

@@ -33,6 +33,7 @@ from callbacks.routing import route
 from components import ids
 from services.access.principal import OPEN_ACCESS, Principal
 from services.access.tokens import EmbedResource, Role, mint_token
+from services.agent.reward import RewardOutcome
 from services.core.settings import Settings
 from services.core.vocabulary import AgentContext, InterventionType
 from services.storage.schema import sessions
@@ -273,7 +274,8 @@ def test_callbacks_check_the_session_they_are_given(client: FlaskClient, runtime
     assert ids.AGENT_LESSONS not in str(performance)  # nothing learnt, nothing said
     context = AgentContext.of("SUDDEN_DROP", 0.3, 20, -0.3)
     for success in (True, True, False):
-        runtime.stores.posteriors.learn(context, InterventionType.CHAT_PROMPT, success, 0.1)
+        outcome = RewardOutcome(0.3, 0.4, 0.1, 0.5, success)
+        runtime.stores.posteriors.learn(context, InterventionType.CHAT_PROMPT, outcome)
     _, _, learnt = render_agent(deps, who, LiveConfig("s-1"), "all")
     assert (
         "In rooms of 10-49 people after a sudden drop, chat prompts worked 2 of 3 times "

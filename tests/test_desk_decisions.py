@@ -14,6 +14,7 @@ from services.agent.content import TemplateLibrary
 from services.agent.desk import InterventionDesk, InterventionError, SessionContext
 from services.agent.followup import InterventionFollowUp
 from services.agent.posteriors import DatabasePosteriors
+from services.agent.reward import RewardOutcome
 from services.core.vocabulary import AgentContext, AgentMode, InterventionType
 from services.storage.agent_settings import AgentSettingsError
 from services.storage.schema import interventions
@@ -29,7 +30,10 @@ def _rows(desk: InterventionDesk) -> list[sa.Row[Any]]:
 def _teach(desk: InterventionDesk, arm: InterventionType, successes: int, failures: int) -> None:
     context = AgentContext.of("SUDDEN_DROP", 0.3, 120, -0.4)
     for n in range(successes + failures):
-        desk.posteriors.learn(context, arm, n < successes, 0.1 if n < successes else -0.02)
+        delta = 0.1 if n < successes else -0.02
+        desk.posteriors.learn(
+            context, arm, RewardOutcome(0.3, 0.3 + delta, delta, 0, n < successes)
+        )
 
 
 def test_manual_mode_suggests_with_content_reasoning_and_an_expiry(

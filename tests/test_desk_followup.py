@@ -5,6 +5,7 @@ and a dead consumer's taken over."""
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,9 +15,12 @@ import sqlalchemy as sa
 from services.agent.desk import InterventionDesk, SessionContext
 from services.agent.followup import InterventionFollowUp
 from services.agent.outcomes import OutcomeReader
+from services.agent.reward import RewardOutcome
 from services.core.vocabulary import AgentContext, InterventionType
 from services.storage.schema import agent_performance, engagement_metrics
 from tests.desk_fixtures import SESSION, Platform
+
+CHAT, POLL = InterventionType.CHAT_PROMPT, InterventionType.POLL
 
 
 def _scores(desk: InterventionDesk, around: datetime, before: float, after: float) -> None:
@@ -58,9 +62,28 @@ def test_measurement_fills_the_outcome_learns_and_writes_performance(
     assert perf.success and perf.intervention_type == "CHAT_PROMPT"
     context = AgentContext.from_key(record.context)
     records = desk.posteriors.records(context)
-    assert records[(context.key, InterventionType.CHAT_PROMPT)].successes == 1
-    assert records[(context.parent_key, InterventionType.CHAT_PROMPT)].successes == 1
+    own = records[(context.key, InterventionType.CHAT_PROMPT)]
+    assert own.successes == 1 and records[(context.parent_key, CHAT)].successes == 1
+    # The context's first outcome is its baseline: its lift is its change.
+    assert (own.before_sum, own.lift_sum) == pytest.approx((0.30, 0.12))
     assert followup.measure(record.executed_at + timedelta(seconds=120)) == []  # only once
+
+
+def test_the_database_learns_each_lift_over_its_fine_context_s_baseline(
+    desk: InterventionDesk,
+) -> None:
+    here = AgentContext.of("SUDDEN_DROP", 0.3, 120, -0.4)
+    nearby = AgentContext.of("SUDDEN_DROP", 0.1, 120, -0.4)  # same parent, its own baseline
+    learn = desk.posteriors.learn
+    learn(here, CHAT, RewardOutcome(0.2, 0.3, 0.1, 0.5, True))  # baseline 0.2: lift 0.1
+    learn(here, POLL, RewardOutcome(0.4, 0.5, 0.1, 0.5, True))  # 0.3: lift 0.2
+    learn(nearby, POLL, RewardOutcome(0.9, 0.9, 0.0, 0.0, False))  # 0.9: lift 0
+    learn(here, CHAT, RewardOutcome(0.6, 0.4, -0.2, 0.0, False))  # 0.4: lift 0
+    records = desk.posteriors.records(here)
+    chat = records[(here.key, CHAT)]
+    assert astuple(chat) == pytest.approx((1, 1, -0.1, 0.05, 0.8, 0.1, 0.01))
+    assert records[(here.parent_key, POLL)].lift_sum == pytest.approx(0.2)
+    assert records[(here.grandparent_key, POLL)].before_sum == pytest.approx(1.3)
 
 
 def test_no_scores_means_unmeasured_and_nothing_learnt(

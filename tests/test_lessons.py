@@ -10,16 +10,21 @@ POLL, CHAT = InterventionType.POLL, InterventionType.CHAT_PROMPT
 NOTE, GAME = InterventionType.NOTIFICATION, InterventionType.GAMIFICATION
 
 
+def rec(successes: int, failures: int, delta: float = 0.0, lift: float | None = None) -> ArmRecord:
+    """Outcomes whose lifts sum to their changes unless told otherwise."""
+    return ArmRecord(successes, failures, delta, lift_sum=delta if lift is None else lift)
+
+
 def test_the_best_type_of_each_context_in_words_the_most_measured_first() -> None:
     records = {
-        ("SUDDEN_DROP|*|lt50|*", CHAT): ArmRecord(7, 2, 0.54),
-        ("SUDDEN_DROP|*|lt50|*", POLL): ArmRecord(2, 3, -0.1),
-        ("MASS_EXIT|*|ge50|*", NOTE): ArmRecord(1, 2, 0.03),
-        ("MASS_EXIT|*|ge50|*", GAME): ArmRecord(1, 1, 0.4),  # too few tries to be a lesson
-        ("LOW_ENGAGEMENT|*|lt10|*", POLL): ArmRecord(3, 0, 0.3),
+        ("SUDDEN_DROP|*|lt50|*", CHAT): rec(7, 2, 0.54),
+        ("SUDDEN_DROP|*|lt50|*", POLL): rec(2, 3, -0.1),
+        ("MASS_EXIT|*|ge50|*", NOTE): rec(1, 2, 0.03),
+        ("MASS_EXIT|*|ge50|*", GAME): rec(1, 1, 0.4),  # too few tries to be a lesson
+        ("LOW_ENGAGEMENT|*|lt10|*", POLL): rec(3, 0, 0.3),
         # The fine contexts and the anomaly type alone say nothing in words.
-        ("SUDDEN_DROP|low|lt50|dev<10%", GAME): ArmRecord(9, 0),
-        ("SUDDEN_DROP|*|*|*", GAME): ArmRecord(9, 0),
+        ("SUDDEN_DROP|low|lt50|dev<10%", GAME): rec(9, 0),
+        ("SUDDEN_DROP|*|*|*", GAME): rec(9, 0),
     }
     found = lessons(records)
     assert [lesson.words for lesson in found] == [
@@ -37,13 +42,13 @@ def test_the_best_type_of_each_context_in_words_the_most_measured_first() -> Non
 
 def test_a_tie_goes_to_the_better_rate_then_the_type_tried_more_and_odd_keys_are_ignored() -> None:
     records = {
-        ("GRADUAL_DECLINE|*|ge50|*", POLL): ArmRecord(2, 2, 0.08),
-        ("GRADUAL_DECLINE|*|ge50|*", GAME): ArmRecord(4, 4, 0.16),
-        ("GRADUAL_DECLINE|*|ge50|*", NOTE): ArmRecord(1, 3, 0.08),  # as much, less often
-        ("NONE|*|lt10|*", CHAT): ArmRecord(1, 2),
-        ("broken", CHAT): ArmRecord(5, 0),
-        ("SUDDEN_DROP|*|giant|*", CHAT): ArmRecord(5, 0),
-        ("NEW_KIND|*|lt10|*", CHAT): ArmRecord(5, 0),
+        ("GRADUAL_DECLINE|*|ge50|*", POLL): rec(2, 2, 0.08),
+        ("GRADUAL_DECLINE|*|ge50|*", GAME): rec(4, 4, 0.16),
+        ("GRADUAL_DECLINE|*|ge50|*", NOTE): rec(1, 3, 0.08),  # as much, less often
+        ("NONE|*|lt10|*", CHAT): rec(1, 2),
+        ("broken", CHAT): rec(5, 0),
+        ("SUDDEN_DROP|*|giant|*", CHAT): rec(5, 0),
+        ("NEW_KIND|*|lt10|*", CHAT): rec(5, 0),
     }
     words = [lesson.words for lesson in lessons(records)]
     assert words == [
@@ -52,18 +57,18 @@ def test_a_tie_goes_to_the_better_rate_then_the_type_tried_more_and_odd_keys_are
         "In rooms of fewer than 10 people with no anomaly open, chat prompts worked 1 of 3 times "
         "(engagement +0.00 on average).",
     ]
-    one = lessons({("MASS_EXIT|*|lt10|*", POLL): ArmRecord(1, 0, -0.02)}, min_attempts=1)
+    one = lessons({("MASS_EXIT|*|lt10|*", POLL): rec(1, 0, -0.02)}, min_attempts=1)
     assert one[0].words.endswith("polls worked 1 of 1 time (engagement -0.02 on average).")
 
 
 def test_odd_records_before_good_ones_are_skipped_not_the_end_of_the_list() -> None:
     records = {
-        ("broken", CHAT): ArmRecord(5, 0),
-        ("SUDDEN_DROP|low|lt50|dev<10%", GAME): ArmRecord(9, 0),
-        ("NEW_KIND|*|lt10|*", CHAT): ArmRecord(5, 0),
-        ("SUDDEN_DROP|*|lt50|*", "SURPRISE"): ArmRecord(5, 0),  # type: ignore[dict-item]
-        ("MASS_EXIT|*|lt10|*", POLL): ArmRecord(1, 0),  # too few tries: the next still counts
-        ("MASS_EXIT|*|ge50|*", POLL): ArmRecord(3, 1),
+        ("broken", CHAT): rec(5, 0),
+        ("SUDDEN_DROP|low|lt50|dev<10%", GAME): rec(9, 0),
+        ("NEW_KIND|*|lt10|*", CHAT): rec(5, 0),
+        ("SUDDEN_DROP|*|lt50|*", "SURPRISE"): rec(5, 0),  # type: ignore[dict-item]
+        ("MASS_EXIT|*|lt10|*", POLL): rec(1, 0),  # too few tries: the next still counts
+        ("MASS_EXIT|*|ge50|*", POLL): rec(3, 1),
     }
     assert [lesson.words for lesson in lessons(records)] == [
         "In rooms of 50 people or more after a mass exit, polls worked 3 of 4 times "
@@ -71,12 +76,12 @@ def test_odd_records_before_good_ones_are_skipped_not_the_end_of_the_list() -> N
     ]
 
 
-def test_the_best_moved_engagement_most_not_worked_most_often() -> None:
+def test_the_best_lifted_engagement_most_not_worked_most_often() -> None:
     # What the sampler judges by: chat prompts worked every time, a little; polls half the
     # time, and by more on average.
     records = {
-        ("SUDDEN_DROP|*|ge50|*", POLL): ArmRecord(5, 5, 1.0),
-        ("SUDDEN_DROP|*|ge50|*", CHAT): ArmRecord(3, 0, 0.15),
+        ("SUDDEN_DROP|*|ge50|*", POLL): rec(5, 5, 1.0),
+        ("SUDDEN_DROP|*|ge50|*", CHAT): rec(3, 0, 0.15),
     }
     (lesson,) = lessons(records)
     assert (lesson.type, lesson.successes, lesson.attempts) == (POLL, 5, 10)
@@ -86,8 +91,8 @@ def test_the_best_moved_engagement_most_not_worked_most_often() -> None:
 def test_changes_that_read_the_same_are_a_tie_the_better_rate_breaks() -> None:
     # +0.021 and +0.019 both read "+0.02": chat prompts worked more often, in fewer tries.
     records = {
-        ("SUDDEN_DROP|*|ge50|*", POLL): ArmRecord(3, 7, 0.21),
-        ("SUDDEN_DROP|*|ge50|*", CHAT): ArmRecord(3, 1, 0.076),
+        ("SUDDEN_DROP|*|ge50|*", POLL): rec(3, 7, 0.21),
+        ("SUDDEN_DROP|*|ge50|*", CHAT): rec(3, 1, 0.076),
     }
     (lesson,) = lessons(records)
     assert (lesson.type, lesson.successes, lesson.attempts) == (CHAT, 3, 4)
@@ -95,8 +100,20 @@ def test_changes_that_read_the_same_are_a_tie_the_better_rate_breaks() -> None:
 
 def test_at_most_three_lessons_by_default() -> None:
     records = {
-        (f"{kind}|*|{room}|*", POLL): ArmRecord(3, 0)
+        (f"{kind}|*|{room}|*", POLL): rec(3, 0)
         for kind in ("SUDDEN_DROP", "MASS_EXIT")
         for room in ("lt10", "lt50", "ge50")
     }
     assert len(lessons(records)) == 3
+
+
+def test_the_best_is_the_sampler_s_by_lift_and_its_words_tell_the_change() -> None:
+    # Polls' rooms started low and rose more; chat prompts left their rooms higher over where
+    # rooms like these stood, which is what the agent chooses by.
+    records = {
+        ("SUDDEN_DROP|*|ge50|*", POLL): rec(4, 0, 0.4, lift=0.0),
+        ("SUDDEN_DROP|*|ge50|*", CHAT): rec(2, 2, 0.08, lift=0.2),
+    }
+    (lesson,) = lessons(records)
+    assert (lesson.type, lesson.successes, lesson.attempts) == (CHAT, 2, 4)
+    assert lesson.words.endswith("chat prompts worked 2 of 4 times (engagement +0.02 on average).")

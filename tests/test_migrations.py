@@ -48,7 +48,8 @@ def test_history_lists_every_revision_oldest_first(database_url: str) -> None:
     lines = result.output.splitlines()
     assert lines[0].startswith("base -> 0001: Baseline")
     assert lines[1].startswith("0001 -> 0002: TimescaleDB")
-    assert lines[-1].startswith(f"0002 -> {head_revision()}: agent_posteriors.delta_squares")
+    assert lines[2].startswith("0002 -> 0003: agent_posteriors.delta_squares")
+    assert lines[-1].startswith(f"0003 -> {head_revision()}: agent_posteriors.before_sum")
     assert len(lines) == len(history())
 
 
@@ -129,3 +130,65 @@ def test_outcomes_learnt_before_squares_were_kept_get_the_prior_spread(database_
     assert rows["POLL"] == pytest.approx(4 * 0.05**2 + 3 * 0.15**2)
     assert rows["CHAT_PROMPT"] == pytest.approx(0.1**2)  # one outcome has no spread
     assert rows["NOTIFICATION"] == 0
+
+
+def test_outcomes_learnt_before_lifts_were_kept_are_replayed_from_their_measurements(
+    database_url: str,
+) -> None:
+    assert run(database_url, "db", "upgrade", "0003").exit_code == 0
+    fine, other = "SUDDEN_DROP|low|ge50|dev<10%", "SUDDEN_DROP|very-low|ge50|dev<10%"
+    measured = [  # time, id, fine context, type, before, after
+        ("2026-12-01 00:00:01", "i1", fine, "POLL", 0.2, 0.3),  # baseline 0.2: lift 0.1
+        ("2026-12-01 00:00:02", "i2", fine, "CHAT_PROMPT", 0.4, 0.4),  # 0.3: lift 0.1
+        ("2026-12-01 00:00:03", "i3", other, "POLL", 0.1, 0.0),  # its own: lift -0.1
+        ("2026-12-01 00:00:04", "i4", fine, "POLL", 0.6, 0.2),  # 0.4: lift -0.2
+    ]
+    posteriors = [  # key, type, successes, failures, delta_sum, delta_squares
+        (fine, "POLL", 1, 1, -0.3, 0.17),
+        (fine, "CHAT_PROMPT", 0, 1, 0.0, 0.0),
+        ("SUDDEN_DROP|*|ge50|*", "POLL", 1, 2, -0.4, 0.18),
+        ("SUDDEN_DROP|*|*|*", "POLL", 1, 2, -0.4, 0.18),
+        # Two outcomes no measurement holds: their changes are their lifts.
+        ("MASS_EXIT|*|*|*", "POLL", 2, 0, 0.3, 0.05),
+    ]
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            for at, ident, key, arm, before, after in measured:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO agent_performance (time, intervention_id, session_id,"
+                        " intervention_type, context, reward, success, engagement_before,"
+                        " engagement_after) VALUES (:at, :id, 's1', :arm, :key, 0, :won, :b, :a)"
+                    ),
+                    {"at": at, "id": ident, "arm": arm, "key": key, "won": after > before}
+                    | {"b": before, "a": after},
+                )
+            for key, arm, won, lost, delta, squares in posteriors:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO agent_posteriors (context, intervention_type, successes,"
+                        " failures, delta_sum, delta_squares, updated_at) VALUES"
+                        " (:key, :arm, :won, :lost, :delta, :squares, '2026-12-01 00:00:00')"
+                    ),
+                    {"key": key, "arm": arm, "won": won, "lost": lost}
+                    | {"delta": delta, "squares": squares},
+                )
+        assert run(database_url, "db", "upgrade").exit_code == 0
+        with engine.connect() as conn:
+            rows = {
+                (row[0], row[1]): row[2:]
+                for row in conn.execute(
+                    sa.text(
+                        "SELECT context, intervention_type, before_sum, lift_sum, lift_squares"
+                        " FROM agent_posteriors"
+                    )
+                )
+            }
+    finally:
+        engine.dispose()
+    assert rows[(fine, "POLL")] == pytest.approx((0.8, -0.1, 0.05))
+    assert rows[(fine, "CHAT_PROMPT")] == pytest.approx((0.4, 0.1, 0.01))
+    for coarse in ("SUDDEN_DROP|*|ge50|*", "SUDDEN_DROP|*|*|*"):
+        assert rows[(coarse, "POLL")] == pytest.approx((0.9, -0.2, 0.06))
+    assert rows[("MASS_EXIT|*|*|*", "POLL")] == pytest.approx((0.0, 0.3, 0.05))

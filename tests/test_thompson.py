@@ -5,22 +5,24 @@ from __future__ import annotations
 import random
 import statistics
 from collections import Counter
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.agent.guards import GuardLimits, refusal
 from services.agent.posteriors import MemoryPosteriors
-from services.agent.reward import RewardRule, judge
+from services.agent.reward import RewardOutcome, RewardRule, judge
 from services.agent.thompson import (
     ArmRecord,
     ArmView,
-    ChangeBelief,
     Choice,
+    LiftBelief,
     ThompsonSampler,
-    change_posterior,
+    context_baseline,
     credible_interval,
     lent,
+    lift_posterior,
     posterior,
 )
 from services.core.vocabulary import AgentContext, InterventionType
@@ -34,6 +36,17 @@ POLL, CHAT, NOTE, GAME = (
 )
 ALL = (POLL, CHAT, NOTE, GAME)
 CONTEXT = AgentContext.of("SUDDEN_DROP", 0.3, 120, -0.4)
+
+
+def lifted(successes: float, failures: float, lift: float = 0.0, squares: float = 0.0) -> ArmRecord:
+    """A record of outcomes by their lifts, what the sampler compares."""
+    return ArmRecord(successes, failures, lift_sum=lift, lift_squares=squares)
+
+
+def measured(delta: float, success: bool | None = None, before: float = 0.3) -> RewardOutcome:
+    """One judged outcome; rooms that all start at 0.3 make its lift its change."""
+    won = delta >= 0.03 if success is None else success
+    return RewardOutcome(before, before + delta, delta, min(1.0, max(0.0, delta / 0.2)), won)
 
 
 def test_contexts_bucket_as_the_design_says() -> None:
@@ -81,46 +94,94 @@ def test_a_single_outcome_elsewhere_is_lent_whole_and_a_loan_may_be_fractional()
     assert alpha == pytest.approx(1.4) and beta == pytest.approx(1.1)
 
 
-def test_deltas_and_their_squares_are_lent_with_the_outcomes() -> None:
-    parent = ArmRecord(8, 2, 1.0, 0.5)  # ten outcomes elsewhere, +0.1 each on average
-    assert lent(ArmRecord(), parent, 4) == pytest.approx(ArmRecord(3.2, 0.8, 0.4, 0.2))
-    own = ArmRecord(1, 1, 0.1, 0.05)
-    assert lent(own, own + parent, 4) == pytest.approx(ArmRecord(4.2, 1.8, 0.5, 0.25))
-    # A coarser record holding a finer one's negative deltas lends only the others'.
-    assert lent(ArmRecord(0, 1, -0.2, 0.04), ArmRecord(1, 1, -0.1, 0.05), 4) == pytest.approx(
-        ArmRecord(1, 1, -0.1, 0.05)
+def test_every_sum_is_lent_with_the_outcomes() -> None:
+    # Ten outcomes elsewhere: +0.1 each on average, from 0.3, lifting 0.05 each.
+    parent = ArmRecord(8, 2, 1.0, 0.5, 3.0, 0.5, 0.1)
+    assert astuple(lent(ArmRecord(), parent, 4)) == pytest.approx(
+        (3.2, 0.8, 0.4, 0.2, 1.2, 0.2, 0.04)
     )
+    own = ArmRecord(1, 1, 0.1, 0.05, 0.4, 0.2, 0.03)
+    assert astuple(lent(own, own + parent, 4)) == pytest.approx(
+        (4.2, 1.8, 0.5, 0.25, 1.6, 0.4, 0.07)
+    )
+    # A coarser record holding a finer one's negative deltas and lifts lends only the others'.
+    loan = lent(
+        ArmRecord(0, 1, -0.2, 0.04, 0.5, -0.1, 0.01),
+        ArmRecord(1, 1, -0.1, 0.05, 0.9, -0.3, 0.05),
+        4,
+    )
+    assert astuple(loan) == pytest.approx((1, 1, -0.1, 0.05, 0.9, -0.3, 0.05))
 
 
-def test_the_change_posterior_shrinks_towards_no_change_and_learns_the_spread() -> None:
+def test_a_record_of_one_outcome_and_its_averages() -> None:
+    one = ArmRecord.outcome(True, 0.1, 0.3, -0.05)
+    assert astuple(one) == pytest.approx((1, 0, 0.1, 0.01, 0.3, -0.05, 0.0025))
+    assert astuple(ArmRecord.outcome(False, -0.2, 0.5, 0.1)) == pytest.approx(
+        (0, 1, -0.2, 0.04, 0.5, 0.1, 0.01)
+    )
+    two = one + ArmRecord.outcome(False, 0.0, 0.2, 0.15)
+    assert (two.mean_delta, two.mean_lift) == pytest.approx((0.05, 0.05))
+    assert ArmRecord().mean_delta is None and ArmRecord().mean_lift is None
+
+
+def test_the_baseline_is_the_mean_before_of_every_outcome_of_the_context_and_this_one() -> None:
+    records = {
+        (CONTEXT.key, CHAT): ArmRecord(2, 1, before_sum=0.9),  # three rooms from 0.3
+        (CONTEXT.key, POLL): ArmRecord(0, 1, before_sum=0.5),
+        (CONTEXT.parent_key, CHAT): ArmRecord(9, 9, before_sum=9.0),  # other contexts: not
+        ("LOW_ENGAGEMENT|low|ge50|dev>=25%", POLL): ArmRecord(1, 0, before_sum=0.1),
+    }
+    assert context_baseline(records, CONTEXT.key, 0.2) == pytest.approx((0.9 + 0.5 + 0.2) / 5)
+    # The first outcome of a context is its own baseline: its lift is then its change.
+    assert context_baseline({}, CONTEXT.key, 0.42) == 0.42
+
+
+def test_an_outcome_is_learnt_as_a_lift_over_its_context_baseline() -> None:
+    book = MemoryPosteriors()
+    book.learn(CONTEXT, CHAT, measured(0.1, before=0.2))  # baseline 0.2: lift +0.1
+    book.learn(CONTEXT, POLL, measured(0.1, before=0.4))  # baseline 0.3: lift 0.5 - 0.3
+    book.learn(CONTEXT, CHAT, measured(-0.2, before=0.6))  # baseline 0.4: lift 0.4 - 0.4
+    own = book.records(CONTEXT)[(CONTEXT.key, CHAT)]
+    assert astuple(own) == pytest.approx((1, 1, -0.1, 0.05, 0.8, 0.1, 0.01))
+    # Every level counts it, with the same lift.
+    assert book.records(CONTEXT)[(CONTEXT.parent_key, CHAT)] == own
+    assert book.records(CONTEXT)[(CONTEXT.grandparent_key, POLL)].lift_sum == pytest.approx(0.2)
+    # Another fine context's outcomes do not move this one's baseline.
+    other = AgentContext.of("SUDDEN_DROP", 0.1, 120, -0.4)
+    book.learn(other, POLL, measured(0.0, before=0.9))
+    book.learn(CONTEXT, POLL, measured(0.0, before=0.4))  # baseline (1.2 + 0.4) / 4 = 0.4
+    assert book.records(CONTEXT)[(CONTEXT.key, POLL)].lift_sum == pytest.approx(0.2)
+
+
+def test_the_lift_posterior_shrinks_towards_no_change_and_learns_the_spread() -> None:
     # Before any outcome: no change expected, give or take the prior spread.
-    assert change_posterior(ArmRecord(), ArmRecord(), 4) == ChangeBelief(0.0, 0.15, 1.0)
+    assert lift_posterior(ArmRecord(), ArmRecord(), 4) == LiftBelief(0.0, 0.15, 1.0)
     # Four outcomes of exactly +0.1: the mean is shrunk by one outcome of no change, and the
     # spread is the prior's two outcomes' worth over six.
-    four = change_posterior(ArmRecord(4, 0, 0.4, 0.04), ArmRecord(4, 0, 0.4, 0.04), 4)
+    four = lift_posterior(lifted(4, 0, 0.4, 0.04), lifted(4, 0, 0.4, 0.04), 4)
     assert four.mean == pytest.approx(0.4 / 5)
     assert four.spread == pytest.approx((2 * 0.15**2 / 6 / 5) ** 0.5)
     assert four.freedom == 5
     # Many scattered outcomes: their own spread, and a narrow posterior around their mean.
-    many = ArmRecord(200, 200, 400 * 0.05, 400 * (0.05**2 + 0.3**2))
-    belief = change_posterior(many, many, 4)
+    many = lifted(200, 200, 400 * 0.05, 400 * (0.05**2 + 0.3**2))
+    belief = lift_posterior(many, many, 4)
     assert belief.mean == pytest.approx(20 / 401)
     assert belief.spread == pytest.approx(((400 * 0.09 + 2 * 0.0225) / 402 / 401) ** 0.5)
 
 
-def test_the_change_posterior_borrows_from_the_parent_and_the_grandparent() -> None:
+def test_the_lift_posterior_borrows_from_the_parent_and_the_grandparent() -> None:
     # Nothing here; the parent's 2 outcomes of +0.1 and the grandparent's 10 others of +0.2:
     # the parent lends 4 of its 6 (its own and its loan of 4), 2/3 of their +1.0 in all.
-    parent, grandparent = ArmRecord(2, 0, 0.2, 0.02), ArmRecord(12, 0, 2.2, 0.42)
-    belief = change_posterior(ArmRecord(), parent, 4, grandparent)
+    parent, grandparent = lifted(2, 0, 0.2, 0.02), lifted(12, 0, 2.2, 0.42)
+    belief = lift_posterior(ArmRecord(), parent, 4, grandparent)
     assert belief.mean == pytest.approx((2 / 3) / 5)
     assert belief.freedom == 5
-    assert change_posterior(ArmRecord(), parent, 4).mean == pytest.approx(0.2 / 3)
+    assert lift_posterior(ArmRecord(), parent, 4).mean == pytest.approx(0.2 / 3)
 
 
 def test_draws_of_the_change_have_heavier_tails_while_outcomes_are_few() -> None:
     rng = random.Random(2)
-    few, many = ChangeBelief(0.0, 0.1, 1.0), ChangeBelief(0.0, 0.1, 400.0)
+    few, many = LiftBelief(0.0, 0.1, 1.0), LiftBelief(0.0, 0.1, 400.0)
     far = [sum(abs(b.draw(rng)) > 0.3 for _ in range(4000)) for b in (few, many)]
     # Beyond three scales: about 20 % of a Cauchy's draws, 0.3 % of a normal's.
     assert 650 < far[0] < 950 and far[1] < 30
@@ -128,7 +189,7 @@ def test_draws_of_the_change_have_heavier_tails_while_outcomes_are_few() -> None
     twin = random.Random(7)
     chi2 = 2.0 * twin.gammavariate(2.5, 1.0)
     expected = 0.05 + 0.1 * twin.gauss() / (chi2 / 5.0) ** 0.5
-    assert ChangeBelief(0.05, 0.1, 5.0).draw(random.Random(7)) == pytest.approx(expected)
+    assert LiftBelief(0.05, 0.1, 5.0).draw(random.Random(7)) == pytest.approx(expected)
     draws = [many.draw(rng) for _ in range(4000)]
     assert statistics.fmean(draws) == pytest.approx(0.0, abs=0.01)
     assert statistics.pstdev(draws) == pytest.approx(0.1, rel=0.05)
@@ -137,8 +198,8 @@ def test_draws_of_the_change_have_heavier_tails_while_outcomes_are_few() -> None
 def test_the_larger_average_change_wins_where_both_types_work_as_often() -> None:
     book = MemoryPosteriors()
     for n in range(40):
-        book.learn(CONTEXT, CHAT, success=n % 2 == 0, delta=0.25 if n % 2 == 0 else -0.05)
-        book.learn(CONTEXT, POLL, success=n % 2 == 0, delta=0.05 if n % 2 == 0 else -0.05)
+        book.learn(CONTEXT, CHAT, measured(0.25 if n % 2 == 0 else -0.05, n % 2 == 0))
+        book.learn(CONTEXT, POLL, measured(0.05 if n % 2 == 0 else -0.05, n % 2 == 0))
     sampler = ThompsonSampler()
     rng = random.Random(4)
     records = book.records(CONTEXT)
@@ -146,7 +207,7 @@ def test_the_larger_average_change_wins_where_both_types_work_as_often() -> None
     assert picks[CHAT] > 290
     views = {arm: sampler.view(CONTEXT, records, arm) for arm in (CHAT, POLL)}
     assert views[CHAT].mean == views[POLL].mean  # as likely to work, but it moves the room more
-    assert views[CHAT].change > views[POLL].change + 0.05
+    assert views[CHAT].lift > views[POLL].lift + 0.05
 
 
 def test_the_sampler_takes_no_negative_loan_and_needs_a_type_to_choose() -> None:
@@ -162,24 +223,24 @@ def test_the_sampler_takes_no_negative_loan_and_needs_a_type_to_choose() -> None
 
 def test_a_manual_trigger_sees_the_posterior_of_its_type_from_all_three_levels() -> None:
     records = {
-        (CONTEXT.key, GAME): ArmRecord(2, 1, 0.3),
-        (CONTEXT.parent_key, GAME): ArmRecord(2, 1, 0.3),
-        (CONTEXT.grandparent_key, GAME): ArmRecord(12, 1, 1.0),  # 10 of 10 in other audiences
-        (CONTEXT.key, POLL): ArmRecord(0, 5, -0.2),
+        (CONTEXT.key, GAME): lifted(2, 1, 0.3),
+        (CONTEXT.parent_key, GAME): lifted(2, 1, 0.3),
+        (CONTEXT.grandparent_key, GAME): lifted(12, 1, 1.0),  # 10 of 10 in other audiences
+        (CONTEXT.key, POLL): lifted(0, 5, -0.2),
     }
     view = ThompsonSampler(borrow=4).view(CONTEXT, records, GAME)
-    assert (view.type, view.own) == (GAME, ArmRecord(2, 1, 0.3))
+    assert (view.type, view.own) == (GAME, lifted(2, 1, 0.3))
     assert (view.alpha, view.beta) == pytest.approx((1 + 2 + 4, 1 + 1))
     assert view.mean == pytest.approx(7 / 9)
-    # Its average change: its own +0.3 over 3 and the loan of 4 outcomes at the grandparent's
-    # other +0.07 each, shrunk by one outcome of no change. No draw: the posterior mean.
-    assert view.sampled == view.change == pytest.approx((0.3 + 4 * 0.07) / 8)
+    # Its average lift: its own +0.3 over 3 and the loan of 4 outcomes at the grandparent's
+    # other +0.07 each, shrunk by one outcome of no lift. No draw: the posterior mean.
+    assert view.sampled == view.lift == pytest.approx((0.3 + 4 * 0.07) / 8)
     untried = ThompsonSampler(borrow=4).view(CONTEXT, records, NOTE)
     assert (untried.own, untried.mean, untried.exploring) == (ArmRecord(), 0.5, True)
     # The same posterior as a sampled choice sees.
     choice = ThompsonSampler(borrow=4).choose(CONTEXT, records, (GAME,), random.Random(1))
     assert (choice.chosen.alpha, choice.chosen.beta) == (view.alpha, view.beta)
-    assert choice.chosen.change == view.change
+    assert choice.chosen.lift == view.lift
 
 
 def test_credible_interval_matches_known_beta_quantiles() -> None:
@@ -214,8 +275,8 @@ def test_choices_are_reproducible_with_a_seed() -> None:
 def test_learning_concentrates_choices_on_what_works() -> None:
     book = MemoryPosteriors()
     for n in range(30):
-        book.learn(CONTEXT, CHAT, success=n % 10 != 0, delta=0.1)
-        book.learn(CONTEXT, POLL, success=n % 10 == 0, delta=-0.01)
+        book.learn(CONTEXT, CHAT, measured(0.1, n % 10 != 0))
+        book.learn(CONTEXT, POLL, measured(-0.01, n % 10 == 0))
     sampler = ThompsonSampler()
     rng = random.Random(3)
     picks = Counter(
@@ -237,8 +298,8 @@ def test_a_new_fine_context_starts_from_its_parents_record() -> None:
     elsewhere = AgentContext.of("SUDDEN_DROP", 0.5, 200, -0.15)  # same parent, other bucket
     assert elsewhere.parent_key == CONTEXT.parent_key and elsewhere.key != CONTEXT.key
     for _ in range(20):
-        book.learn(elsewhere, GAME, success=True, delta=0.1)
-        book.learn(elsewhere, POLL, success=False, delta=-0.05)
+        book.learn(elsewhere, GAME, measured(0.1, True))
+        book.learn(elsewhere, POLL, measured(-0.05, False))
     sampler = ThompsonSampler()
     choice = sampler.choose(CONTEXT, book.records(CONTEXT), (GAME, POLL), random.Random(0))
     by_type = {arm.type: arm for arm in choice.arms}
@@ -258,7 +319,8 @@ def test_reasoning_states_the_record_the_estimate_and_the_next_best_type() -> No
         "Chat fell by 80 %. Context: sudden drop, engagement 0.20-0.40, 50 or more people "
         "present, score 25 % or more off what was expected. Chat prompt worked 27 of 30 times "
         "here (average engagement change +0.10); estimated success 88%, likely between 74% and "
-        "96%. Expected change here +0.10. Next best: notification, expected change +0.04."
+        "96%. Expected lift here +0.10 over where rooms like this stood. Next best: notification, "
+        "expected lift +0.04."
     )
 
 
@@ -267,15 +329,15 @@ def test_reasoning_without_data_or_anomaly_says_so_and_that_it_explores() -> Non
     assert lone.reasoning(None) == (
         "Context: sudden drop, engagement 0.20-0.40, 50 or more people present, score 25 % or "
         "more off what was expected. No chat prompt has been measured in this context yet; "
-        "estimated success 50%, likely between 3% and 98%. Expected change here +0.00. Little "
-        "is known here yet, so the choice is partly to learn."
+        "estimated success 50%, likely between 3% and 98%. Expected lift here +0.00 over where "
+        "rooms like this stood. Little is known here yet, so the choice is partly to learn."
     )
     # The runner-up in words, as the chosen type is.
     pair = (
         ArmView(POLL, 1, 1, ArmRecord(), 0.0, 0.4),
         ArmView(CHAT, 3, 1, ArmRecord(), -0.03, 0.3),
     )
-    assert "Next best: chat prompt, expected change -0.03." in (
+    assert "Next best: chat prompt, expected lift -0.03." in (
         Choice(CONTEXT, POLL, 0.5, pair).reasoning(None)
     )
     once = Choice(CONTEXT, GAME, 0.5, (ArmView(GAME, 2, 1, ArmRecord(1, 0, 0.04), 0.02, 0.7),))
@@ -356,6 +418,15 @@ def test_reward_rules_that_cannot_measure_are_refused_with_the_reason(
 def test_short_reward_windows_and_an_after_window_filling_the_delay_are_fine() -> None:
     rule = RewardRule(delay_seconds=0.5, before_seconds=0.5, after_seconds=0.5)
     assert rule.after_seconds == rule.delay_seconds
+
+
+def test_the_room_is_judged_30_to_90_s_after_and_a_deployment_s_delay_keeps_the_thirds() -> None:
+    rule = RewardRule()
+    assert (rule.before_seconds, rule.delay_seconds, rule.after_seconds) == (30, 90, 60)
+    assert RewardRule.for_delay(90) == rule
+    shorter = RewardRule.for_delay(60)
+    assert (shorter.delay_seconds, shorter.after_seconds) == (60, 40)
+    assert RewardRule.for_delay(3600).after_seconds == 2400
 
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

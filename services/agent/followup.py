@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from services.agent.outcomes import DeliveryOutcome
 from services.agent.posteriors import DatabasePosteriors
-from services.agent.reward import RewardRule, judge
+from services.agent.reward import RewardOutcome, RewardRule, judge
 from services.agent.sender import InterventionSender
 from services.core.vocabulary import AgentContext, InterventionStatus, InterventionType
 from services.storage.interventions import InterventionRecord, InterventionStore
@@ -96,25 +96,18 @@ class InterventionFollowUp:
                         outcome=(record.outcome or {}) | outcome.as_json(),
                     )
                     if moved is not None:
-                        self._learn(conn, moved, outcome.success, outcome.delta, outcome.reward)
+                        self._learn(conn, moved, outcome)
             if moved is not None:
                 measured.append(moved)
                 self.sender.push(moved)
         return measured
 
-    def _learn(
-        self,
-        conn: Connection,
-        record: InterventionRecord,
-        success: bool,
-        delta: float,
-        reward: float,
-    ) -> None:
+    def _learn(self, conn: Connection, record: InterventionRecord, judged: RewardOutcome) -> None:
         if record.context is None:
             return
         context = AgentContext.from_key(record.context)
         arm = InterventionType(record.type)
-        self.posteriors.learn_in(conn, context, arm, success, delta)
+        self.posteriors.learn_in(conn, context, arm, judged)
         outcome = record.outcome or {}
         self.store.record_performance(
             conn,
@@ -125,8 +118,8 @@ class InterventionFollowUp:
                 "event_id": record.event_id,
                 "intervention_type": arm.value,
                 "context": record.context,
-                "reward": reward,
-                "success": success,
+                "reward": judged.reward,
+                "success": judged.success,
                 "engagement_before": outcome.get("engagement_before"),
                 "engagement_after": outcome.get("engagement_after"),
             },

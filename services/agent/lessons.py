@@ -53,9 +53,9 @@ class Lesson:
 
 
 def lessons(records: Records, limit: int = 3, min_attempts: int = 3) -> list[Lesson]:
-    """Per context with something to say, the type that worked best (the largest average
-    engagement change, as the sampler judges, to the two decimals the words show; then the
-    better rate, then the more tried; among those tried at least `min_attempts` times); the
+    """Per context with something to say, the type that worked best (the largest average lift,
+    as the sampler judges, to two decimals; then the better rate, then the more tried; among
+    those tried at least `min_attempts` times), told by its rate and average change; the
     contexts measured most first."""
     by_context: dict[tuple[str, str], dict[InterventionType, ArmRecord]] = {}
     for (key, arm), record in records.items():
@@ -72,14 +72,14 @@ def lessons(records: Records, limit: int = 3, min_attempts: int = 3) -> list[Les
     for (anomaly, audience), arms in by_context.items():
         measured = round(sum(r.attempts for r in arms.values()))
         tried = [
-            (arm, round(r.successes), round(r.attempts), r.delta_sum / r.attempts)
+            (arm, round(r.successes), round(r.attempts), r.delta_sum / r.attempts, r.lift_sum)
             for arm, r in arms.items()
             if r.attempts >= min_attempts
         ]
         if not tried:
             continue
-        arm, successes, attempts, change = max(
-            tried, key=lambda t: (round(t[3], 2), t[1] / t[2], t[2])
+        arm, successes, attempts, change, _ = max(
+            tried, key=lambda t: (round(t[4] / t[2], 2), t[1] / t[2], t[2])
         )
         found.append(Lesson(anomaly, audience, arm, successes, attempts, change, measured))
     found.sort(key=lambda lesson: (-lesson.measured_here, lesson.anomaly_type, lesson.audience))

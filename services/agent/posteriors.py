@@ -1,6 +1,7 @@
 """Where the sampler's outcome counts live: the database for the product (every server sees the
 same state and it survives restarts), a dict for benchmarks. Both count outcomes per context key
-and intervention type; `services.agent.thompson` turns the counts into posteriors."""
+and intervention type; `services.agent.thompson` turns the counts into posteriors. An outcome's
+lift is taken from its fine context's baseline as it stands when the outcome is learnt."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from services.agent.thompson import ArmRecord, Records
+from services.agent.reward import RewardOutcome
+from services.agent.thompson import ArmRecord, Records, context_baseline
 from services.core.vocabulary import AgentContext, InterventionType
 from services.storage.schema import agent_posteriors
 
@@ -31,14 +33,10 @@ class MemoryPosteriors:
         keys = learned_keys(context)
         return {key: record for key, record in self.counts.items() if key[0] in keys}
 
-    def learn(
-        self, context: AgentContext, arm: InterventionType, success: bool, delta: float
-    ) -> None:
+    def learn(self, context: AgentContext, arm: InterventionType, outcome: RewardOutcome) -> None:
+        added = _learnt(context, self.records(context), outcome)
         for key in learned_keys(context):
-            old = self.counts.get((key, arm), ArmRecord())
-            self.counts[(key, arm)] = old + ArmRecord(
-                float(success), float(not success), delta, delta * delta
-            )
+            self.counts[(key, arm)] = self.counts.get((key, arm), ArmRecord()) + added
 
 
 class DatabasePosteriors:
@@ -60,49 +58,57 @@ class DatabasePosteriors:
         with self.engine.connect() as conn:
             return _as_records(conn.execute(query).all())
 
-    def learn(
-        self, context: AgentContext, arm: InterventionType, success: bool, delta: float
-    ) -> None:
+    def learn(self, context: AgentContext, arm: InterventionType, outcome: RewardOutcome) -> None:
         with self.engine.begin() as conn:
-            self.learn_in(conn, context, arm, success, delta)
+            self.learn_in(conn, context, arm, outcome)
 
     def learn_in(
         self,
         conn: Connection,
         context: AgentContext,
         arm: InterventionType,
-        success: bool,
-        delta: float,
+        outcome: RewardOutcome,
     ) -> None:
         """Add one outcome inside the caller's transaction; increments are atomic in SQL, so
-        two servers learning at once both count."""
+        two servers learning at once both count. (Two outcomes of one context learnt at the same
+        instant both measure their lift from the baseline without the other: a difference of
+        one outcome in the baseline's mean, which the next outcomes outweigh.)"""
         table = agent_posteriors
+        fine = sa.select(table).where(table.c.context == context.key)
+        added = _learnt(context, _as_records(conn.execute(fine).all()), outcome)
         insert = (
             postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
         )
         now = datetime.now(UTC)
+        counted = ("successes", "failures", *_SUMS)
         for key in learned_keys(context):
             stmt = insert.values(
                 context=key,
                 intervention_type=arm.value,
-                successes=float(success),
-                failures=float(not success),
-                delta_sum=delta,
-                delta_squares=delta * delta,
                 updated_at=now,
+                **{name: getattr(added, name) for name in counted},
             )
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["context", "intervention_type"],
                     set_={
-                        "successes": table.c.successes + stmt.excluded.successes,
-                        "failures": table.c.failures + stmt.excluded.failures,
-                        "delta_sum": table.c.delta_sum + stmt.excluded.delta_sum,
-                        "delta_squares": table.c.delta_squares + stmt.excluded.delta_squares,
+                        **{name: table.c[name] + stmt.excluded[name] for name in counted},
                         "updated_at": stmt.excluded.updated_at,
                     },
                 )
             )
+
+
+# The sums an outcome adds to, beside its success or failure.
+_SUMS = ("delta_sum", "delta_squares", "before_sum", "lift_sum", "lift_squares")
+
+
+def _learnt(context: AgentContext, records: Records, outcome: RewardOutcome) -> ArmRecord:
+    """One outcome as a record: its lift is from the context's baseline with it included."""
+    baseline = context_baseline(records, context.key, outcome.before)
+    return ArmRecord.outcome(
+        outcome.success, outcome.delta, outcome.before, outcome.after - baseline
+    )
 
 
 def _as_records(rows: Iterable[sa.Row]) -> dict[tuple[str, InterventionType], ArmRecord]:
@@ -113,6 +119,6 @@ def _as_records(rows: Iterable[sa.Row]) -> dict[tuple[str, InterventionType], Ar
         except ValueError:
             continue  # a type this version does not know
         found[(row.context, arm)] = ArmRecord(
-            row.successes, row.failures, row.delta_sum, row.delta_squares
+            row.successes, row.failures, *(getattr(row, name) for name in _SUMS)
         )
     return found

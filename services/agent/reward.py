@@ -2,13 +2,16 @@
 
     before  = mean engagement score of the ticks in the `before_seconds` up to execution
     after   = mean score of the ticks in the last `after_seconds` of the measurement delay,
-              i.e. in (executed + delay - after_seconds, executed + delay]
+              i.e. in (executed + delay - after_seconds, executed + delay]: by default
+              (executed + 30 s, executed + 90 s], once the room has had time to answer
     delta   = after - before
     reward  = clip(delta / full_credit_delta, 0, 1)     (a lift of +0.2 earns full credit)
     success = delta >= success_delta                    (what the Beta posterior learns)
 
 Means over several ticks rather than single ticks, because one 5-s score moves by a few
-hundredths on Poisson noise alone. The posterior learns the binary success so that a Beta
+hundredths on Poisson noise alone; a minute of ticks after rather than half a minute, because
+on the learning bench's outcomes it tells the best type from the others more often
+(docs/agent.md, "Why the lift"). The posterior learns the binary success so that a Beta
 posterior is exact; the graded reward and the delta are recorded beside it for producers.
 """
 
@@ -21,9 +24,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class RewardRule:
-    delay_seconds: float = 60.0
+    delay_seconds: float = 90.0
     before_seconds: float = 30.0
-    after_seconds: float = 30.0
+    after_seconds: float = 60.0
     success_delta: float = 0.03
     full_credit_delta: float = 0.2
 
@@ -34,6 +37,12 @@ class RewardRule:
             raise ValueError("the after-window must fit inside the measurement delay")
         if self.full_credit_delta <= 0:
             raise ValueError("full_credit_delta must be positive")
+
+    @classmethod
+    def for_delay(cls, delay_seconds: float) -> RewardRule:
+        """A deployment's measurement delay: the after-window is its last two thirds (the first
+        third is the room's time to answer), as the default's 60 s of 90."""
+        return cls(delay_seconds=delay_seconds, after_seconds=delay_seconds * 2 / 3)
 
 
 @dataclass(frozen=True, slots=True)

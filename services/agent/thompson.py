@@ -1,11 +1,13 @@
 """Contextual Thompson sampling over the intervention types, per context.
 
 Each (context, type) pair counts its measured outcomes: how often engagement rose (a Beta
-posterior over "this type works here", which producers read as the confidence) and by how much
-(the sum and the sum of squares of the engagement changes). The choice is a draw from each type's
-posterior of its average change (Student's t: normal outcomes of unknown spread), so a type that
-moves the room by more wins over one that moves it a little as often: an outcome's size says
-more than whether it passed +0.03 (docs/agent.md, "Why the mean change").
+posterior over "this type works here", which producers read as the confidence), by how much
+(the engagement changes, shown to producers), and its *lift*: the engagement after it against
+the level where rooms of its context stood before an intervention (`context_baseline`). The
+choice is a draw from each type's posterior of its average lift (Student's t: normal outcomes of
+unknown spread). Within a context every type starts from rooms alike, so the context's usual
+level is a fairer starting line than each room's own 30 s before, which carries that room's
+noise into every outcome (docs/agent.md, "Why the lift").
 
 A context is fine-grained (anomaly type x engagement x audience x deviation, design §6): 108 of
 them would each need many episodes before they say anything, so a fine context borrows up to
@@ -27,7 +29,7 @@ from services.core.vocabulary import AgentContext, InterventionType
 # Beta(1, 1): before any data every success rate is equally likely.
 PRIOR_ALPHA = 1.0
 PRIOR_BETA = 1.0
-# The change posterior's prior: one outcome of no change, and a spread of an outcome (worth two
+# The lift posterior's prior: one outcome of no lift, and a spread of an outcome (worth two
 # outcomes) about what the simulator's rooms show, 0.10-0.15 by anomaly type.
 PRIOR_OUTCOMES = 1.0
 PRIOR_SPREAD = 0.15
@@ -43,7 +45,17 @@ class ArmRecord:
     successes: float = 0.0
     failures: float = 0.0
     delta_sum: float = 0.0  # sum of engagement deltas
-    delta_squares: float = 0.0  # sum of their squares: how much one outcome says
+    delta_squares: float = 0.0  # sum of their squares
+    before_sum: float = 0.0  # sum of the engagement before each: the context's usual level
+    lift_sum: float = 0.0  # sum of lifts, what the sampler compares
+    lift_squares: float = 0.0  # sum of their squares: how much one outcome says
+
+    @classmethod
+    def outcome(cls, success: bool, delta: float, before: float, lift: float) -> ArmRecord:
+        """One measured outcome."""
+        return cls(
+            float(success), float(not success), delta, delta * delta, before, lift, lift * lift
+        )
 
     @property
     def attempts(self) -> float:
@@ -53,12 +65,19 @@ class ArmRecord:
     def mean_delta(self) -> float | None:
         return self.delta_sum / self.attempts if self.attempts else None
 
+    @property
+    def mean_lift(self) -> float | None:
+        return self.lift_sum / self.attempts if self.attempts else None
+
     def __add__(self, other: ArmRecord) -> ArmRecord:
         return ArmRecord(
             self.successes + other.successes,
             self.failures + other.failures,
             self.delta_sum + other.delta_sum,
             self.delta_squares + other.delta_squares,
+            self.before_sum + other.before_sum,
+            self.lift_sum + other.lift_sum,
+            self.lift_squares + other.lift_squares,
         )
 
     def __sub__(self, other: ArmRecord) -> ArmRecord:
@@ -68,6 +87,9 @@ class ArmRecord:
             max(0.0, self.failures - other.failures),
             self.delta_sum - other.delta_sum,
             max(0.0, self.delta_squares - other.delta_squares),
+            self.before_sum - other.before_sum,
+            self.lift_sum - other.lift_sum,
+            max(0.0, self.lift_squares - other.lift_squares),
         )
 
     def scaled(self, weight: float) -> ArmRecord:
@@ -76,12 +98,28 @@ class ArmRecord:
             self.failures * weight,
             self.delta_sum * weight,
             self.delta_squares * weight,
+            self.before_sum * weight,
+            self.lift_sum * weight,
+            self.lift_squares * weight,
         )
 
 
 EMPTY = ArmRecord()
 
 Records = Mapping[tuple[str, InterventionType], ArmRecord]
+
+
+def context_baseline(records: Records, context_key: str, before: float) -> float:
+    """Where rooms of this context stand before an intervention: the mean engagement before
+    every outcome measured in it, of every type, and of the one being learnt. A lift is measured
+    from here rather than from the room's own before, which within a context says almost nothing
+    about the after but carries its own noise (docs/agent.md, "Why the lift")."""
+    total, count = before, 1.0
+    for (key, _), record in records.items():
+        if key == context_key:
+            total += record.before_sum
+            count += record.attempts
+    return total / count
 
 
 def lent(
@@ -114,8 +152,8 @@ def _beta(known: ArmRecord) -> tuple[float, float]:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeBelief:
-    """The posterior of a type's average engagement change in a context: Student's t."""
+class LiftBelief:
+    """The posterior of a type's average lift in a context: Student's t."""
 
     mean: float
     spread: float  # its scale (the standard error of the mean)
@@ -126,23 +164,21 @@ class ChangeBelief:
         return self.mean + self.spread * rng.gauss() / (chi2 / self.freedom) ** 0.5
 
 
-def change_posterior(
+def lift_posterior(
     own: ArmRecord, parent: ArmRecord, borrow: float, grandparent: ArmRecord = EMPTY
-) -> ChangeBelief:
-    """The type's average engagement change here: its own outcomes and the loan (`lent`), shrunk
-    towards no change by PRIOR_OUTCOMES, with the outcomes' spread estimated from their squares
-    and SPREAD_WEIGHT outcomes of PRIOR_SPREAD."""
+) -> LiftBelief:
+    """The type's average lift here: its own outcomes and the loan (`lent`), shrunk towards no
+    lift by PRIOR_OUTCOMES, with the outcomes' spread estimated from their squares and
+    SPREAD_WEIGHT outcomes of PRIOR_SPREAD."""
     return _belief(lent(own, parent, borrow, grandparent))
 
 
-def _belief(known: ArmRecord) -> ChangeBelief:
+def _belief(known: ArmRecord) -> LiftBelief:
     n = known.attempts
-    spread_sum = known.delta_squares - known.delta_sum**2 / n if n else 0.0
+    spread_sum = known.lift_squares - known.lift_sum**2 / n if n else 0.0
     variance = (max(0.0, spread_sum) + SPREAD_WEIGHT * PRIOR_SPREAD**2) / (n + SPREAD_WEIGHT)
     weight = n + PRIOR_OUTCOMES
-    return ChangeBelief(
-        known.delta_sum / weight, (variance / weight) ** 0.5, n + SPREAD_WEIGHT - 1.0
-    )
+    return LiftBelief(known.lift_sum / weight, (variance / weight) ** 0.5, n + SPREAD_WEIGHT - 1.0)
 
 
 def credible_interval(alpha: float, beta_: float, level: float = 0.95) -> tuple[float, float]:
@@ -160,7 +196,7 @@ class ArmView:
     alpha: float
     beta: float
     own: ArmRecord
-    change: float  # the posterior mean of its average engagement change here
+    lift: float  # the posterior mean of its average lift here
     sampled: float  # the draw of that average the choice compared
 
     @property
@@ -200,14 +236,14 @@ class Choice:
             record += f" (average engagement change {arm.own.mean_delta:+.2f})"
         low, high = credible_interval(arm.alpha, arm.beta)
         record += f"; estimated success {arm.mean:.0%}, likely between {low:.0%} and {high:.0%}."
-        record += f" Expected change here {arm.change:+.2f}."
+        record += f" Expected lift here {arm.lift:+.2f} over where rooms like this stood."
         others = sorted(
             (other for other in self.arms if other.type is not arm.type),
-            key=lambda other: -other.change,
+            key=lambda other: -other.lift,
         )
         runner = (
-            f" Next best: {others[0].type.replace('_', ' ').lower()}, expected change "
-            f"{others[0].change:+.2f}."
+            f" Next best: {others[0].type.replace('_', ' ').lower()}, expected lift "
+            f"{others[0].lift:+.2f}."
             if others
             else ""
         )
@@ -230,7 +266,7 @@ class ThompsonSampler:
         allowed: Sequence[InterventionType],
         rng: random.Random,
     ) -> Choice:
-        """Draw once from each allowed type's posterior of its average engagement change and take
+        """Draw once from each allowed type's posterior of its average lift and take
         the highest draw. The confidence is the chosen type's posterior success rate."""
         if not allowed:
             raise ValueError("no intervention type is allowed")
@@ -257,6 +293,6 @@ class ThompsonSampler:
             records.get((context.grandparent_key, arm_type), EMPTY),
         )
         alpha, beta_ = _beta(known)
-        change = _belief(known)
-        sampled = change.mean if rng is None else change.draw(rng)
-        return ArmView(arm_type, alpha, beta_, own, change.mean, sampled)
+        lift = _belief(known)
+        sampled = lift.mean if rng is None else lift.draw(rng)
+        return ArmView(arm_type, alpha, beta_, own, lift.mean, sampled)

@@ -125,7 +125,11 @@ class Settings(BaseSettings):
     write_buffer_rows: int = Field(500_000, ge=1000)
     dead_letter_maxlen: int = Field(10_000, ge=100)
     agent_reward_delay_seconds: float = Field(
-        60.0, ge=10, le=3600, description="how long after an intervention its effect is measured"
+        90.0,
+        ge=10,
+        le=3600,
+        description="how long after an intervention its effect is measured (the engagement in "
+        "its last two thirds against the 30 s before)",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = Field(

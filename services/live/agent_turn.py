@@ -46,7 +46,7 @@ class AgentTurn:
         self.followup = InterventionFollowUp(
             desk.sender,
             stores.posteriors,
-            RewardRule(delay_seconds=delay, after_seconds=min(30.0, delay)),
+            RewardRule.for_delay(delay),
         )
         self.outcomes = OutcomeReader(
             client, names, settings.consumer_name, settings.dead_letter_maxlen

@@ -184,6 +184,11 @@ agent_posteriors = sa.Table(
     sa.Column("delta_sum", sa.Float, nullable=False),
     # Sum of squared deltas: the spread of one type's outcomes in a context (migration 0003).
     sa.Column("delta_squares", sa.Float, nullable=False, server_default="0"),
+    # The engagement before each outcome, and its lift over the fine context's baseline with the
+    # lift's squares: what the sampler compares (services/agent/thompson.py, migration 0004).
+    sa.Column("before_sum", sa.Float, nullable=False, server_default="0"),
+    sa.Column("lift_sum", sa.Float, nullable=False, server_default="0"),
+    sa.Column("lift_squares", sa.Float, nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.PrimaryKeyConstraint("context", "intervention_type", name="pk_agent_posteriors"),
 )

@@ -194,7 +194,7 @@ def test_manual_launch_and_the_log_updating_live_with_the_measured_outcome(
     with runtime.engine.begin() as conn:
         conn.execute(engagement_metrics.insert(), rows)
     followup = InterventionFollowUp(
-        runtime.desk.sender, runtime.desk.posteriors, RewardRule(delay_seconds=60)
+        runtime.desk.sender, runtime.desk.posteriors, RewardRule.for_delay(60)
     )
     assert len(followup.measure(executed + timedelta(seconds=61))) == 1
 
