@@ -43,7 +43,7 @@ if _ROOT not in sys.path:
 
 from services.agent.content import ContentRequest, TemplateLibrary  # noqa: E402
 from services.agent.posteriors import MemoryPosteriors  # noqa: E402
-from services.agent.reward import RewardRule, judge  # noqa: E402
+from services.agent.reward import RewardOutcome, RewardRule, judge  # noqa: E402
 from services.agent.thompson import ThompsonSampler  # noqa: E402
 from services.core.platform import PLATFORM_MESSAGE_TYPE  # noqa: E402
 from services.core.settings import ScoreWeights  # noqa: E402
@@ -78,6 +78,9 @@ class Decision:
     true_best: InterventionType
     shares: dict[InterventionType, float]
     outcome_delta: float | None = None
+    # The session's scores by seconds from the decision, kept when the job asks (what
+    # bench/outcome_statistics.py studies).
+    scores: dict[int, float] | None = None
 
 
 @dataclass(slots=True)
@@ -149,20 +152,18 @@ class Policy:
             return truth_best
         return InterventionType.POLL
 
-    def learn(
-        self, context: AgentContext, arm: InterventionType, success: bool, delta: float
-    ) -> None:
+    def learn(self, context: AgentContext, arm: InterventionType, outcome: RewardOutcome) -> None:
         if self.name == "agent":
-            self.book.learn(context, arm, success, delta)
+            self.book.learn(context, arm, outcome)
         counts = self.counts[(self._key(context), arm)]
-        counts[0] += success
+        counts[0] += outcome.success
         counts[1] += 1
 
     def believed(self, context: AgentContext) -> InterventionType:
         """The type this policy thinks works best in `context` (its posterior or sample mean)."""
         if self.name == "agent":
             records = self.book.records(context)
-            view = {a: self.sampler.view(context, records, a).change for a in INTERVENTION_TYPES}
+            view = {a: self.sampler.view(context, records, a).lift for a in INTERVENTION_TYPES}
             return max(view, key=view.__getitem__)
         if self.name in ("thompson", "epsilon-greedy"):
             key = self._key(context)
@@ -175,15 +176,27 @@ class Policy:
         return InterventionType.POLL
 
 
-def run(job: tuple[str, int, int, int, str, float]) -> RunResult:
-    policy_name, seed, decisions, session_count, truth_kind, borrow = job
+@dataclass(frozen=True, slots=True)
+class RunJob:
+    policy: str
+    seed: int
+    decisions: int
+    sessions: int = 24
+    truth: str = "drawn"
+    borrow: float = 4.0
+    rule: RewardRule = field(default_factory=RewardRule)
+    keep_scores: bool = False
+
+
+def run(job: RunJob) -> RunResult:
+    policy_name, seed, decisions, session_count = job.policy, job.seed, job.decisions, job.sessions
+    truth_kind, borrow, rule = job.truth, job.borrow, job.rule
     started = time.perf_counter()
     truth = truth_for(truth_kind, seed)
     sim = Simulator(sessions_for(seed, session_count), seed=seed, start=T0, truth=truth)
     book = SessionBook(WindowConfig(tick_seconds=TICK), ScoreWeights(), Lifetimes(idle_seconds=1e9))
     policy = Policy(policy_name, seed, borrow)
     library = TemplateLibrary()
-    rule = RewardRule()
     content_rng = random.Random(f"content:{seed}")
     scores: dict[str, dict[float, float]] = defaultdict(dict)
     waiting: list[tuple[float, Decision, AgentContext]] = []
@@ -206,7 +219,7 @@ def run(job: tuple[str, int, int, int, str, float]) -> RunResult:
             due = [w for w in waiting if w[0] <= t]
             waiting = [w for w in waiting if w[0] > t]
             for _, decision, context in due:
-                _measure(decision, context, scores[decision.session_id], rule, policy)
+                _measure(decision, context, scores[decision.session_id], job, policy)
         if len(result.decisions) >= decisions:
             continue
         for opened in out.episodes.opened:
@@ -276,18 +289,24 @@ def _measure(
     decision: Decision,
     context: AgentContext,
     series: dict[float, float],
-    rule: RewardRule,
+    job: RunJob,
     policy: Policy,
 ) -> None:
     """The same windows as InterventionFollowUp.measure, on this session's tick scores."""
+    rule = job.rule
     done, end = decision.at, decision.at + rule.delay_seconds
+    if job.keep_scores:
+        decision.scores = {
+            round(at - done): s for at, s in series.items() if done - rule.before_seconds <= at
+        }
     before = [s for at, s in series.items() if done - rule.before_seconds <= at < done]
-    after = [s for at, s in series.items() if end - rule.after_seconds <= at <= end]
+    # (end - after, end], as the product's: the window's first instant belongs to the one before.
+    after = [s for at, s in series.items() if end - rule.after_seconds < at <= end]
     outcome = judge(before, after, rule)
     if outcome is None:
         return
     decision.outcome_delta = outcome.delta
-    policy.learn(context, decision.chosen, outcome.success, outcome.delta)
+    policy.learn(context, decision.chosen, outcome)
 
 
 def true_context_best(runs: list[RunResult]) -> dict[str, InterventionType]:
@@ -471,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown policies: {', '.join(sorted(unknown))}")
     jobs = [
-        (p, seed, args.decisions, args.sessions, args.truth, args.borrow)
+        RunJob(p, seed, args.decisions, args.sessions, args.truth, args.borrow)
         for seed in range(args.seeds)
         for p in policies
     ]
