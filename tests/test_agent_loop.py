@@ -5,11 +5,13 @@ outcome row and a learnt posterior."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import redis
 import sqlalchemy as sa
 
+from app.runtime import Runtime
 from services.simulation.audience import MASS_EXIT_SECONDS
 from services.storage.agent_settings import AgentSettingsStore
 from services.storage.schema import agent_performance, agent_posteriors, interventions
@@ -89,3 +91,12 @@ def test_an_anomaly_is_acted_on_delivered_measured_and_learnt_from(
         assert truth.intervention_id == row.intervention_id
     finally:
         watcher.close()
+
+
+def test_the_deployment_s_reward_delay_is_measured_in_its_last_two_thirds(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    collector = make_runtime(agent_reward_delay_seconds=60).collector
+    assert collector is not None
+    rule = collector.agent.followup.rule
+    assert (rule.before_seconds, rule.delay_seconds, rule.after_seconds) == (30, 60, 40)

@@ -144,8 +144,10 @@ def test_outcomes_learnt_before_lifts_were_kept_are_replayed_from_their_measurem
         ("2026-12-01 00:00:04", "i4", fine, "POLL", 0.6, 0.2),  # 0.4: lift -0.2
     ]
     posteriors = [  # key, type, successes, failures, delta_sum, delta_squares
-        (fine, "POLL", 1, 1, -0.3, 0.17),
+        # One more POLL outcome than measured: a change of +0.1, from the context's mean 0.4.
+        (fine, "POLL", 2, 1, -0.2, 0.18),
         (fine, "CHAT_PROMPT", 0, 1, 0.0, 0.0),
+        (fine, "GAMIFICATION", 1, 1, 0.1, 0.05),  # none measured: both start at 0.4
         ("SUDDEN_DROP|*|ge50|*", "POLL", 1, 2, -0.4, 0.18),
         ("SUDDEN_DROP|*|*|*", "POLL", 1, 2, -0.4, 0.18),
         # Two outcomes no measurement holds: their changes are their lifts.
@@ -187,7 +189,8 @@ def test_outcomes_learnt_before_lifts_were_kept_are_replayed_from_their_measurem
             }
     finally:
         engine.dispose()
-    assert rows[(fine, "POLL")] == pytest.approx((0.8, -0.1, 0.05))
+    assert rows[(fine, "POLL")] == pytest.approx((0.8 + 0.4, -0.1 + 0.1, 0.05 + 0.01))
+    assert rows[(fine, "GAMIFICATION")] == pytest.approx((0.8, 0.1, 0.05))
     assert rows[(fine, "CHAT_PROMPT")] == pytest.approx((0.4, 0.1, 0.01))
     for coarse in ("SUDDEN_DROP|*|ge50|*", "SUDDEN_DROP|*|*|*"):
         assert rows[(coarse, "POLL")] == pytest.approx((0.9, -0.2, 0.06))

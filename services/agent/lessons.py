@@ -54,9 +54,9 @@ class Lesson:
 
 def lessons(records: Records, limit: int = 3, min_attempts: int = 3) -> list[Lesson]:
     """Per context with something to say, the type that worked best (the largest average lift,
-    as the sampler judges, to two decimals; then the better rate, then the more tried; among
-    those tried at least `min_attempts` times), told by its rate and average change; the
-    contexts measured most first."""
+    the measure the sampler compares, to two decimals; then the better rate, then the more
+    tried; among those tried at least `min_attempts` times), told by its rate and average
+    change; the contexts measured most first."""
     by_context: dict[tuple[str, str], dict[InterventionType, ArmRecord]] = {}
     for (key, arm), record in records.items():
         parts = key.split("|")

@@ -12,7 +12,8 @@ rows in time order, as the product would have learnt them: an outcome's lift is 
 the mean before of every outcome of its fine context so far, itself included. A coarser
 context's sums are its fine contexts'. An outcome a posterior counts but agent_performance does
 not hold (none should exist) keeps its change as its lift and is taken to have started at the
-mean before of the row's outcomes that are held. Plain SQL, so `db upgrade --sql` prints it.
+mean before of the outcomes held for its context key (every type), so a fine context's baseline
+stays where its rooms stood. Plain SQL, so `db upgrade --sql` prints it.
 """
 
 from collections.abc import Sequence
@@ -74,7 +75,8 @@ FILL = f"UPDATE {P} SET " + ", ".join(
     (
         _filled(
             "before_sum",
-            f"h.before_sum + CASE WHEN h.n > 0 THEN {MISSING} * h.before_sum / h.n ELSE 0 END",
+            f"h.before_sum + {MISSING} * COALESCE((SELECT SUM(k.before_sum) / SUM(k.n)"
+            f" FROM {HELD} k WHERE k.context = h.context AND k.n > 0), 0)",
         ),
         _filled(
             "lift_sum",
