@@ -120,8 +120,8 @@ def test_a_record_of_one_outcome_and_its_averages() -> None:
         (0, 1, -0.2, 0.04, 0.5, 0.1, 0.01)
     )
     two = one + ArmRecord.outcome(False, 0.0, 0.2, 0.15)
-    assert (two.mean_delta, two.mean_lift) == pytest.approx((0.05, 0.05))
-    assert ArmRecord().mean_delta is None and ArmRecord().mean_lift is None
+    assert (two.mean_delta, two.lift_sum / two.attempts) == pytest.approx((0.05, 0.05))
+    assert ArmRecord().mean_delta is None
 
 
 def test_the_baseline_is_the_mean_before_of_every_outcome_of_the_context_and_this_one() -> None:

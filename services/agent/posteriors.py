@@ -6,6 +6,7 @@ lift is taken from its fine context's baseline as it stands when the outcome is 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -80,27 +81,26 @@ class DatabasePosteriors:
             postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
         )
         now = datetime.now(UTC)
-        counted = ("successes", "failures", *_SUMS)
         for key in learned_keys(context):
             stmt = insert.values(
                 context=key,
                 intervention_type=arm.value,
                 updated_at=now,
-                **{name: getattr(added, name) for name in counted},
+                **{name: getattr(added, name) for name in _COUNTED},
             )
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["context", "intervention_type"],
                     set_={
-                        **{name: table.c[name] + stmt.excluded[name] for name in counted},
+                        **{name: table.c[name] + stmt.excluded[name] for name in _COUNTED},
                         "updated_at": stmt.excluded.updated_at,
                     },
                 )
             )
 
 
-# The sums an outcome adds to, beside its success or failure.
-_SUMS = ("delta_sum", "delta_squares", "before_sum", "lift_sum", "lift_squares")
+# What an outcome adds to: every count of a record, each a column of agent_posteriors.
+_COUNTED = tuple(field.name for field in fields(ArmRecord))
 
 
 def _learnt(context: AgentContext, records: Records, outcome: RewardOutcome) -> ArmRecord:
@@ -118,7 +118,5 @@ def _as_records(rows: Iterable[sa.Row]) -> dict[tuple[str, InterventionType], Ar
             arm = InterventionType(row.intervention_type)
         except ValueError:
             continue  # a type this version does not know
-        found[(row.context, arm)] = ArmRecord(
-            row.successes, row.failures, *(getattr(row, name) for name in _SUMS)
-        )
+        found[(row.context, arm)] = ArmRecord(**{name: getattr(row, name) for name in _COUNTED})
     return found

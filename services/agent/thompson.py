@@ -65,10 +65,6 @@ class ArmRecord:
     def mean_delta(self) -> float | None:
         return self.delta_sum / self.attempts if self.attempts else None
 
-    @property
-    def mean_lift(self) -> float | None:
-        return self.lift_sum / self.attempts if self.attempts else None
-
     def __add__(self, other: ArmRecord) -> ArmRecord:
         return ArmRecord(
             self.successes + other.successes,
